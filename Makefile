@@ -1,0 +1,24 @@
+# raftlab: `make run` serves the lab on http://localhost:8080, `make test` runs every test.
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+# go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
+WASMEXEC := $(GOROOT)/lib/wasm
+
+.PHONY: test test-native test-wasm vet bench
+
+test: vet test-native test-wasm
+
+vet:
+	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
+	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./...
+
+test-native:
+	$(GO) test -count=1 -timeout 12m ./...
+
+# The core and simulator also run compiled to wasm under Node.
+test-wasm:
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 12m ./raft/...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./raft/...
