@@ -1,0 +1,92 @@
+// Node configuration: identities, timing, flow control, and their defaults.
+
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultElectionTimeoutMin = 150 * time.Millisecond
+	DefaultElectionTimeoutMax = 300 * time.Millisecond
+	DefaultHeartbeatInterval  = 50 * time.Millisecond
+	DefaultMaxEntriesPerMsg   = 256
+	DefaultMaxInflight        = 4
+)
+
+// Config configures a Node. Durations are in the driver's time, which the simulator makes
+// virtual; zero fields take the defaults above.
+type Config struct {
+	// ID names this node; it must be one of Members.
+	ID string
+	// Members lists every member of the cluster, this node included. It is the initial
+	// configuration; membership changes will later move it into the log.
+	Members []string
+	// Storage holds currentTerm, votedFor and the log. Required.
+	Storage Storage
+	// Seed seeds the node's own random source, used only for election timeouts. Drivers
+	// derive it from their run's seed so that runs replay exactly.
+	Seed uint64
+
+	// ElectionTimeoutMin and ElectionTimeoutMax bound the randomized election timeout, drawn
+	// anew each time the timer is reset: uniform in [Min, Max). Default 150–300 ms.
+	ElectionTimeoutMin time.Duration
+	ElectionTimeoutMax time.Duration
+	// HeartbeatInterval is how often a leader sends AppendEntries to every follower even when
+	// it has nothing new. Default 50 ms; it must be below ElectionTimeoutMin.
+	HeartbeatInterval time.Duration
+
+	// MaxEntriesPerMsg caps the entries in one AppendEntries. Default 256.
+	MaxEntriesPerMsg int
+	// MaxInflight caps the AppendEntries carrying entries that a leader has sent to one
+	// follower and not yet heard back about (flow control). Default 4.
+	MaxInflight int
+
+	// WaitForHeartbeat turns off the immediate AppendEntries on Submit and on commit: the
+	// leader then replicates only on its heartbeat, like a naive implementation. It exists so
+	// that benchmarks can show what sending at once buys; leave it off.
+	WaitForHeartbeat bool
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	if cfg.ElectionTimeoutMin == 0 && cfg.ElectionTimeoutMax == 0 {
+		cfg.ElectionTimeoutMin, cfg.ElectionTimeoutMax = DefaultElectionTimeoutMin, DefaultElectionTimeoutMax
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.MaxEntriesPerMsg == 0 {
+		cfg.MaxEntriesPerMsg = DefaultMaxEntriesPerMsg
+	}
+	if cfg.MaxInflight == 0 {
+		cfg.MaxInflight = DefaultMaxInflight
+	}
+	switch {
+	case cfg.ID == "":
+		return cfg, errors.New("raft: config: empty ID")
+	case !slices.Contains(cfg.Members, cfg.ID):
+		return cfg, fmt.Errorf("raft: config: ID %q is not among Members %q", cfg.ID, cfg.Members)
+	case cfg.Storage == nil:
+		return cfg, errors.New("raft: config: nil Storage")
+	case cfg.ElectionTimeoutMin <= 0 || cfg.ElectionTimeoutMax < cfg.ElectionTimeoutMin:
+		return cfg, fmt.Errorf("raft: config: election timeout range %v–%v is not a positive range", cfg.ElectionTimeoutMin, cfg.ElectionTimeoutMax)
+	case cfg.HeartbeatInterval < 0 || cfg.HeartbeatInterval >= cfg.ElectionTimeoutMin:
+		return cfg, fmt.Errorf("raft: config: heartbeat interval %v must be positive and below the minimum election timeout %v", cfg.HeartbeatInterval, cfg.ElectionTimeoutMin)
+	case cfg.MaxEntriesPerMsg < 0 || cfg.MaxInflight < 0:
+		return cfg, errors.New("raft: config: negative MaxEntriesPerMsg or MaxInflight")
+	}
+	seen := make(map[string]bool, len(cfg.Members))
+	for _, m := range cfg.Members {
+		if m == "" || seen[m] {
+			return cfg, fmt.Errorf("raft: config: Members %q has an empty or repeated id", cfg.Members)
+		}
+		seen[m] = true
+	}
+	cfg.Members = slices.Clone(cfg.Members)
+	return cfg, nil
+}

@@ -1,0 +1,126 @@
+// Events: the trace of what happened, which tests read and the page draws.
+
+package raft
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind is the kind of an Event. The core emits the first group; drivers (the simulator,
+// the page) add the second.
+type EventKind uint8
+
+const (
+	// Emitted by the core.
+	EvRestore  EventKind = iota + 1 // node started; Term, Index (last log index) restored from storage
+	EvTimeout                       // election timer fired (or was forced); an election follows
+	EvState                         // node became State in Term
+	EvVote                          // node granted its vote to Peer in Term
+	EvAppend                        // entries Index..Last appended to the log
+	EvTruncate                      // log entries from Index on removed (a conflict with the leader)
+	EvCommit                        // commit index advanced to Index
+	EvStorageError                  // the node stopped: Detail says which stored key failed
+
+	// Emitted by drivers.
+	EvSend       // Msg sent
+	EvDeliver    // Msg delivered
+	EvDrop       // Msg lost; Detail says why
+	EvCrash      // node crashed: volatile state lost, storage kept
+	EvRestart    // node restarted from its storage
+	EvDisconnect // node cut from every peer
+	EvReconnect  // node's links restored
+	EvCut        // link Node–Peer cut (both directions)
+	EvHeal       // link Node–Peer restored
+	EvSubmit     // a client command reached Node; Index is its log index, 0 if refused
+	EvViolation  // a safety property failed; Detail names it
+	EvNote       // free text from a driver or scenario
+)
+
+var eventKindNames = [...]string{
+	EvRestore: "restore", EvTimeout: "timeout", EvState: "state", EvVote: "vote",
+	EvAppend: "append", EvTruncate: "truncate", EvCommit: "commit", EvStorageError: "storage-error",
+	EvSend: "send", EvDeliver: "deliver", EvDrop: "drop", EvCrash: "crash", EvRestart: "restart",
+	EvDisconnect: "disconnect", EvReconnect: "reconnect", EvCut: "cut", EvHeal: "heal",
+	EvSubmit: "submit", EvViolation: "violation", EvNote: "note",
+}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventKindNames) && eventKindNames[k] != "" {
+		return eventKindNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// Event is one entry of the trace. Fields a kind does not use are zero.
+type Event struct {
+	Time   time.Duration // driver time
+	Kind   EventKind
+	Node   string
+	Term   uint64
+	State  State
+	Index  uint64
+	Last   uint64
+	Peer   string
+	Msg    *Message `json:",omitempty"`
+	Detail string   `json:",omitempty"`
+}
+
+// String describes the event in a sentence for the page's event log.
+func (e Event) String() string {
+	at := fmt.Sprintf("%9.3fms ", float64(e.Time)/float64(time.Millisecond))
+	switch e.Kind {
+	case EvRestore:
+		if e.Term == 0 && e.Index == 0 {
+			return at + fmt.Sprintf("%s started with empty storage", e.Node)
+		}
+		return at + fmt.Sprintf("%s restored term %d and %d log entries from storage", e.Node, e.Term, e.Index)
+	case EvTimeout:
+		return at + fmt.Sprintf("%s timed out and starts an election for term %d", e.Node, e.Term)
+	case EvState:
+		return at + fmt.Sprintf("%s became %s in term %d", e.Node, e.State, e.Term)
+	case EvVote:
+		return at + fmt.Sprintf("%s voted for %s in term %d", e.Node, e.Peer, e.Term)
+	case EvAppend:
+		if e.Index == e.Last {
+			return at + fmt.Sprintf("%s appended entry %d (term %d)", e.Node, e.Index, e.Term)
+		}
+		return at + fmt.Sprintf("%s appended entries %d–%d", e.Node, e.Index, e.Last)
+	case EvTruncate:
+		return at + fmt.Sprintf("%s removed conflicting entries from index %d", e.Node, e.Index)
+	case EvCommit:
+		return at + fmt.Sprintf("%s committed up to index %d", e.Node, e.Index)
+	case EvStorageError:
+		return at + fmt.Sprintf("%s stopped: %s", e.Node, e.Detail)
+	case EvSend, EvDeliver:
+		if e.Msg != nil {
+			return at + fmt.Sprintf("%s %s", e.Kind, e.Msg)
+		}
+	case EvDrop:
+		if e.Msg != nil {
+			return at + fmt.Sprintf("dropped %s (%s)", e.Msg, e.Detail)
+		}
+	case EvCrash:
+		return at + fmt.Sprintf("%s crashed", e.Node)
+	case EvRestart:
+		return at + fmt.Sprintf("%s restarted", e.Node)
+	case EvDisconnect:
+		return at + fmt.Sprintf("%s disconnected from every peer", e.Node)
+	case EvReconnect:
+		return at + fmt.Sprintf("%s reconnected", e.Node)
+	case EvCut:
+		return at + fmt.Sprintf("link %s–%s cut", e.Node, e.Peer)
+	case EvHeal:
+		return at + fmt.Sprintf("link %s–%s healed", e.Node, e.Peer)
+	case EvSubmit:
+		if e.Index == 0 {
+			return at + fmt.Sprintf("%s refused a command: %s", e.Node, e.Detail)
+		}
+		return at + fmt.Sprintf("%s accepted a command at index %d", e.Node, e.Index)
+	case EvViolation:
+		return at + fmt.Sprintf("SAFETY VIOLATION: %s", e.Detail)
+	case EvNote:
+		return at + e.Detail
+	}
+	return at + fmt.Sprintf("%s %s term=%d index=%d peer=%s %s", e.Node, e.Kind, e.Term, e.Index, e.Peer, e.Detail)
+}

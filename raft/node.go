@@ -1,0 +1,544 @@
+// The Raft state machine: elections, replication, commitment (Figure 2 of the Raft paper).
+
+package raft
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// Node is one Raft server. It is not safe for concurrent use: a driver calls it from one
+// goroutine (or one JavaScript task) at a time, passing the current time to each call, and
+// collects the results with Ready.
+type Node struct {
+	cfg     Config
+	id      string
+	members []string // the current configuration, sorted; today always Config.Members
+	storage Storage
+	rng     *rand.Rand
+
+	// Persistent state on all servers (written to storage before it is relied on).
+	term     uint64
+	votedFor string
+	log      raftLog
+
+	// Volatile state on all servers.
+	state   State
+	leader  string
+	commit  uint64 // highest index known to be committed
+	applied uint64 // highest index handed to the application through Ready
+
+	// Timers, in driver time.
+	now               time.Duration
+	electionDeadline  time.Duration // follower and candidate
+	heartbeatDeadline time.Duration // leader
+
+	// Volatile state on candidates.
+	votes map[string]bool
+
+	// Volatile state on leaders (reinitialized after election).
+	progress map[string]*progress
+
+	// Output gathered during calls, handed out by Ready.
+	msgs    []Message
+	events  []Event
+	pending []KV // storage writes of the current call, flushed before it returns
+}
+
+type progress struct {
+	Progress
+	probeSent bool // in probe state, an AppendEntries is out; wait for its answer or a heartbeat
+}
+
+// NewNode starts a node at time now, restoring its persistent state from cfg.Storage when the
+// storage has data. Missing or corrupt stored data gives a *StorageError naming the key.
+func NewNode(cfg Config, now time.Duration) (*Node, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p, err := restore(cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:      cfg,
+		id:       cfg.ID,
+		members:  slices.Sorted(slices.Values(cfg.Members)),
+		storage:  cfg.Storage,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, hashString(cfg.ID))),
+		term:     p.term,
+		votedFor: p.votedFor,
+		log:      raftLog{entries: p.log},
+		state:    Follower,
+		now:      now,
+	}
+	n.emit(Event{Kind: EvRestore, Term: n.term, Index: n.log.lastIndex()})
+	n.resetElectionTimer()
+	return n, nil
+}
+
+// ID returns the node's id.
+func (n *Node) ID() string { return n.id }
+
+// Members returns the current configuration.
+func (n *Node) Members() []string { return slices.Clone(n.members) }
+
+// Deadline returns the time at which the node next needs Tick: its election timeout, or for a
+// leader its next heartbeat. Drivers sleep until then (or until a message arrives).
+func (n *Node) Deadline() time.Duration {
+	if n.state == Leader {
+		return n.heartbeatDeadline
+	}
+	return n.electionDeadline
+}
+
+// Tick advances the node's clock to now and fires the timer if its deadline has passed.
+func (n *Node) Tick(now time.Duration) {
+	n.advance(now)
+	switch {
+	case n.state == Leader && now >= n.heartbeatDeadline:
+		n.heartbeatDeadline = now + n.cfg.HeartbeatInterval
+		n.broadcastAppend(true)
+	case n.state != Leader && now >= n.electionDeadline:
+		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
+		n.campaign()
+	}
+	n.flush()
+}
+
+// Campaign makes the node time out at once and start an election, as if its election timer
+// had fired (the page's "force a timeout"). A leader steps down into the new term.
+func (n *Node) Campaign(now time.Duration) {
+	n.advance(now)
+	n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
+	n.campaign()
+	n.flush()
+}
+
+// Submit appends a command to the leader's log, persists it and sends it to the followers at
+// once. It returns the entry's index and term. On a node that is not the leader it returns a
+// *NotLeaderError naming the leader, if known.
+func (n *Node) Submit(now time.Duration, command []byte) (index, term uint64, err error) {
+	first, _, term, err := n.SubmitBatch(now, [][]byte{command})
+	return first, term, err
+}
+
+// SubmitBatch appends several commands at once and sends one round of AppendEntries for all of
+// them. It returns the indexes of the first and last.
+func (n *Node) SubmitBatch(now time.Duration, commands [][]byte) (first, last, term uint64, err error) {
+	n.advance(now)
+	if n.state != Leader {
+		return 0, 0, 0, &NotLeaderError{ID: n.id, Leader: n.leader, Term: n.term}
+	}
+	if len(commands) == 0 {
+		return 0, 0, n.term, nil
+	}
+	entries := make([]Entry, len(commands))
+	for i, c := range commands {
+		entries[i] = Entry{Term: n.term, Type: EntryCommand, Command: c}
+	}
+	first = n.log.lastIndex() + 1
+	n.appendEntries(first, entries)
+	last = n.log.lastIndex()
+	if !n.maybeCommit() && !n.cfg.WaitForHeartbeat {
+		n.broadcastAppend(false)
+	}
+	n.flush()
+	return first, last, n.term, nil
+}
+
+// Step processes a message received at time now.
+func (n *Node) Step(now time.Duration, m Message) {
+	n.advance(now)
+	n.step(m)
+	n.flush()
+}
+
+// Ready hands over, and forgets, what the node wants its driver to do: messages to send,
+// entries committed since the last call (in index order), and trace events.
+func (n *Node) Ready() Ready {
+	rd := Ready{Messages: n.msgs, Events: n.events}
+	n.msgs, n.events = nil, nil
+	if n.applied < n.commit {
+		rd.Committed = make([]CommitEntry, 0, n.commit-n.applied)
+		for i := n.applied + 1; i <= n.commit; i++ {
+			e := n.log.entry(i)
+			rd.Committed = append(rd.Committed, CommitEntry{Index: i, Term: e.Term, Type: e.Type, Command: e.Command})
+		}
+		n.applied = n.commit
+	}
+	return rd
+}
+
+// Status reports the node's state.
+func (n *Node) Status() Status {
+	st := Status{
+		ID: n.id, State: n.state, Term: n.term, VotedFor: n.votedFor, Leader: n.leader,
+		CommitIndex: n.commit, LastIndex: n.log.lastIndex(), LastTerm: n.log.lastTerm(),
+	}
+	if n.state != Leader {
+		st.ElectionDeadline = n.electionDeadline
+	} else {
+		st.Progress = make(map[string]Progress, len(n.progress))
+		for id, pr := range n.progress {
+			st.Progress[id] = pr.Progress
+		}
+	}
+	return st
+}
+
+// Entry returns the log entry at index, if the log holds it.
+func (n *Node) Entry(index uint64) (Entry, bool) {
+	if index <= n.log.offset || index > n.log.lastIndex() {
+		return Entry{}, false
+	}
+	return n.log.entry(index), true
+}
+
+// ---- internals -------------------------------------------------------------------------
+
+func (n *Node) advance(now time.Duration) {
+	if now > n.now {
+		n.now = now
+	}
+}
+
+func (n *Node) emit(e Event) {
+	e.Time, e.Node = n.now, n.id
+	n.events = append(n.events, e)
+}
+
+func (n *Node) send(m Message) {
+	m.From, m.Term = n.id, n.term
+	n.msgs = append(n.msgs, m)
+}
+
+func (n *Node) resetElectionTimer() {
+	lo, hi := n.cfg.ElectionTimeoutMin, n.cfg.ElectionTimeoutMax
+	d := lo
+	if hi > lo {
+		d += time.Duration(n.rng.Int64N(int64(hi - lo)))
+	}
+	n.electionDeadline = n.now + d
+}
+
+func (n *Node) quorum() int { return len(n.members)/2 + 1 }
+
+func (n *Node) peers() []string {
+	ps := make([]string, 0, len(n.members)-1)
+	for _, m := range n.members {
+		if m != n.id {
+			ps = append(ps, m)
+		}
+	}
+	return ps
+}
+
+func (n *Node) isMember(id string) bool {
+	_, ok := slices.BinarySearch(n.members, id)
+	return ok
+}
+
+// setTerm moves to a newer term (or records a vote) and persists both.
+func (n *Node) setTermAndVote(term uint64, votedFor string) {
+	if term != n.term {
+		n.term = term
+		n.persist(KeyCurrentTerm, []byte(formatUint(term)))
+	}
+	n.votedFor = votedFor
+	n.persist(KeyVotedFor, encodeVote(term, votedFor))
+}
+
+func (n *Node) becomeFollower(term uint64, leader string) {
+	if term > n.term {
+		n.setTermAndVote(term, "")
+	}
+	changed := n.state != Follower
+	n.state, n.leader = Follower, leader
+	n.votes, n.progress = nil, nil
+	n.resetElectionTimer()
+	if changed {
+		n.emit(Event{Kind: EvState, State: Follower, Term: n.term})
+	}
+}
+
+func (n *Node) campaign() {
+	n.setTermAndVote(n.term+1, n.id)
+	n.state, n.leader = Candidate, ""
+	n.progress = nil
+	n.votes = map[string]bool{n.id: true}
+	n.resetElectionTimer()
+	n.emit(Event{Kind: EvState, State: Candidate, Term: n.term})
+	n.emit(Event{Kind: EvVote, Peer: n.id, Term: n.term})
+	if len(n.votes) >= n.quorum() {
+		n.becomeLeader()
+		return
+	}
+	for _, p := range n.peers() {
+		n.send(Message{Type: MsgVote, To: p, LastLogIndex: n.log.lastIndex(), LastLogTerm: n.log.lastTerm()})
+	}
+}
+
+func (n *Node) becomeLeader() {
+	n.state, n.leader, n.votes = Leader, n.id, nil
+	n.emit(Event{Kind: EvState, State: Leader, Term: n.term})
+	last := n.log.lastIndex()
+	n.progress = make(map[string]*progress, len(n.members)-1)
+	for _, p := range n.peers() {
+		n.progress[p] = &progress{Progress: Progress{Next: last + 1, Probing: true}}
+	}
+	// A no-op of the new term lets the leader commit what earlier terms left uncommitted.
+	n.appendEntries(last+1, []Entry{{Term: n.term, Type: EntryNoop}})
+	n.heartbeatDeadline = n.now + n.cfg.HeartbeatInterval
+	if !n.maybeCommit() {
+		n.broadcastAppend(true)
+	}
+}
+
+func (n *Node) step(m Message) {
+	if !n.isMember(m.From) || m.To != n.id || m.From == n.id {
+		return // not for us: drivers filter these, but the core must not trust them
+	}
+	switch {
+	case m.Term > n.term:
+		leader := ""
+		if m.Type == MsgApp {
+			leader = m.From
+		}
+		n.becomeFollower(m.Term, leader)
+	case m.Term < n.term:
+		// A stale sender learns the newer term from our answer; stale answers are dropped.
+		switch m.Type {
+		case MsgVote:
+			n.send(Message{Type: MsgVoteReply, To: m.From})
+		case MsgApp:
+			n.send(Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex})
+		}
+		return
+	}
+	switch m.Type {
+	case MsgVote:
+		n.handleVote(m)
+	case MsgVoteReply:
+		if n.state == Candidate && m.Success {
+			n.votes[m.From] = true
+			if len(n.votes) >= n.quorum() {
+				n.becomeLeader()
+			}
+		}
+	case MsgApp:
+		n.handleAppend(m)
+	case MsgAppReply:
+		if n.state == Leader {
+			n.handleAppendReply(m)
+		}
+	}
+}
+
+func (n *Node) handleVote(m Message) {
+	upToDate := m.LastLogTerm > n.log.lastTerm() ||
+		(m.LastLogTerm == n.log.lastTerm() && m.LastLogIndex >= n.log.lastIndex())
+	grant := n.state == Follower && (n.votedFor == "" || n.votedFor == m.From) && upToDate
+	if grant {
+		if n.votedFor != m.From {
+			n.setTermAndVote(n.term, m.From)
+			n.emit(Event{Kind: EvVote, Peer: m.From, Term: n.term})
+		}
+		n.resetElectionTimer()
+	}
+	n.send(Message{Type: MsgVoteReply, To: m.From, Success: grant})
+}
+
+func (n *Node) handleAppend(m Message) {
+	if n.state != Follower {
+		n.becomeFollower(n.term, m.From) // a candidate learns that the term has a leader
+	}
+	n.leader = m.From
+	n.resetElectionTimer()
+
+	reply := Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex}
+	last := n.log.lastIndex()
+	switch {
+	case m.PrevLogIndex > last:
+		reply.ConflictIndex = last + 1
+	case n.log.term(m.PrevLogIndex) != m.PrevLogTerm:
+		reply.ConflictTerm = n.log.term(m.PrevLogIndex)
+		reply.ConflictIndex = n.log.firstIndexOfTerm(m.PrevLogIndex)
+	default:
+		// The logs agree up to PrevLogIndex. Skip entries we already hold (a duplicated or
+		// reordered message must not truncate anything), replace from the first conflict.
+		i := 0
+		for ; i < len(m.Entries); i++ {
+			idx := m.PrevLogIndex + 1 + uint64(i)
+			if idx > last || n.log.term(idx) != m.Entries[i].Term {
+				break
+			}
+		}
+		if i < len(m.Entries) {
+			n.appendEntries(m.PrevLogIndex+1+uint64(i), m.Entries[i:])
+		}
+		matched := m.PrevLogIndex + uint64(len(m.Entries))
+		if c := min(m.Commit, matched); c > n.commit {
+			n.commit = c
+			n.emit(Event{Kind: EvCommit, Index: c, Term: n.term})
+		}
+		reply.Success, reply.Index = true, matched
+	}
+	n.send(reply)
+}
+
+func (n *Node) handleAppendReply(m Message) {
+	pr := n.progress[m.From]
+	if m.Success {
+		if m.Index > pr.Match {
+			pr.Match = m.Index
+		}
+		if pr.Next <= m.Index {
+			pr.Next = m.Index + 1
+		}
+		switch {
+		case pr.Probing:
+			pr.Probing, pr.probeSent, pr.Inflight = false, false, 0
+		case pr.Match+1 >= pr.Next:
+			pr.Inflight = 0 // the follower holds everything sent: nothing is in flight
+		case pr.Inflight > 0:
+			pr.Inflight--
+		}
+		if n.maybeCommit() {
+			return // maybeCommit told every follower, this one included
+		}
+		n.sendAppend(m.From, pr, false)
+		return
+	}
+	// Rejected. Ignore answers to requests that no longer matter: the follower already matched
+	// past that point, or a probe has since moved on.
+	if m.Index <= pr.Match || (pr.Probing && m.Index+1 != pr.Next) {
+		return
+	}
+	next := m.ConflictIndex
+	if m.ConflictTerm > 0 {
+		if i := n.log.lastIndexOfTerm(m.ConflictTerm, min(m.Index, n.log.lastIndex())); i > 0 {
+			next = i + 1
+		}
+	}
+	next = max(pr.Match+1, min(next, m.Index))
+	pr.Next, pr.Probing, pr.probeSent, pr.Inflight = next, true, false, 0
+	n.sendAppend(m.From, pr, false)
+}
+
+// maybeCommit advances the commit index to the highest index stored on a quorum, but only if
+// that entry is of the current term: entries of earlier terms commit only beneath one of the
+// current term (Figure 8). When it advances, every follower hears of it at once.
+func (n *Node) maybeCommit() bool {
+	matches := make([]uint64, 0, len(n.members))
+	matches = append(matches, n.log.lastIndex())
+	for _, pr := range n.progress {
+		matches = append(matches, pr.Match)
+	}
+	slices.Sort(matches)
+	q := matches[len(matches)-n.quorum()]
+	if q <= n.commit || n.log.term(q) != n.term {
+		return false
+	}
+	n.commit = q
+	n.emit(Event{Kind: EvCommit, Index: q, Term: n.term})
+	if !n.cfg.WaitForHeartbeat {
+		n.broadcastAppend(true)
+	}
+	return true
+}
+
+func (n *Node) broadcastAppend(heartbeat bool) {
+	for _, p := range n.peers() {
+		n.sendAppend(p, n.progress[p], heartbeat)
+	}
+}
+
+// sendAppend sends p what it lacks, within flow control. With heartbeat set it sends something
+// even when there is nothing new, so that the follower's timer resets and it learns the commit
+// index.
+func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
+	last := n.log.lastIndex()
+	if pr.Probing {
+		// One probe at a time: wait for its answer, or resend on the heartbeat.
+		if pr.probeSent && !heartbeat {
+			return
+		}
+		pr.probeSent = true
+		n.sendEntries(to, pr.Next, last)
+		return
+	}
+	if pr.Next <= last && pr.Inflight < n.cfg.MaxInflight {
+		pr.Next = n.sendEntries(to, pr.Next, last) + 1
+		pr.Inflight++
+		return
+	}
+	if heartbeat {
+		// Anchor on what the follower is known to hold, so that an empty heartbeat never races
+		// ahead of entries still in flight.
+		n.send(Message{Type: MsgApp, To: to, PrevLogIndex: pr.Match, PrevLogTerm: n.log.term(pr.Match), Commit: n.commit})
+	}
+}
+
+// sendEntries sends entries from next on (at most MaxEntriesPerMsg, up to last) and returns the
+// index of the last entry sent (next-1 if none).
+func (n *Node) sendEntries(to string, next, last uint64) uint64 {
+	hi := min(last, next+uint64(n.cfg.MaxEntriesPerMsg)-1)
+	m := Message{Type: MsgApp, To: to, PrevLogIndex: next - 1, PrevLogTerm: n.log.term(next - 1), Commit: n.commit}
+	if hi >= next {
+		m.Entries = n.log.slice(next, hi+1)
+	}
+	n.send(m)
+	return max(hi, next-1)
+}
+
+// appendEntries writes entries at index from on, replacing whatever the log holds there, and
+// persists the change in an order that survives a crash between any two writes: first shrink
+// log/last below the overwritten range, then write the entries, then raise log/last.
+func (n *Node) appendEntries(from uint64, entries []Entry) {
+	if from <= n.log.lastIndex() {
+		n.log.truncate(from)
+		n.persist(KeyLogLast, []byte(formatUint(from-1)))
+		n.emit(Event{Kind: EvTruncate, Index: from, Term: n.term})
+	}
+	for i, e := range entries {
+		n.persist(KeyLogEntry(from+uint64(i)), EncodeEntry(e))
+	}
+	n.log.append(entries)
+	last := n.log.lastIndex()
+	n.persist(KeyLogLast, []byte(formatUint(last)))
+	n.emit(Event{Kind: EvAppend, Index: from, Last: last, Term: entries[len(entries)-1].Term})
+}
+
+func (n *Node) persist(key string, value []byte) {
+	n.pending = append(n.pending, KV{key, value})
+}
+
+// flush writes the current call's pending writes, in order, before the call returns and
+// therefore before Ready can hand out anything that depends on them.
+func (n *Node) flush() {
+	if len(n.pending) == 0 {
+		return
+	}
+	if bs, ok := n.storage.(BatchStorage); ok {
+		bs.SetBatch(n.pending)
+	} else {
+		for _, kv := range n.pending {
+			n.storage.Set(kv.Key, kv.Value)
+		}
+	}
+	clear(n.pending)
+	n.pending = n.pending[:0]
+}
+
+func hashString(s string) uint64 {
+	// FNV-1a, enough to give each node its own stream from one seed.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

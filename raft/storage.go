@@ -1,0 +1,261 @@
+// Persistent state: the Storage interface, its in-memory implementation, and the encoding of
+// currentTerm, votedFor and the log into keys.
+
+package raft
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+)
+
+// Storage is a durable map from string keys to byte values, as in the reference article.
+// The core writes currentTerm, votedFor and the log through it before anything that depends on
+// them leaves the node, and restores them on start when HasData reports true.
+type Storage interface {
+	Set(key string, value []byte)
+	Get(key string) ([]byte, bool)
+	// HasData returns true iff any Sets were made on this Storage.
+	HasData() bool
+}
+
+// BatchStorage is an optional extension of Storage for stores that can write several keys
+// atomically (a bbolt transaction; localStorage writes inside one JavaScript task). When a
+// Storage implements it, the core hands each call's writes over in one SetBatch.
+type BatchStorage interface {
+	Storage
+	// SetBatch writes every pair, in order, all or nothing.
+	SetBatch(kvs []KV)
+}
+
+// KV is one key/value write.
+type KV struct {
+	Key   string
+	Value []byte
+}
+
+// Keys the core uses. Values are short ASCII text so that they read well in the browser's
+// devtools:
+//
+//	currentTerm  "7"
+//	votedFor     "7 n2"         (the term the vote was cast in, then the candidate; "" if none)
+//	log/last     "42"           (index of the last entry; entries above it are garbage)
+//	log/17       "6 cmd put x 1" (term, type, then the command's raw bytes)
+const (
+	KeyCurrentTerm = "currentTerm"
+	KeyVotedFor    = "votedFor"
+	KeyLogLast     = "log/last"
+	keyLogPrefix   = "log/"
+)
+
+// KeyLogEntry is the key of the log entry at index.
+func KeyLogEntry(index uint64) string { return keyLogPrefix + strconv.FormatUint(index, 10) }
+
+// StorageError says which stored key could not be restored and why.
+type StorageError struct {
+	Key string
+	Err error
+}
+
+func (e *StorageError) Error() string { return fmt.Sprintf("raft: stored %q: %v", e.Key, e.Err) }
+func (e *StorageError) Unwrap() error { return e.Err }
+
+var errMissing = errors.New("missing")
+
+// EncodeEntry encodes a log entry as stored under KeyLogEntry.
+func EncodeEntry(e Entry) []byte {
+	b := strconv.AppendUint(make([]byte, 0, 24+len(e.Command)), e.Term, 10)
+	b = append(b, ' ')
+	b = append(b, e.Type.String()...)
+	if e.Type == EntryCommand {
+		b = append(b, ' ')
+		b = append(b, e.Command...)
+	}
+	return b
+}
+
+// DecodeEntry decodes what EncodeEntry wrote. The command is copied out of b.
+func DecodeEntry(b []byte) (Entry, error) {
+	termText, rest, ok := bytes.Cut(b, []byte{' '})
+	if !ok {
+		return Entry{}, errors.New("truncated entry: no type after the term")
+	}
+	term, err := parseUint(termText)
+	if err != nil {
+		return Entry{}, fmt.Errorf("bad term: %v", err)
+	}
+	if term == 0 {
+		return Entry{}, errors.New("bad term: entries have terms of 1 or more")
+	}
+	typeText, cmd, hasCmd := bytes.Cut(rest, []byte{' '})
+	switch string(typeText) {
+	case "cmd":
+		if !hasCmd {
+			return Entry{}, errors.New("truncated entry: command entry without a command")
+		}
+		return Entry{Term: term, Type: EntryCommand, Command: bytes.Clone(cmd)}, nil
+	case "noop":
+		if hasCmd {
+			return Entry{}, errors.New("noop entry with trailing data")
+		}
+		return Entry{Term: term, Type: EntryNoop}, nil
+	}
+	return Entry{}, fmt.Errorf("unknown entry type %q", typeText)
+}
+
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 {
+		return 0, errors.New("empty number")
+	}
+	if len(b) > 1 && b[0] == '0' {
+		return 0, fmt.Errorf("number %q has a leading zero", b)
+	}
+	return strconv.ParseUint(string(b), 10, 64)
+}
+
+func encodeVote(term uint64, votedFor string) []byte {
+	if votedFor == "" {
+		return []byte{}
+	}
+	return []byte(strconv.FormatUint(term, 10) + " " + votedFor)
+}
+
+// decodeVote returns the candidate voted for in term, or "" when the stored vote belongs to an
+// earlier term (a crash between writing currentTerm and votedFor) or there is none.
+func decodeVote(b []byte, term uint64) (string, error) {
+	if len(b) == 0 {
+		return "", nil
+	}
+	termText, id, ok := bytes.Cut(b, []byte{' '})
+	if !ok || len(id) == 0 {
+		return "", errors.New("want \"<term> <id>\"")
+	}
+	voteTerm, err := parseUint(termText)
+	if err != nil {
+		return "", fmt.Errorf("bad term: %v", err)
+	}
+	if voteTerm > term {
+		return "", fmt.Errorf("vote for term %d is newer than currentTerm %d", voteTerm, term)
+	}
+	if voteTerm < term {
+		return "", nil
+	}
+	return string(id), nil
+}
+
+// persisted is what a node restores from Storage.
+type persisted struct {
+	term     uint64
+	votedFor string
+	log      []Entry // log[i] is the entry at index i+1
+}
+
+// restore reads a node's persistent state. Empty storage restores to the zero state.
+func restore(s Storage) (persisted, error) {
+	var p persisted
+	if !s.HasData() {
+		return p, nil
+	}
+	get := func(key string) ([]byte, error) {
+		v, ok := s.Get(key)
+		if !ok {
+			return nil, &StorageError{key, errMissing}
+		}
+		return v, nil
+	}
+	v, err := get(KeyCurrentTerm)
+	if err != nil {
+		return p, err
+	}
+	if p.term, err = parseUint(v); err != nil {
+		return p, &StorageError{KeyCurrentTerm, err}
+	}
+	if v, err = get(KeyVotedFor); err != nil {
+		return p, err
+	}
+	if p.votedFor, err = decodeVote(v, p.term); err != nil {
+		return p, &StorageError{KeyVotedFor, err}
+	}
+	if v, err = get(KeyLogLast); err != nil {
+		return p, err
+	}
+	last, err := parseUint(v)
+	if err != nil {
+		return p, &StorageError{KeyLogLast, err}
+	}
+	// Don't trust last for an allocation: a corrupt value must not exhaust memory.
+	p.log = make([]Entry, 0, min(last, 1<<16))
+	prevTerm := uint64(0)
+	for i := uint64(1); i <= last; i++ {
+		key := KeyLogEntry(i)
+		v, err := get(key)
+		if err != nil {
+			return p, err
+		}
+		e, err := DecodeEntry(v)
+		if err != nil {
+			return p, &StorageError{key, err}
+		}
+		if e.Term < prevTerm {
+			return p, &StorageError{key, fmt.Errorf("term %d after an entry of term %d", e.Term, prevTerm)}
+		}
+		if e.Term > p.term {
+			return p, &StorageError{key, fmt.Errorf("term %d is newer than currentTerm %d", e.Term, p.term)}
+		}
+		prevTerm = e.Term
+		p.log = append(p.log, e)
+	}
+	return p, nil
+}
+
+// MapStorage is an in-memory Storage for tests and simulations. Its zero value is ready to use.
+// It counts the writes it takes, so that tests can check what persistence costs.
+type MapStorage struct {
+	m      map[string][]byte
+	Writes int // Set calls, and one per SetBatch pair
+	Bytes  int // value bytes written
+}
+
+// NewMapStorage returns an empty MapStorage.
+func NewMapStorage() *MapStorage { return &MapStorage{} }
+
+// Set stores a copy of value under key.
+func (s *MapStorage) Set(key string, value []byte) {
+	if s.m == nil {
+		s.m = make(map[string][]byte)
+	}
+	s.m[key] = bytes.Clone(value)
+	s.Writes++
+	s.Bytes += len(value)
+}
+
+// SetBatch implements BatchStorage.
+func (s *MapStorage) SetBatch(kvs []KV) {
+	for _, kv := range kvs {
+		s.Set(kv.Key, kv.Value)
+	}
+}
+
+// Get returns a copy of the value stored under key.
+func (s *MapStorage) Get(key string) ([]byte, bool) {
+	v, ok := s.m[key]
+	return bytes.Clone(v), ok
+}
+
+// HasData reports whether anything was ever stored.
+func (s *MapStorage) HasData() bool { return len(s.m) > 0 }
+
+// Keys returns the stored keys, sorted.
+func (s *MapStorage) Keys() []string { return slices.Sorted(maps.Keys(s.m)) }
+
+// Clone returns an independent copy, with the write counters reset.
+func (s *MapStorage) Clone() *MapStorage {
+	c := &MapStorage{m: make(map[string][]byte, len(s.m))}
+	for k, v := range s.m {
+		c.m[k] = bytes.Clone(v)
+	}
+	return c
+}

@@ -1,0 +1,211 @@
+// Package raft is raftlab's consensus core: a deterministic Raft state machine (the Raft paper's
+// Figure 2) with persistence through a small Storage interface.
+//
+// The core has no goroutines, no clock, no network and no global random source. A driver (the
+// simulator in raft/sim, the browser in wasm/, the native nodes in server/) owns time and I/O:
+// it calls Tick, Step and Submit with the current time, then collects what the node wants done
+// with Ready: messages to send, entries newly committed, and events for the trace. Everything a
+// message depends on has been written to Storage before Ready returns it.
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// State is a node's role.
+type State uint8
+
+const (
+	Follower State = iota
+	Candidate
+	Leader
+	// Dead is never a state of a running Node; drivers report it for a crashed node.
+	Dead
+)
+
+func (s State) String() string {
+	switch s {
+	case Follower:
+		return "follower"
+	case Candidate:
+		return "candidate"
+	case Leader:
+		return "leader"
+	case Dead:
+		return "dead"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// EntryType says what a log entry holds.
+type EntryType uint8
+
+const (
+	// EntryCommand is a command of the application, submitted with Submit.
+	EntryCommand EntryType = iota
+	// EntryNoop is the empty entry a new leader appends so that it can commit entries of
+	// earlier terms (Raft paper §5.4.2, §8).
+	EntryNoop
+)
+
+func (t EntryType) String() string {
+	switch t {
+	case EntryCommand:
+		return "cmd"
+	case EntryNoop:
+		return "noop"
+	}
+	return fmt.Sprintf("EntryType(%d)", uint8(t))
+}
+
+// Entry is one log entry.
+type Entry struct {
+	Term    uint64
+	Type    EntryType
+	Command []byte
+}
+
+// CommitEntry is a committed entry delivered to the application, in index order, once per
+// node lifetime (a restarted node delivers its committed entries again, from index 1).
+type CommitEntry struct {
+	Index   uint64
+	Term    uint64
+	Type    EntryType
+	Command []byte
+}
+
+// MsgType is the kind of a Message.
+type MsgType uint8
+
+const (
+	MsgVote MsgType = iota + 1
+	MsgVoteReply
+	MsgApp
+	MsgAppReply
+)
+
+func (t MsgType) String() string {
+	switch t {
+	case MsgVote:
+		return "RequestVote"
+	case MsgVoteReply:
+		return "RequestVoteReply"
+	case MsgApp:
+		return "AppendEntries"
+	case MsgAppReply:
+		return "AppendEntriesReply"
+	}
+	return fmt.Sprintf("MsgType(%d)", uint8(t))
+}
+
+// Message is one Raft RPC or reply (Figure 2). One flat struct serves every kind so that it
+// travels the same way through the simulator, the page and the WebSocket wire format; fields
+// that a kind does not use are zero.
+type Message struct {
+	Type MsgType
+	From string
+	To   string
+	Term uint64
+
+	// RequestVote: the candidate's last log entry.
+	// AppendEntries: PrevLogIndex/PrevLogTerm precede Entries; Commit is the leader's commit index.
+	LastLogIndex uint64 `json:",omitempty"`
+	LastLogTerm  uint64 `json:",omitempty"`
+	PrevLogIndex uint64 `json:",omitempty"`
+	PrevLogTerm  uint64 `json:",omitempty"`
+	Entries      []Entry `json:",omitempty"`
+	Commit       uint64 `json:",omitempty"`
+
+	// Replies. Success is voteGranted for RequestVote and success for AppendEntries.
+	Success bool `json:",omitempty"`
+	// AppendEntries reply on success: the index up to which the follower's log now matches
+	// the leader's (PrevLogIndex + len(Entries) of the request).
+	// On failure: the PrevLogIndex that was rejected, so that the leader can ignore stale
+	// rejections.
+	Index uint64 `json:",omitempty"`
+	// AppendEntries reply on failure: the fast-backtracking hint. ConflictTerm is the term of
+	// the follower's entry at PrevLogIndex (0 if its log is shorter) and ConflictIndex the first
+	// index it holds with that term (or its last index + 1 when the log is shorter).
+	ConflictTerm  uint64 `json:",omitempty"`
+	ConflictIndex uint64 `json:",omitempty"`
+}
+
+// IsResponse reports whether m answers another message.
+func (m *Message) IsResponse() bool { return m.Type == MsgVoteReply || m.Type == MsgAppReply }
+
+func (m Message) String() string {
+	switch m.Type {
+	case MsgVote:
+		return fmt.Sprintf("%s→%s RequestVote term=%d last=%d/%d", m.From, m.To, m.Term, m.LastLogIndex, m.LastLogTerm)
+	case MsgVoteReply:
+		return fmt.Sprintf("%s→%s RequestVoteReply term=%d granted=%t", m.From, m.To, m.Term, m.Success)
+	case MsgApp:
+		return fmt.Sprintf("%s→%s AppendEntries term=%d prev=%d/%d entries=%d commit=%d", m.From, m.To, m.Term, m.PrevLogIndex, m.PrevLogTerm, len(m.Entries), m.Commit)
+	case MsgAppReply:
+		if m.Success {
+			return fmt.Sprintf("%s→%s AppendEntriesReply term=%d ok match=%d", m.From, m.To, m.Term, m.Index)
+		}
+		return fmt.Sprintf("%s→%s AppendEntriesReply term=%d reject=%d hint=%d/%d", m.From, m.To, m.Term, m.Index, m.ConflictIndex, m.ConflictTerm)
+	}
+	return fmt.Sprintf("%s→%s %s", m.From, m.To, m.Type)
+}
+
+// Status is a snapshot of a node's state, for the page, the API and tests.
+type Status struct {
+	ID          string
+	State       State
+	Term        uint64
+	VotedFor    string // "" when the node has not voted in Term
+	Leader      string // who this node believes leads Term; "" if unknown
+	CommitIndex uint64
+	LastIndex   uint64 // index of the last log entry (the log length while nothing is compacted)
+	LastTerm    uint64
+	// ElectionDeadline is when a follower or candidate will start an election if nothing
+	// resets its timer (in the driver's time). Zero for a leader.
+	ElectionDeadline time.Duration
+	// Progress is the leader's view of each follower; nil on other nodes.
+	Progress map[string]Progress `json:",omitempty"`
+}
+
+// Progress is a leader's view of one follower.
+type Progress struct {
+	Match    uint64 // highest index known to be replicated on the follower
+	Next     uint64 // index of the next entry to send
+	Inflight int    // AppendEntries with entries sent and not yet answered
+	Probing  bool   // true while the leader searches for the point where the logs agree
+}
+
+// NotLeaderError is returned by Submit on a node that is not the leader.
+type NotLeaderError struct {
+	ID     string // the node asked
+	Leader string // the leader it knows of, or "" if none
+	Term   uint64
+}
+
+// ErrNotLeader matches every NotLeaderError with errors.Is.
+var ErrNotLeader = errors.New("raft: not the leader")
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == "" {
+		return fmt.Sprintf("raft: %s is not the leader and knows of no leader in term %d", e.ID, e.Term)
+	}
+	return fmt.Sprintf("raft: %s is not the leader; the leader is %s (term %d)", e.ID, e.Leader, e.Term)
+}
+
+// Is makes errors.Is(err, ErrNotLeader) true.
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// Ready is what a node asks its driver to do after a call: send Messages, apply Committed
+// entries, and record Events. All state these depend on is already in Storage.
+type Ready struct {
+	Messages  []Message
+	Committed []CommitEntry
+	Events    []Event
+}
+
+// Empty reports whether r holds nothing.
+func (r *Ready) Empty() bool {
+	return len(r.Messages) == 0 && len(r.Committed) == 0 && len(r.Events) == 0
+}
