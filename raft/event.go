@@ -13,14 +13,14 @@ type EventKind uint8
 
 const (
 	// Emitted by the core.
-	EvRestore  EventKind = iota + 1 // node started; Term, Index (last log index) restored from storage
-	EvTimeout                       // election timer fired (or was forced); an election follows
-	EvState                         // node became State in Term
-	EvVote                          // node granted its vote to Peer in Term
-	EvAppend                        // entries Index..Last appended to the log
-	EvTruncate                      // log entries from Index on removed (a conflict with the leader)
-	EvCommit                        // commit index advanced to Index
-	EvStorageError                  // the node stopped: Detail says which stored key failed
+	EvRestore      EventKind = iota + 1 // node started; Term, Index (last log index) restored from storage
+	EvTimeout                           // election timer fired (or was forced); an election follows
+	EvState                             // node became State in Term
+	EvVote                              // node granted its vote to Peer in Term
+	EvAppend                            // entries Index..Last appended to the log
+	EvTruncate                          // log entries from Index on removed (a conflict with the leader)
+	EvCommit                            // commit index advanced to Index
+	EvStorageError                      // the node stopped: Detail says which stored key failed
 
 	// Emitted by drivers.
 	EvSend       // Msg sent

@@ -48,7 +48,12 @@ type Node struct {
 
 type progress struct {
 	Progress
-	probeSent bool // in probe state, an AppendEntries is out; wait for its answer or a heartbeat
+	probeSent  bool   // in probe state, an AppendEntries is out; wait for its answer or a heartbeat
+	toldCommit uint64 // the highest commit index the follower can have learned from us
+	// Loss detection while replicating: the Match seen at the last heartbeat, and for how many
+	// heartbeats in a row entries have been out without Match moving.
+	heartbeatMatch uint64
+	stalled        int
 }
 
 // NewNode starts a node at time now, restoring its persistent state from cfg.Storage when the
@@ -100,6 +105,7 @@ func (n *Node) Tick(now time.Duration) {
 	switch {
 	case n.state == Leader && now >= n.heartbeatDeadline:
 		n.heartbeatDeadline = now + n.cfg.HeartbeatInterval
+		n.detectLoss()
 		n.broadcastAppend(true)
 	case n.state != Leader && now >= n.electionDeadline:
 		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
@@ -450,6 +456,19 @@ func (n *Node) maybeCommit() bool {
 	return true
 }
 
+// detectLoss runs on each heartbeat. A follower that has had entries outstanding for two
+// heartbeats without its Match moving has lost them (or their answers): send them again.
+func (n *Node) detectLoss() {
+	for _, pr := range n.progress {
+		if pr.Probing || pr.Match+1 >= pr.Next || pr.Match != pr.heartbeatMatch {
+			pr.stalled = 0
+		} else if pr.stalled++; pr.stalled >= 2 {
+			pr.Next, pr.Inflight, pr.stalled = pr.Match+1, 0, 0
+		}
+		pr.heartbeatMatch = pr.Match
+	}
+}
+
 func (n *Node) broadcastAppend(heartbeat bool) {
 	for _, p := range n.peers() {
 		n.sendAppend(p, n.progress[p], heartbeat)
@@ -467,31 +486,37 @@ func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
 			return
 		}
 		pr.probeSent = true
-		n.sendEntries(to, pr.Next, last)
+		n.sendEntries(to, pr, last)
 		return
 	}
 	if pr.Next <= last && pr.Inflight < n.cfg.MaxInflight {
-		pr.Next = n.sendEntries(to, pr.Next, last) + 1
+		pr.Next = n.sendEntries(to, pr, last) + 1
 		pr.Inflight++
 		return
 	}
-	if heartbeat {
+	// Nothing new to send. A heartbeat goes anyway; so does news of the commit index that the
+	// follower could not learn before (it holds entries up to Match, committed since it was told).
+	if heartbeat || pr.toldCommit < min(n.commit, pr.Match) {
 		// Anchor on what the follower is known to hold, so that an empty heartbeat never races
 		// ahead of entries still in flight.
 		n.send(Message{Type: MsgApp, To: to, PrevLogIndex: pr.Match, PrevLogTerm: n.log.term(pr.Match), Commit: n.commit})
+		pr.toldCommit = max(pr.toldCommit, min(n.commit, pr.Match))
 	}
 }
 
-// sendEntries sends entries from next on (at most MaxEntriesPerMsg, up to last) and returns the
-// index of the last entry sent (next-1 if none).
-func (n *Node) sendEntries(to string, next, last uint64) uint64 {
+// sendEntries sends entries from pr.Next on (at most MaxEntriesPerMsg, up to last) and returns
+// the index of the last entry sent (pr.Next-1 if none).
+func (n *Node) sendEntries(to string, pr *progress, last uint64) uint64 {
+	next := pr.Next
 	hi := min(last, next+uint64(n.cfg.MaxEntriesPerMsg)-1)
 	m := Message{Type: MsgApp, To: to, PrevLogIndex: next - 1, PrevLogTerm: n.log.term(next - 1), Commit: n.commit}
 	if hi >= next {
 		m.Entries = n.log.slice(next, hi+1)
 	}
 	n.send(m)
-	return max(hi, next-1)
+	hi = max(hi, next-1)
+	pr.toldCommit = max(pr.toldCommit, min(n.commit, hi))
+	return hi
 }
 
 // appendEntries writes entries at index from on, replacing whatever the log holds there, and

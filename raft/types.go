@@ -111,12 +111,12 @@ type Message struct {
 
 	// RequestVote: the candidate's last log entry.
 	// AppendEntries: PrevLogIndex/PrevLogTerm precede Entries; Commit is the leader's commit index.
-	LastLogIndex uint64 `json:",omitempty"`
-	LastLogTerm  uint64 `json:",omitempty"`
-	PrevLogIndex uint64 `json:",omitempty"`
-	PrevLogTerm  uint64 `json:",omitempty"`
+	LastLogIndex uint64  `json:",omitempty"`
+	LastLogTerm  uint64  `json:",omitempty"`
+	PrevLogIndex uint64  `json:",omitempty"`
+	PrevLogTerm  uint64  `json:",omitempty"`
 	Entries      []Entry `json:",omitempty"`
-	Commit       uint64 `json:",omitempty"`
+	Commit       uint64  `json:",omitempty"`
 
 	// Replies. Success is voteGranted for RequestVote and success for AppendEntries.
 	Success bool `json:",omitempty"`

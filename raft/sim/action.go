@@ -1,0 +1,181 @@
+// Timed actions (the replayable record of what a person or a test did) and the trace hash.
+
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"raftlab/raft"
+)
+
+// ActionKind names an action. The names are stable: share links and scenario files use them.
+type ActionKind string
+
+const (
+	ActCrash        ActionKind = "crash"     // Node
+	ActRestart      ActionKind = "restart"   // Node
+	ActCrashAll     ActionKind = "crash-all" //
+	ActRestartAll   ActionKind = "restart-all"
+	ActDisconnect   ActionKind = "disconnect" // Node
+	ActReconnect    ActionKind = "reconnect"  // Node
+	ActCut          ActionKind = "cut"        // Node, Peer
+	ActHeal         ActionKind = "heal"       // Node, Peer
+	ActPartition    ActionKind = "partition"  // Groups
+	ActHealAll      ActionKind = "heal-all"
+	ActTimeout      ActionKind = "timeout"    // Node
+	ActSubmit       ActionKind = "submit"     // Command to Node, or to the leader if Node is ""
+	ActUnreliable   ActionKind = "unreliable" // On
+	ActSetLatency   ActionKind = "latency"    // Min, Max
+	ActSetDuplicate ActionKind = "duplicate"  // Rate
+	ActSubmitBatch  ActionKind = "batch"      // Commands to Node or the leader
+	ActNote         ActionKind = "note"       // Detail written to the trace
+)
+
+// Action is one timed action on a cluster.
+type Action struct {
+	At       time.Duration `json:"at"`
+	Kind     ActionKind    `json:"kind"`
+	Node     string        `json:"node,omitempty"`
+	Peer     string        `json:"peer,omitempty"`
+	Groups   [][]string    `json:"groups,omitempty"`
+	Command  string        `json:"command,omitempty"`
+	Commands []string      `json:"commands,omitempty"`
+	On       bool          `json:"on,omitempty"`
+	Min      time.Duration `json:"min,omitempty"`
+	Max      time.Duration `json:"max,omitempty"`
+	Rate     float64       `json:"rate,omitempty"`
+	Detail   string        `json:"detail,omitempty"`
+}
+
+func (a Action) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %s", a.At, a.Kind)
+	for _, s := range []string{a.Node, a.Peer, a.Command} {
+		if s != "" {
+			b.WriteString(" " + strconv.Quote(s))
+		}
+	}
+	if len(a.Groups) > 0 {
+		fmt.Fprintf(&b, " %v", a.Groups)
+	}
+	return b.String()
+}
+
+// Schedule queues actions to run at their times (an action in the past runs at once, in order).
+func (c *Cluster) Schedule(actions ...Action) {
+	for _, a := range actions {
+		c.push(&item{at: max(a.At, c.now), kind: itemAction, action: a})
+	}
+}
+
+// Do performs an action now.
+func (c *Cluster) Do(a Action) error {
+	switch a.Kind {
+	case ActCrash:
+		return c.Crash(a.Node)
+	case ActRestart:
+		return c.Restart(a.Node)
+	case ActCrashAll:
+		c.CrashAll()
+	case ActRestartAll:
+		return c.RestartAll()
+	case ActDisconnect:
+		return c.Disconnect(a.Node)
+	case ActReconnect:
+		return c.Reconnect(a.Node)
+	case ActCut:
+		return c.Cut(a.Node, a.Peer)
+	case ActHeal:
+		return c.Heal(a.Node, a.Peer)
+	case ActPartition:
+		return c.Partition(a.Groups...)
+	case ActHealAll:
+		c.HealAll()
+	case ActTimeout:
+		return c.Timeout(a.Node)
+	case ActSubmit, ActSubmitBatch:
+		cmds := a.Commands
+		if a.Kind == ActSubmit {
+			cmds = []string{a.Command}
+		}
+		bs := make([][]byte, len(cmds))
+		for i, s := range cmds {
+			bs[i] = []byte(s)
+		}
+		id := a.Node
+		if id == "" {
+			var ok bool
+			if id, ok = c.Leader(); !ok {
+				c.record(raft.Event{Kind: raft.EvNote, Detail: "no leader to take the command"})
+				return nil
+			}
+		}
+		_, _, err := c.SubmitBatch(id, bs)
+		if err != nil && a.Node == "" {
+			return nil // refused by a stale leader: recorded in the trace, not an error of the action
+		}
+		return err
+	case ActUnreliable:
+		c.SetUnreliable(a.On)
+	case ActSetLatency:
+		return c.SetLatency(a.Min, a.Max)
+	case ActSetDuplicate:
+		if a.Rate < 0 || a.Rate > 1 {
+			return fmt.Errorf("sim: duplicate rate %v outside 0–1", a.Rate)
+		}
+		c.opts.Duplicate = a.Rate
+	case ActNote:
+		c.record(raft.Event{Kind: raft.EvNote, Detail: a.Detail})
+	default:
+		return fmt.Errorf("sim: unknown action %q", a.Kind)
+	}
+	return nil
+}
+
+// traceHash is FNV-1a over a binary encoding of every event.
+type traceHash struct {
+	h   uint64
+	buf []byte
+}
+
+func newTraceHash() traceHash { return traceHash{h: 0xcbf29ce484222325} }
+
+func (t *traceHash) add(e *raft.Event) {
+	b := t.buf[:0]
+	b = binary.AppendVarint(b, int64(e.Time))
+	b = append(b, byte(e.Kind), byte(e.State))
+	b = append(b, e.Node...)
+	b = append(b, 0)
+	b = append(b, e.Peer...)
+	b = append(b, 0)
+	b = binary.AppendUvarint(b, e.Term)
+	b = binary.AppendUvarint(b, e.Index)
+	b = binary.AppendUvarint(b, e.Last)
+	b = append(b, e.Detail...)
+	if m := e.Msg; m != nil {
+		b = append(b, byte(m.Type))
+		b = append(b, m.From...)
+		b = append(b, 0)
+		b = append(b, m.To...)
+		b = append(b, 0)
+		for _, v := range [...]uint64{m.Term, m.LastLogIndex, m.LastLogTerm, m.PrevLogIndex, m.PrevLogTerm,
+			uint64(len(m.Entries)), m.Commit, m.Index, m.ConflictTerm, m.ConflictIndex} {
+			b = binary.AppendUvarint(b, v)
+		}
+		if m.Success {
+			b = append(b, 1)
+		}
+	}
+	h := t.h
+	for _, x := range b {
+		h ^= uint64(x)
+		h *= 0x100000001b3
+	}
+	t.h, t.buf = h, b
+}
+
+func (t *traceHash) String() string { return fmt.Sprintf("%016x", t.h) }

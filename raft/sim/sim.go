@@ -1,0 +1,759 @@
+// Package sim runs whole Raft clusters on a virtual clock, fully determined by a seed and a list
+// of timed actions.
+//
+// A Cluster owns the clock, the network (an RPC proxy with latency, drops, delays, duplication,
+// reordering and cuts of any shape) and each node's Storage, which survives crashes. It checks
+// Raft's safety properties after every event and stops at the first violation.
+package sim
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"time"
+
+	"raftlab/raft"
+)
+
+// Defaults of the RPC proxy, as in the reference article.
+const (
+	DefaultLatencyMin = 1 * time.Millisecond
+	DefaultLatencyMax = 5 * time.Millisecond
+	// In unreliable mode a message is dropped with probability UnreliableDrop, else delayed by
+	// UnreliableDelay with probability UnreliableDelayRate.
+	UnreliableDrop      = 0.10
+	UnreliableDelayRate = 0.10
+	UnreliableDelay     = 75 * time.Millisecond
+	// ReorderDelayMax is the most extra delay Reorder adds to a message.
+	ReorderDelayMax = 20 * time.Millisecond
+)
+
+// Options configures a Cluster. The zero value of each field is a sensible default.
+type Options struct {
+	// Nodes is the cluster size, 1–9, with ids n1…nN; or IDs names the members.
+	Nodes int
+	IDs   []string
+	// Seed determines every random choice: election timeouts, latencies, drops.
+	Seed uint64
+
+	// LatencyMin and LatencyMax bound each message's delivery delay (default 1–5 ms).
+	LatencyMin, LatencyMax time.Duration
+	// Unreliable drops 10% of messages and delays 10% by 75 ms. UnreliableFromEnv turns it on
+	// when RAFT_UNRELIABLE_RPC is set, as the reference does.
+	Unreliable        bool
+	UnreliableFromEnv bool
+	// Duplicate is the probability that a message is delivered twice.
+	Duplicate float64
+	// Reorder is the probability that a message gets up to 20 ms of extra delay, so that later
+	// messages overtake it.
+	Reorder float64
+
+	// Raft is the template of every node's configuration (timeouts, flow control). ID,
+	// Members, Storage and Seed are filled in per node.
+	Raft raft.Config
+	// Storage returns the storage of a node; it is called once per node and kept across
+	// crashes. Default: a new raft.MapStorage.
+	Storage func(id string) raft.Storage
+
+	// OnEvent, if set, receives every trace event in order.
+	OnEvent func(raft.Event)
+	// OnApply, if set, receives each committed entry as a node delivers it to its application.
+	// A restarted node delivers its committed entries again from index 1.
+	OnApply func(id string, e raft.CommitEntry)
+	// KeepTrace keeps the whole trace in memory for Trace.
+	KeepTrace bool
+}
+
+// Flight is a message on the wire.
+type Flight struct {
+	Msg     raft.Message
+	Sent    time.Duration
+	Deliver time.Duration
+	// Dropped messages are still travelling but will be lost on arrival (they were sent on a
+	// link that is now cut, or to a node that crashed).
+	Dropped bool
+}
+
+// Cluster is a simulated cluster. It is not safe for concurrent use.
+type Cluster struct {
+	opts  Options
+	ids   []string
+	nodes map[string]*simNode
+	now   time.Duration
+	queue queue
+	seq   uint64
+	rng   *rand.Rand // the network's randomness
+
+	unreliable bool
+	latMin     time.Duration
+	latMax     time.Duration
+	cut        map[link]bool
+	linkLat    map[link][2]time.Duration
+
+	trace     []raft.Event
+	hash      traceHash
+	check     *checker
+	violation error
+	events    int
+	sent      uint64
+}
+
+type link struct{ a, b string }
+
+func mkLink(a, b string) link {
+	if a > b {
+		a, b = b, a
+	}
+	return link{a, b}
+}
+
+type simNode struct {
+	id       string
+	node     *raft.Node // nil while crashed
+	storage  raft.Storage
+	timerAt  time.Duration
+	timerGen uint64
+	restarts uint64
+	last     raft.Status // status at the last crash, reported while dead
+}
+
+// New builds a cluster and starts every node at time 0, restoring any data its storage holds.
+func New(o Options) (*Cluster, error) {
+	ids := o.IDs
+	if len(ids) == 0 {
+		if o.Nodes < 1 || o.Nodes > 9 {
+			return nil, fmt.Errorf("sim: %d nodes; want 1 to 9", o.Nodes)
+		}
+		for i := 1; i <= o.Nodes; i++ {
+			ids = append(ids, fmt.Sprintf("n%d", i))
+		}
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	if o.LatencyMin == 0 && o.LatencyMax == 0 {
+		o.LatencyMin, o.LatencyMax = DefaultLatencyMin, DefaultLatencyMax
+	}
+	if o.LatencyMin < 0 || o.LatencyMax < o.LatencyMin {
+		return nil, fmt.Errorf("sim: latency range %v–%v is not a range", o.LatencyMin, o.LatencyMax)
+	}
+	if o.Storage == nil {
+		o.Storage = func(string) raft.Storage { return raft.NewMapStorage() }
+	}
+	c := &Cluster{
+		opts:       o,
+		ids:        ids,
+		nodes:      make(map[string]*simNode, len(ids)),
+		rng:        rand.New(rand.NewPCG(o.Seed, 0x5eed_0f_4e7)),
+		unreliable: o.Unreliable || (o.UnreliableFromEnv && os.Getenv("RAFT_UNRELIABLE_RPC") != ""),
+		latMin:     o.LatencyMin,
+		latMax:     o.LatencyMax,
+		cut:        make(map[link]bool),
+		linkLat:    make(map[link][2]time.Duration),
+		hash:       newTraceHash(),
+	}
+	c.check = newChecker(c)
+	for _, id := range ids {
+		sn := &simNode{id: id, storage: o.Storage(id)}
+		c.nodes[id] = sn
+		if err := c.start(sn); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) nodeConfig(sn *simNode) raft.Config {
+	cfg := c.opts.Raft
+	cfg.ID, cfg.Members, cfg.Storage = sn.id, c.ids, sn.storage
+	// Each node, and each lifetime of it, gets its own stream derived from the run's seed.
+	cfg.Seed = c.opts.Seed*0x9E3779B97F4A7C15 + sn.restarts
+	return cfg
+}
+
+func (c *Cluster) start(sn *simNode) error {
+	n, err := raft.NewNode(c.nodeConfig(sn), c.now)
+	if err != nil {
+		return fmt.Errorf("sim: starting %s: %w", sn.id, err)
+	}
+	sn.node = n
+	c.process(sn)
+	return nil
+}
+
+// IDs returns the members' ids, sorted.
+func (c *Cluster) IDs() []string { return slices.Clone(c.ids) }
+
+// Seed returns the run's seed.
+func (c *Cluster) Seed() uint64 { return c.opts.Seed }
+
+// Now returns the simulated time.
+func (c *Cluster) Now() time.Duration { return c.now }
+
+// Node returns a live node's core, for tests that inspect it; nil if id is crashed or unknown.
+func (c *Cluster) Node(id string) *raft.Node {
+	if sn := c.nodes[id]; sn != nil {
+		return sn.node
+	}
+	return nil
+}
+
+// Storage returns a node's storage.
+func (c *Cluster) Storage(id string) raft.Storage {
+	if sn := c.nodes[id]; sn != nil {
+		return sn.storage
+	}
+	return nil
+}
+
+// Violation returns the first safety violation, or nil. Once set, the cluster stops.
+func (c *Cluster) Violation() error { return c.violation }
+
+// Next returns the time of the next pending event.
+func (c *Cluster) Next() (time.Duration, bool) {
+	if len(c.queue) == 0 || c.violation != nil {
+		return 0, false
+	}
+	return c.queue[0].at, true
+}
+
+// Step processes the next pending event, moving the clock to it. It reports false when
+// nothing is pending or the run stopped at a violation.
+func (c *Cluster) Step() bool {
+	if len(c.queue) == 0 || c.violation != nil {
+		return false
+	}
+	it := heap.Pop(&c.queue).(*item)
+	if it.at > c.now {
+		c.now = it.at
+	}
+	switch it.kind {
+	case itemTimer:
+		sn := c.nodes[it.node]
+		if sn.node == nil || it.gen != sn.timerGen {
+			return true // stale timer
+		}
+		sn.timerAt = -1
+		sn.node.Tick(c.now)
+		c.process(sn)
+	case itemDeliver:
+		c.deliver(it)
+	case itemAction:
+		if err := c.Do(it.action); err != nil {
+			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("action %s failed: %v", it.action, err)})
+		}
+	}
+	return true
+}
+
+// RunUntil processes every event up to time t and leaves the clock at t (or at the violation
+// that stopped the run).
+func (c *Cluster) RunUntil(t time.Duration) {
+	for len(c.queue) > 0 && c.queue[0].at <= t && c.violation == nil {
+		c.Step()
+	}
+	if c.violation == nil && t > c.now {
+		c.now = t
+	}
+}
+
+// RunFor runs for d of simulated time.
+func (c *Cluster) RunFor(d time.Duration) { c.RunUntil(c.now + d) }
+
+// RunUntilTrue runs until cond holds, checking after every event, for at most d. It reports
+// whether cond held.
+func (c *Cluster) RunUntilTrue(d time.Duration, cond func() bool) bool {
+	end := c.now + d
+	for !cond() {
+		if c.violation != nil || len(c.queue) == 0 || c.queue[0].at > end {
+			c.RunUntil(end)
+			return cond()
+		}
+		c.Step()
+	}
+	return true
+}
+
+// process collects what a node produced and schedules its timer.
+func (c *Cluster) process(sn *simNode) {
+	rd := sn.node.Ready()
+	for _, e := range rd.Events {
+		c.record(e)
+	}
+	for _, e := range rd.Committed {
+		c.check.applied(sn, e)
+		if c.opts.OnApply != nil {
+			c.opts.OnApply(sn.id, e)
+		}
+	}
+	for _, m := range rd.Messages {
+		c.sendMsg(m)
+	}
+	if d := sn.node.Deadline(); d != sn.timerAt {
+		sn.timerGen++
+		sn.timerAt = d
+		c.push(&item{at: max(d, c.now), kind: itemTimer, node: sn.id, gen: sn.timerGen})
+	}
+}
+
+// record appends an event to the trace and runs the safety checks on it.
+func (c *Cluster) record(e raft.Event) {
+	if c.violation != nil {
+		return
+	}
+	if e.Time == 0 {
+		e.Time = c.now
+	}
+	c.events++
+	c.hash.add(&e)
+	if c.opts.KeepTrace {
+		c.trace = append(c.trace, e)
+	}
+	if c.opts.OnEvent != nil {
+		c.opts.OnEvent(e)
+	}
+	if err := c.check.event(&e); err != nil {
+		c.violation = fmt.Errorf("sim: seed=%d: %w (at %v, event: %s)", c.opts.Seed, err, c.now, e)
+		v := raft.Event{Time: c.now, Kind: raft.EvViolation, Node: e.Node, Detail: err.Error()}
+		c.hash.add(&v)
+		if c.opts.KeepTrace {
+			c.trace = append(c.trace, v)
+		}
+		if c.opts.OnEvent != nil {
+			c.opts.OnEvent(v)
+		}
+	}
+}
+
+func (c *Cluster) linkDown(from, to string) bool { return c.cut[mkLink(from, to)] }
+
+func (c *Cluster) sendMsg(m raft.Message) {
+	c.sent++
+	mm := m
+	c.record(raft.Event{Kind: raft.EvSend, Node: m.From, Peer: m.To, Msg: &mm})
+	if c.linkDown(m.From, m.To) {
+		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: &mm, Detail: "link cut"})
+		return
+	}
+	copies := 1
+	if c.opts.Duplicate > 0 && c.rng.Float64() < c.opts.Duplicate {
+		copies = 2
+	}
+	for range copies {
+		d := c.latency(m.From, m.To)
+		if c.unreliable {
+			switch r := c.rng.Float64(); {
+			case r < UnreliableDrop:
+				c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: &mm, Detail: "unreliable network"})
+				continue
+			case r < UnreliableDrop+UnreliableDelayRate:
+				d += UnreliableDelay
+			}
+		}
+		if c.opts.Reorder > 0 && c.rng.Float64() < c.opts.Reorder {
+			d += time.Duration(c.rng.Int64N(int64(ReorderDelayMax)))
+		}
+		c.push(&item{at: c.now + d, kind: itemDeliver, msg: m, sent: c.now})
+	}
+}
+
+func (c *Cluster) latency(from, to string) time.Duration {
+	lo, hi := c.latMin, c.latMax
+	if l, ok := c.linkLat[mkLink(from, to)]; ok {
+		lo, hi = l[0], l[1]
+	}
+	if hi <= lo {
+		return lo
+	}
+	return lo + time.Duration(c.rng.Int64N(int64(hi-lo)+1))
+}
+
+func (c *Cluster) deliver(it *item) {
+	m := &it.msg
+	to := c.nodes[m.To]
+	switch {
+	case to == nil:
+		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "unknown node"})
+	case c.linkDown(m.From, m.To):
+		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "link cut"})
+	case to.node == nil:
+		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: m.To + " is down"})
+	default:
+		c.record(raft.Event{Kind: raft.EvDeliver, Node: m.To, Peer: m.From, Msg: m})
+		to.node.Step(c.now, *m)
+		c.process(to)
+	}
+}
+
+// InFlight lists the messages on the wire, oldest first.
+func (c *Cluster) InFlight() []Flight {
+	var fs []Flight
+	for _, it := range c.queue {
+		if it.kind != itemDeliver {
+			continue
+		}
+		to := c.nodes[it.msg.To]
+		fs = append(fs, Flight{Msg: it.msg, Sent: it.sent, Deliver: it.at,
+			Dropped: to == nil || to.node == nil || c.linkDown(it.msg.From, it.msg.To)})
+	}
+	slices.SortFunc(fs, func(a, b Flight) int { return int(a.Sent - b.Sent) })
+	return fs
+}
+
+// Trace returns the events recorded so far (Options.KeepTrace must be set).
+func (c *Cluster) Trace() []raft.Event { return c.trace }
+
+// TraceHash returns a hash of every event so far: equal runs give equal hashes.
+func (c *Cluster) TraceHash() string { return c.hash.String() }
+
+// Events returns how many events have been recorded.
+func (c *Cluster) Events() int { return c.events }
+
+// MessagesSent returns how many messages nodes have sent.
+func (c *Cluster) MessagesSent() uint64 { return c.sent }
+
+// ---- status ------------------------------------------------------------------------------
+
+// Status reports a node's state; a crashed node reports State raft.Dead with the term and log
+// it had when it crashed.
+func (c *Cluster) Status(id string) raft.Status {
+	sn := c.nodes[id]
+	if sn == nil {
+		return raft.Status{ID: id, State: raft.Dead}
+	}
+	if sn.node == nil {
+		return sn.last
+	}
+	return sn.node.Status()
+}
+
+// Statuses reports every node, in id order.
+func (c *Cluster) Statuses() []raft.Status {
+	st := make([]raft.Status, len(c.ids))
+	for i, id := range c.ids {
+		st[i] = c.Status(id)
+	}
+	return st
+}
+
+// Leader returns the live leader of the highest term, if any node is leader.
+func (c *Cluster) Leader() (string, bool) {
+	best, term := "", uint64(0)
+	for _, id := range c.ids {
+		if n := c.nodes[id].node; n != nil {
+			if st := n.Status(); st.State == raft.Leader && st.Term >= term {
+				best, term = id, st.Term
+			}
+		}
+	}
+	return best, best != ""
+}
+
+// Alive reports whether id is running.
+func (c *Cluster) Alive(id string) bool {
+	sn := c.nodes[id]
+	return sn != nil && sn.node != nil
+}
+
+// Elections returns how many times a node became leader.
+func (c *Cluster) Elections() int { return c.check.elections }
+
+// Committed returns the number of command entries committed cluster-wide (noops excluded).
+func (c *Cluster) Committed() int { return c.check.committedCommands }
+
+// CommitIndex returns the highest index committed anywhere.
+func (c *Cluster) CommitIndex() uint64 { return uint64(len(c.check.committed) - 1) }
+
+// ---- faults and client actions -------------------------------------------------------------
+
+var errUnknownNode = errors.New("unknown node")
+
+func (c *Cluster) get(id string) (*simNode, error) {
+	if sn := c.nodes[id]; sn != nil {
+		return sn, nil
+	}
+	return nil, fmt.Errorf("sim: %w %q (members: %v)", errUnknownNode, id, c.ids)
+}
+
+// Crash stops a node: its volatile state is lost, its storage kept. Messages to it are lost.
+func (c *Cluster) Crash(id string) error {
+	sn, err := c.get(id)
+	if err != nil || sn.node == nil {
+		return err
+	}
+	sn.last = sn.node.Status()
+	sn.last.State, sn.last.Progress, sn.last.ElectionDeadline = raft.Dead, nil, 0
+	sn.node = nil
+	sn.timerGen++
+	sn.timerAt = -1
+	c.record(raft.Event{Kind: raft.EvCrash, Node: id})
+	return nil
+}
+
+// Restart starts a crashed node again from its storage.
+func (c *Cluster) Restart(id string) error {
+	sn, err := c.get(id)
+	if err != nil || sn.node != nil {
+		return err
+	}
+	sn.restarts++
+	c.record(raft.Event{Kind: raft.EvRestart, Node: id})
+	if err := c.start(sn); err != nil {
+		// The node stays down; the driver shows the error (corrupt or foreign storage).
+		c.record(raft.Event{Kind: raft.EvStorageError, Node: id, Detail: err.Error()})
+		return err
+	}
+	return nil
+}
+
+// CrashAll crashes every node at once.
+func (c *Cluster) CrashAll() {
+	for _, id := range c.ids {
+		c.Crash(id)
+	}
+}
+
+// RestartAll restarts every crashed node.
+func (c *Cluster) RestartAll() error {
+	for _, id := range c.ids {
+		if err := c.Restart(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Cut cuts the link between a and b in both directions; messages on it are lost.
+func (c *Cluster) Cut(a, b string) error {
+	if _, err := c.get(a); err != nil {
+		return err
+	}
+	if _, err := c.get(b); err != nil {
+		return err
+	}
+	if a != b && !c.cut[mkLink(a, b)] {
+		c.cut[mkLink(a, b)] = true
+		c.record(raft.Event{Kind: raft.EvCut, Node: min(a, b), Peer: max(a, b)})
+	}
+	return nil
+}
+
+// Heal restores the link between a and b.
+func (c *Cluster) Heal(a, b string) error {
+	if _, err := c.get(a); err != nil {
+		return err
+	}
+	if _, err := c.get(b); err != nil {
+		return err
+	}
+	if c.cut[mkLink(a, b)] {
+		delete(c.cut, mkLink(a, b))
+		c.record(raft.Event{Kind: raft.EvHeal, Node: min(a, b), Peer: max(a, b)})
+	}
+	return nil
+}
+
+// Disconnect cuts every link of id.
+func (c *Cluster) Disconnect(id string) error {
+	if _, err := c.get(id); err != nil {
+		return err
+	}
+	c.record(raft.Event{Kind: raft.EvDisconnect, Node: id})
+	for _, p := range c.ids {
+		if p != id {
+			c.cut[mkLink(id, p)] = true
+		}
+	}
+	return nil
+}
+
+// Reconnect restores every link of id (links to peers that are themselves disconnected stay
+// down only if cut separately afterwards).
+func (c *Cluster) Reconnect(id string) error {
+	if _, err := c.get(id); err != nil {
+		return err
+	}
+	c.record(raft.Event{Kind: raft.EvReconnect, Node: id})
+	for _, p := range c.ids {
+		delete(c.cut, mkLink(id, p))
+	}
+	return nil
+}
+
+// Connected reports whether the link a–b is up.
+func (c *Cluster) Connected(a, b string) bool { return !c.linkDown(a, b) }
+
+// Partition splits the cluster into groups: links inside a group are up, links across groups
+// are cut. Nodes not named form one more group.
+func (c *Cluster) Partition(groups ...[]string) error {
+	group := make(map[string]int, len(c.ids))
+	for i, g := range groups {
+		for _, id := range g {
+			if _, err := c.get(id); err != nil {
+				return err
+			}
+			if _, dup := group[id]; dup {
+				return fmt.Errorf("sim: %s is in two groups", id)
+			}
+			group[id] = i + 1
+		}
+	}
+	for i, a := range c.ids {
+		for _, b := range c.ids[i+1:] {
+			if group[a] == group[b] {
+				c.Heal(a, b)
+			} else {
+				c.Cut(a, b)
+			}
+		}
+	}
+	return nil
+}
+
+// HealAll restores every link.
+func (c *Cluster) HealAll() {
+	for i, a := range c.ids {
+		for _, b := range c.ids[i+1:] {
+			c.Heal(a, b)
+		}
+	}
+}
+
+// SetUnreliable switches the unreliable network on or off.
+func (c *Cluster) SetUnreliable(on bool) {
+	if on != c.unreliable {
+		c.unreliable = on
+		c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("unreliable network %s", onOff(on))})
+	}
+}
+
+// Unreliable reports whether the unreliable network is on.
+func (c *Cluster) Unreliable() bool { return c.unreliable }
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// SetLatency sets the default per-message delay range.
+func (c *Cluster) SetLatency(lo, hi time.Duration) error {
+	if lo < 0 || hi < lo {
+		return fmt.Errorf("sim: latency range %v–%v is not a range", lo, hi)
+	}
+	c.latMin, c.latMax = lo, hi
+	return nil
+}
+
+// SetLinkLatency sets the delay range of one link (both directions).
+func (c *Cluster) SetLinkLatency(a, b string, lo, hi time.Duration) error {
+	if lo < 0 || hi < lo {
+		return fmt.Errorf("sim: latency range %v–%v is not a range", lo, hi)
+	}
+	if _, err := c.get(a); err != nil {
+		return err
+	}
+	if _, err := c.get(b); err != nil {
+		return err
+	}
+	c.linkLat[mkLink(a, b)] = [2]time.Duration{lo, hi}
+	return nil
+}
+
+// Timeout forces id's election timer to fire now.
+func (c *Cluster) Timeout(id string) error {
+	sn, err := c.get(id)
+	if err != nil {
+		return err
+	}
+	if sn.node == nil {
+		return fmt.Errorf("sim: %s is down", id)
+	}
+	sn.node.Campaign(c.now)
+	c.process(sn)
+	return nil
+}
+
+// Submit hands a command to node id, which must be the live leader.
+func (c *Cluster) Submit(id string, cmd []byte) (uint64, error) {
+	first, _, err := c.SubmitBatch(id, [][]byte{cmd})
+	return first, err
+}
+
+// SubmitBatch hands several commands to node id at once: one round of AppendEntries.
+func (c *Cluster) SubmitBatch(id string, cmds [][]byte) (first, last uint64, err error) {
+	sn, err := c.get(id)
+	if err != nil {
+		return 0, 0, err
+	}
+	if sn.node == nil {
+		return 0, 0, fmt.Errorf("sim: %s is down", id)
+	}
+	first, last, _, err = sn.node.SubmitBatch(c.now, cmds)
+	if err != nil {
+		c.record(raft.Event{Kind: raft.EvSubmit, Node: id, Detail: err.Error()})
+	} else {
+		c.record(raft.Event{Kind: raft.EvSubmit, Node: id, Index: first, Last: last})
+	}
+	c.process(sn)
+	return first, last, err
+}
+
+// SubmitToLeader submits to the current leader, if there is one.
+func (c *Cluster) SubmitToLeader(cmd []byte) (string, uint64, error) {
+	id, ok := c.Leader()
+	if !ok {
+		return "", 0, errors.New("sim: no leader")
+	}
+	idx, err := c.Submit(id, cmd)
+	return id, idx, err
+}
+
+// ---- event queue -------------------------------------------------------------------------
+
+type itemKind uint8
+
+const (
+	itemTimer itemKind = iota
+	itemDeliver
+	itemAction
+)
+
+type item struct {
+	at     time.Duration
+	seq    uint64
+	kind   itemKind
+	node   string // timer
+	gen    uint64 // timer generation; stale timers are skipped
+	msg    raft.Message
+	sent   time.Duration
+	action Action
+}
+
+type queue []*item
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(*item)) }
+func (q *queue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*q = old[:len(old)-1]
+	return it
+}
+
+func (c *Cluster) push(it *item) {
+	c.seq++
+	it.seq = c.seq
+	heap.Push(&c.queue, it)
+}
