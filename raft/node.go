@@ -79,6 +79,14 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		state:    Follower,
 		now:      now,
 	}
+	if !cfg.Storage.HasData() {
+		// Write a complete initial state, so that every later state on disk has all its keys
+		// and a missing key always means damage.
+		n.persist(KeyCurrentTerm, []byte("0"))
+		n.persist(KeyVotedFor, []byte{})
+		n.persist(KeyLogLast, []byte("0"))
+		n.flush()
+	}
 	n.emit(Event{Kind: EvRestore, Term: n.term, Index: n.log.lastIndex()})
 	n.resetElectionTimer()
 	return n, nil
