@@ -1,0 +1,387 @@
+// Package wire is the versioned WebSocket protocol between the hub (server/) and the hosts of
+// cluster members: browser pages (wasm/) and native node processes. Frames are JSON text, so
+// that they read well in the browser's devtools, and every frame is validated on decode.
+//
+// A connection hosts one or more members of one cluster:
+//
+//	client → hub   {"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}
+//	hub → client   {"v":1,"type":"welcome","cluster":"demo","members":["n1","n2","b1","b2","b3"],
+//	                "presence":[{"id":"n1","kind":"native","reachable":true}, ...]}
+//	both ways      {"v":1,"type":"msgs","cluster":"demo","msgs":[<raft.Message>, ...]}
+//	client → hub   {"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader",...}]}
+//	hub → client   {"v":1,"type":"presence","cluster":"demo","presence":[...]}   (on every change)
+//	hub → client   {"v":1,"type":"submit","cluster":"demo","req":7,"member":"b1","command":"cHV0IHggMQ=="}
+//	client → hub   {"v":1,"type":"result","cluster":"demo","req":7,"member":"b1","index":12,"term":3,"value":"..."}
+//	hub → client   {"v":1,"type":"error","code":"taken","error":"member b1 is already hosted by ..."}
+//
+// The hub answers a frame it cannot accept with an error frame, then closes the connection.
+// The messages a connection sends must come from members it hosts, and go to members of its
+// cluster. A submit asks the host of a member to submit a command to that member's node and to
+// answer with one result once the entry has been committed and applied (with its index, term
+// and the state machine's answer in value), or at once with error (and leader, when the member
+// knows who leads).
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"raftlab/raft"
+)
+
+// Version is the protocol version carried in every frame's "v".
+const Version = 1
+
+// Limits on what a frame may carry.
+const (
+	MaxIDLen        = 64   // bytes in a member id or cluster name
+	MaxMembers      = 64   // members in a cluster
+	MaxMsgsPerFrame = 4096 // raft messages in one msgs frame
+	MaxErrorLen     = 1024 // bytes of error text
+)
+
+// Frame types.
+const (
+	TypeHello    = "hello"
+	TypeWelcome  = "welcome"
+	TypeMsgs     = "msgs"
+	TypeStatus   = "status"
+	TypePresence = "presence"
+	TypeSubmit   = "submit"
+	TypeResult   = "result"
+	TypeError    = "error"
+)
+
+// Kinds of member hosts.
+const (
+	KindBrowser = "browser"
+	KindNative  = "native"
+)
+
+// Envelope is one frame. Which fields a type uses is listed in the package comment; the others
+// stay empty.
+type Envelope struct {
+	V       int    `json:"v"`
+	Type    string `json:"type"`
+	Cluster string `json:"cluster,omitempty"`
+
+	// hello: the kind of host and the members it hosts. welcome: every member of the cluster.
+	Kind    string   `json:"kind,omitempty"`
+	Members []string `json:"members,omitempty"`
+
+	// msgs: Raft messages, each From a member the sender hosts.
+	Msgs []raft.Message `json:"msgs,omitempty"`
+
+	// status: the state of members the sender hosts.
+	Status []MemberStatus `json:"status,omitempty"`
+
+	// welcome, presence: where each member of the cluster runs and whether it is reachable.
+	Presence []Presence `json:"presence,omitempty"`
+
+	// submit, result: the request, the member asked, the command.
+	Req     uint64 `json:"req,omitempty"`
+	Member  string `json:"member,omitempty"`
+	Command []byte `json:"command,omitempty"`
+	// result: where the committed entry landed and what applying it answered.
+	Index uint64 `json:"index,omitempty"`
+	Term  uint64 `json:"term,omitempty"`
+	Value []byte `json:"value,omitempty"`
+	// result: the leader the member knows of, when it refused because it does not lead.
+	Leader string `json:"leader,omitempty"`
+
+	// error (and a failed result): a code from the Code* constants and a sentence.
+	Code  string `json:"code,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// MemberStatus is what a host reports about one member it runs.
+type MemberStatus struct {
+	ID      string `json:"id"`
+	State   string `json:"state"` // follower, candidate, leader, dead
+	Term    uint64 `json:"term"`
+	Leader  string `json:"leader,omitempty"`
+	Commit  uint64 `json:"commit"`
+	Applied uint64 `json:"applied"`
+	Last    uint64 `json:"last"`
+}
+
+// Presence says where a member runs and whether the hub can reach it now.
+type Presence struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`           // KindNative or KindBrowser: where it runs (or is meant to run)
+	Host      string `json:"host,omitempty"` // "server" for members inside the server process, else the connection's address
+	Reachable bool   `json:"reachable"`
+}
+
+// Error codes of error frames and failed results.
+const (
+	CodeBadFrame    = "bad-frame"     // not a valid frame: JSON, fields, values
+	CodeVersion     = "version"       // unknown protocol version
+	CodeType        = "type"          // unknown or unexpected frame type
+	CodeCluster     = "cluster"       // unknown cluster, or not the connection's cluster
+	CodeMember      = "member"        // not a member of the cluster
+	CodeTaken       = "taken"         // the member is already hosted elsewhere
+	CodeImpersonate = "impersonation" // a message from a member the connection does not host
+	CodeTooBig      = "too-big"       // frame over the size limit
+	CodeRate        = "rate"          // frames past the rate limit
+	CodeSlow        = "slow"          // the connection could not keep up with what it was sent
+	CodeShutdown    = "shutdown"      // the server is shutting down
+	CodeNotLeader   = "not-leader"    // result: the member does not lead
+	CodeFailed      = "failed"        // result: the command was not committed (lost leadership, node stopped)
+)
+
+// Error is a protocol error: what an error frame carries.
+type Error struct {
+	Code string
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Msg }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrorFrame returns the frame that reports err: its own code for an *Error, bad-frame otherwise.
+func ErrorFrame(err error) *Envelope {
+	var we *Error
+	if !errors.As(err, &we) {
+		we = &Error{Code: CodeBadFrame, Msg: err.Error()}
+	}
+	msg := we.Msg
+	if len(msg) > MaxErrorLen {
+		msg = msg[:MaxErrorLen]
+	}
+	return &Envelope{V: Version, Type: TypeError, Code: we.Code, Error: msg}
+}
+
+// Encode returns the JSON of e, with e.V set to Version.
+func Encode(e *Envelope) ([]byte, error) {
+	e.V = Version
+	return json.Marshal(e)
+}
+
+// Decode parses and validates one frame. It rejects unknown fields, unknown versions and
+// types, and fields missing or malformed for the frame's type, with an *Error.
+func Decode(b []byte) (*Envelope, error) {
+	// Read the version alone first, so that a future version's new fields are reported as a
+	// version mismatch rather than as unknown fields.
+	var head struct {
+		V    *int    `json:"v"`
+		Type *string `json:"type"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, errorf(CodeBadFrame, "not a JSON object: %v", err)
+	}
+	if head.V == nil {
+		return nil, errorf(CodeBadFrame, `missing protocol version "v"`)
+	}
+	if *head.V != Version {
+		return nil, errorf(CodeVersion, "protocol version %d is not supported; this server speaks version %d", *head.V, Version)
+	}
+	if head.Type == nil {
+		return nil, errorf(CodeBadFrame, `missing frame "type"`)
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	var e Envelope
+	if err := d.Decode(&e); err != nil {
+		return nil, errorf(CodeBadFrame, "%s frame: %v", *head.Type, err)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Validate checks that e is a well-formed frame of its type.
+func (e *Envelope) Validate() error {
+	if e.V != Version {
+		return errorf(CodeVersion, "protocol version %d is not supported; this server speaks version %d", e.V, Version)
+	}
+	needCluster := func() error {
+		if err := CheckID("cluster", e.Cluster); err != nil {
+			return err
+		}
+		return nil
+	}
+	switch e.Type {
+	case TypeHello:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		if e.Kind != KindBrowser && e.Kind != KindNative {
+			return errorf(CodeBadFrame, "hello: kind %q is neither %q nor %q", e.Kind, KindBrowser, KindNative)
+		}
+		if len(e.Members) == 0 {
+			return errorf(CodeBadFrame, "hello: no members to host")
+		}
+		return checkIDs("hello", e.Members)
+	case TypeWelcome:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		if err := checkIDs("welcome", e.Members); err != nil {
+			return err
+		}
+		return checkPresence(e.Presence)
+	case TypeMsgs:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		if len(e.Msgs) == 0 {
+			return errorf(CodeBadFrame, "msgs: no messages")
+		}
+		if len(e.Msgs) > MaxMsgsPerFrame {
+			return errorf(CodeBadFrame, "msgs: %d messages; at most %d in a frame", len(e.Msgs), MaxMsgsPerFrame)
+		}
+		for i := range e.Msgs {
+			if err := CheckMessage(&e.Msgs[i]); err != nil {
+				return errorf(CodeBadFrame, "msgs[%d]: %v", i, err)
+			}
+		}
+	case TypeStatus:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		if len(e.Status) == 0 || len(e.Status) > MaxMembers {
+			return errorf(CodeBadFrame, "status: %d members; want 1 to %d", len(e.Status), MaxMembers)
+		}
+		for _, s := range e.Status {
+			if err := CheckID("status id", s.ID); err != nil {
+				return err
+			}
+			if !slices.Contains(states, s.State) {
+				return errorf(CodeBadFrame, "status of %s: unknown state %q", s.ID, s.State)
+			}
+			if s.Applied > s.Commit || s.Commit > s.Last {
+				return errorf(CodeBadFrame, "status of %s: want applied ≤ commit ≤ last, have %d, %d, %d", s.ID, s.Applied, s.Commit, s.Last)
+			}
+		}
+	case TypePresence:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		return checkPresence(e.Presence)
+	case TypeSubmit:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		if e.Req == 0 {
+			return errorf(CodeBadFrame, "submit: missing req")
+		}
+		return CheckID("submit member", e.Member)
+	case TypeResult:
+		if err := needCluster(); err != nil {
+			return err
+		}
+		if e.Req == 0 {
+			return errorf(CodeBadFrame, "result: missing req")
+		}
+		if err := CheckID("result member", e.Member); err != nil {
+			return err
+		}
+		if e.Code == "" && (e.Index == 0 || e.Term == 0) {
+			return errorf(CodeBadFrame, "result: a success needs index and term; a failure needs code")
+		}
+		if e.Leader != "" {
+			return CheckID("result leader", e.Leader)
+		}
+	case TypeError:
+		if e.Code == "" || e.Error == "" {
+			return errorf(CodeBadFrame, "error: missing code or text")
+		}
+	case "":
+		return errorf(CodeBadFrame, `missing frame "type"`)
+	default:
+		return errorf(CodeType, "unknown frame type %q", e.Type)
+	}
+	return nil
+}
+
+var states = []string{"follower", "candidate", "leader", "dead"}
+
+// CheckID checks a member id or cluster name: 1 to MaxIDLen bytes of letters, digits, '-', '_'
+// and '.'.
+func CheckID(what, id string) error {
+	if id == "" {
+		return errorf(CodeBadFrame, "missing %s", what)
+	}
+	if len(id) > MaxIDLen {
+		return errorf(CodeBadFrame, "%s is %d bytes long; at most %d", what, len(id), MaxIDLen)
+	}
+	for _, c := range []byte(id) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return errorf(CodeBadFrame, "%s %q: use letters, digits, '-', '_' and '.'", what, id)
+		}
+	}
+	return nil
+}
+
+func checkIDs(what string, ids []string) error {
+	if len(ids) > MaxMembers {
+		return errorf(CodeBadFrame, "%s: %d members; at most %d", what, len(ids), MaxMembers)
+	}
+	for i, id := range ids {
+		if err := CheckID(what+" member", id); err != nil {
+			return err
+		}
+		if slices.Contains(ids[:i], id) {
+			return errorf(CodeBadFrame, "%s: member %q listed twice", what, id)
+		}
+	}
+	return nil
+}
+
+func checkPresence(ps []Presence) error {
+	if len(ps) > MaxMembers {
+		return errorf(CodeBadFrame, "presence: %d members; at most %d", len(ps), MaxMembers)
+	}
+	for _, p := range ps {
+		if err := CheckID("presence id", p.ID); err != nil {
+			return err
+		}
+		if p.Kind != KindBrowser && p.Kind != KindNative {
+			return errorf(CodeBadFrame, "presence of %s: kind %q", p.ID, p.Kind)
+		}
+	}
+	return nil
+}
+
+// CheckMessage checks the fields of a Raft message: a known type, valid distinct ids, a term,
+// and entries with terms and known types.
+func CheckMessage(m *raft.Message) error {
+	if m.Type < raft.MsgVote || m.Type > raft.MsgAppReply {
+		return fmt.Errorf("unknown message type %d", m.Type)
+	}
+	if err := CheckID("message From", m.From); err != nil {
+		return err
+	}
+	if err := CheckID("message To", m.To); err != nil {
+		return err
+	}
+	if m.From == m.To {
+		return fmt.Errorf("message from %s to itself", m.From)
+	}
+	if m.Term == 0 {
+		return errors.New("message without a term")
+	}
+	if len(m.Entries) > 0 && m.Type != raft.MsgApp {
+		return fmt.Errorf("%s carries entries", m.Type)
+	}
+	for i, e := range m.Entries {
+		if e.Term == 0 || e.Term > m.Term {
+			return fmt.Errorf("entry %d has term %d in a message of term %d", i, e.Term, m.Term)
+		}
+		if e.Type != raft.EntryCommand && e.Type != raft.EntryNoop {
+			return fmt.Errorf("entry %d has unknown type %d", i, e.Type)
+		}
+	}
+	return nil
+}
+
+// StateName returns the status name of a raft.State.
+func StateName(s raft.State) string { return s.String() }

@@ -1,0 +1,163 @@
+// Tests for the wire protocol: round trips, rejection of malformed frames, and a fuzz target
+// for the decoder.
+package wire
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"raftlab/raft"
+)
+
+func TestRoundTrip(t *testing.T) {
+	frames := []*Envelope{
+		{Type: TypeHello, Cluster: "demo", Kind: KindBrowser, Members: []string{"b1", "b2"}},
+		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Presence: []Presence{{ID: "n1", Kind: KindNative, Host: "server", Reachable: true}, {ID: "b1", Kind: KindBrowser}}},
+		{Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{
+			{Type: raft.MsgApp, From: "n1", To: "b1", Term: 3, PrevLogIndex: 4, PrevLogTerm: 2, Commit: 4,
+				Entries: []raft.Entry{{Term: 3, Type: raft.EntryNoop}, {Term: 3, Type: raft.EntryCommand, Command: []byte("put x 1")}}},
+			{Type: raft.MsgVoteReply, From: "n1", To: "b2", Term: 3, Success: true},
+		}},
+		{Type: TypeStatus, Cluster: "demo", Status: []MemberStatus{{ID: "b1", State: "leader", Term: 3, Leader: "b1", Commit: 5, Applied: 5, Last: 6}}},
+		{Type: TypeSubmit, Cluster: "demo", Req: 9, Member: "b1", Command: []byte("put x 1")},
+		{Type: TypeResult, Cluster: "demo", Req: 9, Member: "b1", Index: 7, Term: 3, Value: []byte("ok")},
+		{Type: TypeResult, Cluster: "demo", Req: 9, Member: "b1", Code: CodeNotLeader, Error: "b1 does not lead", Leader: "n1"},
+		{Type: TypeError, Code: CodeTaken, Error: "member b1 is already hosted"},
+	}
+	for _, f := range frames {
+		b, err := Encode(f)
+		if err != nil {
+			t.Fatalf("Encode(%s): %v", f.Type, err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(%s) = %v", b, err)
+		}
+		if !reflect.DeepEqual(got, f) {
+			t.Errorf("Decode(Encode(%+v)) = %+v", f, got)
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	long := strings.Repeat("x", MaxIDLen+1)
+	for _, tc := range []struct {
+		name, frame, code, want string
+	}{
+		{"not json", `hello`, CodeBadFrame, "not a JSON object"},
+		{"array", `[1,2]`, CodeBadFrame, "not a JSON object"},
+		{"no version", `{"type":"hello"}`, CodeBadFrame, "missing protocol version"},
+		{"future version", `{"v":2,"type":"hello","shiny":true}`, CodeVersion, "version 2 is not supported"},
+		{"no type", `{"v":1}`, CodeBadFrame, "missing frame"},
+		{"unknown type", `{"v":1,"type":"gossip"}`, CodeType, `unknown frame type "gossip"`},
+		{"unknown field", `{"v":1,"type":"msgs","cluster":"demo","extra":1}`, CodeBadFrame, "unknown field"},
+		{"trailing", `{"v":1,"type":"error","code":"x","error":"y"} {}`, CodeBadFrame, "after top-level value"},
+		{"hello without cluster", `{"v":1,"type":"hello","kind":"browser","members":["b1"]}`, CodeBadFrame, "missing cluster"},
+		{"hello bad kind", `{"v":1,"type":"hello","cluster":"demo","kind":"toaster","members":["b1"]}`, CodeBadFrame, "kind"},
+		{"hello no members", `{"v":1,"type":"hello","cluster":"demo","kind":"browser"}`, CodeBadFrame, "no members"},
+		{"hello repeated", `{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b1"]}`, CodeBadFrame, "twice"},
+		{"hello bad id", `{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b 1"]}`, CodeBadFrame, "use letters"},
+		{"hello long id", `{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["` + long + `"]}`, CodeBadFrame, "bytes long"},
+		{"msgs empty", `{"v":1,"type":"msgs","cluster":"demo","msgs":[]}`, CodeBadFrame, "no messages"},
+		{"msg bad type", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":9,"From":"a","To":"b","Term":1}]}`, CodeBadFrame, "unknown message type"},
+		{"msg no from", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"To":"b","Term":1}]}`, CodeBadFrame, "missing message From"},
+		{"msg to self", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"a","Term":1}]}`, CodeBadFrame, "to itself"},
+		{"msg no term", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b"}]}`, CodeBadFrame, "without a term"},
+		{"msg entry newer term", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Entries":[{"Term":2,"Type":1}]}]}`, CodeBadFrame, "entry 0 has term 2"},
+		{"vote with entries", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b","Term":1,"Entries":[{"Term":1,"Type":1}]}]}`, CodeBadFrame, "carries entries"},
+		{"msg bad entry type", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Entries":[{"Term":1,"Type":7}]}]}`, CodeBadFrame, "unknown type 7"},
+		{"msg negative", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":-1}]}`, CodeBadFrame, "msgs frame"},
+		{"status bad state", `{"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"king","term":1,"commit":0,"applied":0,"last":0}]}`, CodeBadFrame, "unknown state"},
+		{"status applied past commit", `{"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":1,"commit":1,"applied":2,"last":2}]}`, CodeBadFrame, "applied ≤ commit"},
+		{"submit no req", `{"v":1,"type":"submit","cluster":"demo","member":"b1"}`, CodeBadFrame, "missing req"},
+		{"result neither", `{"v":1,"type":"result","cluster":"demo","req":1,"member":"b1"}`, CodeBadFrame, "needs index and term"},
+		{"error empty", `{"v":1,"type":"error"}`, CodeBadFrame, "missing code"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.frame))
+			var we *Error
+			if !errors.As(err, &we) {
+				t.Fatalf("Decode(%s) = %v; want a *wire.Error", tc.frame, err)
+			}
+			if we.Code != tc.code || !strings.Contains(we.Msg, tc.want) {
+				t.Errorf("Decode(%s) = %v; want code %q and text containing %q", tc.frame, err, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorFrame(t *testing.T) {
+	f := ErrorFrame(errors.New(strings.Repeat("e", 5000)))
+	if f.Code != CodeBadFrame || len(f.Error) != MaxErrorLen {
+		t.Errorf("ErrorFrame(long plain error) = code %q, %d bytes; want %q, %d", f.Code, len(f.Error), CodeBadFrame, MaxErrorLen)
+	}
+	if err := f.Validate(); err != nil {
+		t.Errorf("ErrorFrame: invalid frame: %v", err)
+	}
+}
+
+// FuzzDecode checks that Decode never panics, and that what it accepts encodes back to a frame
+// it accepts again, unchanged.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}`))
+	f.Add([]byte(`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"b1","Term":3,"PrevLogIndex":4,"PrevLogTerm":2,"Entries":[{"Term":3,"Type":0,"Command":"cHV0IHggMQ=="}],"Commit":4}]}`))
+	f.Add([]byte(`{"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":3,"commit":5,"applied":5,"last":6}]}`))
+	f.Add([]byte(`{"v":1,"type":"result","cluster":"demo","req":9,"member":"b1","code":"not-leader","error":"no","leader":"n1"}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := Decode(b)
+		if err != nil {
+			var we *Error
+			if !errors.As(err, &we) || we.Code == "" || we.Msg == "" {
+				t.Fatalf("Decode(%q) = %v; want a *wire.Error with code and text", b, err)
+			}
+			return
+		}
+		out, err := Encode(e)
+		if err != nil {
+			t.Fatalf("Encode(Decode(%q)): %v", b, err)
+		}
+		again, err := Decode(out)
+		if err != nil {
+			t.Fatalf("Decode(Encode(Decode(%q))) = %v", b, err)
+		}
+		if !reflect.DeepEqual(normalize(e), normalize(again)) {
+			t.Fatalf("round trip changed the frame:\n%+v\n%+v", e, again)
+		}
+	})
+}
+
+// normalize maps empty slices to nil: omitempty drops them, so both decode alike.
+func normalize(e *Envelope) *Envelope {
+	c := *e
+	c.Msgs = nil
+	for _, m := range e.Msgs {
+		if len(m.Entries) == 0 {
+			m.Entries = nil
+		}
+		for i := range m.Entries {
+			if len(m.Entries[i].Command) == 0 {
+				m.Entries[i].Command = nil
+			}
+		}
+		c.Msgs = append(c.Msgs, m)
+	}
+	if len(c.Members) == 0 {
+		c.Members = nil
+	}
+	if len(c.Status) == 0 {
+		c.Status = nil
+	}
+	if len(c.Presence) == 0 {
+		c.Presence = nil
+	}
+	if len(c.Command) == 0 {
+		c.Command = nil
+	}
+	if len(c.Value) == 0 {
+		c.Value = nil
+	}
+	return &c
+}
