@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package boltstore is durable raft.Storage on bbolt: one file per cluster member, every write
 // batch one transaction, fsynced before the call that made it returns.
 package boltstore

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Tests for the bbolt storage: durability across reopen, restore by the core, and clear
 // errors for files that are not ours.
 package boltstore
