@@ -50,6 +50,25 @@ type Config struct {
 	// leader then replicates only on its heartbeat, like a naive implementation. It exists so
 	// that benchmarks can show what sending at once buys; leave it off.
 	WaitForHeartbeat bool
+
+	// Bugs plants known bugs, for teaching and for proving that the checkers catch them.
+	// All off by default; never turn one on outside a lab.
+	Bugs Bugs
+}
+
+// Bugs are the "break it" switches: each makes the core violate Raft in a known way.
+type Bugs struct {
+	// ForgetVote: votedFor is not persisted, so a restarted node may vote twice in one term.
+	ForgetVote bool
+	// CommitByCounting: a leader commits entries of earlier terms by counting replicas,
+	// ignoring the Figure 8 rule.
+	CommitByCounting bool
+	// FixedElectionTimeout: every node waits exactly ElectionTimeoutMin, so elections split.
+	FixedElectionTimeout bool
+	// SkipConsistencyCheck: followers append entries without checking PrevLogIndex/PrevLogTerm.
+	SkipConsistencyCheck bool
+	// IgnoreHigherTerm: a leader ignores messages that carry a newer term.
+	IgnoreHigherTerm bool
 }
 
 func (c *Config) withDefaults() (Config, error) {

@@ -232,7 +232,7 @@ func (n *Node) send(m Message) {
 func (n *Node) resetElectionTimer() {
 	lo, hi := n.cfg.ElectionTimeoutMin, n.cfg.ElectionTimeoutMax
 	d := lo
-	if hi > lo {
+	if hi > lo && !n.cfg.Bugs.FixedElectionTimeout {
 		d += time.Duration(n.rng.Int64N(int64(hi - lo)))
 	}
 	n.electionDeadline = n.now + d
@@ -262,6 +262,9 @@ func (n *Node) setTermAndVote(term uint64, votedFor string) {
 		n.persist(KeyCurrentTerm, []byte(formatUint(term)))
 	}
 	n.votedFor = votedFor
+	if n.cfg.Bugs.ForgetVote {
+		votedFor = ""
+	}
 	n.persist(KeyVotedFor, encodeVote(term, votedFor))
 }
 
@@ -316,6 +319,8 @@ func (n *Node) step(m Message) {
 		return // not for us: drivers filter these, but the core must not trust them
 	}
 	switch {
+	case m.Term > n.term && n.state == Leader && n.cfg.Bugs.IgnoreHigherTerm:
+		return
 	case m.Term > n.term:
 		leader := ""
 		if m.Type == MsgApp {
@@ -374,10 +379,11 @@ func (n *Node) handleAppend(m Message) {
 
 	reply := Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex}
 	last := n.log.lastIndex()
+	skipCheck := n.cfg.Bugs.SkipConsistencyCheck && m.PrevLogIndex <= last
 	switch {
 	case m.PrevLogIndex > last:
 		reply.ConflictIndex = last + 1
-	case n.log.term(m.PrevLogIndex) != m.PrevLogTerm:
+	case n.log.term(m.PrevLogIndex) != m.PrevLogTerm && !skipCheck:
 		reply.ConflictTerm = n.log.term(m.PrevLogIndex)
 		reply.ConflictIndex = n.log.firstIndexOfTerm(m.PrevLogIndex)
 	default:
@@ -453,7 +459,7 @@ func (n *Node) maybeCommit() bool {
 	}
 	slices.Sort(matches)
 	q := matches[len(matches)-n.quorum()]
-	if q <= n.commit || n.log.term(q) != n.term {
+	if q <= n.commit || (n.log.term(q) != n.term && !n.cfg.Bugs.CommitByCounting) {
 		return false
 	}
 	n.commit = q

@@ -6,6 +6,8 @@ package sim
 import (
 	"flag"
 	"fmt"
+	"regexp"
+	"strings"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -22,11 +24,11 @@ var (
 
 // randomRun runs one seed: 30 simulated seconds of every kind of fault under a light load, then
 // the faults heal and the cluster must elect a leader and commit a fresh command on every node.
-func randomRun(seed uint64, dur time.Duration) error {
+func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nodes := 3 + 2*int(seed%3) // 3, 5 or 7
 	applied := make(map[string]map[string]bool)
 	c, err := New(Options{
-		Nodes: nodes, Seed: seed, Reorder: 0.02,
+		Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{Bugs: bugs},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -97,7 +99,7 @@ func TestRandomized(t *testing.T) {
 				if s >= first+uint64(seeds) {
 					return
 				}
-				if err := randomRun(s, 30*time.Second); err != nil {
+				if err := randomRun(s, 30*time.Second, raft.Bugs{}); err != nil {
 					mu.Lock()
 					failed = append(failed, err)
 					mu.Unlock()
@@ -114,4 +116,83 @@ func TestRandomized(t *testing.T) {
 		t.Errorf("%v\nreproduce: go test ./raft/sim -run TestRandomized -seed=<seed> -v", err)
 	}
 	t.Logf("%d seeds × 30 simulated seconds, %d failed", seeds, len(failed))
+}
+
+// TestBugsAreCaught proves that the checker can fail: each planted bug leads, on some seed, to a
+// safety violation, and the same seed without the bug runs clean. (CommitByCounting needs the
+// precise Figure 8 schedule: see TestFigure8Scenario. IgnoreHigherTerm and FixedElectionTimeout
+// break liveness, not safety: see their own tests.)
+func TestBugsAreCaught(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bugs raft.Bugs
+	}{
+		{"ForgetVote", raft.Bugs{ForgetVote: true}},
+		{"SkipConsistencyCheck", raft.Bugs{SkipConsistencyCheck: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 300; seed++ {
+				err := randomRun(seed, 10*time.Second, tc.bugs)
+				if err == nil || !strings.Contains(err.Error(), "seed=") {
+					continue
+				}
+				if !regexp.MustCompile(`Safety|Matching|Completeness|lost|persistence|commit|log`).MatchString(err.Error()) {
+					continue // a liveness failure; look for a safety violation
+				}
+				t.Logf("seed %d: %v", seed, err)
+				if err := randomRun(seed, 10*time.Second, raft.Bugs{}); err != nil {
+					t.Fatalf("seed %d without the bug: %v", seed, err)
+				}
+				return
+			}
+			t.Fatal("no seed in 1–300 showed a violation")
+		})
+	}
+}
+
+// TestFixedTimeoutsSplitVotes: with every election timeout equal, nodes that start together
+// time out together, vote for themselves, and never elect a leader.
+func TestFixedTimeoutsSplitVotes(t *testing.T) {
+	for _, bug := range []bool{false, true} {
+		c, err := New(Options{Nodes: 5, Seed: 1, Raft: raft.Config{Bugs: raft.Bugs{FixedElectionTimeout: bug}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		elected := c.RunUntilTrue(10*time.Second, func() bool { _, ok := c.Leader(); return ok })
+		if elected == bug {
+			t.Errorf("FixedElectionTimeout=%t: leader elected within 10s = %t", bug, elected)
+		}
+	}
+}
+
+// TestStaleLeaderIgnoresHigherTerm: a leader cut off while the others elect a new one must step
+// down when it hears the newer term; with the IgnoreHigherTerm bug it never does.
+func TestStaleLeaderIgnoresHigherTerm(t *testing.T) {
+	for _, bug := range []bool{false, true} {
+		c, err := New(Options{Nodes: 3, Seed: 5, Raft: raft.Config{Bugs: raft.Bugs{IgnoreHigherTerm: bug}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old string
+		c.RunUntilTrue(5*time.Second, func() bool { old, _ = c.Leader(); return old != "" })
+		c.Disconnect(old)
+		c.RunFor(2 * time.Second)
+		c.Reconnect(old)
+		c.RunFor(2 * time.Second)
+		stale := c.Status(old).State == raft.Leader && c.Status(old).Term < maxTerm(c)
+		if stale != bug {
+			t.Errorf("IgnoreHigherTerm=%t: old leader %s still leads a stale term after healing = %t", bug, old, stale)
+		}
+		if err := c.Violation(); err != nil {
+			t.Errorf("IgnoreHigherTerm=%t: %v", bug, err)
+		}
+	}
+}
+
+func maxTerm(c *Cluster) uint64 {
+	var t uint64
+	for _, st := range c.Statuses() {
+		t = max(t, st.Term)
+	}
+	return t
 }
