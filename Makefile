@@ -20,5 +20,9 @@ test-native:
 test-wasm:
 	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 12m ./raft/...
 
+# Performance figures: Go benchmarks, then the simulator's speed on 600 simulated seconds.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./raft/...
+	$(GO) test -run '^$$' -bench . ./raft/...
+	@echo "--- sim: 5 nodes, 600 simulated seconds, no faults, then all faults"
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 10
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10
