@@ -120,14 +120,14 @@ func TestRandomized(t *testing.T) {
 
 // TestBugsAreCaught proves that the checker can fail: each planted bug leads, on some seed, to a
 // safety violation, and the same seed without the bug runs clean. (CommitByCounting needs the
-// precise Figure 8 schedule: see TestFigure8Scenario. IgnoreHigherTerm and FixedElectionTimeout
+// precise Figure 8 schedule: see TestFigure8Scenario; ForgetVote a vote asked for again after a
+// restart: see TestForgetVote. IgnoreHigherTerm and FixedElectionTimeout
 // break liveness, not safety: see their own tests.)
 func TestBugsAreCaught(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		bugs raft.Bugs
 	}{
-		{"ForgetVote", raft.Bugs{ForgetVote: true}},
 		{"SkipConsistencyCheck", raft.Bugs{SkipConsistencyCheck: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,4 +195,35 @@ func maxTerm(c *Cluster) uint64 {
 		t = max(t, st.Term)
 	}
 	return t
+}
+
+// TestForgetVote: n2 votes for n1 in term 1, crashes and restarts; then n3, which never heard
+// of n1 (their link is cut), asks n2 for its vote in term 1. A node that persisted its vote refuses; with the
+// ForgetVote bug it grants it, and term 1 gets two leaders.
+func TestForgetVote(t *testing.T) {
+	for _, bug := range []bool{false, true} {
+		c, err := New(Options{Nodes: 3, Seed: 1, Raft: raft.Config{
+			ElectionTimeoutMin: 10 * time.Second, ElectionTimeoutMax: 11 * time.Second,
+			Bugs: raft.Bugs{ForgetVote: bug}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Cut("n1", "n3")
+		c.Timeout("n1")
+		if !c.RunUntilTrue(time.Second, func() bool { return c.Status("n1").State == raft.Leader }) {
+			t.Fatal("n1 not elected with n2's vote")
+		}
+		c.Disconnect("n1") // its AppendEntries are lost: n2 hears nothing more of term 1
+		c.Crash("n2")
+		c.Restart("n2")
+		c.Timeout("n3")
+		c.RunFor(100 * time.Millisecond)
+		err = c.Violation()
+		if !bug && err != nil {
+			t.Fatalf("without the bug: %v", err)
+		}
+		if bug && (err == nil || !strings.Contains(err.Error(), "Election Safety: n1 and n3 are both leaders of term 1")) {
+			t.Fatalf("with ForgetVote: violation %v; want two leaders of term 1", err)
+		}
+	}
 }
