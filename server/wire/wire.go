@@ -30,6 +30,7 @@ import (
 	"slices"
 
 	"raftlab/raft"
+	"raftlab/raft/kv"
 )
 
 // Version is the protocol version carried in every frame's "v".
@@ -385,3 +386,22 @@ func CheckMessage(m *raft.Message) error {
 
 // StateName returns the status name of a raft.State.
 func StateName(s raft.State) string { return s.String() }
+
+// KVAnswer is the value a host returns in a result for a command of the key-value state
+// machine (raft/kv): what applying it did, and for get and delete what it found.
+type KVAnswer struct {
+	Outcome string `json:"outcome"` // applied, duplicate, superseded, noop, invalid
+	Value   string `json:"value,omitempty"`
+	Found   bool   `json:"found"`
+	Error   string `json:"error,omitempty"` // why an invalid entry was skipped
+}
+
+// KVValue encodes a kv.Outcome as the JSON of a KVAnswer.
+func KVValue(o kv.Outcome) []byte {
+	a := KVAnswer{Outcome: o.Kind.String(), Value: o.Result.Value, Found: o.Result.Found}
+	if o.Err != nil {
+		a.Error = o.Err.Error()
+	}
+	b, _ := json.Marshal(a)
+	return b
+}

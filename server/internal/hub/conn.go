@@ -1,0 +1,316 @@
+//go:build !js
+
+// One WebSocket connection: its read pump (decode, validate, route) and write pump (queue,
+// pings, the final error frame).
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"raftlab/server/wire"
+)
+
+type conn struct {
+	h    *Hub
+	ws   *websocket.Conn
+	addr string
+
+	send chan []byte // bounded; never closed (routers send to it concurrently)
+	// fullSince is when the queue was first found full, in UnixNano; 0 while it drains.
+	fullSince atomic.Int64
+	dropped   atomic.Int64
+
+	quitOnce  sync.Mutex
+	quit      chan struct{} // closed to make the write pump say goodbye and close
+	final     []byte        // the error frame to write before closing, if any
+	closeCode int
+
+	// Set once by the read pump on hello, under h.mu; read by routers under h.mu.
+	cluster *cluster
+	members []string
+	kind    string
+
+	// Read pump only: the rate limiter's token bucket.
+	tokens float64
+	last   time.Time
+
+	// Submits waiting for a result from this connection, by request id.
+	waitMu  sync.Mutex
+	waiting map[uint64]chan *wire.Envelope
+}
+
+func (c *conn) describe() string {
+	return fmt.Sprintf("a %s connection from %s", c.kind, c.addr)
+}
+
+// queue puts a frame on the send queue without blocking. A full queue loses the frame; one that
+// stays full for SlowTimeout closes the connection.
+func (c *conn) queue(b []byte) {
+	select {
+	case c.send <- b:
+		c.fullSince.Store(0)
+		return
+	default:
+	}
+	c.dropped.Add(1)
+	now := time.Now().UnixNano()
+	if c.fullSince.CompareAndSwap(0, now) {
+		return
+	}
+	if since := c.fullSince.Load(); since != 0 && time.Duration(now-since) > c.h.cfg.SlowTimeout {
+		c.fail(&wire.Error{Code: wire.CodeSlow, Msg: fmt.Sprintf("the connection did not read its messages for %v", c.h.cfg.SlowTimeout)}, websocket.ClosePolicyViolation, true)
+	}
+}
+
+// fail makes the write pump send an error frame for err (if err is not nil), then close the
+// connection with code. It is safe to call more than once and from any goroutine.
+func (c *conn) fail(err *wire.Error, code int, logIt bool) {
+	c.quitOnce.Lock()
+	defer c.quitOnce.Unlock()
+	select {
+	case <-c.quit:
+		return
+	default:
+	}
+	if err != nil {
+		c.final, _ = wire.Encode(wire.ErrorFrame(err))
+		if logIt {
+			c.h.cfg.Logf("hub: closing connection from %s: %v", c.addr, err)
+		}
+	}
+	c.closeCode = code
+	close(c.quit)
+}
+
+// writePump writes queued frames and pings. It exits when the connection fails (after writing
+// the final error frame and a close message) or a write fails; either way it closes the
+// socket, which makes the read pump exit too.
+func (c *conn) writePump() {
+	pingPeriod := c.h.cfg.PongWait * 9 / 10
+	ticker := time.NewTicker(pingPeriod)
+	defer func() {
+		ticker.Stop()
+		c.ws.Close()
+		c.h.wg.Done()
+	}()
+	ww := c.h.cfg.WriteWait
+	for {
+		select {
+		case b := <-c.send:
+			c.ws.SetWriteDeadline(time.Now().Add(ww))
+			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				c.fail(nil, websocket.CloseAbnormalClosure, false)
+				return
+			}
+		case <-ticker.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(ww)); err != nil {
+				c.fail(nil, websocket.CloseAbnormalClosure, false)
+				return
+			}
+		case <-c.quit:
+			c.ws.SetWriteDeadline(time.Now().Add(ww))
+			if c.final != nil {
+				c.ws.WriteMessage(websocket.TextMessage, c.final)
+			}
+			reason := ""
+			if c.final != nil {
+				if f, err := wire.Decode(c.final); err == nil {
+					reason = f.Code
+				}
+			}
+			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, reason), time.Now().Add(ww))
+			return
+		}
+	}
+}
+
+// readPump reads, validates and acts on frames until the connection closes or misbehaves. On
+// exit it unregisters the connection and stops the write pump.
+func (c *conn) readPump() {
+	h := c.h
+	defer func() {
+		c.fail(nil, websocket.CloseNormalClosure, false)
+		h.unregister(c)
+		h.wg.Done()
+	}()
+	c.ws.SetReadLimit(h.cfg.MaxFrameBytes)
+	c.ws.SetReadDeadline(time.Now().Add(h.cfg.HelloWait))
+	c.ws.SetPongHandler(func(string) error {
+		c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+		return nil
+	})
+	for {
+		typ, b, err := c.ws.ReadMessage()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.fail(&wire.Error{Code: wire.CodeTooBig, Msg: fmt.Sprintf("frame over the limit of %d bytes", h.cfg.MaxFrameBytes)}, websocket.CloseMessageTooBig, true)
+			}
+			return
+		}
+		if c.cluster != nil {
+			c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+		}
+		if !c.allow() {
+			c.fail(&wire.Error{Code: wire.CodeRate, Msg: fmt.Sprintf("more than %g frames a second", h.cfg.Rate)}, websocket.ClosePolicyViolation, true)
+			return
+		}
+		if typ != websocket.TextMessage {
+			c.fail(&wire.Error{Code: wire.CodeBadFrame, Msg: "binary frame; frames are JSON text"}, websocket.CloseUnsupportedData, true)
+			return
+		}
+		if err := c.handle(b); err != nil {
+			c.fail(err, websocket.ClosePolicyViolation, true)
+			return
+		}
+	}
+}
+
+// allow takes a token from the bucket.
+func (c *conn) allow() bool {
+	now := time.Now()
+	c.tokens = min(float64(c.h.cfg.Burst), c.tokens+now.Sub(c.last).Seconds()*c.h.cfg.Rate)
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func errorf(code, format string, args ...any) *wire.Error {
+	return &wire.Error{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// handle acts on one frame; an error closes the connection.
+func (c *conn) handle(b []byte) *wire.Error {
+	e, err := wire.Decode(b)
+	if err != nil {
+		return err.(*wire.Error)
+	}
+	if c.cluster == nil {
+		if e.Type != wire.TypeHello {
+			return errorf(wire.CodeType, "%s frame before hello: say hello first", e.Type)
+		}
+		return c.hello(e)
+	}
+	if e.Cluster != c.cluster.name {
+		return errorf(wire.CodeCluster, "%s frame for cluster %q on a connection of cluster %q", e.Type, e.Cluster, c.cluster.name)
+	}
+	h := c.h
+	switch e.Type {
+	case wire.TypeMsgs:
+		for i := range e.Msgs {
+			m := &e.Msgs[i]
+			if !slices.Contains(c.members, m.From) {
+				return errorf(wire.CodeImpersonate, "message from %s, which this connection does not host (it hosts %v)", m.From, c.members)
+			}
+			if !slices.Contains(c.cluster.members, m.To) {
+				return errorf(wire.CodeMember, "message to %s, which is not a member of cluster %q", m.To, c.cluster.name)
+			}
+		}
+		h.mu.RLock()
+		h.routeLocked(c.cluster, e.Msgs)
+		h.mu.RUnlock()
+	case wire.TypeStatus:
+		now := time.Now()
+		for _, s := range e.Status {
+			if !slices.Contains(c.members, s.ID) {
+				return errorf(wire.CodeImpersonate, "status of %s, which this connection does not host", s.ID)
+			}
+		}
+		h.mu.Lock()
+		for _, s := range e.Status {
+			c.cluster.status[s.ID] = remoteStatus{s, now}
+		}
+		h.mu.Unlock()
+	case wire.TypeResult:
+		if !slices.Contains(c.members, e.Member) {
+			return errorf(wire.CodeImpersonate, "result from %s, which this connection does not host", e.Member)
+		}
+		c.waitMu.Lock()
+		ch := c.waiting[e.Req]
+		delete(c.waiting, e.Req)
+		c.waitMu.Unlock()
+		if ch != nil {
+			ch <- e
+		}
+	case wire.TypeHello:
+		return errorf(wire.CodeType, "second hello on one connection")
+	default:
+		return errorf(wire.CodeType, "a client does not send %s frames", e.Type)
+	}
+	return nil
+}
+
+// hello registers the connection as the host of the members it names.
+func (c *conn) hello(e *wire.Envelope) *wire.Error {
+	h := c.h
+	h.mu.Lock()
+	cl, ok := h.clusters[e.Cluster]
+	if !ok {
+		names := make([]string, 0, len(h.clusters))
+		for n := range h.clusters {
+			names = append(names, n)
+		}
+		h.mu.Unlock()
+		slices.Sort(names)
+		return errorf(wire.CodeCluster, "no cluster %q on this server (it has %v)", e.Cluster, names)
+	}
+	for _, m := range e.Members {
+		if !slices.Contains(cl.members, m) {
+			h.mu.Unlock()
+			return errorf(wire.CodeMember, "%s is not a member of cluster %q (members: %v)", m, cl.name, cl.members)
+		}
+		if cur, ok := cl.hosts[m]; ok {
+			h.mu.Unlock()
+			return errorf(wire.CodeTaken, "member %s is already hosted by %s", m, cur.describe())
+		}
+	}
+	c.cluster, c.members, c.kind = cl, slices.Clone(e.Members), e.Kind
+	for _, m := range e.Members {
+		cl.hosts[m] = c
+		cl.kinds[m] = e.Kind
+		delete(cl.status, m)
+	}
+	welcome := &wire.Envelope{Type: wire.TypeWelcome, Cluster: cl.name, Members: slices.Clone(cl.members), Presence: cl.presenceLocked()}
+	h.mu.Unlock()
+	b, err := wire.Encode(welcome)
+	if err != nil {
+		return errorf(wire.CodeBadFrame, "encode welcome: %v", err)
+	}
+	c.queue(b)
+	h.broadcastPresence(cl)
+	c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
+	return nil
+}
+
+// unregister removes the connection and its members, and fails the submits waiting on it.
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	cl := c.cluster
+	if cl != nil {
+		for _, m := range c.members {
+			if cl.hosts[m] == host(c) {
+				delete(cl.hosts, m)
+			}
+		}
+	}
+	h.mu.Unlock()
+	c.waitMu.Lock()
+	for req, ch := range c.waiting {
+		close(ch)
+		delete(c.waiting, req)
+	}
+	c.waitMu.Unlock()
+	if cl != nil {
+		h.broadcastPresence(cl)
+	}
+}

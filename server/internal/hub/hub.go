@@ -1,0 +1,373 @@
+//go:build !js
+
+// Package hub is the server's WebSocket endpoint (/ws): browser pages and native node processes
+// connect, each connection hosts members of one cluster, and the hub routes Raft messages by
+// member id between connections and the native members running inside the server.
+//
+// The structure follows gorilla/websocket's chat example: each connection has a read pump and a
+// write pump goroutine and a bounded send queue; a connection whose queue is full loses frames
+// (Raft retries) and is closed if it stays full. Instead of one hub goroutine reached through
+// channels, the routing table is guarded by a read-write mutex, so that a message costs no
+// extra goroutine hop on its way from one connection to another.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"raftlab/raft"
+	"raftlab/server/internal/native"
+	"raftlab/server/wire"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultMaxFrameBytes = 4 << 20 // a full AppendEntries of 256 large commands fits
+	DefaultSendQueue     = 256
+	DefaultRate          = 20000 // frames per second a connection may send
+	DefaultBurst         = 40000
+	DefaultWriteWait     = 10 * time.Second
+	DefaultPongWait      = 30 * time.Second
+	DefaultSlowTimeout   = 5 * time.Second
+	DefaultHelloWait     = 10 * time.Second
+)
+
+// Config configures a Hub. Zero fields take the defaults above.
+type Config struct {
+	// AllowOrigins lists origins ("https://example.org") allowed to connect besides the
+	// server's own; "*" allows every origin. Clients that send no Origin (native processes)
+	// are always allowed.
+	AllowOrigins []string
+	// MaxFrameBytes caps a frame a client sends.
+	MaxFrameBytes int64
+	// SendQueue bounds the frames waiting to be written to one connection.
+	SendQueue int
+	// Rate and Burst bound the frames per second one connection may send (a token bucket).
+	Rate  float64
+	Burst int
+	// WriteWait bounds one write; PongWait is how long a connection may stay silent (pings go
+	// out every 9/10 of it); SlowTimeout is how long a send queue may stay full before the
+	// connection is closed; HelloWait is how long a new connection has to say hello.
+	WriteWait, PongWait, SlowTimeout, HelloWait time.Duration
+	// Logf logs connection errors; default log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// Local is a member running inside the server process (a *native.Node).
+type Local interface {
+	Deliver(msgs []raft.Message) bool
+	Submit(ctx context.Context, cmd []byte) (native.Result, error)
+	Status() native.Status
+}
+
+// Hub routes messages between the hosts of the members of its clusters. Its methods are safe
+// for concurrent use.
+type Hub struct {
+	cfg      Config
+	upgrader websocket.Upgrader
+
+	mu       sync.RWMutex
+	clusters map[string]*cluster
+	conns    map[*conn]struct{}
+	closed   bool
+
+	wg      sync.WaitGroup // every pump goroutine
+	nextReq atomic.Uint64
+}
+
+type cluster struct {
+	name    string
+	members []string
+	// Guarded by Hub.mu.
+	hosts  map[string]host
+	kinds  map[string]string // where each member runs, or ran last (browser until seen)
+	status map[string]remoteStatus
+}
+
+type remoteStatus struct {
+	wire.MemberStatus
+	at time.Time
+}
+
+// host is whoever runs a member: a connection or a local node.
+type host interface {
+	describe() string
+}
+
+type localHost struct{ node Local }
+
+func (localHost) describe() string { return "the server" }
+
+// New returns a hub with no clusters.
+func New(cfg Config) *Hub {
+	if cfg.MaxFrameBytes <= 0 {
+		cfg.MaxFrameBytes = DefaultMaxFrameBytes
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = DefaultSendQueue
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.WriteWait <= 0 {
+		cfg.WriteWait = DefaultWriteWait
+	}
+	if cfg.PongWait <= 0 {
+		cfg.PongWait = DefaultPongWait
+	}
+	if cfg.SlowTimeout <= 0 {
+		cfg.SlowTimeout = DefaultSlowTimeout
+	}
+	if cfg.HelloWait <= 0 {
+		cfg.HelloWait = DefaultHelloWait
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	h := &Hub{cfg: cfg, clusters: make(map[string]*cluster), conns: make(map[*conn]struct{})}
+	h.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: h.checkOrigin}
+	return h
+}
+
+// AddCluster adds a cluster with a fixed member list.
+func (h *Hub) AddCluster(name string, members []string) error {
+	if err := wire.CheckID("cluster name", name); err != nil {
+		return fmt.Errorf("cluster %q: %v", name, err.(*wire.Error).Msg)
+	}
+	if len(members) == 0 || len(members) > wire.MaxMembers {
+		return fmt.Errorf("cluster %q: want 1 to %d members, have %d", name, wire.MaxMembers, len(members))
+	}
+	for i, m := range members {
+		if err := wire.CheckID("member id", m); err != nil {
+			return fmt.Errorf("cluster %q: %v", name, err.(*wire.Error).Msg)
+		}
+		if slices.Contains(members[:i], m) {
+			return fmt.Errorf("cluster %q: member %q listed twice", name, m)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clusters[name]; ok {
+		return fmt.Errorf("cluster %q already exists", name)
+	}
+	c := &cluster{name: name, members: slices.Clone(members), hosts: map[string]host{},
+		kinds: map[string]string{}, status: map[string]remoteStatus{}}
+	for _, m := range members {
+		c.kinds[m] = wire.KindBrowser
+	}
+	h.clusters[name] = c
+	return nil
+}
+
+// Members returns a cluster's member list.
+func (h *Hub) Members(name string) ([]string, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	c, ok := h.clusters[name]
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(c.members), true
+}
+
+// AttachLocal makes node, running in this process, the host of member id. The node's Send
+// should call Route.
+func (h *Hub) AttachLocal(clusterName, id string, node Local) error {
+	h.mu.Lock()
+	c, ok := h.clusters[clusterName]
+	if !ok {
+		h.mu.Unlock()
+		return fmt.Errorf("no cluster %q", clusterName)
+	}
+	if !slices.Contains(c.members, id) {
+		h.mu.Unlock()
+		return fmt.Errorf("%q is not a member of cluster %q", id, clusterName)
+	}
+	if cur, ok := c.hosts[id]; ok {
+		h.mu.Unlock()
+		return fmt.Errorf("member %s is already hosted by %s", id, cur.describe())
+	}
+	c.hosts[id] = localHost{node}
+	c.kinds[id] = wire.KindNative
+	h.mu.Unlock()
+	h.broadcastPresence(c)
+	return nil
+}
+
+// DetachLocal removes a local member (stopped by the server).
+func (h *Hub) DetachLocal(clusterName, id string) {
+	h.mu.Lock()
+	c, ok := h.clusters[clusterName]
+	if ok {
+		if _, local := c.hosts[id].(localHost); local {
+			delete(c.hosts, id)
+		}
+	}
+	h.mu.Unlock()
+	if ok {
+		h.broadcastPresence(c)
+	}
+}
+
+// Route delivers messages from a member to their destinations' hosts, dropping those for
+// members nobody hosts now.
+func (h *Hub) Route(clusterName string, msgs []raft.Message) {
+	h.mu.RLock()
+	c := h.clusters[clusterName]
+	if c == nil {
+		h.mu.RUnlock()
+		return
+	}
+	h.routeLocked(c, msgs)
+	h.mu.RUnlock()
+}
+
+// routeLocked expects h.mu to be held (read or write).
+func (h *Hub) routeLocked(c *cluster, msgs []raft.Message) {
+	// Most frames go to one host; only split when they do not.
+	var byConn map[*conn][]raft.Message
+	for i := range msgs {
+		switch to := c.hosts[msgs[i].To].(type) {
+		case *conn:
+			if byConn == nil {
+				byConn = make(map[*conn][]raft.Message, 2)
+			}
+			byConn[to] = append(byConn[to], msgs[i])
+		case localHost:
+			to.node.Deliver([]raft.Message{msgs[i]})
+		}
+	}
+	for cn, ms := range byConn {
+		b, err := wire.Encode(&wire.Envelope{Type: wire.TypeMsgs, Cluster: c.name, Msgs: ms})
+		if err != nil {
+			h.cfg.Logf("hub: encode: %v", err)
+			continue
+		}
+		cn.queue(b)
+	}
+}
+
+// presenceLocked expects h.mu to be held.
+func (c *cluster) presenceLocked() []wire.Presence {
+	ps := make([]wire.Presence, 0, len(c.members))
+	for _, m := range c.members {
+		p := wire.Presence{ID: m, Kind: c.kinds[m]}
+		if hst, ok := c.hosts[m]; ok {
+			p.Reachable = true
+			switch x := hst.(type) {
+			case localHost:
+				p.Host = "server"
+			case *conn:
+				p.Host = x.addr
+			}
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func (h *Hub) broadcastPresence(c *cluster) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	b, err := wire.Encode(&wire.Envelope{Type: wire.TypePresence, Cluster: c.name, Presence: c.presenceLocked()})
+	if err != nil {
+		return
+	}
+	for cn := range h.conns {
+		if cn.cluster == c {
+			cn.queue(b)
+		}
+	}
+}
+
+// checkOrigin allows clients without an Origin header, the server's own origin, and the
+// configured ones.
+func (h *Hub) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range h.cfg.AllowOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP upgrades the request to a WebSocket connection and serves it.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.RLock()
+	closed := h.closed
+	h.mu.RUnlock()
+	if closed {
+		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if !h.checkOrigin(r) {
+		h.cfg.Logf("hub: refused a connection from origin %q (start the server with -allow-origin %s to allow it)", r.Header.Get("Origin"), r.Header.Get("Origin"))
+		http.Error(w, "origin not allowed: start the server with -allow-origin "+r.Header.Get("Origin"), http.StatusForbidden)
+		return
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	c := &conn{h: h, ws: ws, addr: r.RemoteAddr, send: make(chan []byte, h.cfg.SendQueue),
+		quit: make(chan struct{}), tokens: float64(h.cfg.Burst), last: time.Now()}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		ws.Close()
+		return
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(2)
+	h.mu.Unlock()
+	go c.writePump()
+	go c.readPump()
+}
+
+// Close closes every connection with a shutdown error frame and waits for their goroutines to
+// exit. New connections are refused from then on.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
+	}
+	h.mu.Unlock()
+	for _, c := range conns {
+		c.fail(&wire.Error{Code: wire.CodeShutdown, Msg: "the server is shutting down"}, websocket.CloseGoingAway, false)
+	}
+	h.wg.Wait()
+}
+
+// Conns returns the number of open connections.
+func (h *Hub) Conns() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.conns)
+}
+
+// ErrNoHost is returned by Submit for a member that nobody hosts.
+var ErrNoHost = errors.New("hub: member is not reachable")

@@ -1,0 +1,278 @@
+//go:build !js
+
+// Package link is the client side of the hub's WebSocket protocol for native hosts: it
+// connects, says hello, keeps the connection up with reconnects and backoff, and passes frames
+// both ways through a bounded send queue.
+package link
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"raftlab/raft"
+	"raftlab/server/wire"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultSendQueue  = 1024
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 5 * time.Second
+	writeWait         = 10 * time.Second
+	readWait          = 60 * time.Second // the hub pings every 27 s
+)
+
+// Config configures a Link.
+type Config struct {
+	URL     string // ws://host:port/ws
+	Cluster string
+	Kind    string // wire.KindNative unless set
+	Members []string
+	Header  http.Header // extra handshake headers (Origin)
+
+	// OnWelcome is called with every welcome (after each connect), before any other frame of
+	// that connection. An error stops the link for good with that error.
+	OnWelcome func(e *wire.Envelope) error
+	// OnMsgs, OnSubmit and OnPresence are called on the link's read goroutine; they must not
+	// block for long.
+	OnMsgs     func(msgs []raft.Message)
+	OnSubmit   func(e *wire.Envelope)
+	OnPresence func(e *wire.Envelope)
+
+	SendQueue              int
+	MinBackoff, MaxBackoff time.Duration
+	Logf                   func(format string, args ...any)
+}
+
+// PermanentError is a refusal by the hub that reconnecting will not fix (an unknown cluster or
+// member, a protocol version mismatch, a malformed frame).
+type PermanentError struct{ Frame *wire.Envelope }
+
+func (e *PermanentError) Error() string {
+	return fmt.Sprintf("the hub refused us: %s: %s", e.Frame.Code, e.Frame.Error)
+}
+
+// Link is a client connection to the hub that reconnects by itself. Its methods are safe for
+// concurrent use.
+type Link struct {
+	cfg  Config
+	send atomic.Pointer[chan []byte] // the current connection's queue; nil while disconnected
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error // set before done closes
+
+	connects atomic.Int64
+}
+
+// Start starts the link's goroutine, which connects and reconnects until Close, or until the
+// hub refuses it for good or OnWelcome fails (see Err).
+func Start(cfg Config) *Link {
+	if cfg.Kind == "" {
+		cfg.Kind = wire.KindNative
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = DefaultSendQueue
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	l := &Link{cfg: cfg, done: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	go l.run()
+	return l
+}
+
+// Send encodes and queues a frame, without blocking. It reports false when the link is not
+// connected or its queue is full; the frame is then lost (Raft retries).
+func (l *Link) Send(e *wire.Envelope) bool {
+	q := l.send.Load()
+	if q == nil {
+		return false
+	}
+	b, err := wire.Encode(e)
+	if err != nil {
+		l.cfg.Logf("link: encode %s: %v", e.Type, err)
+		return false
+	}
+	select {
+	case *q <- b:
+		return true
+	default:
+		return false
+	}
+}
+
+// SendMsgs queues Raft messages in one frame.
+func (l *Link) SendMsgs(msgs []raft.Message) bool {
+	return l.Send(&wire.Envelope{Type: wire.TypeMsgs, Cluster: l.cfg.Cluster, Msgs: msgs})
+}
+
+// Connected reports whether the link has a welcomed connection now.
+func (l *Link) Connected() bool { return l.send.Load() != nil }
+
+// Connects returns how many times the link has been welcomed.
+func (l *Link) Connects() int64 { return l.connects.Load() }
+
+// Close stops the link and waits for its goroutines to exit.
+func (l *Link) Close() {
+	l.cancel()
+	<-l.done
+}
+
+// Done is closed when the link has stopped.
+func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Err returns why the link stopped by itself (nil while it runs and after Close).
+func (l *Link) Err() error {
+	select {
+	case <-l.done:
+		return l.err
+	default:
+		return nil
+	}
+}
+
+// run connects, serves the connection until it drops, and reconnects after a backoff that
+// doubles from MinBackoff to MaxBackoff (with jitter) and resets after a welcome. It exits on
+// Close or a permanent error.
+func (l *Link) run() {
+	defer close(l.done)
+	backoff := l.cfg.MinBackoff
+	for {
+		welcomed, err := l.session()
+		var pe *PermanentError
+		if errors.As(err, &pe) || errors.Is(err, errWelcome) {
+			l.err = err
+			l.cfg.Logf("link: %v", err)
+			return
+		}
+		if l.ctx.Err() != nil {
+			return
+		}
+		if welcomed {
+			backoff = l.cfg.MinBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		l.cfg.Logf("link: %v; reconnecting in %v", err, wait.Round(time.Millisecond))
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, l.cfg.MaxBackoff)
+	}
+}
+
+var errWelcome = errors.New("link: welcome refused")
+
+// session serves one connection. It reports whether the hub welcomed it.
+func (l *Link) session() (welcomed bool, err error) {
+	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 4096}
+	ws, resp, err := d.DialContext(l.ctx, l.cfg.URL, l.cfg.Header)
+	if err != nil {
+		if resp != nil {
+			return false, fmt.Errorf("connect to %s: %v (HTTP %s)", l.cfg.URL, err, resp.Status)
+		}
+		return false, fmt.Errorf("connect to %s: %v", l.cfg.URL, err)
+	}
+	q := make(chan []byte, l.cfg.SendQueue)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() {
+		l.send.Store(nil)
+		close(quit)
+		ws.Close()
+		wg.Wait()
+	}()
+	// Close the socket when the link is closed, so that the blocked read returns.
+	stopWatch := context.AfterFunc(l.ctx, func() {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		ws.Close()
+	})
+	defer stopWatch()
+
+	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members})
+	ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
+		return false, fmt.Errorf("hello: %v", err)
+	}
+	ws.SetReadDeadline(time.Now().Add(readWait))
+	ws.SetPingHandler(func(data string) error {
+		ws.SetReadDeadline(time.Now().Add(readWait))
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeWait))
+	})
+	// The write pump: exits when the session ends (quit) or a write fails.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case b := <-q:
+				ws.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+					ws.Close()
+					return
+				}
+			case <-quit:
+				return
+			}
+		}
+	}()
+	for {
+		_, b, err := ws.ReadMessage()
+		if err != nil {
+			return welcomed, fmt.Errorf("connection to %s lost: %v", l.cfg.URL, err)
+		}
+		ws.SetReadDeadline(time.Now().Add(readWait))
+		e, err := wire.Decode(b)
+		if err != nil {
+			return welcomed, fmt.Errorf("bad frame from the hub: %v", err)
+		}
+		switch e.Type {
+		case wire.TypeWelcome:
+			if l.cfg.OnWelcome != nil {
+				if err := l.cfg.OnWelcome(e); err != nil {
+					return welcomed, fmt.Errorf("%w: %v", errWelcome, err)
+				}
+			}
+			welcomed = true
+			l.connects.Add(1)
+			l.send.Store(&q)
+		case wire.TypeMsgs:
+			if l.cfg.OnMsgs != nil {
+				l.cfg.OnMsgs(e.Msgs)
+			}
+		case wire.TypeSubmit:
+			if l.cfg.OnSubmit != nil {
+				l.cfg.OnSubmit(e)
+			}
+		case wire.TypePresence:
+			if l.cfg.OnPresence != nil {
+				l.cfg.OnPresence(e)
+			}
+		case wire.TypeError:
+			switch e.Code {
+			case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeBadFrame, wire.CodeType, wire.CodeImpersonate:
+				return welcomed, &PermanentError{e}
+			}
+			return welcomed, fmt.Errorf("the hub closed the connection: %s: %s", e.Code, e.Error)
+		}
+	}
+}

@@ -1,0 +1,272 @@
+//go:build !js
+
+// Package member runs one native cluster member that reaches its peers through the hub: the
+// real-time node (native), its storage (bbolt, or memory), the key-value state machine, and
+// the link to the hub. It is what `server node` runs, and what the benchmarks run three of.
+package member
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/kv"
+	"raftlab/server/internal/boltstore"
+	"raftlab/server/internal/link"
+	"raftlab/server/internal/native"
+	"raftlab/server/wire"
+)
+
+// Config configures a Member.
+type Config struct {
+	URL     string // the hub: ws://host:port/ws
+	Cluster string
+	ID      string
+	// DataDir holds the member's storage file, DataDir/ID.db. Empty keeps the state in memory
+	// (benchmarks).
+	DataDir string
+	// Raft is a template for timeouts and flow control; ID, Members and Storage are filled in.
+	Raft raft.Config
+	// StatusEvery is how often the member reports its status to the hub. Default 200 ms.
+	StatusEvery time.Duration
+	// SubmitTimeout bounds a command submitted through the hub. Default 10 s.
+	SubmitTimeout time.Duration
+	Header        http.Header
+	Logf          func(format string, args ...any)
+}
+
+// Member is a running member.
+type Member struct {
+	cfg  Config
+	link *link.Link
+
+	mu      sync.Mutex
+	members []string
+	store   raft.Storage
+	node    *native.Node
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // status reporter and submit handlers
+	err    error
+	failed chan struct{}
+	once   sync.Once
+}
+
+// StorePath returns where a member's storage file lives.
+func StorePath(dataDir, id string) string { return filepath.Join(dataDir, id+".db") }
+
+// Start connects to the hub, learns the member list from its welcome, restores the node from
+// storage and starts it. It returns once the node runs, or with the error that prevented it
+// (ctx bounds the wait for the first welcome).
+func Start(ctx context.Context, cfg Config) (*Member, error) {
+	if cfg.StatusEvery <= 0 {
+		cfg.StatusEvery = 200 * time.Millisecond
+	}
+	if cfg.SubmitTimeout <= 0 {
+		cfg.SubmitTimeout = 10 * time.Second
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = log.Printf
+	}
+	m := &Member{cfg: cfg, failed: make(chan struct{})}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	welcomed := make(chan struct{})
+	var startErr error
+	m.link = link.Start(link.Config{
+		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Logf: cfg.Logf,
+		OnWelcome: func(e *wire.Envelope) error {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.node != nil || startErr != nil {
+				if !slices.Equal(e.Members, m.members) {
+					return fmt.Errorf("cluster %q now has members %v; this member was started with %v", cfg.Cluster, e.Members, m.members)
+				}
+				return nil
+			}
+			startErr = m.startNode(e.Members)
+			close(welcomed)
+			return startErr
+		},
+		OnMsgs: func(msgs []raft.Message) {
+			if n := m.nodeNow(); n != nil {
+				n.Deliver(msgs)
+			}
+		},
+		OnSubmit: m.onSubmit,
+	})
+	select {
+	case <-welcomed:
+		if startErr != nil {
+			m.link.Close()
+			return nil, startErr
+		}
+	case <-m.link.Done():
+		return nil, m.link.Err()
+	case <-ctx.Done():
+		m.link.Close()
+		return nil, fmt.Errorf("no welcome from the hub at %s: %w", cfg.URL, ctx.Err())
+	}
+	m.wg.Add(1)
+	go m.report()
+	return m, nil
+}
+
+// startNode expects m.mu to be held.
+func (m *Member) startNode(members []string) error {
+	var st raft.Storage
+	if m.cfg.DataDir == "" {
+		st = raft.NewMapStorage()
+	} else {
+		bs, err := boltstore.Open(StorePath(m.cfg.DataDir, m.cfg.ID), m.cfg.Cluster, m.cfg.ID)
+		if err != nil {
+			return err
+		}
+		st = bs
+	}
+	rc := m.cfg.Raft
+	rc.ID, rc.Members, rc.Storage = m.cfg.ID, members, st
+	if rc.Seed == 0 {
+		rc.Seed = uint64(time.Now().UnixNano())
+	}
+	sm := kv.NewStore()
+	n, err := native.Start(native.Config{
+		Raft: rc,
+		Send: func(msgs []raft.Message) { m.link.SendMsgs(msgs) },
+		Apply: func(e raft.CommitEntry) []byte {
+			o, err := sm.Apply(e)
+			if err != nil {
+				return nil
+			}
+			return wire.KVValue(o)
+		},
+	})
+	if err != nil {
+		if c, ok := st.(*boltstore.Store); ok {
+			c.Close()
+		}
+		return fmt.Errorf("member %s: %w", m.cfg.ID, err)
+	}
+	m.members, m.store, m.node = members, st, n
+	return nil
+}
+
+func (m *Member) nodeNow() *native.Node {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node
+}
+
+// Node returns the running node.
+func (m *Member) Node() *native.Node { return m.nodeNow() }
+
+// Members returns the cluster's member list.
+func (m *Member) Members() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.members)
+}
+
+// Link returns the member's link to the hub.
+func (m *Member) Link() *link.Link { return m.link }
+
+// onSubmit runs a submit from the hub on its own goroutine and answers with a result frame.
+func (m *Member) onSubmit(e *wire.Envelope) {
+	n := m.nodeNow()
+	if n == nil || e.Member != m.cfg.ID {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SubmitTimeout)
+		defer cancel()
+		res, err := n.Submit(ctx, e.Command)
+		out := &wire.Envelope{Type: wire.TypeResult, Cluster: m.cfg.Cluster, Req: e.Req, Member: m.cfg.ID}
+		var nl *raft.NotLeaderError
+		switch {
+		case err == nil:
+			out.Index, out.Term, out.Value = res.Index, res.Term, res.Value
+		case errors.As(err, &nl):
+			out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
+		default:
+			out.Code, out.Error = wire.CodeFailed, err.Error()
+		}
+		m.link.Send(out)
+	}()
+}
+
+// report sends the node's status to the hub every StatusEvery, and stops the member if the
+// node stops by itself (a storage failure). It exits when the member closes.
+func (m *Member) report() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.StatusEvery)
+	defer t.Stop()
+	n := m.nodeNow()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-n.Done():
+			m.fail(n.Err())
+			return
+		case <-m.link.Done():
+			m.fail(m.link.Err())
+			return
+		case <-t.C:
+			s := n.Status()
+			m.link.Send(&wire.Envelope{Type: wire.TypeStatus, Cluster: m.cfg.Cluster, Status: []wire.MemberStatus{{
+				ID: m.cfg.ID, State: s.State.String(), Term: s.Term, Leader: s.Leader,
+				Commit: s.CommitIndex, Applied: s.Applied, Last: s.LastIndex,
+			}}})
+		}
+	}
+}
+
+func (m *Member) fail(err error) {
+	m.once.Do(func() {
+		m.err = err
+		close(m.failed)
+	})
+}
+
+// Failed is closed when the member stops by itself: its storage failed or the hub refused it
+// for good. Err then says why.
+func (m *Member) Failed() <-chan struct{} { return m.failed }
+
+// Err returns why the member failed, or nil.
+func (m *Member) Err() error {
+	select {
+	case <-m.failed:
+		return m.err
+	default:
+		return nil
+	}
+}
+
+// Close stops the node, the link and every goroutine of the member, and closes its storage.
+func (m *Member) Close() error {
+	m.cancel()
+	m.link.Close()
+	m.mu.Lock()
+	n, st := m.node, m.store
+	m.mu.Unlock()
+	var err error
+	if n != nil {
+		err = n.Stop()
+	}
+	m.wg.Wait()
+	if c, ok := st.(*boltstore.Store); ok {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

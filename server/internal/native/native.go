@@ -1,0 +1,322 @@
+// Package native runs a raft.Node on the wall clock: one goroutine owns the node, ticks it at
+// its deadline, steps it with arriving messages, batches submitted commands, sends what it
+// asks to send and applies what it commits.
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"raftlab/raft"
+)
+
+// Config configures a Node.
+type Config struct {
+	// Raft configures the core; ID, Members and Storage are required. Time in the core is the
+	// time since Start.
+	Raft raft.Config
+	// Send is called on the node's goroutine with the messages of each step, after everything
+	// they depend on is in storage. It must not block for long: queue, or drop (Raft retries).
+	Send func(msgs []raft.Message)
+	// Apply, if set, applies each committed entry, in index order, on the node's goroutine; what
+	// it returns is the answer that Submit gives for that entry.
+	Apply func(e raft.CommitEntry) []byte
+	// OnEvent, if set, is called on the node's goroutine with every trace event.
+	OnEvent func(e raft.Event)
+	// InboxSize bounds the queue of message batches waiting to be stepped; a batch that finds
+	// it full is dropped. Default 1024.
+	InboxSize int
+}
+
+// Result is the outcome of a committed command.
+type Result struct {
+	Index uint64
+	Term  uint64
+	Value []byte // what Config.Apply returned
+}
+
+// Status is the node's state as the core reports it, plus the last index applied.
+type Status struct {
+	raft.Status
+	Applied uint64
+}
+
+// ErrStopped is returned by Submit on a stopped node, and by Submit calls pending when it stops.
+var ErrStopped = errors.New("native: node stopped")
+
+// ErrReplaced is returned by Submit when the entry was overwritten by another leader's entry.
+var ErrReplaced = errors.New("native: the command was lost to a leader change; it was not committed")
+
+// maxBatch caps how many inputs one turn of the loop takes before it hands out Ready.
+const maxBatch = 1024
+
+// Node is a raft.Node driven in real time by its own goroutine. Its methods are safe for
+// concurrent use.
+type Node struct {
+	cfg   Config
+	rn    *raft.Node
+	epoch time.Time
+
+	inbox  chan []raft.Message
+	props  chan *proposal
+	status chan chan Status
+	stop   chan struct{}
+	done   chan struct{}
+	err    error // set before done is closed
+
+	// Owned by the goroutine.
+	pending map[uint64]*proposal // by log index
+	applied uint64
+}
+
+type proposal struct {
+	cmd   []byte
+	term  uint64
+	reply chan submitReply // buffered: the goroutine never blocks on it
+}
+
+type submitReply struct {
+	res Result
+	err error
+}
+
+// storageErr is implemented by stores whose writes can fail (boltstore.Store).
+type storageErr interface{ Err() error }
+
+// Start restores the node from its storage and starts its goroutine, which runs until Stop is
+// called or a storage write fails.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Send == nil {
+		return nil, errors.New("native: config: nil Send")
+	}
+	if cfg.InboxSize <= 0 {
+		cfg.InboxSize = 1024
+	}
+	rn, err := raft.NewNode(cfg.Raft, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:     cfg,
+		rn:      rn,
+		epoch:   time.Now(),
+		inbox:   make(chan []raft.Message, cfg.InboxSize),
+		props:   make(chan *proposal, maxBatch),
+		status:  make(chan chan Status),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		pending: make(map[uint64]*proposal),
+	}
+	go n.run()
+	return n, nil
+}
+
+// ID returns the member id.
+func (n *Node) ID() string { return n.rn.ID() }
+
+// Deliver queues messages for the node without blocking. It reports false when the inbox is
+// full or the node has stopped and the messages were dropped.
+func (n *Node) Deliver(msgs []raft.Message) bool {
+	select {
+	case <-n.done:
+		return false
+	default:
+	}
+	select {
+	case n.inbox <- msgs:
+		return true
+	default:
+		return false
+	}
+}
+
+// Submit proposes cmd and waits until it is committed and applied, returning its index, term
+// and what Apply answered. On a node that does not lead it fails at once with a
+// *raft.NotLeaderError. It also fails when ctx ends, the node stops, or leadership is lost
+// before the entry commits (ErrReplaced).
+func (n *Node) Submit(ctx context.Context, cmd []byte) (Result, error) {
+	p := &proposal{cmd: cmd, reply: make(chan submitReply, 1)}
+	select {
+	case n.props <- p:
+	case <-n.done:
+		return Result{}, n.stopErr()
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+	select {
+	case r := <-p.reply:
+		return r.res, r.err
+	case <-n.done:
+		return Result{}, n.stopErr()
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Status reports the node's state; a stopped node reports State raft.Dead.
+func (n *Node) Status() Status {
+	c := make(chan Status, 1)
+	select {
+	case n.status <- c:
+		return <-c
+	case <-n.done:
+		return Status{Status: raft.Status{ID: n.ID(), State: raft.Dead}}
+	}
+}
+
+// Stop stops the goroutine and waits for it to exit. It returns the error that stopped the node
+// earlier, if one did. The caller closes the storage afterwards.
+func (n *Node) Stop() error {
+	select {
+	case <-n.stop:
+	default:
+		close(n.stop)
+	}
+	<-n.done
+	return n.err
+}
+
+// Done is closed when the goroutine has exited.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err returns what stopped the node (nil while it runs, and after a plain Stop).
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		return n.err
+	default:
+		return nil
+	}
+}
+
+func (n *Node) stopErr() error {
+	if n.err != nil {
+		return fmt.Errorf("%w: %v", ErrStopped, n.err)
+	}
+	return ErrStopped
+}
+
+func (n *Node) now() time.Duration { return time.Since(n.epoch) }
+
+// run is the node's goroutine. It exits when Stop is called or a storage write fails; either
+// way every pending Submit is answered.
+func (n *Node) run() {
+	defer close(n.done)
+	timer := time.NewTimer(max(n.rn.Deadline()-n.now(), 0))
+	defer timer.Stop()
+	var batch [][]byte
+	var waiting []*proposal
+	for {
+		if !n.handleReady() {
+			return
+		}
+		timer.Reset(max(n.rn.Deadline()-n.now(), 0))
+		select {
+		case <-n.stop:
+			n.failPending(ErrStopped)
+			return
+		case <-timer.C:
+			n.rn.Tick(n.now())
+		case msgs := <-n.inbox:
+			n.step(msgs)
+		case p := <-n.props:
+			batch, waiting = append(batch[:0], p.cmd), append(waiting[:0], p)
+		case c := <-n.status:
+			c <- Status{Status: n.rn.Status(), Applied: n.applied}
+			continue
+		}
+		// Take what else has arrived, up to a bound, so that one Ready carries it all.
+	drain:
+		for i := 0; i < maxBatch; i++ {
+			select {
+			case msgs := <-n.inbox:
+				n.step(msgs)
+			case p := <-n.props:
+				batch, waiting = append(batch, p.cmd), append(waiting, p)
+			default:
+				break drain
+			}
+		}
+		if len(waiting) > 0 {
+			n.submit(batch, waiting)
+			clear(batch)
+			clear(waiting)
+			batch, waiting = batch[:0], waiting[:0]
+		}
+	}
+}
+
+func (n *Node) step(msgs []raft.Message) {
+	now := n.now()
+	for _, m := range msgs {
+		n.rn.Step(now, m)
+	}
+}
+
+func (n *Node) submit(cmds [][]byte, ps []*proposal) {
+	first, _, term, err := n.rn.SubmitBatch(n.now(), cmds)
+	if err != nil {
+		for _, p := range ps {
+			p.reply <- submitReply{err: err}
+		}
+		return
+	}
+	for i, p := range ps {
+		p.term = term
+		n.pending[first+uint64(i)] = p
+	}
+}
+
+// handleReady checks storage, then sends, applies and reports what the node produced. It
+// returns false when a storage write failed and the node must stop.
+func (n *Node) handleReady() bool {
+	if se, ok := n.cfg.Raft.Storage.(storageErr); ok {
+		if err := se.Err(); err != nil {
+			// Nothing produced since the failed write may leave: it could depend on it. The
+			// node's Ready is dropped with the node.
+			n.err = fmt.Errorf("node %s: %w", n.ID(), err)
+			if n.cfg.OnEvent != nil {
+				n.cfg.OnEvent(raft.Event{Time: n.now(), Kind: raft.EvStorageError, Node: n.ID(), Detail: err.Error()})
+			}
+			n.failPending(n.err)
+			return false
+		}
+	}
+	rd := n.rn.Ready()
+	if n.cfg.OnEvent != nil {
+		for _, e := range rd.Events {
+			n.cfg.OnEvent(e)
+		}
+	}
+	if len(rd.Messages) > 0 {
+		n.cfg.Send(rd.Messages)
+	}
+	for _, e := range rd.Committed {
+		var v []byte
+		if n.cfg.Apply != nil {
+			v = n.cfg.Apply(e)
+		}
+		n.applied = e.Index
+		if p, ok := n.pending[e.Index]; ok {
+			delete(n.pending, e.Index)
+			if p.term == e.Term {
+				p.reply <- submitReply{res: Result{Index: e.Index, Term: e.Term, Value: v}}
+			} else {
+				p.reply <- submitReply{err: ErrReplaced}
+			}
+		}
+	}
+	return true
+}
+
+func (n *Node) failPending(err error) {
+	if !errors.Is(err, ErrStopped) {
+		err = fmt.Errorf("%w: %v", ErrStopped, err)
+	}
+	for i, p := range n.pending {
+		p.reply <- submitReply{err: err}
+		delete(n.pending, i)
+	}
+}
