@@ -13,6 +13,8 @@ func main() {
 		switch args[0] {
 		case "sim":
 			os.Exit(runSim(args[1:], os.Stdout, os.Stderr))
+		case "node":
+			os.Exit(runNode(args[1:], os.Stdout, os.Stderr))
 		case "help", "-h", "-help", "--help":
 			usage()
 			return
@@ -26,5 +28,6 @@ func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   server [flags]        serve the lab page (see server -h once serving lands)
   server sim [flags]    run a headless simulation and print a summary line
+  server node [flags]   run one native member of a cluster as its own process (see server node -h)
 `)
 }

@@ -1,0 +1,219 @@
+//go:build !js
+
+// Mixed clusters in the server: the -cluster, -members, -native, -data and -allow-origin flags,
+// the hub at /ws, the scripting API at /api/, and the native members run in this process.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"raftlab/raft"
+	"raftlab/raft/kv"
+	"raftlab/server/internal/boltstore"
+	"raftlab/server/internal/hub"
+	"raftlab/server/internal/member"
+	"raftlab/server/internal/native"
+	"raftlab/server/wire"
+)
+
+// clusterFlags are the serve command's flags for a mixed cluster.
+type clusterFlags struct {
+	cluster, members, native, data string
+	allowOrigins                   stringList
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// addClusterFlags registers the mixed-cluster flags on fs.
+func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
+	f := &clusterFlags{}
+	fs.StringVar(&f.cluster, "cluster", "", "name of a cluster of browser and native members to host (with -members)")
+	fs.StringVar(&f.members, "members", "", "the cluster's member ids, comma-separated, e.g. n1,n2,b1,b2,b3")
+	fs.StringVar(&f.native, "native", "", "members to run as native nodes inside this server, e.g. n1,n2 (the others join from pages or `server node`)")
+	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
+	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws besides the server's own; repeatable; * allows any")
+	return f
+}
+
+// usageError is a bad flag: the command exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// splitIDs parses a comma-separated list of member ids.
+func splitIDs(flagName, s string) ([]string, error) {
+	var ids []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		if err := wire.CheckID("member id", p); err != nil {
+			return nil, usagef("-%s: %s", flagName, err.(*wire.Error).Msg)
+		}
+		if slices.Contains(ids, p) {
+			return nil, usagef("-%s: member %q listed twice", flagName, p)
+		}
+		ids = append(ids, p)
+	}
+	return ids, nil
+}
+
+// mixed is what the flags started: the hub and the native members inside the server.
+type mixed struct {
+	hub     *hub.Hub
+	cluster string
+	natives []*localMember
+}
+
+type localMember struct {
+	id    string
+	node  *native.Node
+	store *boltstore.Store
+}
+
+// start checks the flags and starts the hub and the native members. A *usageError means bad
+// flags; other errors (storage that cannot be opened) are failures.
+func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
+	for _, o := range f.allowOrigins {
+		if o == "*" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, usagef("-allow-origin %q: want an origin such as https://example.org or http://localhost:3000, or *", o)
+		}
+	}
+	m := &mixed{hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
+	if f.cluster == "" {
+		if f.members != "" || f.native != "" {
+			return nil, usagef("-members and -native need -cluster NAME")
+		}
+		return m, nil
+	}
+	if err := wire.CheckID("cluster name", f.cluster); err != nil {
+		return nil, usagef("-cluster: %s", err.(*wire.Error).Msg)
+	}
+	members, err := splitIDs("members", f.members)
+	if err != nil {
+		return nil, err
+	}
+	if len(members) == 0 {
+		return nil, usagef("-cluster %s needs -members, e.g. -members n1,n2,b1,b2,b3", f.cluster)
+	}
+	natives, err := splitIDs("native", f.native)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range natives {
+		if !slices.Contains(members, id) {
+			return nil, usagef("-native: %s is not one of -members %s", id, strings.Join(members, ","))
+		}
+	}
+	if len(natives) > 0 && f.data == "" {
+		return nil, usagef("-native needs -data DIR, a directory for the native members' storage files")
+	}
+	if err := m.hub.AddCluster(f.cluster, members); err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(natives) > 0 {
+		if fi, err := os.Stat(f.data); err == nil && !fi.IsDir() {
+			return nil, usagef("-data %s is a file; want a directory", f.data)
+		}
+		if err := os.MkdirAll(f.data, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range natives {
+		if err := m.startNative(f.data, members, id); err != nil {
+			m.close()
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *mixed) startNative(dir string, members []string, id string) error {
+	st, err := boltstore.Open(member.StorePath(dir, id), m.cluster, id)
+	if err != nil {
+		return err
+	}
+	sm := kv.NewStore()
+	n, err := native.Start(native.Config{
+		Raft: raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)},
+		Send: func(msgs []raft.Message) { m.hub.Route(m.cluster, msgs) },
+		Apply: func(e raft.CommitEntry) []byte {
+			o, err := sm.Apply(e)
+			if err != nil {
+				return nil
+			}
+			return wire.KVValue(o)
+		},
+	})
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("member %s: %w", id, err)
+	}
+	m.natives = append(m.natives, &localMember{id: id, node: n, store: st})
+	return m.hub.AttachLocal(m.cluster, id, n)
+}
+
+// seed gives each process's nodes their own election jitter.
+func seed(id string) uint64 {
+	var h uint64 = uint64(os.Getpid())
+	for _, c := range []byte(id) {
+		h = h*31 + uint64(c)
+	}
+	return h
+}
+
+// mount adds /ws and /api/ to mux.
+func (m *mixed) mount(mux *http.ServeMux) {
+	mux.Handle("/ws", m.hub)
+	mux.Handle("/api/", m.hub.APIHandler())
+}
+
+// describe says what the server hosts, for its start-up line.
+func (m *mixed) describe() string {
+	if m.cluster == "" {
+		return ""
+	}
+	members, _ := m.hub.Members(m.cluster)
+	var ids []string
+	for _, n := range m.natives {
+		ids = append(ids, n.id)
+	}
+	s := fmt.Sprintf("cluster %s with members %s", m.cluster, strings.Join(members, ","))
+	if len(ids) > 0 {
+		s += fmt.Sprintf("; %s run natively in this server", strings.Join(ids, ","))
+	}
+	return s
+}
+
+// close closes every WebSocket connection, stops the native members and closes their files.
+func (m *mixed) close() error {
+	m.hub.Close()
+	var errs []error
+	for _, n := range m.natives {
+		m.hub.DetachLocal(m.cluster, n.id)
+		if err := n.node.Stop(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

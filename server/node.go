@@ -1,0 +1,110 @@
+//go:build !js
+
+// The `node` command: one native member of a cluster as its own process, joined to a server's
+// hub over WebSocket, with its state in a bbolt file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"raftlab/server/internal/member"
+	"raftlab/server/wire"
+)
+
+// runNode runs `server node` until SIGINT or SIGTERM. It returns the exit code: 2 for bad
+// flags, 1 when the member cannot start or stops by itself.
+func runNode(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("server node", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cluster := fs.String("cluster", "", "name of the cluster to join (required)")
+	id := fs.String("id", "", "this member's id, one of the cluster's members (required)")
+	join := fs.String("join", "", "the server's WebSocket endpoint, e.g. ws://localhost:8080/ws (required)")
+	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR
+
+Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
+process. The member list comes from the server; the member's term, vote and log live in
+DIR/ID.db and survive restarts and SIGKILL. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "server node: "+format+" (see server node -h)\n", a...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	for _, f := range []struct{ name, val string }{{"cluster", *cluster}, {"id", *id}, {"join", *join}, {"data", *data}} {
+		if f.val == "" {
+			return bad("-%s is required", f.name)
+		}
+	}
+	if err := wire.CheckID("cluster name", *cluster); err != nil {
+		return bad("-cluster: %s", err.(*wire.Error).Msg)
+	}
+	if err := wire.CheckID("member id", *id); err != nil {
+		return bad("-id: %s", err.(*wire.Error).Msg)
+	}
+	u, err := url.Parse(*join)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		return bad("-join %q: want a WebSocket URL such as ws://localhost:8080/ws", *join)
+	}
+	if fi, err := os.Stat(*data); err == nil && !fi.IsDir() {
+		return bad("-data %s is a file; want a directory", *data)
+	}
+	if err := os.MkdirAll(*data, 0o755); err != nil {
+		fmt.Fprintf(stderr, "server node: %v\n", err)
+		return 1
+	}
+
+	logger := log.New(stderr, "node "+*id+": ", log.LstdFlags)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stdout, "raftlab: member %s of cluster %s joining %s (storage %s)\n", *id, *cluster, *join, member.StorePath(*data, *id))
+	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Logf: logger.Printf})
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0 // interrupted before the server answered
+		}
+		fmt.Fprintf(stderr, "server node: %v\n", err)
+		return 1
+	}
+	st := m.Node().Status()
+	fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %d log entries\n",
+		*id, strings.Join(m.Members(), ","), st.Term, st.LastIndex)
+	code := 0
+	select {
+	case <-ctx.Done():
+		fmt.Fprintf(stdout, "raftlab: member %s stopping\n", *id)
+	case <-m.Failed():
+		if err := m.Err(); err != nil {
+			fmt.Fprintf(stderr, "server node: %v\n", err)
+			code = 1
+		}
+	}
+	if err := m.Close(); err != nil && code == 0 {
+		fmt.Fprintf(stderr, "server node: %v\n", err)
+		code = 1
+	}
+	return code
+}
