@@ -26,13 +26,14 @@ const (
 	ActHeal         ActionKind = "heal"       // Node, Peer
 	ActPartition    ActionKind = "partition"  // Groups
 	ActHealAll      ActionKind = "heal-all"
-	ActTimeout      ActionKind = "timeout"    // Node
-	ActSubmit       ActionKind = "submit"     // Command to Node, or to the leader if Node is ""
-	ActUnreliable   ActionKind = "unreliable" // On
-	ActSetLatency   ActionKind = "latency"    // Min, Max
-	ActSetDuplicate ActionKind = "duplicate"  // Rate
-	ActSubmitBatch  ActionKind = "batch"      // Commands to Node or the leader
-	ActNote         ActionKind = "note"       // Detail written to the trace
+	ActTimeout      ActionKind = "timeout"      // Node
+	ActSubmit       ActionKind = "submit"       // Command to Node, or to the leader if Node is ""
+	ActUnreliable   ActionKind = "unreliable"   // On
+	ActSetLatency   ActionKind = "latency"      // Min, Max
+	ActLinkLatency  ActionKind = "link-latency" // Node, Peer, Min, Max
+	ActSetDuplicate ActionKind = "duplicate"    // Rate
+	ActSubmitBatch  ActionKind = "batch"        // Commands to Node or the leader
+	ActNote         ActionKind = "note"         // Detail written to the trace
 )
 
 // Action is one timed action on a cluster.
@@ -123,6 +124,8 @@ func (c *Cluster) Do(a Action) error {
 		c.SetUnreliable(a.On)
 	case ActSetLatency:
 		return c.SetLatency(a.Min, a.Max)
+	case ActLinkLatency:
+		return c.SetLinkLatency(a.Node, a.Peer, a.Min, a.Max)
 	case ActSetDuplicate:
 		if a.Rate < 0 || a.Rate > 1 {
 			return fmt.Errorf("sim: duplicate rate %v outside 0–1", a.Rate)

@@ -1,0 +1,208 @@
+// Package scenario plays guided Raft scenarios: data files of configuration, actions, narration
+// and pause points, run on the simulator, with checks of what each step's narration claims.
+//
+// A scenario is a list of steps. Entering a step performs its actions (perhaps after asking the
+// person to perform one), then the cluster runs until the step's condition holds (a pause
+// point). Steps are deterministic: the same scenario replays event for event, so going back to
+// step k means replaying steps 0…k-1 from the start (Seek), which takes milliseconds.
+package scenario
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/sim"
+)
+
+//go:embed scenarios/*.json
+var files embed.FS
+
+// Scenario is one guided story.
+type Scenario struct {
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Summary string `json:"summary"`
+	Config  Config `json:"config"`
+	Steps   []Step `json:"steps"`
+}
+
+// Config is the cluster a scenario runs on.
+type Config struct {
+	Nodes int    `json:"nodes"`
+	Seed  uint64 `json:"seed"`
+	// Optional; zero means the defaults (150–300 ms, 50 ms).
+	ElectionTimeoutMin Duration  `json:"electionTimeoutMin,omitempty"`
+	ElectionTimeoutMax Duration  `json:"electionTimeoutMax,omitempty"`
+	MaxEntriesPerMsg   int       `json:"maxEntriesPerMsg,omitempty"`
+	Unreliable         bool      `json:"unreliable,omitempty"`
+	Bugs               raft.Bugs `json:"bugs,omitempty"`
+}
+
+// Step is one pause point of a scenario.
+type Step struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+	// Let binds names to nodes when the step begins: {"old": "$leader"} makes "$old" usable in
+	// this and later steps.
+	Let map[string]string `json:"let,omitempty"`
+	// Ask, if set, waits for the person to perform this action (the page highlights it); a
+	// headless player performs it itself.
+	Ask *ActionSpec `json:"ask,omitempty"`
+	// Do are performed when the step begins (after Ask).
+	Do []ActionSpec `json:"do,omitempty"`
+	// The step ends when For has passed since it began, or when Until holds (checked after
+	// every event), whichever is set; Within bounds the wait for Until (default 5 s).
+	For    Duration `json:"for,omitempty"`
+	Until  *Cond    `json:"until,omitempty"`
+	Within Duration `json:"within,omitempty"`
+	// Expect lists what the narration claims once the step has ended; tests check each one.
+	Expect []Cond `json:"expect,omitempty"`
+}
+
+// ActionSpec is a sim.Action without a time; node names may be "$leader" or a Let name.
+type ActionSpec struct {
+	Kind     sim.ActionKind `json:"kind"`
+	Node     string         `json:"node,omitempty"`
+	Peer     string         `json:"peer,omitempty"`
+	Groups   [][]string     `json:"groups,omitempty"`
+	Command  string         `json:"command,omitempty"`
+	Commands []string       `json:"commands,omitempty"`
+	On       bool           `json:"on,omitempty"`
+	Min      Duration       `json:"min,omitempty"` // latency actions
+	Max      Duration       `json:"max,omitempty"`
+	Prompt   string         `json:"prompt,omitempty"` // for Ask: what to tell the person
+}
+
+// Cond is a condition on the cluster, used to end steps and to check their claims.
+//
+//	leader         Node is leader (any node if Node is ""), reachable by a majority
+//	no-leader      no node that reaches a majority is leader
+//	state          Node (some node, if Node is "") is in State ("follower", "candidate", "leader", "dead")
+//	term           Node's term (every live node's if Node is "") is at least Min (and at most Max)
+//	commit         Node's commit index (every live node's if "") is at least Min (and at most Max)
+//	committed      Command has been applied on at least Nodes live nodes (exactly, if Exact)
+//	not-committed  Command has been applied nowhere
+//	entry          Node's log holds an entry of Term at Index
+//	last-index     Node's log ends at Min or later
+//	match          leader Node's progress for Peer has Match at least Min
+//	violation      the checker stopped the run with a message containing Contains
+//	no-violation   the checker found nothing wrong
+type Cond struct {
+	Cond     string  `json:"cond"`
+	Node     string  `json:"node,omitempty"`
+	Peer     string  `json:"peer,omitempty"`
+	State    string  `json:"state,omitempty"`
+	Min      uint64  `json:"min,omitempty"`
+	Max      *uint64 `json:"max,omitempty"`
+	Term     uint64  `json:"term,omitempty"`
+	Index    uint64  `json:"index,omitempty"`
+	Command  string  `json:"command,omitempty"`
+	Nodes    int     `json:"nodes,omitempty"`
+	Exact    bool    `json:"exact,omitempty"`
+	Contains string  `json:"contains,omitempty"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("300ms") in JSON.
+type Duration time.Duration
+
+// UnmarshalJSON parses "300ms".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string such as \"300ms\": %v", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes "300ms".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// All returns the shipped scenarios, in the order of their file names.
+func All() ([]*Scenario, error) {
+	names, err := fs.Glob(files, "scenarios/*.json")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var out []*Scenario
+	for _, name := range names {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		sc, err := Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path.Base(name), err)
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// Get returns the shipped scenario with this id.
+func Get(id string) (*Scenario, error) {
+	all, err := All()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, sc := range all {
+		if sc.ID == id {
+			return sc, nil
+		}
+		ids = append(ids, sc.ID)
+	}
+	return nil, fmt.Errorf("scenario: no scenario %q (have %s)", id, strings.Join(ids, ", "))
+}
+
+var knownConds = []string{"leader", "no-leader", "no-violation", "state", "term", "commit", "committed", "not-committed", "entry", "last-index", "match", "violation"}
+
+// Parse decodes and validates a scenario.
+func Parse(b []byte) (*Scenario, error) {
+	var sc Scenario
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sc); err != nil {
+		return nil, fmt.Errorf("scenario: %v", err)
+	}
+	switch {
+	case sc.ID == "" || sc.Title == "":
+		return nil, errors.New("scenario: id and title are required")
+	case sc.Config.Nodes < 1 || sc.Config.Nodes > 9:
+		return nil, fmt.Errorf("scenario %s: %d nodes; want 1 to 9", sc.ID, sc.Config.Nodes)
+	case len(sc.Steps) == 0:
+		return nil, fmt.Errorf("scenario %s: no steps", sc.ID)
+	}
+	for i, st := range sc.Steps {
+		where := fmt.Sprintf("scenario %s step %d (%s)", sc.ID, i+1, st.Title)
+		if st.Title == "" || st.Text == "" {
+			return nil, fmt.Errorf("%s: title and text are required", where)
+		}
+		if st.Until != nil && st.For != 0 {
+			return nil, fmt.Errorf("%s: set for or until, not both", where)
+		}
+		conds := slices.Clone(st.Expect)
+		if st.Until != nil {
+			conds = append(conds, *st.Until)
+		}
+		for _, c := range conds {
+			if !slices.Contains(knownConds, c.Cond) {
+				return nil, fmt.Errorf("%s: unknown condition %q (want one of %s)", where, c.Cond, strings.Join(knownConds, ", "))
+			}
+		}
+	}
+	return &sc, nil
+}

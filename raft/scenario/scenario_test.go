@@ -1,0 +1,168 @@
+// Every shipped scenario, played on the simulator, does what its narration says.
+
+package scenario
+
+import (
+	"strings"
+	"testing"
+
+	"raftlab/raft"
+	"raftlab/raft/sim"
+)
+
+// play runs a scenario to its end and returns the player and every failed claim.
+func play(t *testing.T, sc *Scenario) (*Player, []error) {
+	t.Helper()
+	p, err := NewPlayer(sc, func(o *sim.Options) { o.KeepTrace = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	for i := range sc.Steps {
+		if err := p.Begin(i); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Finish(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		errs = append(errs, p.Check()...)
+	}
+	return p, errs
+}
+
+func TestScenarios(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 9 {
+		t.Fatalf("%d scenarios; want at least 9", len(all))
+	}
+	for _, sc := range all {
+		t.Run(sc.ID, func(t *testing.T) {
+			p, errs := play(t, sc)
+			for _, err := range errs {
+				t.Error(err)
+			}
+			if err := p.Cluster.Violation(); err != nil {
+				t.Errorf("violation: %v", err)
+			}
+			if t.Failed() {
+				tr := p.Cluster.Trace()
+				for _, e := range tr[max(0, len(tr)-30):] {
+					if e.Kind != raft.EvSend {
+						t.Log(e)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestBreakItScenarios: with its break-it switch on, a scenario shows the violation the
+// narration promises.
+func TestBreakItScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		bugs raft.Bugs
+		want string
+	}{
+		{"figure8", raft.Bugs{CommitByCounting: true}, "Leader Completeness"},
+		{"persist-vote", raft.Bugs{ForgetVote: true}, "Election Safety: n1 and n3 are both leaders of term 1"},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			sc, err := Get(tc.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Config.Bugs = tc.bugs
+			p, _ := play(t, sc)
+			if err := p.Cluster.Violation(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("violation = %v; want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSeekReplaysExactly: going back to a step replays the run event for event.
+func TestSeekReplaysExactly(t *testing.T) {
+	sc, err := Get("partition")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlayer(sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes := map[int]string{}
+	for i := range sc.Steps {
+		p.Begin(i)
+		hashes[i] = p.Cluster.TraceHash()
+		if err := p.Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := len(sc.Steps) - 1; i >= 0; i-- {
+		q, err := Seek(sc, i, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.Cluster.TraceHash(); got != hashes[i] {
+			t.Fatalf("Seek(step %d): trace %s; played through: %s", i+1, got, hashes[i])
+		}
+	}
+}
+
+// TestAskWaitsForThePerson: a step that asks for an action stands still until it comes, and
+// only the asked-for action moves it on.
+func TestAskWaitsForThePerson(t *testing.T) {
+	sc, _ := Get("leader-crash")
+	p, err := Seek(sc, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := p.Asking()
+	if ask == nil || ask.Kind != sim.ActCrash {
+		t.Fatalf("step 2 asks %+v; want a crash", ask)
+	}
+	now := p.Cluster.Now()
+	if p.Advance(now + 1e9) {
+		t.Fatal("step done before the person acted")
+	}
+	if p.Cluster.Now() != now {
+		t.Fatal("time moved while waiting for the person")
+	}
+	other := "n1"
+	if other == ask.Node {
+		other = "n2"
+	}
+	if ok, err := p.Act(sim.Action{Kind: sim.ActTimeout, Node: other}); ok || err != nil {
+		t.Fatalf("a different action satisfied the ask (%t, %v)", ok, err)
+	}
+	if ok, err := p.Act(sim.Action{Kind: sim.ActCrash, Node: ask.Node}); !ok || err != nil {
+		t.Fatalf("the asked-for crash: %t, %v", ok, err)
+	}
+	if p.Asking() != nil {
+		t.Fatal("still asking after the action")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, json string }{
+		{"not json", `{`},
+		{"unknown field", `{"id":"x","title":"X","config":{"nodes":3},"steps":[{"title":"a","text":"b"}],"extra":1}`},
+		{"no steps", `{"id":"x","title":"X","config":{"nodes":3}}`},
+		{"bad nodes", `{"id":"x","title":"X","config":{"nodes":12},"steps":[{"title":"a","text":"b"}]}`},
+		{"bad cond", `{"id":"x","title":"X","config":{"nodes":3},"steps":[{"title":"a","text":"b","until":{"cond":"magic"}}]}`},
+		{"bad duration", `{"id":"x","title":"X","config":{"nodes":3},"steps":[{"title":"a","text":"b","for":"soon"}]}`},
+		{"for and until", `{"id":"x","title":"X","config":{"nodes":3},"steps":[{"title":"a","text":"b","for":"1s","until":{"cond":"leader"}}]}`},
+	} {
+		if _, err := Parse([]byte(tc.json)); err == nil {
+			t.Errorf("%s: Parse succeeded", tc.name)
+		}
+	}
+	if _, err := Get("nope"); err == nil || !strings.Contains(err.Error(), "leader-election") {
+		t.Errorf("Get(nope) = %v; want an error listing the scenarios", err)
+	}
+}
