@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -66,6 +67,11 @@ func (h *History) AddOp(op Op) {
 		return
 	}
 	h.Add(op.Client, op.Input, op.Call, op.Output.Result, op.Return)
+}
+
+// Clone returns a copy of h.
+func (h *History) Clone() *History {
+	return &History{ops: slices.Clone(h.ops)}
 }
 
 // Len returns the number of operations recorded.
