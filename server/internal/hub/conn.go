@@ -5,8 +5,8 @@
 package hub
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -87,7 +87,12 @@ func (c *conn) fail(err *wire.Error, code int, logIt bool) {
 	}
 	c.closeCode = code
 	close(c.quit)
+	// A write blocked on a peer that does not read must not hold the goodbye up for WriteWait.
+	c.ws.NetConn().SetWriteDeadline(time.Now().Add(finalWait))
 }
+
+// finalWait bounds the goodbye: the write in progress, the error frame and the close message.
+const finalWait = time.Second
 
 // writePump writes queued frames and pings. It exits when the connection fails (after writing
 // the final error frame and a close message) or a write fails; either way it closes the
@@ -115,7 +120,7 @@ func (c *conn) writePump() {
 				return
 			}
 		case <-c.quit:
-			c.ws.SetWriteDeadline(time.Now().Add(ww))
+			c.ws.SetWriteDeadline(time.Now().Add(finalWait))
 			if c.final != nil {
 				c.ws.WriteMessage(websocket.TextMessage, c.final)
 			}
@@ -125,7 +130,7 @@ func (c *conn) writePump() {
 					reason = f.Code
 				}
 			}
-			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, reason), time.Now().Add(ww))
+			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, reason), time.Now().Add(finalWait))
 			return
 		}
 	}
@@ -140,18 +145,24 @@ func (c *conn) readPump() {
 		h.unregister(c)
 		h.wg.Done()
 	}()
-	c.ws.SetReadLimit(h.cfg.MaxFrameBytes)
+	// The size limit is checked here rather than with SetReadLimit, which would close the
+	// connection before it could send the error frame.
 	c.ws.SetReadDeadline(time.Now().Add(h.cfg.HelloWait))
 	c.ws.SetPongHandler(func(string) error {
 		c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
 		return nil
 	})
 	for {
-		typ, b, err := c.ws.ReadMessage()
+		typ, r, err := c.ws.NextReader()
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
-				c.fail(&wire.Error{Code: wire.CodeTooBig, Msg: fmt.Sprintf("frame over the limit of %d bytes", h.cfg.MaxFrameBytes)}, websocket.CloseMessageTooBig, true)
-			}
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(r, h.cfg.MaxFrameBytes+1))
+		if err != nil {
+			return
+		}
+		if int64(len(b)) > h.cfg.MaxFrameBytes {
+			c.fail(&wire.Error{Code: wire.CodeTooBig, Msg: fmt.Sprintf("frame over the limit of %d bytes", h.cfg.MaxFrameBytes)}, websocket.CloseMessageTooBig, true)
 			return
 		}
 		if c.cluster != nil {
