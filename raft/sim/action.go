@@ -5,6 +5,7 @@ package sim
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,8 +74,23 @@ func (c *Cluster) Schedule(actions ...Action) {
 	}
 }
 
-// Do performs an action now.
+// Do performs an action now. If Options.Record is set and the action succeeded, it is
+// recorded (a failed action changed nothing, so a replay needs nothing of it).
 func (c *Cluster) Do(a Action) error {
+	a.At = c.now
+	if err := c.do(a); err != nil {
+		return err
+	}
+	if c.opts.Record {
+		c.recorded = append(c.recorded, a)
+	}
+	return nil
+}
+
+// Recorded returns the actions performed with Do so far (Options.Record must be set).
+func (c *Cluster) Recorded() []Action { return slices.Clone(c.recorded) }
+
+func (c *Cluster) do(a Action) error {
 	switch a.Kind {
 	case ActCrash:
 		return c.Crash(a.Node)

@@ -65,6 +65,9 @@ type Options struct {
 	OnApply func(id string, e raft.CommitEntry)
 	// KeepTrace keeps the whole trace in memory for Trace.
 	KeepTrace bool
+	// Record keeps every action performed with Do (not scheduled ones), stamped with the time
+	// it was done, for Recorded: with the options and seed, a complete description of the run.
+	Record bool
 }
 
 // Flight is a message on the wire.
@@ -99,6 +102,7 @@ type Cluster struct {
 	violation error
 	events    int
 	sent      uint64
+	recorded  []Action
 }
 
 type link struct{ a, b string }
@@ -241,7 +245,7 @@ func (c *Cluster) Step() bool {
 	case itemDeliver:
 		c.deliver(it)
 	case itemAction:
-		if err := c.Do(it.action); err != nil {
+		if err := c.do(it.action); err != nil {
 			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("action %s failed: %v", it.action, err)})
 		}
 	}
@@ -739,6 +743,11 @@ func (q queue) Len() int { return len(q) }
 func (q queue) Less(i, j int) bool {
 	if q[i].at != q[j].at {
 		return q[i].at < q[j].at
+	}
+	// A person acts at time t after everything due at t has happened (RunUntil(t) ran it all);
+	// a scheduled replay of that action must come after those events too.
+	if ai, aj := q[i].kind == itemAction, q[j].kind == itemAction; ai != aj {
+		return aj
 	}
 	return q[i].seq < q[j].seq
 }

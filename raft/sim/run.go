@@ -1,0 +1,123 @@
+// Runs as values: a configuration, a seed and the person's actions, encoded into share links,
+// replayed exactly, and cut at any time to go back and fork.
+
+package sim
+
+import (
+	"bytes"
+	"cmp"
+	"compress/flate"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"raftlab/raft"
+)
+
+// RunVersion is the version of the Run encoding; links of other versions are refused.
+const RunVersion = 1
+
+// Run describes a whole run: replaying it gives the same trace, event for event.
+type Run struct {
+	Version    int           `json:"v"`
+	Nodes      int           `json:"n"`
+	Seed       uint64        `json:"s"`
+	Unreliable bool          `json:"u,omitempty"`
+	LatencyMin time.Duration `json:"lmin,omitempty"`
+	LatencyMax time.Duration `json:"lmax,omitempty"`
+	Bugs       raft.Bugs     `json:"b,omitempty"`
+	Actions    []Action      `json:"a,omitempty"`
+}
+
+// Options returns the simulator options of the run (without hooks or storage).
+func (r *Run) Options() Options {
+	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable,
+		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs}}
+}
+
+// Validate checks what a decoded run claims.
+func (r *Run) Validate() error {
+	switch {
+	case r.Version != RunVersion:
+		return fmt.Errorf("run: version %d; this lab reads version %d", r.Version, RunVersion)
+	case r.Nodes < 1 || r.Nodes > 9:
+		return fmt.Errorf("run: %d nodes; want 1 to 9", r.Nodes)
+	case r.LatencyMin < 0 || r.LatencyMax < r.LatencyMin:
+		return fmt.Errorf("run: latency %v–%v is not a range", r.LatencyMin, r.LatencyMax)
+	case len(r.Actions) > 100_000:
+		return fmt.Errorf("run: %d actions is too many", len(r.Actions))
+	}
+	for i, a := range r.Actions {
+		if a.At < 0 || (i > 0 && a.At < r.Actions[i-1].At) {
+			return fmt.Errorf("run: action %d (%s) is out of time order", i+1, a.Kind)
+		}
+	}
+	return nil
+}
+
+// Encode returns the run as a URL-safe string (deflated JSON in base64url).
+func (r *Run) Encode() string {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestCompression)
+	json.NewEncoder(w).Encode(r)
+	w.Close()
+	return base64.RawURLEncoding.EncodeToString(buf.Bytes())
+}
+
+// maxRunJSON bounds what a link may inflate to.
+const maxRunJSON = 4 << 20
+
+// DecodeRun parses what Encode wrote; a damaged or foreign string is an error, never a panic.
+func DecodeRun(s string) (*Run, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("run: not a raftlab run link (%v)", err)
+	}
+	js, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b)), maxRunJSON+1))
+	if err != nil {
+		return nil, fmt.Errorf("run: damaged link (%v)", err)
+	}
+	if len(js) > maxRunJSON {
+		return nil, errors.New("run: link too large")
+	}
+	var r Run
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("run: damaged link (%v)", err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Replay builds the run's cluster with the given options (hooks, storage; the run's own
+// settings win), schedules its actions, and runs it to time until. Actions after until are
+// left out, so the result can be acted on to fork the run from there.
+func (r *Run) Replay(o Options, until time.Duration) (*Cluster, error) {
+	ro := r.Options()
+	o.Nodes, o.IDs, o.Seed, o.Unreliable = ro.Nodes, nil, ro.Seed, ro.Unreliable
+	o.LatencyMin, o.LatencyMax, o.Raft.Bugs = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs
+	c, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	acts := r.Until(until)
+	c.Schedule(acts...)
+	if o.Record {
+		c.recorded = acts
+	}
+	c.RunUntil(until)
+	return c, nil
+}
+
+// Until returns the run's actions up to and including time t.
+func (r *Run) Until(t time.Duration) []Action {
+	i, _ := slices.BinarySearchFunc(r.Actions, t+1, func(a Action, t time.Duration) int { return cmp.Compare(a.At, t) })
+	return slices.Clone(r.Actions[:i])
+}

@@ -1,0 +1,127 @@
+// Share links and time travel: a recorded run replays exactly, also from its encoded form.
+
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// person plays a person at the page: runs the clock in uneven frames and acts between them.
+func person(t *testing.T, c *Cluster) {
+	t.Helper()
+	frame := 0
+	step := func(d time.Duration) {
+		for end := c.Now() + d; c.Now() < end; frame++ {
+			c.RunFor(time.Duration(7+frame%11) * time.Millisecond)
+		}
+	}
+	step(400 * time.Millisecond)
+	leader, ok := c.Leader()
+	if !ok {
+		t.Fatal("no leader")
+	}
+	c.Do(Action{Kind: ActSubmit, Command: "put x 1"})
+	step(30 * time.Millisecond)
+	c.Do(Action{Kind: ActCrash, Node: leader})
+	step(500 * time.Millisecond)
+	c.Do(Action{Kind: ActPartition, Groups: [][]string{{"n1", "n2"}, {"n3", "n4", "n5"}}})
+	c.Do(Action{Kind: ActUnreliable, On: true})
+	step(700 * time.Millisecond)
+	c.Do(Action{Kind: ActRestart, Node: leader})
+	c.Do(Action{Kind: ActHealAll})
+	step(600 * time.Millisecond)
+}
+
+func TestRunReplaysExactly(t *testing.T) {
+	c, err := New(Options{Nodes: 5, Seed: 42, Record: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	person(t, c)
+	end, want := c.Now(), c.TraceHash()
+	run := &Run{Version: RunVersion, Nodes: 5, Seed: 42, Actions: c.Recorded()}
+	link := run.Encode()
+	if len(link) > 400 {
+		t.Errorf("link of %d characters for %d actions", len(link), len(run.Actions))
+	}
+	back, err := DecodeRun(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := back.Replay(Options{}, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.TraceHash(); got != want {
+		t.Fatalf("replayed from the link: trace %s; recorded %s", got, want)
+	}
+}
+
+// TestTimeTravelFork: going back to an earlier time replays the run to there; acting then
+// forks a new run whose actions are the old ones up to that time plus the new one.
+func TestTimeTravelFork(t *testing.T) {
+	c, _ := New(Options{Nodes: 5, Seed: 42, Record: true})
+	person(t, c)
+	run := &Run{Version: RunVersion, Nodes: 5, Seed: 42, Actions: c.Recorded()}
+	back := 600 * time.Millisecond // after the first two actions
+	past, err := run.Replay(Options{Record: true}, back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(past.Recorded()); n != 2 {
+		t.Fatalf("at %v the run had %d actions; want 2", back, n)
+	}
+	crashed := run.Actions[1].Node
+	if err := past.Do(Action{Kind: ActTimeout, Node: crashed}); err == nil {
+		t.Fatalf("timeout of the crashed %s succeeded", crashed)
+	}
+	live := "n1"
+	if live == crashed {
+		live = "n2"
+	}
+	if err := past.Do(Action{Kind: ActTimeout, Node: live}); err != nil {
+		t.Fatal(err)
+	}
+	past.RunFor(time.Second)
+	fork := &Run{Version: RunVersion, Nodes: 5, Seed: 42, Actions: past.Recorded()}
+	again, _ := fork.Replay(Options{}, past.Now())
+	if again.TraceHash() != past.TraceHash() {
+		t.Fatal("the fork does not replay")
+	}
+	if c.TraceHash() == past.TraceHash() {
+		t.Fatal("the fork equals the original run")
+	}
+}
+
+func TestDecodeRunErrors(t *testing.T) {
+	good := (&Run{Version: RunVersion, Nodes: 3, Seed: 1}).Encode()
+	for _, s := range []string{
+		"", "!!!", "aGVsbG8", good[:len(good)/2],
+		(&Run{Version: 99, Nodes: 3}).Encode(),
+		(&Run{Version: RunVersion, Nodes: 0}).Encode(),
+		(&Run{Version: RunVersion, Nodes: 3, Actions: []Action{{At: 5, Kind: ActHealAll}, {At: 1, Kind: ActHealAll}}}).Encode(),
+	} {
+		if _, err := DecodeRun(s); err == nil || !strings.HasPrefix(err.Error(), "run: ") {
+			t.Errorf("DecodeRun(%q) = %v; want a run: error", s, err)
+		}
+	}
+	if _, err := DecodeRun(good); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecodeRun(f *testing.F) {
+	f.Add((&Run{Version: RunVersion, Nodes: 3, Seed: 1, Actions: []Action{{At: 1, Kind: ActCrash, Node: "n1"}}}).Encode())
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := DecodeRun(s)
+		if err != nil {
+			return
+		}
+		if r.Validate() != nil {
+			t.Fatal("DecodeRun returned an invalid run")
+		}
+	})
+}
