@@ -29,6 +29,7 @@ type conn struct {
 
 	quitOnce  sync.Mutex
 	quit      chan struct{} // closed to make the write pump say goodbye and close
+	readDone  chan struct{} // closed when the read pump stops reading
 	final     []byte        // the error frame to write before closing, if any
 	closeCode int
 
@@ -131,6 +132,11 @@ func (c *conn) writePump() {
 				}
 			}
 			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, reason), time.Now().Add(finalWait))
+			// Let the read pump take the peer's answering close before the socket closes.
+			select {
+			case <-c.readDone:
+			case <-time.After(finalWait):
+			}
 			return
 		}
 	}
@@ -142,6 +148,8 @@ func (c *conn) readPump() {
 	h := c.h
 	defer func() {
 		c.fail(nil, websocket.CloseNormalClosure, false)
+		c.drain()
+		close(c.readDone)
 		h.unregister(c)
 		h.wg.Done()
 	}()
@@ -178,6 +186,18 @@ func (c *conn) readPump() {
 		}
 		if err := c.handle(b); err != nil {
 			c.fail(err, websocket.ClosePolicyViolation, true)
+			return
+		}
+	}
+}
+
+// drain reads and discards what the peer still sends after the connection failed, until the
+// peer answers the close or finalWait passes. Closing a socket with unread data makes the
+// kernel reset it, and the reset could destroy the error frame before the peer reads it.
+func (c *conn) drain() {
+	c.ws.SetReadDeadline(time.Now().Add(finalWait))
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
 			return
 		}
 	}

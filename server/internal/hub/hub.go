@@ -332,7 +332,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c := &conn{h: h, ws: ws, addr: r.RemoteAddr, send: make(chan []byte, h.cfg.SendQueue),
-		quit: make(chan struct{}), tokens: float64(h.cfg.Burst), last: time.Now()}
+		quit: make(chan struct{}), readDone: make(chan struct{}), tokens: float64(h.cfg.Burst), last: time.Now()}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
