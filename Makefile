@@ -4,9 +4,10 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test test-native test-wasm vet bench
+.PHONY: test test-native test-wasm vet bench build run
 
-test: vet test-native test-wasm
+# build first: the browser tests drive the page embedded in the server.
+test: vet build test-native test-wasm
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
@@ -18,7 +19,7 @@ test-native:
 
 # The core and simulator also run compiled to wasm under Node.
 test-wasm:
-	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 12m ./raft/...
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 12m ./raft/... ./wasm/...
 
 # Performance figures: Go benchmarks, then the simulator's speed on 600 simulated seconds.
 bench:
@@ -28,3 +29,11 @@ bench:
 	@echo "--- sim: 5 nodes, 600 simulated seconds, no faults, then all faults"
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 10
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10
+
+# The page: the wasm module, the bundled TypeScript and CSS, precompressed, into web/dist.
+build:
+	$(GO) run build.go
+
+# Build the page and serve it on http://localhost:8080.
+run: build
+	$(GO) run ./server -addr :8080

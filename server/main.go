@@ -20,13 +20,12 @@ func main() {
 			return
 		}
 	}
-	fmt.Fprintln(os.Stderr, "raftlab: serving the page is not built yet; try: go run ./server sim -help")
-	os.Exit(2)
+	os.Exit(runServe(args, os.Stdout, os.Stderr))
 }
 
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
-  server [flags]        serve the lab page (see server -h once serving lands)
+  server [flags]        serve the lab page on :8080 (see server -h)
   server sim [flags]    run a headless simulation and print a summary line
   server node [flags]   run one native member of a cluster as its own process (see server node -h)
 `)

@@ -1,0 +1,236 @@
+// build.go builds the lab page into web/dist: `go run build.go`.
+
+//go:build raftlabbuild
+
+// The raftlabbuild tag keeps this file out of ./... (it is package main at the module root)
+// while `go mod tidy`, which reads every tag but "ignore", still keeps esbuild and brotli in
+// go.mod. Naming the file on the command line builds it whatever its tags.
+//
+// Steps: the wasm module (GOOS=js GOARCH=wasm, -trimpath, stripped), wasm_exec.js from the Go
+// installation, the TypeScript and CSS bundled and minified by esbuild's Go API with source
+// maps, index.html, and a gzip and a brotli copy of each asset for the server to send as is.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/andybalholm/brotli"
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+const (
+	webDir  = "web"
+	distDir = "web/dist"
+	// placeholder is committed in web/dist so that the web package compiles in a clone
+	// where the page was never built; the build keeps it.
+	placeholder = "NOT_BUILT"
+)
+
+func main() {
+	skipWasm := flag.Bool("skip-wasm", false, "reuse web/dist/raftlab.wasm (only the TypeScript and CSS changed)")
+	flag.Parse()
+	start := time.Now()
+	if err := build(*skipWasm); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Printf("build: page written to %s in %.1fs; serve it with: go run ./server\n", distDir, time.Since(start).Seconds())
+}
+
+func build(skipWasm bool) error {
+	if _, err := os.Stat("go.mod"); err != nil {
+		return errors.New("run from the repository root: go run build.go")
+	}
+	if err := clean(skipWasm); err != nil {
+		return err
+	}
+	if !skipWasm {
+		if err := buildWasm(); err != nil {
+			return err
+		}
+	}
+	if err := copyWasmExec(); err != nil {
+		return err
+	}
+	if err := bundle(); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(webDir, "index.html"), filepath.Join(distDir, "index.html")); err != nil {
+		return err
+	}
+	return compressAll()
+}
+
+// clean removes everything in dist but the placeholder (and the wasm module when reused).
+func clean(keepWasm bool) error {
+	if err := os.MkdirAll(distDir, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(distDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		n := e.Name()
+		if n == placeholder || (keepWasm && n == "raftlab.wasm") {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(distDir, n)); err != nil {
+			return err
+		}
+	}
+	if keepWasm {
+		if _, err := os.Stat(filepath.Join(distDir, "raftlab.wasm")); err != nil {
+			return errors.New("-skip-wasm: no web/dist/raftlab.wasm to reuse; build without it once")
+		}
+	}
+	return nil
+}
+
+func buildWasm() error {
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(distDir, "raftlab.wasm"), "./wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("building the wasm module (GOOS=js GOARCH=wasm go build ./wasm): %v", err)
+	}
+	return nil
+}
+
+func copyWasmExec() error {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOROOT: %v", err)
+	}
+	src := filepath.Join(strings.TrimSpace(string(out)), "lib", "wasm", "wasm_exec.js")
+	if err := copyFile(src, filepath.Join(distDir, "wasm_exec.js")); err != nil {
+		return fmt.Errorf("wasm_exec.js from the Go installation: %v", err)
+	}
+	return nil
+}
+
+// bundle runs esbuild over the TypeScript entry and the stylesheet.
+func bundle() error {
+	res := api.Build(api.BuildOptions{
+		EntryPointsAdvanced: []api.EntryPoint{
+			{InputPath: filepath.Join(webDir, "src", "main.ts"), OutputPath: "app"},
+			{InputPath: filepath.Join(webDir, "style.css"), OutputPath: "app"},
+		},
+		Outdir:            distDir,
+		Bundle:            true,
+		Write:             true,
+		MinifyWhitespace:  true,
+		MinifyIdentifiers: true,
+		MinifySyntax:      true,
+		Sourcemap:         api.SourceMapLinked,
+		Target:            api.ES2020,
+		Format:            api.FormatIIFE,
+		LogLevel:          api.LogLevelSilent,
+		Tsconfig:          filepath.Join(webDir, "tsconfig.json"),
+	})
+	if len(res.Errors) > 0 {
+		msgs := api.FormatMessages(res.Errors, api.FormatMessagesOptions{Kind: api.ErrorMessage, TerminalWidth: 100})
+		return fmt.Errorf("bundling %s with esbuild:\n%s", webDir, strings.Join(msgs, ""))
+	}
+	return nil
+}
+
+// compressAll writes name.gz and name.br beside each asset, in parallel.
+func compressAll() error {
+	ents, err := os.ReadDir(distDir)
+	if err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, runtime.GOMAXPROCS(0))
+	)
+	for _, e := range ents {
+		n := e.Name()
+		if n == placeholder || strings.HasSuffix(n, ".map") {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := compress(filepath.Join(distDir, n)); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for _, n := range []string{"raftlab.wasm", "app.js", "app.css"} {
+		p := filepath.Join(distDir, n)
+		fmt.Printf("  %-14s %9s  gzip %9s  brotli %9s\n", n, size(p), size(p+".gz"), size(p+".br"))
+	}
+	return nil
+}
+
+func compress(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	var br bytes.Buffer
+	bw := brotli.NewWriterLevel(&br, 9)
+	bw.Write(data)
+	if err := bw.Close(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".gz", gz.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(path+".br", br.Bytes(), 0o644)
+}
+
+func size(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f KB", float64(fi.Size())/1000)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,412 @@
+// Browser tests: the real page, served by the real server, in a headless Chromium driven by
+// chromedp. Wall time is involved, so every wait polls with a deadline.
+
+//go:build !js
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"raftlab/web"
+)
+
+// requireBrowser makes a missing browser or page a failure (CI sets it).
+const requireBrowser = "RAFTLAB_REQUIRE_BROWSER"
+
+// waitLimit bounds every wait on the page: generous, since two cores are shared.
+const waitLimit = 30 * time.Second
+
+// findChromium returns the browser to drive, or "" if there is none.
+func findChromium() string {
+	if p := os.Getenv("RAFTLAB_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// browser is one headless Chromium shared by the subtests of a test; each page is a tab.
+type browser struct {
+	ctx context.Context
+}
+
+func startBrowser(tb testing.TB) *browser {
+	tb.Helper()
+	skip := func(why string) {
+		if os.Getenv(requireBrowser) != "" {
+			tb.Fatalf("%s (%s is set, so this fails instead of skipping)", why, requireBrowser)
+		}
+		tb.Skipf("%s; skipping the browser tests (set %s=1 to make this a failure)", why, requireBrowser)
+	}
+	exe := findChromium()
+	if exe == "" {
+		skip("no Chromium found (install Debian's chromium package, or set RAFTLAB_CHROMIUM)")
+	}
+	if !web.Built(web.Dist()) {
+		skip("the page is not built into this test binary: run `go run build.go` first (make test does)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // as root, Chromium's sandbox refuses to start
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(tb.TempDir()),
+		chromedp.WindowSize(1280, 800),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	tb.Cleanup(func() { cancelBrowser(); cancelAlloc() })
+	// Start the browser now, with no timeout on this first call (it would stop the browser).
+	if err := chromedp.Do(bctx); err != nil {
+		tb.Fatalf("starting %s: %v", exe, err)
+	}
+	return &browser{ctx: bctx}
+}
+
+// serve starts the real server on a free loopback port. Each call is a new origin, so each
+// test starts with an empty localStorage.
+func serve(tb testing.TB) string {
+	tb.Helper()
+	mux, err := newServeMux(web.Dist())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln) // returns when Close is called
+	tb.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
+}
+
+// page is one tab on the lab page.
+type page struct {
+	tb  testing.TB
+	ctx context.Context
+	url string
+
+	mu       sync.Mutex
+	problems []string // console errors and uncaught exceptions
+}
+
+func (b *browser) open(tb testing.TB, url string) *page {
+	tb.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	tb.Cleanup(cancel)
+	p := &page{tb: tb, ctx: ctx, url: url}
+	msgs := chromedp.Console(ctx) // subscribes now, so that nothing the page says is missed
+	go func() {
+		for m, err := range msgs { // ends when the tab's context is cancelled
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				p.mu.Lock()
+				p.problems = append(p.problems, m.String()+" ("+m.URL+")")
+				p.mu.Unlock()
+			}
+		}
+	}()
+	p.do(chromedp.Navigate(url))
+	p.waitReady()
+	return p
+}
+
+func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
+	p.tb.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitLimit)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.tb.Fatalf("browser: %v", err)
+	}
+}
+
+func eval[T any](p *page, js string) T {
+	p.tb.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitLimit)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		p.tb.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it holds.
+func (p *page) waitFor(what, js string) {
+	p.tb.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !eval[bool](p, "!!("+js+")") {
+		if time.Now().After(deadline) {
+			p.tb.Fatalf("after %v: %s did not happen (%s)\npage status: %s", waitLimit, what, js, eval[string](p, `document.getElementById("status").textContent + " | " + document.getElementById("bannerText").textContent`))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *page) waitReady() {
+	p.tb.Helper()
+	p.waitFor("the page becoming interactive", `document.body.dataset.ready === "1" || !document.getElementById("banner").hidden`)
+}
+
+func (p *page) noProblems() {
+	p.tb.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.problems) > 0 {
+		p.tb.Errorf("the page reported errors:\n%s", strings.Join(p.problems, "\n"))
+	}
+}
+
+// leader waits until one card shows a leader (other than not) and returns its id.
+func (p *page) leader(not string) string {
+	p.tb.Helper()
+	p.waitFor("a leader other than "+fmt.Sprintf("%q", not), fmt.Sprintf(`[...document.querySelectorAll(".card[data-state=leader]")].some(c => c.dataset.node !== %q)`, not))
+	return eval[string](p, fmt.Sprintf(`[...document.querySelectorAll(".card[data-state=leader]")].find(c => c.dataset.node !== %q).dataset.node`, not))
+}
+
+// snapshot reads the lab's state from the wasm module itself.
+type pageSnapshot struct {
+	Now    float64 `json:"now"`
+	Leader string  `json:"leader"`
+	Nodes  []struct {
+		ID    string      `json:"id"`
+		State string      `json:"state"`
+		Term  uint64      `json:"term"`
+		Last  uint64      `json:"last"`
+		KV    [][2]string `json:"kv"`
+	} `json:"nodes"`
+	Stats struct {
+		Events int `json:"events"`
+	} `json:"stats"`
+}
+
+func (p *page) snapshot() pageSnapshot {
+	p.tb.Helper()
+	var s pageSnapshot
+	if err := json.Unmarshal([]byte(eval[string](p, "raftlab.snapshot(1e15, 1e15)")), &s); err != nil {
+		p.tb.Fatalf("snapshot: %v", err)
+	}
+	return s
+}
+
+func (p *page) click(sel string) {
+	p.tb.Helper()
+	p.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+func (p *page) submit(cmd string) {
+	p.tb.Helper()
+	p.do(chromedp.SendKeys(chromedp.CSS("#cmd"), cmd), chromedp.Click(chromedp.CSS(`#submitForm button[type=submit]`)))
+	p.waitFor("the command "+cmd+" accepted", fmt.Sprintf(`document.getElementById("submitMsg").textContent === "submitted: " + %q`, cmd))
+}
+
+// kvOnLive waits until every live card shows k=v in its key-value contents.
+func (p *page) kvOnLive(k, v string) {
+	p.tb.Helper()
+	p.waitFor(fmt.Sprintf("%s=%s on every live node", k, v), fmt.Sprintf(
+		`[...document.querySelectorAll(".card:not([data-state=dead])")].every(c => [...c.querySelectorAll(".kv .pair")].some(e => e.textContent === %q))`, k+"="+v))
+}
+
+func (p *page) screenshot(name string) {
+	dir := os.Getenv("RAFTLAB_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, waitLimit)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.tb.Errorf("screenshot: %v", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		p.tb.Error(err)
+	}
+}
+
+func TestBrowser(t *testing.T) {
+	b := startBrowser(t)
+
+	t.Run("LoadsWithoutErrorsAndElectsALeader", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		id := p.leader("")
+		if s := p.snapshot(); s.Leader != id {
+			t.Errorf("the page shows leader %s; the core says %q", id, s.Leader)
+		}
+		if n := eval[int](p, `document.querySelectorAll(".card").length`); n != 5 {
+			t.Errorf("%d node cards; want 5", n)
+		}
+		tti := eval[float64](p, `performance.getEntriesByName("raftlab-interactive")[0].startTime`)
+		t.Logf("interactive %.0f ms after navigation started", tti)
+		p.screenshot("lab-1280x800.png")
+		p.noProblems()
+	})
+
+	t.Run("CrashingTheLeaderElectsANewOne", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		old := p.leader("")
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, old))
+		p.waitFor(old+" shown as down", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "dead"`, old))
+		if next := p.leader(old); next == old {
+			t.Errorf("leader %s after crashing it", next)
+		}
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=restart]`, old))
+		p.waitFor(old+" running again", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state !== "dead"`, old))
+		p.noProblems()
+	})
+
+	t.Run("SubmittedCommandsCommitOnEveryLiveNode", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		lead := p.leader("")
+		follower := eval[string](p, `document.querySelector(".card:not([data-state=leader])").dataset.node`)
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, follower))
+		p.submit("put x 42")
+		p.submit("append x !")
+		p.kvOnLive("x", "42!")
+		if got := eval[string](p, fmt.Sprintf(`document.querySelector(".card[data-node=%s] .kv").textContent`, follower)); strings.Contains(got, "x=") {
+			t.Errorf("crashed %s shows %q", follower, got)
+		}
+		// Restarted, the follower catches up from the leader.
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=restart]`, follower))
+		p.kvOnLive("x", "42!")
+		s := p.snapshot()
+		for _, n := range s.Nodes {
+			if !slicesContains(n.KV, [2]string{"x", "42!"}) {
+				t.Errorf("core: %s holds %v; want x=42!", n.ID, n.KV)
+			}
+		}
+		// A malformed command is refused with the parser's message; nothing is submitted.
+		p.do(chromedp.SendKeys(chromedp.CSS("#cmd"), "pt y 1"), chromedp.Click(chromedp.CSS(`#submitForm button[type=submit]`)))
+		p.waitFor("the parse error shown", `document.getElementById("submitMsg").textContent.includes('unknown command "pt"')`)
+		_ = lead
+		p.noProblems()
+	})
+
+	t.Run("ReloadRestoresTermsAndLogsFromLocalStorage", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.leader("")
+		p.submit("put y 7")
+		p.kvOnLive("y", "7")
+		p.do(chromedp.Click(chromedp.CSS("#play")))
+		p.waitFor("paused", `document.body.classList.contains("paused")`)
+		before := p.snapshot()
+		for _, n := range before.Nodes {
+			key := fmt.Sprintf("raftlab/lab5/%s/currentTerm", n.ID)
+			if got := eval[string](p, fmt.Sprintf(`localStorage.getItem(%q)`, key)); got != fmt.Sprint(n.Term) {
+				t.Errorf("localStorage %s = %q; want %d", key, got, n.Term)
+			}
+		}
+		p.do(chromedp.Reload())
+		p.waitReady()
+		for _, n := range before.Nodes {
+			want := fmt.Sprintf("%s restored term %d and %d log entries from storage", n.ID, n.Term, n.Last)
+			p.waitFor(want, fmt.Sprintf(`[...document.querySelectorAll("#events li")].some(li => li.textContent.endsWith(%q))`, want))
+		}
+		after := p.snapshot()
+		for i, n := range after.Nodes {
+			if n.Term < before.Nodes[i].Term || n.Last < before.Nodes[i].Last {
+				t.Errorf("%s after reload: term %d last %d; before: term %d last %d", n.ID, n.Term, n.Last, before.Nodes[i].Term, before.Nodes[i].Last)
+			}
+		}
+		p.kvOnLive("y", "7") // committed data comes back as the new leader commits
+		p.noProblems()
+	})
+
+	t.Run("CorruptLocalStorageShowsTheErrorAndResets", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.leader("")
+		p.waitFor("n2 has a log entry", `Number(document.querySelector(".card[data-node=n2]").dataset.last) > 0`)
+		p.do(chromedp.Click(chromedp.CSS("#play")))
+		eval[bool](p, `localStorage.setItem("raftlab/lab5/n2/log/1", "garbage"), true`)
+		p.do(chromedp.Reload())
+		p.waitFor("the storage error", `!document.getElementById("banner").hidden`)
+		msg := eval[string](p, `document.getElementById("bannerText").textContent`)
+		if !strings.Contains(msg, `"log/1"`) || !strings.Contains(msg, "n2") {
+			t.Errorf("banner %q: want it to name n2 and the key log/1", msg)
+		}
+		if !eval[bool](p, `!document.getElementById("reset").hidden && document.querySelector("header h1").textContent === "raftlab"`) {
+			t.Errorf("the page around the error is missing, or there is no reset button")
+		}
+		p.click("#reset")
+		p.waitFor("the banner gone", `document.getElementById("banner").hidden`)
+		if eval[bool](p, `document.body.classList.contains("paused")`) {
+			p.do(chromedp.Click(chromedp.CSS("#play")))
+		}
+		p.leader("")
+		p.noProblems()
+	})
+
+	t.Run("KeyboardPausesAndSteps", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.leader("")
+		p.do(chromedp.KeyEvent(" "))
+		p.waitFor("paused", `document.body.classList.contains("paused")`)
+		s1 := p.snapshot()
+		time.Sleep(300 * time.Millisecond) // paused, the clock must not move however long we wait
+		if s2 := p.snapshot(); s2.Now != s1.Now || s2.Stats.Events != s1.Stats.Events {
+			t.Errorf("paused: clock moved from %v to %v ms, events %d to %d", s1.Now, s2.Now, s1.Stats.Events, s2.Stats.Events)
+		}
+		p.do(chromedp.KeyEvent(kb.ArrowRight))
+		p.waitFor("one event processed", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.events > %d`, s1.Stats.Events))
+		p.waitFor("the clock shown", fmt.Sprintf(`document.getElementById("clock").textContent === (%f / 1000).toFixed(3) + " s"`, p.snapshot().Now))
+		p.do(chromedp.KeyEvent(" "))
+		p.waitFor("running again", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).now > %f + 100`, s1.Now))
+		p.noProblems()
+	})
+
+	t.Run("LinksAndNetworkControls", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.leader("")
+		p.do(chromedp.SendKeys(chromedp.CSS("#groups"), "n1 n2 | n3 n4 n5"), chromedp.Click(chromedp.CSS("#partition")))
+		p.waitFor("six links cut", `JSON.parse(raftlab.snapshot(1e15, 1e15)).cut.length === 6 && document.querySelectorAll("line.link.cut").length === 6`)
+		p.click("#healAll")
+		p.waitFor("links healed", `document.querySelectorAll("line.link.cut").length === 0`)
+		p.click("#unreliable")
+		p.waitFor("drops counted", `JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.dropped > 0`)
+		p.noProblems()
+	})
+
+	t.Run("NarrowScreen", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+		p.leader("")
+		if w := eval[float64](p, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+			t.Errorf("the page is %v px wider than a 390 px screen", w)
+		}
+		p.screenshot("lab-390x844.png")
+		p.noProblems()
+	})
+}
+
+func slicesContains(s [][2]string, v [2]string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,543 @@
+// The lab: a simulated cluster whose nodes keep their state in a KeyValue store, driven in
+// slices of simulated time by the page, and described to the page as plain data.
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/kv"
+	"raftlab/raft/sim"
+)
+
+// Limits of what the lab keeps and reports.
+const (
+	eventRing    = 400                    // events kept for the page's event log
+	dropRing     = 200                    // recent drops kept for the page to animate
+	logWindow    = 32                     // log entries reported per node (the newest)
+	appliedKept  = 8                      // committed commands reported per node
+	kvKeysShown  = 24                     // keys reported per node
+	loadInterval = 100 * time.Millisecond // client load: one command per 100 ms of simulated time
+	cmdShown     = 28                     // characters of a command shown in a log entry
+)
+
+// Config chooses a lab's cluster.
+type Config struct {
+	Nodes int    // 3, 5, 7 or 9
+	Seed  uint64 // seeds election timeouts and the network
+}
+
+// clusterName is where a cluster of n nodes keeps its storage: each size has its own.
+func clusterName(n int) string { return fmt.Sprintf("lab%d", n) }
+
+// StartError is a failure to start the cluster from stored data. The page shows it with a
+// button that clears the cluster's storage (Reset).
+type StartError struct {
+	Cluster string
+	Err     error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("cluster %s cannot start from the data in this browser's localStorage: %v", e.Cluster, e.Err)
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Lab is a running cluster and what the page needs to draw it. It is not safe for concurrent
+// use; the page calls it from its one thread.
+type Lab struct {
+	c        *sim.Cluster
+	kv       KeyValue
+	cfg      Config
+	cluster  string
+	timerMax time.Duration
+
+	stores  map[string]*nodeStorage
+	states  map[string]*kv.Store
+	applied map[string][]string
+	nodeErr map[string]string
+	failed  map[string]bool // storage write failed; node stopped for good
+
+	events   []eventView
+	eventSeq uint64
+	drops    []dropView
+	dropSeq  uint64
+
+	load     bool
+	loadNext time.Duration
+	loadSeq  uint64
+
+	stopErr string // a storage failure that stopped a node: shown until reset
+	stats   stats
+}
+
+type stats struct {
+	Delivered uint64 `json:"delivered"`
+	Dropped   uint64 `json:"dropped"`
+	Sent      uint64 `json:"sent"`
+	Elections int    `json:"elections"`
+	Committed int    `json:"committed"`
+	Events    int    `json:"events"`
+}
+
+// NewLab starts a cluster of cfg.Nodes nodes whose storage lives in store, restoring every
+// node from what store holds. Stored data that is foreign or corrupt gives a *StartError and
+// changes nothing; Reset clears it.
+func NewLab(store KeyValue, cfg Config) (*Lab, error) {
+	switch cfg.Nodes {
+	case 3, 5, 7, 9:
+	default:
+		return nil, fmt.Errorf("lab: %d nodes; choose 3, 5, 7 or 9", cfg.Nodes)
+	}
+	l := &Lab{
+		kv:       store,
+		cfg:      cfg,
+		cluster:  clusterName(cfg.Nodes),
+		timerMax: raft.DefaultElectionTimeoutMax,
+		stores:   make(map[string]*nodeStorage),
+		states:   make(map[string]*kv.Store),
+		applied:  make(map[string][]string),
+		nodeErr:  make(map[string]string),
+		failed:   make(map[string]bool),
+	}
+	ids := make([]string, cfg.Nodes)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n%d", i+1)
+	}
+	if err := checkCluster(store, l.cluster, ids); err != nil {
+		return nil, &StartError{l.cluster, err}
+	}
+	keys := store.Keys()
+	for _, id := range ids {
+		l.stores[id] = newNodeStorage(store, l.cluster, id, keys)
+		l.states[id] = kv.NewStore()
+	}
+	c, err := sim.New(sim.Options{
+		IDs:     ids,
+		Seed:    cfg.Seed,
+		Storage: func(id string) raft.Storage { return l.stores[id] },
+		OnEvent: l.onEvent,
+		OnApply: l.onApply,
+	})
+	if err != nil {
+		return nil, &StartError{l.cluster, err}
+	}
+	l.c = c
+	l.checkStorage()
+	return l, nil
+}
+
+// Reset clears the stored data of the cluster of n nodes.
+func Reset(store KeyValue, n int) int { return clearCluster(store, clusterName(n)) }
+
+func (l *Lab) onEvent(e raft.Event) {
+	switch e.Kind {
+	case raft.EvSend, raft.EvDeliver:
+		if e.Kind == raft.EvDeliver {
+			l.stats.Delivered++
+		}
+		return
+	case raft.EvDrop:
+		l.stats.Dropped++
+		if e.Msg != nil {
+			l.dropSeq++
+			l.drops = appendRing(l.drops, dropView{Seq: l.dropSeq, From: e.Msg.From, To: e.Msg.To, Type: msgKind(e.Msg.Type), Why: e.Detail}, dropRing)
+		}
+		return
+	case raft.EvRestore:
+		// A node that starts delivers its committed entries again from index 1.
+		l.states[e.Node] = kv.NewStore()
+		l.applied[e.Node] = nil
+	}
+	text := e.String()
+	if _, rest, ok := strings.Cut(text, "ms "); ok {
+		text = rest
+	}
+	l.eventSeq++
+	l.events = appendRing(l.events, eventView{Seq: l.eventSeq, Time: ms(e.Time), Kind: e.Kind.String(), Node: e.Node, Text: text}, eventRing)
+}
+
+func (l *Lab) onApply(id string, e raft.CommitEntry) {
+	st := l.states[id]
+	out, err := st.Apply(e)
+	if err != nil {
+		l.nodeErr[id] = err.Error()
+		return
+	}
+	if out.Kind == kv.Noop {
+		return
+	}
+	l.applied[id] = appendRing(l.applied[id], out.String(), appliedKept)
+}
+
+func appendRing[T any](s []T, v T, n int) []T {
+	if len(s) >= n {
+		s = slices.Delete(s, 0, len(s)-n+1)
+	}
+	return append(s, v)
+}
+
+// checkStorage stops every node whose storage failed to write (the quota). Its storage holds
+// the state from before the failed call; the node is cut off first so that the messages of
+// that call, already on the wire, are lost instead of delivered, then crashed.
+func (l *Lab) checkStorage() {
+	for _, id := range l.c.IDs() {
+		s := l.stores[id]
+		if s.Err() == nil || l.failed[id] {
+			continue
+		}
+		l.failed[id] = true
+		l.c.Disconnect(id)
+		l.c.Crash(id)
+		msg := fmt.Sprintf("%s: %v. It was stopped so that nothing it did not save leaves it; localStorage may be full. Reset the cluster to go on.", id, s.Err())
+		l.nodeErr[id] = msg
+		if l.stopErr == "" {
+			l.stopErr = msg
+		}
+	}
+}
+
+// Advance runs the cluster for d of simulated time, or until budget of wall time is spent,
+// whichever comes first. It reports whether it reached the target.
+func (l *Lab) Advance(d, budget time.Duration) bool {
+	target := l.c.Now() + d
+	start := time.Now()
+	for steps := 1; ; steps++ {
+		next, ok := l.c.Next()
+		if l.load && l.loadNext <= target && (!ok || l.loadNext <= next) {
+			l.c.RunUntil(l.loadNext)
+			l.submitLoad()
+			l.loadNext += loadInterval
+			continue
+		}
+		if !ok || next > target {
+			l.c.RunUntil(target)
+			return true
+		}
+		l.c.Step()
+		l.checkStorage()
+		if steps%32 == 0 && time.Since(start) > budget {
+			return false
+		}
+	}
+}
+
+// Step processes the next pending event alone (single-step). It reports false when nothing is
+// pending.
+func (l *Lab) Step() bool {
+	ok := l.c.Step()
+	l.checkStorage()
+	return ok
+}
+
+func (l *Lab) submitLoad() {
+	id, ok := l.c.Leader()
+	if !ok {
+		return
+	}
+	l.loadSeq++
+	cmd := kv.Put(fmt.Sprintf("k%d", l.loadSeq%10), fmt.Sprint(l.loadSeq))
+	l.c.Submit(id, kv.Request{Command: cmd}.Encode())
+	l.checkStorage()
+}
+
+// Action is what the page asks for. Kind is a sim.ActionKind, or "load" (On) to switch the
+// client load.
+type Action struct {
+	Kind     string     `json:"kind"`
+	Node     string     `json:"node,omitempty"`
+	Peer     string     `json:"peer,omitempty"`
+	Groups   [][]string `json:"groups,omitempty"`
+	Command  string     `json:"command,omitempty"`
+	Commands []string   `json:"commands,omitempty"`
+	On       bool       `json:"on,omitempty"`
+	MinMs    float64    `json:"minMs,omitempty"`
+	MaxMs    float64    `json:"maxMs,omitempty"`
+}
+
+// Do performs a person's action and returns what they should be told if it failed.
+func (l *Lab) Do(a Action) (err error) {
+	defer l.checkStorage()
+	switch sim.ActionKind(a.Kind) {
+	case sim.ActSubmit, sim.ActSubmitBatch:
+		return l.submit(a)
+	case sim.ActRestart, sim.ActRestartAll:
+		for _, id := range l.c.IDs() {
+			if l.failed[id] && (a.Node == id || a.Kind == string(sim.ActRestartAll)) {
+				return fmt.Errorf("%s's storage failed to save; reset the cluster to go on", id)
+			}
+		}
+		if a.Node != "" && l.c.Alive(a.Node) {
+			return fmt.Errorf("%s is already running", a.Node)
+		}
+		err := l.c.Do(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node})
+		if err != nil && a.Node != "" {
+			l.nodeErr[a.Node] = err.Error()
+		} else if a.Node != "" {
+			delete(l.nodeErr, a.Node)
+		}
+		return err
+	case sim.ActSetLatency:
+		return l.c.SetLatency(msDur(a.MinMs), msDur(a.MaxMs))
+	case sim.ActTimeout, sim.ActCrash, sim.ActDisconnect, sim.ActReconnect:
+		if a.Node == "" {
+			return fmt.Errorf("%s: which node?", a.Kind)
+		}
+		if l.failed[a.Node] && a.Kind == string(sim.ActReconnect) {
+			return fmt.Errorf("%s's storage failed to save; reset the cluster to go on", a.Node)
+		}
+	case "load":
+		l.load = a.On
+		if a.On {
+			l.loadNext = l.c.Now()
+		}
+		return nil
+	}
+	return l.c.Do(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On})
+}
+
+// submit parses key-value commands and hands them to the leader (or to Node, if named).
+func (l *Lab) submit(a Action) error {
+	texts := a.Commands
+	if a.Kind == string(sim.ActSubmit) {
+		texts = []string{a.Command}
+	}
+	if len(texts) == 0 {
+		return errors.New("no command to submit")
+	}
+	cmds := make([][]byte, len(texts))
+	for i, t := range texts {
+		c, err := kv.ParseCommand(t)
+		if err != nil {
+			if len(texts) > 1 {
+				return fmt.Errorf("command %d: %v", i+1, err)
+			}
+			return err
+		}
+		cmds[i] = kv.Request{Command: c}.Encode()
+	}
+	id := a.Node
+	if id == "" {
+		var ok bool
+		if id, ok = l.c.Leader(); !ok {
+			return errors.New("there is no leader right now; wait for an election")
+		}
+	}
+	_, _, err := l.c.SubmitBatch(id, cmds)
+	return err
+}
+
+// ---- what the page draws --------------------------------------------------------------------
+
+// Snapshot is the state of the lab for the page, as JSON.
+type Snapshot struct {
+	Now        float64      `json:"now"` // simulated milliseconds
+	Seed       uint64       `json:"seed"`
+	Cluster    string       `json:"cluster"`
+	Leader     string       `json:"leader"`
+	TimerMax   float64      `json:"timerMax"`
+	Nodes      []nodeView   `json:"nodes"`
+	Flights    []flightView `json:"flights"`
+	Cut        [][2]string  `json:"cut"`
+	Events     []eventView  `json:"events"`
+	Drops      []dropView   `json:"drops"`
+	Unreliable bool         `json:"unreliable"`
+	Load       bool         `json:"load"`
+	Pending    bool         `json:"pending"` // an event is waiting (single-step can proceed)
+	NextAt     float64      `json:"nextAt"`
+	Error      string       `json:"error,omitempty"`
+	Violation  string       `json:"violation,omitempty"`
+	Stats      stats        `json:"stats"`
+}
+
+type nodeView struct {
+	ID        string      `json:"id"`
+	State     string      `json:"state"`
+	Term      uint64      `json:"term"`
+	Vote      string      `json:"vote"`
+	Leader    string      `json:"leader"`
+	Commit    uint64      `json:"commit"`
+	Last      uint64      `json:"last"`
+	TimerLeft float64     `json:"timerLeft"` // ms until the election timeout; -1 for leaders and dead nodes
+	Progress  []progView  `json:"progress,omitempty"`
+	LogFrom   uint64      `json:"logFrom"` // index of Log[0]
+	Log       []logView   `json:"log"`
+	KV        [][2]string `json:"kv"`
+	KVLen     int         `json:"kvLen"`
+	Applied   []string    `json:"applied"`
+	Error     string      `json:"error,omitempty"`
+}
+
+type progView struct {
+	ID       string `json:"id"`
+	Match    uint64 `json:"match"`
+	Next     uint64 `json:"next"`
+	Inflight int    `json:"inflight"`
+	Probing  bool   `json:"probing"`
+}
+
+type logView struct {
+	Term uint64 `json:"t"`
+	Cmd  string `json:"c"`
+}
+
+type flightView struct {
+	From    string  `json:"from"`
+	To      string  `json:"to"`
+	Type    string  `json:"type"`
+	Sent    float64 `json:"sent"`
+	Deliver float64 `json:"deliver"`
+	Dropped bool    `json:"dropped"`
+	OK      bool    `json:"ok"` // a reply's success (vote granted, entries matched)
+	N       int     `json:"n"`  // entries carried
+}
+
+type eventView struct {
+	Seq  uint64  `json:"seq"`
+	Time float64 `json:"t"`
+	Kind string  `json:"kind"`
+	Node string  `json:"node"`
+	Text string  `json:"text"`
+}
+
+type dropView struct {
+	Seq  uint64 `json:"seq"`
+	From string `json:"from"`
+	To   string `json:"to"`
+	Type string `json:"type"`
+	Why  string `json:"why"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func msDur(m float64) time.Duration {
+	return time.Duration(m * float64(time.Millisecond))
+}
+
+// msgKind is the short name the page styles messages by.
+func msgKind(t raft.MsgType) string {
+	switch t {
+	case raft.MsgVote:
+		return "vote"
+	case raft.MsgVoteReply:
+		return "vote-reply"
+	case raft.MsgApp:
+		return "append"
+	case raft.MsgAppReply:
+		return "append-reply"
+	}
+	return "other"
+}
+
+// Snapshot describes the lab; events and drops are those after the sequence numbers given.
+func (l *Lab) Snapshot(eventsAfter, dropsAfter uint64) Snapshot {
+	c := l.c
+	now := c.Now()
+	s := Snapshot{
+		Now: ms(now), Seed: l.cfg.Seed, Cluster: l.cluster, TimerMax: ms(l.timerMax),
+		Unreliable: c.Unreliable(), Load: l.load, Error: l.stopErr,
+		Nodes: make([]nodeView, 0, len(l.stores)), Flights: []flightView{}, Cut: [][2]string{},
+		Events: []eventView{}, Drops: []dropView{},
+	}
+	s.Leader, _ = c.Leader()
+	if t, ok := c.Next(); ok {
+		s.Pending, s.NextAt = true, ms(t)
+	}
+	if err := c.Violation(); err != nil {
+		s.Violation = err.Error()
+	}
+	s.Stats = l.stats
+	s.Stats.Sent, s.Stats.Elections, s.Stats.Committed, s.Stats.Events = c.MessagesSent(), c.Elections(), c.Committed(), c.Events()
+	ids := c.IDs()
+	for i, id := range ids {
+		s.Nodes = append(s.Nodes, l.nodeView(id, now))
+		for _, p := range ids[i+1:] {
+			if !c.Connected(id, p) {
+				s.Cut = append(s.Cut, [2]string{id, p})
+			}
+		}
+	}
+	for _, f := range c.InFlight() {
+		s.Flights = append(s.Flights, flightView{From: f.Msg.From, To: f.Msg.To, Type: msgKind(f.Msg.Type),
+			Sent: ms(f.Sent), Deliver: ms(f.Deliver), Dropped: f.Dropped, OK: f.Msg.Success, N: len(f.Msg.Entries)})
+	}
+	for _, e := range l.events {
+		if e.Seq > eventsAfter {
+			s.Events = append(s.Events, e)
+		}
+	}
+	for _, d := range l.drops {
+		if d.Seq > dropsAfter {
+			s.Drops = append(s.Drops, d)
+		}
+	}
+	return s
+}
+
+func (l *Lab) nodeView(id string, now time.Duration) nodeView {
+	st := l.c.Status(id)
+	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
+		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
+		Applied: slices.Clone(l.applied[id]), Log: []logView{}, KV: [][2]string{}}
+	if v.Applied == nil {
+		v.Applied = []string{}
+	}
+	if st.State == raft.Follower || st.State == raft.Candidate {
+		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))
+	}
+	for _, p := range slices.Sorted(maps.Keys(st.Progress)) {
+		pr := st.Progress[p]
+		v.Progress = append(v.Progress, progView{ID: p, Match: pr.Match, Next: pr.Next, Inflight: pr.Inflight, Probing: pr.Probing})
+	}
+	// The newest entries of the log: from the running core, or from storage while crashed.
+	v.LogFrom = 1
+	if st.LastIndex > logWindow {
+		v.LogFrom = st.LastIndex - logWindow + 1
+	}
+	node := l.c.Node(id)
+	for i := v.LogFrom; i <= st.LastIndex; i++ {
+		var e raft.Entry
+		ok := false
+		if node != nil {
+			e, ok = node.Entry(i)
+		} else if b, found := l.stores[id].Get(raft.KeyLogEntry(i)); found {
+			var err error
+			e, err = raft.DecodeEntry(b)
+			ok = err == nil
+		}
+		if !ok {
+			break
+		}
+		v.Log = append(v.Log, logView{Term: e.Term, Cmd: entryText(e)})
+	}
+	if kvs := l.states[id]; kvs != nil {
+		v.KVLen = kvs.Len()
+		for _, k := range kvs.Keys() {
+			if len(v.KV) == kvKeysShown {
+				break
+			}
+			val, _ := kvs.Get(k)
+			v.KV = append(v.KV, [2]string{k, val})
+		}
+	}
+	return v
+}
+
+func entryText(e raft.Entry) string {
+	if e.Type == raft.EntryNoop {
+		return "noop"
+	}
+	s := string(e.Command)
+	if r, err := kv.DecodeRequest(e.Command); err == nil {
+		s = r.Command.String()
+	}
+	if r := []rune(s); len(r) > cmdShown {
+		s = string(r[:cmdShown]) + "…"
+	}
+	return s
+}

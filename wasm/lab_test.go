@@ -1,0 +1,314 @@
+// Tests of the lab driver and its storage, with an in-memory store (natively and under Node).
+
+package main
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"raftlab/raft"
+)
+
+func newTestLab(t *testing.T, store KeyValue, nodes int) *Lab {
+	t.Helper()
+	l, err := NewLab(store, Config{Nodes: nodes, Seed: 7})
+	if err != nil {
+		t.Fatalf("NewLab: %v", err)
+	}
+	return l
+}
+
+// runUntil advances the lab in 10 ms slices of simulated time until cond holds, for at most
+// limit of simulated time.
+func runUntil(t *testing.T, l *Lab, limit time.Duration, what string, cond func(Snapshot) bool) Snapshot {
+	t.Helper()
+	for end := l.c.Now() + limit; l.c.Now() < end; {
+		l.Advance(10*time.Millisecond, time.Hour)
+		if s := l.Snapshot(0, 0); cond(s) {
+			return s
+		}
+	}
+	t.Fatalf("after %v of simulated time: %s did not happen", limit, what)
+	return Snapshot{}
+}
+
+func hasLeader(s Snapshot) bool { return s.Leader != "" }
+
+func node(s Snapshot, id string) nodeView {
+	for _, n := range s.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nodeView{}
+}
+
+func kvHas(n nodeView, k, v string) bool {
+	for _, p := range n.KV {
+		if p == [2]string{k, v} {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLabElectsAndCommitsOnEveryNode(t *testing.T) {
+	l := newTestLab(t, NewMemStore(), 5)
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	if err := l.Do(Action{Kind: "submit", Command: "put x 42"}); err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	s := runUntil(t, l, 2*time.Second, "x=42 on every node", func(s Snapshot) bool {
+		for _, n := range s.Nodes {
+			if !kvHas(n, "x", "42") {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range s.Nodes {
+		if len(n.Log) == 0 || n.Log[len(n.Log)-1].Cmd != "put x 42" || n.Commit != n.Last {
+			t.Errorf("%s: log %v commit %d last %d; want put x 42 committed last", n.ID, n.Log, n.Commit, n.Last)
+		}
+		if len(n.Applied) == 0 || !strings.Contains(n.Applied[len(n.Applied)-1], "put x 42 → ok") {
+			t.Errorf("%s: applied %q; want put x 42 → ok last", n.ID, n.Applied)
+		}
+	}
+	if len(s.Events) == 0 || !strings.Contains(eventTexts(s), "became leader") {
+		t.Errorf("events %q: want a leader change among them", eventTexts(s))
+	}
+}
+
+func eventTexts(s Snapshot) string {
+	var b strings.Builder
+	for _, e := range s.Events {
+		b.WriteString(e.Text + "\n")
+	}
+	return b.String()
+}
+
+func TestLabRestoresFromStorage(t *testing.T) {
+	store := NewMemStore()
+	l := newTestLab(t, store, 3)
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	if err := l.Do(Action{Kind: "batch", Commands: []string{"put a 1", "append a 2", "put b 3"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := runUntil(t, l, 2*time.Second, "the batch committed everywhere", func(s Snapshot) bool {
+		for _, n := range s.Nodes {
+			if !kvHas(n, "a", "12") || !kvHas(n, "b", "3") {
+				return false
+			}
+		}
+		return true
+	})
+	// Stored values are the core's readable text, under raftlab/<cluster>/<node>/.
+	if v, ok := store.GetItem("raftlab/lab3/n1/currentTerm"); !ok || v != itoa(node(before, "n1").Term) {
+		t.Errorf("raftlab/lab3/n1/currentTerm = %q, %v; want %d", v, ok, node(before, "n1").Term)
+	}
+
+	// A reload: a new lab on the same storage restores every node.
+	l2 := newTestLab(t, store, 3)
+	after := l2.Snapshot(0, 0)
+	for _, b := range before.Nodes {
+		a := node(after, b.ID)
+		if a.Term != b.Term || a.Last != b.Last || len(a.Log) != len(b.Log) {
+			t.Errorf("%s after restart: term %d last %d; want term %d last %d", b.ID, a.Term, a.Last, b.Term, b.Last)
+		}
+		want := "restored term " + itoa(b.Term) + " and " + itoa(b.Last) + " log entries"
+		if !strings.Contains(eventTexts(after), b.ID+" "+want) {
+			t.Errorf("events %q: want %q", eventTexts(after), b.ID+" "+want)
+		}
+	}
+	runUntil(t, l2, 5*time.Second, "committed data back on every node", func(s Snapshot) bool {
+		for _, n := range s.Nodes {
+			if !kvHas(n, "a", "12") || !kvHas(n, "b", "3") {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func itoa(u uint64) string { return strconv.FormatUint(u, 10) }
+
+func TestLabCorruptAndForeignStorage(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt func(s *MemStore)
+		want    string // the error must say this
+	}{
+		{"bad log entry", func(s *MemStore) { s.SetItem("raftlab/lab3/n2/log/1", "garbage") }, `"log/1"`},
+		{"bad term", func(s *MemStore) { s.SetItem("raftlab/lab3/n3/currentTerm", "-1") }, `"currentTerm"`},
+		{"missing entry", func(s *MemStore) { s.RemoveItem("raftlab/lab3/n1/log/1") }, `"log/1": missing`},
+		{"other format", func(s *MemStore) { s.SetItem("raftlab/lab3/cluster", "raftlab-storage-0 members=a,b") }, "not written by this version"},
+		{"no cluster record", func(s *MemStore) { s.RemoveItem("raftlab/lab3/cluster") }, "without the cluster record"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := NewMemStore()
+			l := newTestLab(t, store, 3)
+			runUntil(t, l, 5*time.Second, "a leader election", func(s Snapshot) bool {
+				return s.Leader != "" && node(s, "n1").Last > 0 && node(s, "n2").Last > 0 && node(s, "n3").Last > 0
+			})
+			tt.corrupt(store)
+			_, err := NewLab(store, Config{Nodes: 3, Seed: 7})
+			var se *StartError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewLab on corrupt storage = %v; want a StartError saying %s", err, tt.want)
+			}
+			// Other clusters are untouched, and a reset clears this one.
+			store.SetItem("raftlab/lab5/n1/keep", "x")
+			if n := Reset(store, 3); n == 0 {
+				t.Errorf("Reset removed nothing")
+			}
+			if _, ok := store.GetItem("raftlab/lab5/n1/keep"); !ok {
+				t.Errorf("Reset of lab3 removed a key of lab5")
+			}
+			l = newTestLab(t, store, 3)
+			runUntil(t, l, 5*time.Second, "an election after the reset", hasLeader)
+		})
+	}
+}
+
+func TestLabStorageQuota(t *testing.T) {
+	store := NewMemStore()
+	l := newTestLab(t, store, 3)
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	store.Quota = store.used + 2000
+	if err := l.Do(Action{Kind: "load", On: true}); err != nil {
+		t.Fatal(err)
+	}
+	s := runUntil(t, l, 60*time.Second, "a storage failure", func(s Snapshot) bool { return s.Error != "" })
+	if !strings.Contains(s.Error, "QuotaExceededError") || !strings.Contains(s.Error, "Reset") {
+		t.Errorf("error %q: want the quota error and the way out", s.Error)
+	}
+	var failed string
+	for _, n := range s.Nodes {
+		if n.Error != "" {
+			failed = n.ID
+			if n.State != "dead" {
+				t.Errorf("%s: state %s after its storage failed; want dead", n.ID, n.State)
+			}
+		}
+	}
+	if failed == "" {
+		t.Fatal("no node reports the storage failure")
+	}
+	if err := l.Do(Action{Kind: "restart", Node: failed}); err == nil {
+		t.Errorf("restart of %s after its storage failed: no error", failed)
+	}
+	// The cluster goes on safely, and what the failed node stored restores.
+	l.Advance(5*time.Second, time.Hour)
+	if err := l.c.Violation(); err != nil {
+		t.Fatalf("safety: %v", err)
+	}
+	store.Quota = 0
+	if _, err := NewLab(store, Config{Nodes: 3, Seed: 8}); err != nil {
+		t.Fatalf("restoring after the failed write: %v", err)
+	}
+}
+
+func TestNodeStorageBatchIsAllOrNothing(t *testing.T) {
+	store := NewMemStore()
+	s := newNodeStorage(store, "lab3", "n1", nil)
+	s.SetBatch([]raft.KV{{Key: "currentTerm", Value: []byte("1")}, {Key: "votedFor", Value: []byte("")}})
+	store.Quota = store.used + 10
+	s.SetBatch([]raft.KV{{Key: "currentTerm", Value: []byte("2")}, {Key: "log/1", Value: []byte("2 cmd a long command")}})
+	if s.Err() == nil {
+		t.Fatal("a batch over the quota reported no error")
+	}
+	if v, _ := s.Get("currentTerm"); string(v) != "1" {
+		t.Errorf("currentTerm = %q after a failed batch; want the old value 1", v)
+	}
+	if _, ok := s.Get("log/1"); ok {
+		t.Errorf("log/1 written by a failed batch")
+	}
+	store.Quota = 0
+	s.Set("currentTerm", []byte("3"))
+	if v, _ := s.Get("currentTerm"); string(v) != "1" {
+		t.Errorf("a failed storage took a later write: currentTerm = %q", v)
+	}
+}
+
+func TestLabActionErrors(t *testing.T) {
+	l := newTestLab(t, NewMemStore(), 3)
+	if err := l.Do(Action{Kind: "submit", Command: "put x 1"}); err == nil || !strings.Contains(err.Error(), "no leader") {
+		t.Errorf("submit before any election = %v; want a no-leader error", err)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	tests := []struct {
+		a    Action
+		want string
+	}{
+		{Action{Kind: "submit", Command: "pt x 1"}, `unknown command "pt"`},
+		{Action{Kind: "submit", Command: ""}, "empty command"},
+		{Action{Kind: "batch", Commands: []string{"put a 1", "get"}}, "command 2"},
+		{Action{Kind: "crash", Node: "n9"}, "unknown node"},
+		{Action{Kind: "crash"}, "which node"},
+		{Action{Kind: "cut", Node: "n1", Peer: "zz"}, "unknown node"},
+		{Action{Kind: "latency", MinMs: 5, MaxMs: 1}, "not a range"},
+		{Action{Kind: "restart", Node: "n1"}, "already running"},
+		{Action{Kind: "fly"}, "unknown action"},
+	}
+	for _, tt := range tests {
+		if err := l.Do(tt.a); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Do(%+v) = %v; want an error saying %s", tt.a, err, tt.want)
+		}
+	}
+	if _, err := NewLab(NewMemStore(), Config{Nodes: 4}); err == nil {
+		t.Errorf("NewLab with 4 nodes: no error")
+	}
+}
+
+func TestLabFaultsShowInSnapshot(t *testing.T) {
+	l := newTestLab(t, NewMemStore(), 5)
+	s := runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	old := s.Leader
+	if err := l.Do(Action{Kind: "crash", Node: old}); err != nil {
+		t.Fatal(err)
+	}
+	s = runUntil(t, l, 5*time.Second, "a new leader", func(s Snapshot) bool { return s.Leader != "" && s.Leader != old })
+	if st := node(s, old).State; st != "dead" {
+		t.Errorf("crashed %s reports %s; want dead", old, st)
+	}
+	if err := l.Do(Action{Kind: "partition", Groups: [][]string{{"n1", "n2"}, {"n3", "n4", "n5"}}}); err != nil {
+		t.Fatal(err)
+	}
+	s = l.Snapshot(0, 0)
+	if len(s.Cut) != 6 {
+		t.Errorf("cut links %v after a 2|3 partition; want 6", s.Cut)
+	}
+	if err := l.Do(Action{Kind: "unreliable", On: true}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(2*time.Second, time.Hour)
+	s = l.Snapshot(0, 0)
+	if !s.Unreliable || s.Stats.Dropped == 0 || len(s.Drops) == 0 {
+		t.Errorf("unreliable %v, dropped %d, drops %d; want drops reported", s.Unreliable, s.Stats.Dropped, len(s.Drops))
+	}
+	// Flights: in-flight messages have sensible times.
+	for _, f := range s.Flights {
+		if f.Deliver < f.Sent || f.Sent > s.Now {
+			t.Errorf("flight %+v at %v: times out of order", f, s.Now)
+		}
+	}
+}
+
+func TestLabAdvanceBudgetAndStep(t *testing.T) {
+	l := newTestLab(t, NewMemStore(), 9)
+	start := l.c.Now()
+	if l.Advance(time.Hour, 0) {
+		t.Errorf("Advance(1h) with no wall budget reported it caught up")
+	}
+	if l.c.Now() >= start+time.Hour {
+		t.Errorf("clock at %v; want it short of the target", l.c.Now())
+	}
+	next, ok := l.c.Next()
+	if !ok || !l.Step() || l.c.Now() != next {
+		t.Errorf("Step: clock %v; want the next event's time %v", l.c.Now(), next)
+	}
+}

@@ -1,0 +1,171 @@
+// The browser entry: localStorage as the nodes' storage, and the JS API the page calls.
+
+//go:build js && wasm
+
+// Command wasm is the lab page's module. It installs globalThis.raftlab:
+//
+//	start(nodes, seed) -> null | error text     start (or restart) a cluster of 3, 5, 7 or 9 nodes
+//	reset(nodes)       -> keys removed          clear that cluster's localStorage
+//	advance(simMs, budgetMs) -> caught up?     run simMs of simulated time within budgetMs of wall time
+//	step()             -> processed?            process the next event alone
+//	act(json)          -> null | error text     an Action (crash, submit, partition, ...)
+//	snapshot(eventsAfter, dropsAfter) -> JSON   the state to draw (see Snapshot)
+//	storage            -> "localStorage" | "memory (...)"
+//
+// No call panics into the page: a Go panic becomes an error text.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"syscall/js"
+)
+
+// localStore is window.localStorage.
+type localStore struct{ ls js.Value }
+
+func (s localStore) GetItem(k string) (string, bool) {
+	v := s.ls.Call("getItem", k)
+	if v.IsNull() {
+		return "", false
+	}
+	return v.String(), true
+}
+
+func (s localStore) SetItem(k, v string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if je, ok := r.(js.Error); ok {
+				err = errors.New(je.Get("name").String() + ": " + je.Get("message").String())
+				return
+			}
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	s.ls.Call("setItem", k, v)
+	return nil
+}
+
+func (s localStore) RemoveItem(k string) { s.ls.Call("removeItem", k) }
+
+func (s localStore) Keys() []string {
+	n := s.ls.Get("length").Int()
+	ks := make([]string, 0, n)
+	for i := range n {
+		if k := s.ls.Call("key", i); !k.IsNull() {
+			ks = append(ks, k.String())
+		}
+	}
+	return ks
+}
+
+// openStorage returns localStorage, or memory when the browser refuses it (some private modes).
+func openStorage() (store KeyValue, name string) {
+	defer func() {
+		if r := recover(); r != nil {
+			store, name = NewMemStore(), fmt.Sprintf("memory (localStorage is not available: %v)", r)
+		}
+	}()
+	ls := js.Global().Get("localStorage")
+	if ls.IsUndefined() || ls.IsNull() {
+		return NewMemStore(), "memory (this browser has no localStorage)"
+	}
+	return localStore{ls}, "localStorage"
+}
+
+var (
+	store KeyValue
+	lab   *Lab
+)
+
+// guard turns a panic into an error text for the page.
+func guard(f func(args []js.Value) any) js.Func {
+	return js.FuncOf(func(_ js.Value, args []js.Value) (res any) {
+		defer func() {
+			if r := recover(); r != nil {
+				res = fmt.Sprintf("internal error (please report): %v", r)
+			}
+		}()
+		return f(args)
+	})
+}
+
+func argInt(args []js.Value, i int) int {
+	if i < len(args) && args[i].Type() == js.TypeNumber {
+		return args[i].Int()
+	}
+	return 0
+}
+
+func argFloat(args []js.Value, i int) float64 {
+	if i < len(args) && args[i].Type() == js.TypeNumber {
+		return args[i].Float()
+	}
+	return 0
+}
+
+func errText(err error) any {
+	if err == nil {
+		return nil
+	}
+	return err.Error()
+}
+
+func main() {
+	var storageName string
+	store, storageName = openStorage()
+	api := map[string]any{
+		"storage": storageName,
+		"start": guard(func(args []js.Value) any {
+			l, err := NewLab(store, Config{Nodes: argInt(args, 0), Seed: uint64(argFloat(args, 1))})
+			if err != nil {
+				lab = nil
+				return err.Error()
+			}
+			lab = l
+			return nil
+		}),
+		"reset": guard(func(args []js.Value) any {
+			lab = nil
+			return Reset(store, argInt(args, 0))
+		}),
+		"advance": guard(func(args []js.Value) any {
+			if lab == nil {
+				return false
+			}
+			return lab.Advance(msDur(argFloat(args, 0)), msDur(argFloat(args, 1)))
+		}),
+		"step": guard(func(args []js.Value) any {
+			return lab != nil && lab.Step()
+		}),
+		"act": guard(func(args []js.Value) any {
+			if lab == nil {
+				return "the cluster is not running"
+			}
+			var a Action
+			if len(args) == 0 || args[0].Type() != js.TypeString {
+				return "act wants a JSON action"
+			}
+			if err := json.Unmarshal([]byte(args[0].String()), &a); err != nil {
+				return "bad action: " + err.Error()
+			}
+			return errText(lab.Do(a))
+		}),
+		"snapshot": guard(func(args []js.Value) any {
+			if lab == nil {
+				return "null"
+			}
+			b, err := json.Marshal(lab.Snapshot(uint64(argFloat(args, 0)), uint64(argFloat(args, 1))))
+			if err != nil {
+				return fmt.Sprintf(`{"error":%q}`, err.Error())
+			}
+			return string(b)
+		}),
+	}
+	js.Global().Set("raftlab", js.ValueOf(api))
+	if f := js.Global().Get("onRaftlabReady"); f.Type() == js.TypeFunction {
+		f.Invoke()
+	}
+	select {} // the API's functions run on the page's calls until the page closes
+}

@@ -1,0 +1,219 @@
+// Node storage over a browser-like key/value store (localStorage in the page, a map in tests),
+// namespaced per cluster and node.
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"raftlab/raft"
+)
+
+// KeyValue is the part of the Web Storage API the lab uses. In the page it is
+// window.localStorage; tests use MemStore.
+type KeyValue interface {
+	GetItem(key string) (string, bool)
+	// SetItem fails when the store is full (localStorage's QuotaExceededError).
+	SetItem(key, value string) error
+	RemoveItem(key string)
+	// Keys lists every key in the store.
+	Keys() []string
+}
+
+// MemStore is an in-memory KeyValue. Quota, when positive, caps the total length of keys and
+// values, as browsers cap localStorage.
+type MemStore struct {
+	m     map[string]string
+	Quota int
+	used  int
+}
+
+// NewMemStore returns an empty MemStore without a quota.
+func NewMemStore() *MemStore { return &MemStore{m: make(map[string]string)} }
+
+// ErrQuota is MemStore's answer when a write would exceed its Quota.
+var ErrQuota = errors.New("QuotaExceededError: the storage quota has been exceeded")
+
+// GetItem implements KeyValue.
+func (s *MemStore) GetItem(k string) (string, bool) {
+	v, ok := s.m[k]
+	return v, ok
+}
+
+// SetItem implements KeyValue.
+func (s *MemStore) SetItem(k, v string) error {
+	old, had := s.m[k]
+	delta := len(v)
+	if had {
+		delta -= len(old)
+	} else {
+		delta += len(k)
+	}
+	if s.Quota > 0 && s.used+delta > s.Quota {
+		return ErrQuota
+	}
+	s.m[k] = v
+	s.used += delta
+	return nil
+}
+
+// RemoveItem implements KeyValue.
+func (s *MemStore) RemoveItem(k string) {
+	if old, ok := s.m[k]; ok {
+		s.used -= len(k) + len(old)
+		delete(s.m, k)
+	}
+}
+
+// Keys implements KeyValue.
+func (s *MemStore) Keys() []string {
+	ks := make([]string, 0, len(s.m))
+	for k := range s.m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// keyRoot prefixes every key the lab writes: raftlab/<cluster>/<node>/<raft key>, for example
+// raftlab/lab5/n3/log/12. The cluster's own record is raftlab/<cluster>/cluster.
+const keyRoot = "raftlab/"
+
+// formatVersion is written in each cluster's record; data written in another format is
+// foreign and is not read.
+const formatVersion = "raftlab-storage-1"
+
+func clusterPrefix(cluster string) string    { return keyRoot + cluster + "/" }
+func clusterRecordKey(cluster string) string { return clusterPrefix(cluster) + "cluster" }
+
+// clusterRecord is the value of the cluster record: the format and the members.
+func clusterRecord(members []string) string {
+	return formatVersion + " members=" + strings.Join(members, ",")
+}
+
+// ForeignDataError reports stored data under the cluster's prefix that this lab did not write
+// (another version of raftlab, or a hand edit).
+type ForeignDataError struct {
+	Cluster string
+	Key     string
+	Detail  string
+}
+
+func (e *ForeignDataError) Error() string {
+	return fmt.Sprintf("the stored data of cluster %q was not written by this version of raftlab (%s: %s)", e.Cluster, e.Key, e.Detail)
+}
+
+// checkCluster verifies that what kv holds for cluster was written in this format for these
+// members, and writes the cluster record when the cluster is new.
+func checkCluster(kv KeyValue, cluster string, members []string) error {
+	want := clusterRecord(members)
+	got, ok := kv.GetItem(clusterRecordKey(cluster))
+	if ok {
+		if got != want {
+			return &ForeignDataError{cluster, clusterRecordKey(cluster), fmt.Sprintf("found %q, want %q", got, want)}
+		}
+		return nil
+	}
+	prefix := clusterPrefix(cluster)
+	for _, k := range kv.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			return &ForeignDataError{cluster, k, "a key without the cluster record " + clusterRecordKey(cluster)}
+		}
+	}
+	if err := kv.SetItem(clusterRecordKey(cluster), want); err != nil {
+		return fmt.Errorf("could not save %s: %v", clusterRecordKey(cluster), err)
+	}
+	return nil
+}
+
+// clearCluster removes every key of cluster and reports how many there were.
+func clearCluster(kv KeyValue, cluster string) int {
+	prefix := clusterPrefix(cluster)
+	n := 0
+	for _, k := range kv.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			kv.RemoveItem(k)
+			n++
+		}
+	}
+	return n
+}
+
+// nodeStorage is one node's raft.BatchStorage in a KeyValue. Values are the core's readable
+// text encodings, so they read well in the browser's devtools.
+//
+// A write that fails (the quota) is undone, so storage keeps the state of before the call,
+// which restores to a valid Raft log; the storage then refuses every later write and reports
+// the failure through Err. The driver must stop the node before anything it sent in that call
+// is delivered (see Lab.checkStorage).
+type nodeStorage struct {
+	kv      KeyValue
+	prefix  string
+	hasData bool
+	err     error
+}
+
+// newNodeStorage returns id's storage; keys is every key of kv (listed once for all nodes).
+func newNodeStorage(kv KeyValue, cluster, id string, keys []string) *nodeStorage {
+	s := &nodeStorage{kv: kv, prefix: clusterPrefix(cluster) + id + "/"}
+	for _, k := range keys {
+		if strings.HasPrefix(k, s.prefix) {
+			s.hasData = true
+			break
+		}
+	}
+	return s
+}
+
+// Set implements raft.Storage.
+func (s *nodeStorage) Set(key string, value []byte) { s.SetBatch([]raft.KV{{Key: key, Value: value}}) }
+
+// SetBatch implements raft.BatchStorage: every pair or none.
+func (s *nodeStorage) SetBatch(kvs []raft.KV) {
+	if s.err != nil {
+		return
+	}
+	type undo struct {
+		key, old string
+		had      bool
+	}
+	undos := make([]undo, 0, len(kvs))
+	for _, p := range kvs {
+		k := s.prefix + p.Key
+		old, had := s.kv.GetItem(k)
+		if err := s.kv.SetItem(k, string(p.Value)); err != nil {
+			for i := len(undos) - 1; i >= 0; i-- {
+				u := undos[i]
+				if u.had {
+					s.kv.SetItem(u.key, u.old) // what was there before fits again
+				} else {
+					s.kv.RemoveItem(u.key)
+				}
+			}
+			s.err = fmt.Errorf("could not save %s: %v", k, err)
+			return
+		}
+		undos = append(undos, undo{k, old, had})
+	}
+	if len(kvs) > 0 {
+		s.hasData = true
+	}
+}
+
+// Get implements raft.Storage.
+func (s *nodeStorage) Get(key string) ([]byte, bool) {
+	v, ok := s.kv.GetItem(s.prefix + key)
+	if !ok {
+		return nil, false
+	}
+	return []byte(v), true
+}
+
+// HasData implements raft.Storage.
+func (s *nodeStorage) HasData() bool { return s.hasData }
+
+// Err returns the write failure that stopped this storage, if any.
+func (s *nodeStorage) Err() error { return s.err }

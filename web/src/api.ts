@@ -1,0 +1,168 @@
+// The wasm module's JS API (wasm/main_js.go) and the shapes of what it reports.
+
+/** One node as the core reports it (wasm/lab.go nodeView). */
+export interface NodeView {
+  id: string;
+  state: "follower" | "candidate" | "leader" | "dead";
+  term: number;
+  vote: string;
+  leader: string;
+  commit: number;
+  last: number;
+  /** Milliseconds of simulated time until the election timeout; -1 for leaders and dead nodes. */
+  timerLeft: number;
+  progress?: { id: string; match: number; next: number; inflight: number; probing: boolean }[];
+  /** Index of log[0]: the log shows the newest entries. */
+  logFrom: number;
+  log: { t: number; c: string }[];
+  kv: [string, string][];
+  kvLen: number;
+  applied: string[];
+  error?: string;
+}
+
+/** A message on the wire. Times are simulated milliseconds. */
+export interface Flight {
+  from: string;
+  to: string;
+  type: MsgKind;
+  sent: number;
+  deliver: number;
+  dropped: boolean;
+  ok: boolean;
+  n: number;
+}
+
+export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "other";
+
+export interface LabEvent {
+  seq: number;
+  t: number;
+  kind: string;
+  node: string;
+  text: string;
+}
+
+export interface Drop {
+  seq: number;
+  from: string;
+  to: string;
+  type: MsgKind;
+  why: string;
+}
+
+/** Everything the page draws, from one call (wasm/lab.go Snapshot). */
+export interface Snapshot {
+  now: number;
+  seed: number;
+  cluster: string;
+  leader: string;
+  timerMax: number;
+  nodes: NodeView[];
+  flights: Flight[];
+  cut: [string, string][];
+  events: LabEvent[];
+  drops: Drop[];
+  unreliable: boolean;
+  load: boolean;
+  pending: boolean;
+  nextAt: number;
+  error?: string;
+  violation?: string;
+  stats: { delivered: number; dropped: number; sent: number; elections: number; committed: number; events: number };
+}
+
+/** An action of the person (wasm/lab.go Action). */
+export interface Action {
+  kind: string;
+  node?: string;
+  peer?: string;
+  groups?: string[][];
+  command?: string;
+  commands?: string[];
+  on?: boolean;
+  minMs?: number;
+  maxMs?: number;
+}
+
+/** globalThis.raftlab, installed by the wasm module. */
+interface RaftlabAPI {
+  storage: string;
+  start(nodes: number, seed: number): string | null;
+  reset(nodes: number): number;
+  advance(simMs: number, budgetMs: number): boolean | string;
+  step(): boolean | string;
+  act(action: string): string | null;
+  snapshot(eventsAfter: number, dropsAfter: number): string;
+}
+
+declare class Go {
+  importObject: WebAssembly.Imports;
+  run(instance: WebAssembly.Instance): Promise<void>;
+}
+
+declare global {
+  // eslint-disable-next-line no-var
+  var raftlab: RaftlabAPI | undefined;
+}
+
+/** Lab wraps the wasm API with types. Every method returns an error text or a value; none throws. */
+export class Lab {
+  constructor(private readonly api: RaftlabAPI) {}
+
+  /** Where the nodes keep their state: "localStorage", or memory when the browser refuses it. */
+  get storage(): string {
+    return this.api.storage;
+  }
+
+  /** Starts a cluster of n nodes from what localStorage holds; an error text when it cannot. */
+  start(n: number, seed: number): string | null {
+    return this.api.start(n, seed);
+  }
+
+  /** Clears the stored data of the cluster of n nodes. */
+  reset(n: number): number {
+    return this.api.reset(n);
+  }
+
+  /** Runs simMs of simulated time, spending at most budgetMs of wall time; true if caught up. */
+  advance(simMs: number, budgetMs: number): boolean {
+    return this.api.advance(simMs, budgetMs) === true;
+  }
+
+  /** Processes the next pending event; false when there is none. */
+  step(): boolean {
+    return this.api.step() === true;
+  }
+
+  /** Performs an action; returns what to tell the person if it failed. */
+  act(a: Action): string | null {
+    return this.api.act(JSON.stringify(a));
+  }
+
+  /** The state to draw; events and drops after the given sequence numbers. */
+  snapshot(eventsAfter: number, dropsAfter: number): Snapshot | null {
+    const s = this.api.snapshot(eventsAfter, dropsAfter);
+    return s === "null" ? null : (JSON.parse(s) as Snapshot);
+  }
+}
+
+/** Loads wasm_exec.js's Go runtime with the module and returns the API once it is installed. */
+export async function loadLab(url: string): Promise<Lab> {
+  const go = new Go();
+  const resp = fetch(url);
+  let result: WebAssembly.WebAssemblyInstantiatedSource;
+  try {
+    result = await WebAssembly.instantiateStreaming(resp, go.importObject);
+  } catch (e) {
+    // A server that sends the wrong content type: fall back to an ArrayBuffer.
+    const buf = await (await fetch(url)).arrayBuffer();
+    result = await WebAssembly.instantiate(buf, go.importObject);
+  }
+  void go.run(result.instance); // runs main until it blocks, which installs globalThis.raftlab
+  const api = globalThis.raftlab;
+  if (!api) {
+    throw new Error("the wasm module did not install its API");
+  }
+  return new Lab(api);
+}

@@ -1,0 +1,186 @@
+// One card per node: role, term, vote, timer, the log coloured by term with the commit index,
+// the leader's view of its followers, the key-value contents, and the node's actions.
+
+import type { Action, NodeView, Snapshot } from "./api";
+
+/** termHue gives each term its own colour. */
+export function termHue(term: number): number {
+  return (term * 67 + 200) % 360;
+}
+
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent?: ParentNode, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  parent?.append(e);
+  return e;
+}
+
+interface Card {
+  root: HTMLElement;
+  role: HTMLElement;
+  term: HTMLElement;
+  vote: HTMLElement;
+  believes: HTMLElement;
+  timer: HTMLElement;
+  log: HTMLElement;
+  meta: HTMLElement;
+  progress: HTMLElement;
+  kv: HTMLElement;
+  applied: HTMLElement;
+  error: HTMLElement;
+  buttons: Map<string, HTMLButtonElement>;
+  keys: Map<string, string>; // what each part last showed, to touch the DOM only on change
+}
+
+const ACTIONS: [kind: string, label: string, title: string][] = [
+  ["crash", "Crash", "stop the node: volatile state lost, storage kept"],
+  ["restart", "Restart", "start the node again from its storage"],
+  ["disconnect", "Disconnect", "cut every link of this node"],
+  ["reconnect", "Reconnect", "restore this node's links"],
+  ["timeout", "Timeout", "make the election timer fire now"],
+];
+
+/** Cards draws a card per node. */
+export class Cards {
+  private cards = new Map<string, Card>();
+
+  constructor(private readonly root: HTMLElement, private readonly act: (a: Action) => void) {}
+
+  clear(): void {
+    this.root.replaceChildren();
+    this.cards.clear();
+  }
+
+  build(ids: string[]): void {
+    this.clear();
+    for (const id of ids) {
+      const root = h("article", "card", this.root);
+      root.dataset.node = id;
+      root.tabIndex = -1;
+      const head = h("header", "", root);
+      h("b", "id", head, id);
+      const role = h("span", "role", head);
+      const term = h("span", "term", head);
+      const vote = h("span", "vote", head);
+      const believes = h("span", "believes", head);
+      const timerBox = h("div", "timerbar", root);
+      timerBox.title = "election timer: time left before this node starts an election";
+      const timer = h("div", "fill", timerBox);
+      const log = h("div", "log", root);
+      log.setAttribute("aria-label", `${id}'s log`);
+      const meta = h("div", "meta", root);
+      const progress = h("div", "progress", root);
+      const kv = h("div", "kv", root);
+      const applied = h("ol", "applied", root);
+      const error = h("p", "err", root);
+      const actions = h("div", "actions", root);
+      const buttons = new Map<string, HTMLButtonElement>();
+      for (const [kind, label, title] of ACTIONS) {
+        const b = h("button", "", actions, label);
+        b.type = "button";
+        b.title = title;
+        b.dataset.act = kind;
+        b.addEventListener("click", () => this.act({ kind, node: id }));
+        buttons.set(kind, b);
+      }
+      this.cards.set(id, { root, role, term, vote, believes, timer, log, meta, progress, kv, applied, error, buttons, keys: new Map() });
+    }
+  }
+
+  /** focus scrolls a node's card into view and highlights it. */
+  focus(id: string): void {
+    const c = this.cards.get(id);
+    if (!c) return;
+    c.root.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    c.root.classList.add("flash");
+    setTimeout(() => c.root.classList.remove("flash"), 700);
+  }
+
+  draw(s: Snapshot): void {
+    for (const n of s.nodes) {
+      const c = this.cards.get(n.id);
+      if (c) this.drawCard(c, n, s);
+    }
+  }
+
+  private changed(c: Card, part: string, key: string): boolean {
+    if (c.keys.get(part) === key) return false;
+    c.keys.set(part, key);
+    return true;
+  }
+
+  private drawCard(c: Card, n: NodeView, s: Snapshot): void {
+    const dead = n.state === "dead";
+    if (this.changed(c, "head", `${n.state}|${n.term}|${n.vote}|${n.leader}`)) {
+      c.root.dataset.state = n.state;
+      c.root.dataset.term = String(n.term);
+      c.role.textContent = n.state;
+      c.term.textContent = `term ${n.term}`;
+      c.vote.textContent = n.vote ? `voted ${n.vote}` : "no vote";
+      c.believes.textContent = n.leader ? `leader: ${n.leader}` : "leader: ?";
+      c.buttons.get("crash")!.disabled = dead;
+      c.buttons.get("restart")!.disabled = !dead;
+      c.buttons.get("timeout")!.disabled = dead;
+    }
+    const cutAll = s.nodes.every((o) => o.id === n.id || s.cut.some(([a, b]) => (a === n.id && b === o.id) || (b === n.id && a === o.id)));
+    if (this.changed(c, "net", String(cutAll))) {
+      c.root.classList.toggle("isolated", cutAll);
+    }
+    const left = n.timerLeft < 0 ? 0 : Math.min(100, (100 * n.timerLeft) / s.timerMax);
+    c.timer.style.width = `${left.toFixed(1)}%`;
+    if (this.changed(c, "log", `${n.logFrom}|${n.commit}|${n.log.map((e) => e.t).join(",")}|${n.log.length > 0 ? n.log[n.log.length - 1]!.c : ""}`)) {
+      c.root.dataset.commit = String(n.commit);
+      c.root.dataset.last = String(n.last);
+      this.drawLog(c, n);
+    }
+    if (this.changed(c, "meta", `${n.commit}|${n.last}`)) {
+      c.meta.textContent = `commit index ${n.commit} · last index ${n.last}`;
+    }
+    const prog = n.progress ?? [];
+    if (this.changed(c, "progress", JSON.stringify(prog))) {
+      c.progress.replaceChildren();
+      if (prog.length > 0) {
+        h("span", "label", c.progress, "followers:");
+        for (const p of prog) {
+          const span = h("span", `pr${p.probing ? " probing" : ""}`, c.progress, `${p.id} match ${p.match} next ${p.next}${p.inflight ? ` (${p.inflight} out)` : ""}`);
+          span.title = p.probing ? "probing: looking for where the logs agree" : "replicating";
+        }
+      }
+    }
+    if (this.changed(c, "kv", `${n.kvLen}|${JSON.stringify(n.kv)}`)) {
+      c.kv.replaceChildren();
+      h("span", "label", c.kv, n.kvLen === 0 ? "kv: empty" : `kv (${n.kvLen}):`);
+      for (const [k, v] of n.kv) {
+        const pair = h("span", "pair", c.kv);
+        h("b", "", pair, k);
+        pair.append(`=${v}`);
+      }
+      if (n.kvLen > n.kv.length) h("span", "more", c.kv, `+${n.kvLen - n.kv.length} more`);
+    }
+    if (this.changed(c, "applied", n.applied.join("\n"))) {
+      c.applied.replaceChildren(...n.applied.map((a) => h("li", "", undefined, a)));
+    }
+    if (this.changed(c, "error", n.error ?? "")) {
+      c.error.textContent = n.error ?? "";
+      c.error.hidden = !n.error;
+    }
+  }
+
+  private drawLog(c: Card, n: NodeView): void {
+    const frag = document.createDocumentFragment();
+    if (n.logFrom > 1) h("span", "elided", frag, `…${n.logFrom - 1}`);
+    n.log.forEach((e, i) => {
+      const idx = n.logFrom + i;
+      const span = document.createElement("span");
+      span.className = idx <= n.commit ? "e committed" : "e";
+      if (idx === n.commit) span.classList.add("commit-mark");
+      span.style.setProperty("--h", String(termHue(e.t)));
+      span.textContent = String(e.t);
+      span.title = `index ${idx} · term ${e.t} · ${e.c}${idx <= n.commit ? " · committed" : ""}`;
+      frag.append(span);
+    });
+    if (n.log.length === 0) h("span", "empty", frag, "empty log");
+    c.log.replaceChildren(frag);
+  }
+}

@@ -1,0 +1,290 @@
+// The lab page: loads the wasm cluster, drives its clock from the event loop, and draws what
+// the core reports. No Raft logic lives here.
+
+import { Lab, loadLab, type Action, type Snapshot } from "./api";
+import { ClusterView } from "./cluster";
+import { Cards } from "./cards";
+
+const $ = <T extends Element = HTMLElement>(id: string): T => {
+  const el: Element | null = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+};
+
+/** Wall-time budget per frame for the simulation, so that drawing keeps its share. */
+const FRAME_BUDGET_MS = 10;
+/** The speed slider's top position: as fast as the budget allows. */
+const SPEED_MAX = 100;
+const EVENT_ROWS = 300;
+
+/** speedOf maps the slider (0..100) to a multiple of real time: 0.01× .. ~90×, then max. */
+function speedOf(v: number): number {
+  return v >= SPEED_MAX ? Infinity : Math.pow(10, (v - 50) / 25);
+}
+
+function speedText(s: number): string {
+  if (!isFinite(s)) return "max";
+  return s >= 10 ? `${Math.round(s)}×` : s >= 1 ? `${s.toFixed(1).replace(/\.0$/, "")}×` : `${s.toPrecision(1)}×`;
+}
+
+class Page {
+  private running = true;
+  private speed = 1;
+  private lastFrame = 0;
+  private frameReq = 0;
+  private n = 5;
+  private eventSeq = 0;
+  private dropSeq = 0;
+  private snap: Snapshot | null = null;
+  private readonly view: ClusterView;
+  private readonly cards: Cards;
+  private readonly events = $<HTMLOListElement>("events");
+
+  constructor(private readonly lab: Lab, private readonly seed: number) {
+    this.view = new ClusterView($<SVGSVGElement>("svg"), (a) => this.act(a, $("netMsg")), (id) => this.cards.focus(id));
+    this.cards = new Cards($("cards"), (a) => this.act(a, $("submitMsg")));
+    this.wire();
+  }
+
+  /** start (re)starts the cluster of n nodes from storage, or shows why it cannot. */
+  start(n: number): void {
+    this.n = n;
+    $<HTMLSelectElement>("nodes").value = String(n);
+    this.eventSeq = 0;
+    this.dropSeq = 0;
+    this.events.replaceChildren();
+    const err = this.lab.start(n, this.seed);
+    if (err) {
+      this.snap = null;
+      this.showBanner(err, true);
+      this.view.clear();
+      this.cards.clear();
+      this.setStatus("stopped");
+      return;
+    }
+    this.hideBanner();
+    const s = this.lab.snapshot(0, 0);
+    if (!s) return;
+    this.view.build(s.nodes.map((nd) => nd.id));
+    this.cards.build(s.nodes.map((nd) => nd.id));
+    this.draw(s);
+    this.schedule();
+  }
+
+  private wire(): void {
+    $<HTMLSelectElement>("nodes").addEventListener("change", (e) => {
+      this.start(Number((e.target as HTMLSelectElement).value));
+    });
+    $("play").addEventListener("click", () => this.setRunning(!this.running));
+    $("step").addEventListener("click", () => this.stepOnce());
+    const speed = $<HTMLInputElement>("speed");
+    const onSpeed = (): void => {
+      this.speed = speedOf(Number(speed.value));
+      $("speedText").textContent = speedText(this.speed);
+    };
+    speed.addEventListener("input", onSpeed);
+    onSpeed();
+    $("reset").addEventListener("click", () => {
+      this.lab.reset(this.n);
+      this.start(this.n);
+    });
+    $<HTMLFormElement>("submitForm").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const input = $<HTMLInputElement>("cmd");
+      if (this.act({ kind: "submit", command: input.value }, $("submitMsg"))) {
+        $("submitMsg").textContent = `submitted: ${input.value}`;
+        input.value = "";
+      }
+    });
+    $("batch").addEventListener("click", () => {
+      const t = Math.floor(this.snap?.now ?? 0);
+      const commands = Array.from({ length: 10 }, (_, i) => `put b${i} ${t}`);
+      if (this.act({ kind: "batch", commands }, $("submitMsg"))) {
+        $("submitMsg").textContent = "submitted a batch of 10 puts";
+      }
+    });
+    $<HTMLInputElement>("load").addEventListener("change", (e) => {
+      this.act({ kind: "load", on: (e.target as HTMLInputElement).checked }, $("submitMsg"));
+    });
+    $<HTMLInputElement>("unreliable").addEventListener("change", (e) => {
+      this.act({ kind: "unreliable", on: (e.target as HTMLInputElement).checked }, $("netMsg"));
+    });
+    const onLatency = (): void => {
+      const lo = Number($<HTMLInputElement>("latMin").value);
+      const hi = Number($<HTMLInputElement>("latMax").value);
+      this.act({ kind: "latency", minMs: lo, maxMs: hi }, $("netMsg"));
+    };
+    $("latMin").addEventListener("change", onLatency);
+    $("latMax").addEventListener("change", onLatency);
+    $("partition").addEventListener("click", () => {
+      const text = $<HTMLInputElement>("groups").value;
+      const groups = text.split("|").map((g) => g.split(/[\s,]+/).filter((x) => x !== ""));
+      if (groups.filter((g) => g.length > 0).length < 2) {
+        this.say($("netMsg"), "write two groups or more, such as: n1 n2 | n3 n4 n5", true);
+        return;
+      }
+      if (this.act({ kind: "partition", groups }, $("netMsg"))) {
+        this.say($("netMsg"), `partitioned: ${groups.map((g) => g.join(" ")).join(" | ")}`, false);
+      }
+    });
+    $("healAll").addEventListener("click", () => {
+      if (this.act({ kind: "heal-all" }, $("netMsg"))) this.say($("netMsg"), "every link healed", false);
+    });
+    document.addEventListener("keydown", (e) => {
+      const t = e.target as HTMLElement;
+      if (t.closest("input, textarea, select") || e.altKey || e.ctrlKey || e.metaKey) return;
+      if (e.key === " ") {
+        e.preventDefault();
+        this.setRunning(!this.running);
+      } else if (e.key === "ArrowRight") {
+        e.preventDefault();
+        this.stepOnce();
+      }
+    });
+    document.addEventListener("visibilitychange", () => {
+      this.lastFrame = 0; // a hidden tab gets no frames: don't catch up on return
+    });
+  }
+
+  /** act performs an action, draws its result, and reports whether it succeeded. */
+  private act(a: Action, msg: HTMLElement): boolean {
+    if (!this.snap) return false;
+    const err = this.lab.act(a);
+    if (err) {
+      this.say(msg, err, true);
+    } else if (a.kind !== "submit" && a.kind !== "batch") {
+      this.say(msg, "", false);
+    }
+    this.refresh();
+    return !err;
+  }
+
+  private say(el: HTMLElement, text: string, isError: boolean): void {
+    el.textContent = text;
+    el.classList.toggle("error", isError);
+  }
+
+  private setRunning(on: boolean): void {
+    this.running = on;
+    $("play").textContent = on ? "Pause" : "Run";
+    document.body.classList.toggle("paused", !on);
+    this.lastFrame = 0;
+    this.schedule();
+    this.refresh();
+  }
+
+  private stepOnce(): void {
+    if (this.running) this.setRunning(false);
+    if (!this.snap) return;
+    if (!this.lab.step()) this.setStatus("nothing to step: no event is pending");
+    this.refresh();
+  }
+
+  /** schedule asks for a frame while running; paused, nothing runs at all. */
+  private schedule(): void {
+    if (this.running && this.snap && this.frameReq === 0) {
+      this.frameReq = requestAnimationFrame((t) => this.frame(t));
+    }
+  }
+
+  private frame(t: number): void {
+    this.frameReq = 0;
+    if (!this.running || !this.snap) return;
+    const dt = this.lastFrame === 0 ? 0 : Math.min(t - this.lastFrame, 100);
+    this.lastFrame = t;
+    const simMs = isFinite(this.speed) ? dt * this.speed : dt * 10000;
+    if (simMs > 0) this.lab.advance(simMs, FRAME_BUDGET_MS);
+    this.refresh();
+    this.schedule();
+  }
+
+  private refresh(): void {
+    const s = this.lab.snapshot(this.eventSeq, this.dropSeq);
+    if (s) this.draw(s);
+  }
+
+  private draw(s: Snapshot): void {
+    const first = this.snap === null;
+    this.snap = s;
+    $("clock").textContent = `${(s.now / 1000).toFixed(3)} s`;
+    const problem = s.violation ? `Safety violation: ${s.violation}` : s.error;
+    if (problem) {
+      this.showBanner(problem, true);
+      if (this.running) this.setRunning(false);
+    }
+    this.setStatus(
+      `${s.leader ? `leader ${s.leader}` : "no leader"} · ${s.stats.elections} elections · ${s.stats.committed} commands committed · ${s.stats.delivered} delivered, ${s.stats.dropped} dropped` +
+        (this.running ? "" : " · paused"),
+    );
+    $<HTMLInputElement>("unreliable").checked = s.unreliable;
+    $<HTMLInputElement>("load").checked = s.load;
+    this.view.draw(s);
+    this.cards.draw(s);
+    this.appendEvents(s);
+    if (s.drops.length > 0) this.dropSeq = s.drops[s.drops.length - 1]!.seq;
+    if (first) {
+      document.body.dataset.ready = "1";
+      performance.mark("raftlab-interactive");
+    }
+  }
+
+  private appendEvents(s: Snapshot): void {
+    if (s.events.length === 0) return;
+    const list = this.events;
+    const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    const frag = document.createDocumentFragment();
+    for (const e of s.events.slice(-EVENT_ROWS)) {
+      const li = document.createElement("li");
+      li.dataset.kind = e.kind;
+      const time = document.createElement("time");
+      time.textContent = (e.t / 1000).toFixed(3);
+      li.append(time, " ", e.text);
+      frag.append(li);
+    }
+    list.append(frag);
+    while (list.childElementCount > EVENT_ROWS) list.firstElementChild?.remove();
+    this.eventSeq = s.events[s.events.length - 1]!.seq;
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  private setStatus(text: string): void {
+    $("status").textContent = text;
+  }
+
+  private showBanner(text: string, canReset: boolean): void {
+    $("bannerText").textContent = text;
+    $("reset").hidden = !canReset;
+    $("banner").hidden = false;
+  }
+
+  private hideBanner(): void {
+    $("banner").hidden = true;
+  }
+}
+
+function fatal(text: string): void {
+  $("bannerText").textContent = text;
+  $("reset").hidden = true;
+  $("banner").hidden = false;
+}
+
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const n = Number(params.get("nodes") ?? "5");
+  const seedParam = params.get("seed");
+  const seed = seedParam !== null && /^\d+$/.test(seedParam) ? Number(seedParam) : Math.floor(Math.random() * 2 ** 31);
+  let lab: Lab;
+  try {
+    lab = await loadLab("raftlab.wasm");
+  } catch (e) {
+    fatal(`The Raft module could not be loaded: ${String(e)}`);
+    return;
+  }
+  const page = new Page(lab, seed);
+  if (lab.storage !== "localStorage") {
+    $("submitMsg").textContent = `Nodes keep their state in ${lab.storage}.`;
+  }
+  page.start([3, 5, 7, 9].includes(n) ? n : 5);
+}
+
+void main();
