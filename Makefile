@@ -29,6 +29,9 @@ bench:
 	@echo "--- sim: 5 nodes, 600 simulated seconds, no faults, then all faults"
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 10
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10
+	@echo "--- native: 3 members over WebSocket on loopback; 64 submitters, then one at a time; memory, then bbolt"
+	$(GO) test -run '^$$' -bench Commits -benchtime 20000x ./server/internal/member/
+	$(GO) test -run '^$$' -bench Latency -benchtime 5000x ./server/internal/member/
 
 # The page: the wasm module, the bundled TypeScript and CSS, precompressed, into web/dist.
 build:

@@ -168,29 +168,35 @@ func Encode(e *Envelope) ([]byte, error) {
 // Decode parses and validates one frame. It rejects unknown fields, unknown versions and
 // types, and fields missing or malformed for the frame's type, with an *Error.
 func Decode(b []byte) (*Envelope, error) {
-	// Read the version alone first, so that a future version's new fields are reported as a
-	// version mismatch rather than as unknown fields.
-	var head struct {
-		V    *int    `json:"v"`
-		Type *string `json:"type"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return nil, errorf(CodeBadFrame, "not a JSON object: %v", err)
-	}
-	if head.V == nil {
-		return nil, errorf(CodeBadFrame, `missing protocol version "v"`)
-	}
-	if *head.V != Version {
-		return nil, errorf(CodeVersion, "protocol version %d is not supported; this server speaks version %d", *head.V, Version)
-	}
-	if head.Type == nil {
-		return nil, errorf(CodeBadFrame, `missing frame "type"`)
-	}
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	var e Envelope
-	if err := d.Decode(&e); err != nil {
+	if err := d.Decode(&e); err != nil || d.More() {
+		// Say what is wrong in the most useful order: not JSON, no or another version (whose
+		// new fields are then no fault), no type, then the field error.
+		var head struct {
+			V    *int    `json:"v"`
+			Type *string `json:"type"`
+		}
+		if herr := json.Unmarshal(b, &head); herr != nil {
+			return nil, errorf(CodeBadFrame, "not a JSON object: %v", herr)
+		}
+		if head.V == nil {
+			return nil, errorf(CodeBadFrame, `missing protocol version "v"`)
+		}
+		if *head.V != Version {
+			return nil, errorf(CodeVersion, "protocol version %d is not supported; this server speaks version %d", *head.V, Version)
+		}
+		if head.Type == nil {
+			return nil, errorf(CodeBadFrame, `missing frame "type"`)
+		}
 		return nil, errorf(CodeBadFrame, "%s frame: %v", *head.Type, err)
+	}
+	if e.V == 0 && !bytes.Contains(b, []byte(`"v"`)) && !bytes.Contains(b, []byte(`"V"`)) {
+		return nil, errorf(CodeBadFrame, `missing protocol version "v"`)
+	}
+	if e.Type == "" {
+		return nil, errorf(CodeBadFrame, `missing frame "type"`)
 	}
 	if err := e.Validate(); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"raftlab/raft"
 	"raftlab/server/wire"
 )
 
@@ -191,6 +192,16 @@ func (c *conn) readPump() {
 	}
 }
 
+// sameDest reports whether every message goes to members hosted by to. It expects h.mu held.
+func sameDest(cl *cluster, msgs []raft.Message, to *conn) bool {
+	for i := range msgs {
+		if cl.hosts[msgs[i].To] != host(to) {
+			return false
+		}
+	}
+	return true
+}
+
 // drain reads and discards what the peer still sends after the connection failed, until the
 // peer answers the close or finalWait passes. Closing a socket with unread data makes the
 // kernel reset it, and the reset could destroy the error frame before the peer reads it.
@@ -247,7 +258,11 @@ func (c *conn) handle(b []byte) *wire.Error {
 			}
 		}
 		h.mu.RLock()
-		h.routeLocked(c.cluster, e.Msgs)
+		if to, ok := c.cluster.hosts[e.Msgs[0].To].(*conn); ok && sameDest(c.cluster, e.Msgs, to) {
+			to.queue(b) // one destination: forward the validated frame as it came
+		} else {
+			h.routeLocked(c.cluster, e.Msgs)
+		}
 		h.mu.RUnlock()
 	case wire.TypeStatus:
 		now := time.Now()

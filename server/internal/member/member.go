@@ -139,7 +139,7 @@ func (m *Member) startNode(members []string) error {
 	sm := kv.NewStore()
 	n, err := native.Start(native.Config{
 		Raft: rc,
-		Send: func(msgs []raft.Message) { m.link.SendMsgs(msgs) },
+		Send: m.send,
 		Apply: func(e raft.CommitEntry) []byte {
 			o, err := sm.Apply(e)
 			if err != nil {
@@ -156,6 +156,23 @@ func (m *Member) startNode(members []string) error {
 	}
 	m.members, m.store, m.node = members, st, n
 	return nil
+}
+
+// send sends one frame per destination, which the hub forwards without re-encoding.
+func (m *Member) send(msgs []raft.Message) {
+	for len(msgs) > 0 {
+		to := msgs[0].To
+		var same, rest []raft.Message
+		for _, msg := range msgs {
+			if msg.To == to {
+				same = append(same, msg)
+			} else {
+				rest = append(rest, msg)
+			}
+		}
+		m.link.SendMsgs(same)
+		msgs = rest
+	}
 }
 
 func (m *Member) nodeNow() *native.Node {

@@ -1,0 +1,133 @@
+//go:build !js
+
+// Benchmarks of a 3-member native cluster over the real WebSocket transport on loopback:
+// commits per second with 64 concurrent submitters, and sequential submit-to-commit latency,
+// with in-memory storage and with bbolt.
+package member_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/kv"
+	"raftlab/server/internal/hub"
+	"raftlab/server/internal/member"
+	"raftlab/server/internal/native"
+)
+
+// cluster3 starts a hub on loopback and three members connected to it, and returns the
+// leader's node once there is one.
+func cluster3(tb testing.TB, durable bool) *native.Node {
+	tb.Helper()
+	h := hub.New(hub.Config{Logf: tb.Logf})
+	if err := h.AddCluster("bench", []string{"n1", "n2", "n3"}); err != nil {
+		tb.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	srv := httptest.NewServer(mux)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	var ms []*member.Member
+	tb.Cleanup(func() {
+		for _, m := range ms {
+			m.Close()
+		}
+		h.Close()
+		srv.Close()
+	})
+	for _, id := range []string{"n1", "n2", "n3"} {
+		cfg := member.Config{URL: url, Cluster: "bench", ID: id, Logf: tb.Logf}
+		if durable {
+			cfg.DataDir = tb.TempDir()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m, err := member.Start(ctx, cfg)
+		cancel()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range ms {
+			if m.Node().Status().State == raft.Leader {
+				// Let the new leader's no-op commit before measuring.
+				if _, err := m.Node().Submit(context.Background(), []byte("put warm up")); err != nil {
+					tb.Fatal(err)
+				}
+				return m.Node()
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatal("no leader within 10s")
+	return nil
+}
+
+func storages(b *testing.B, f func(b *testing.B, durable bool)) {
+	b.Run("mem", func(b *testing.B) { f(b, false) })
+	b.Run("bbolt", func(b *testing.B) { f(b, true) })
+}
+
+// BenchmarkCommits: 64 submitters, each submitting its next command as soon as the last one
+// committed. Reports commits/s.
+func BenchmarkCommits(b *testing.B) {
+	storages(b, func(b *testing.B, durable bool) {
+		leader := cluster3(b, durable)
+		const submitters = 64
+		var next atomic.Int64
+		var failed atomic.Int64
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for range submitters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+					if _, err := leader.Submit(context.Background(), kv.Request{Command: kv.Put("k"+strconv.FormatInt(i%1000, 10), "v")}.Encode()); err != nil {
+						failed.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if n := failed.Load(); n > 0 {
+			b.Fatalf("%d of %d submits failed", n, b.N)
+		}
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commits/s")
+	})
+}
+
+// BenchmarkLatency: one submitter, sequential commands. Reports the p50 and p99 of the time
+// from Submit to the committed, applied answer.
+func BenchmarkLatency(b *testing.B) {
+	storages(b, func(b *testing.B, durable bool) {
+		leader := cluster3(b, durable)
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := range b.N {
+			t0 := time.Now()
+			if _, err := leader.Submit(context.Background(), kv.Request{Command: kv.Put("k"+strconv.Itoa(i%1000), "v")}.Encode()); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	})
+}
