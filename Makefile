@@ -4,7 +4,7 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test test-native test-wasm vet bench build run
+.PHONY: test test-native test-wasm vet bench bench-page build run
 
 # build first: the browser tests drive the page embedded in the server.
 test: vet build test-native test-wasm
@@ -32,6 +32,12 @@ bench:
 	@echo "--- native: 3 members over WebSocket on loopback; 64 submitters, then one at a time; memory, then bbolt"
 	$(GO) test -run '^$$' -bench Commits -benchtime 20000x ./server/internal/member/
 	$(GO) test -run '^$$' -bench Latency -benchtime 5000x ./server/internal/member/
+
+# The page's figures (needs the built page and Chromium): compressed wasm size, time to
+# interactive, frames per second with 9 nodes at 1x.
+bench-page: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./web/
+	$(GO) test -run '^$$' -bench 'Page' -benchtime 3x ./server/
 
 # The page: the wasm module, the bundled TypeScript and CSS, precompressed, into web/dist.
 build:

@@ -148,7 +148,7 @@ func eval[T any](p *page, js string) T {
 	p.tb.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitLimit)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		p.tb.Fatalf("evaluating %s: %v", js, err)
 	}
@@ -238,7 +238,7 @@ func (p *page) screenshot(name string) {
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, waitLimit)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		p.tb.Errorf("screenshot: %v", err)
 		return
@@ -262,6 +262,7 @@ func TestBrowser(t *testing.T) {
 		}
 		tti := eval[float64](p, `performance.getEntriesByName("raftlab-interactive")[0].startTime`)
 		t.Logf("interactive %.0f ms after navigation started", tti)
+		p.do(chromedp.EmulateViewport(1280, 800))
 		p.screenshot("lab-1280x800.png")
 		p.noProblems()
 	})
@@ -409,4 +410,56 @@ func slicesContains(s [][2]string, v [2]string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkPageInteractive loads the page in a fresh origin (empty localStorage, nothing
+// cached) and reports the time from navigation to the first drawn cluster, and the bytes of
+// wasm that crossed the wire.
+func BenchmarkPageInteractive(b *testing.B) {
+	br := startBrowser(b)
+	var total, wire float64
+	n := 0
+	for b.Loop() {
+		p := br.open(b, serve(b))
+		total += eval[float64](p, `performance.getEntriesByName("raftlab-interactive")[0].startTime`)
+		wire += eval[float64](p, `performance.getEntriesByType("resource").find(e => e.name.endsWith("/raftlab.wasm")).transferSize`)
+		n++
+	}
+	b.ReportMetric(total/float64(n), "ms-to-interactive")
+	b.ReportMetric(wire/float64(n), "wasm-bytes-on-wire")
+}
+
+// BenchmarkPageFrames9Nodes runs a 9-node cluster at 1× for 5 s of wall time and reports the
+// frames per second the page drew and the wall time each frame's work (simulate, snapshot,
+// draw) took: once with the cluster idle (heartbeats), once under the client load.
+func BenchmarkPageFrames9Nodes(b *testing.B) {
+	br := startBrowser(b)
+	for _, load := range []bool{false, true} {
+		name := "Idle"
+		if load {
+			name = "ClientLoad"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := br.open(b, serve(b)+"?nodes=9")
+			p.leader("")
+			if load {
+				p.click("#load")
+			}
+			var fps, work float64
+			n := 0
+			for b.Loop() {
+				res := eval[[]float64](p, `new Promise(done => {
+					const f0 = raftlabFrames.frames, w0 = raftlabFrames.workMs, t0 = performance.now();
+					setTimeout(() => done([(raftlabFrames.frames - f0) * 1000 / (performance.now() - t0),
+						(raftlabFrames.workMs - w0) / Math.max(1, raftlabFrames.frames - f0)]), 5000);
+				})`)
+				fps += res[0]
+				work += res[1]
+				n++
+			}
+			b.ReportMetric(fps/float64(n), "fps")
+			b.ReportMetric(work/float64(n), "ms-work/frame")
+			p.noProblems()
+		})
+	}
 }

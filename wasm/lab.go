@@ -21,7 +21,7 @@ const (
 	eventRing    = 400                    // events kept for the page's event log
 	dropRing     = 200                    // recent drops kept for the page to animate
 	logWindow    = 32                     // log entries reported per node (the newest)
-	appliedKept  = 8                      // committed commands reported per node
+	appliedKept  = 4                      // committed commands reported per node
 	kvKeysShown  = 24                     // keys reported per node
 	loadInterval = 100 * time.Millisecond // client load: one command per 100 ms of simulated time
 	cmdShown     = 28                     // characters of a command shown in a log entry

@@ -73,6 +73,7 @@ export class Cards {
       const progress = h("div", "progress", root);
       const kv = h("div", "kv", root);
       const applied = h("ol", "applied", root);
+      applied.title = "the last commands this node applied to its key-value store, with their answers";
       const error = h("p", "err", root);
       const actions = h("div", "actions", root);
       const buttons = new Map<string, HTMLButtonElement>();

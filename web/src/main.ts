@@ -27,6 +27,10 @@ function speedText(s: number): string {
   return s >= 10 ? `${Math.round(s)}×` : s >= 1 ? `${s.toFixed(1).replace(/\.0$/, "")}×` : `${s.toPrecision(1)}×`;
 }
 
+/** Frames drawn while running and the wall time they took, for benchmarks (globalThis.raftlabFrames). */
+const frameStats = { frames: 0, workMs: 0 };
+(globalThis as unknown as { raftlabFrames: typeof frameStats }).raftlabFrames = frameStats;
+
 class Page {
   private running = true;
   private speed = 1;
@@ -190,11 +194,14 @@ class Page {
   private frame(t: number): void {
     this.frameReq = 0;
     if (!this.running || !this.snap) return;
+    const start = performance.now();
     const dt = this.lastFrame === 0 ? 0 : Math.min(t - this.lastFrame, 100);
     this.lastFrame = t;
     const simMs = isFinite(this.speed) ? dt * this.speed : dt * 10000;
     if (simMs > 0) this.lab.advance(simMs, FRAME_BUDGET_MS);
     this.refresh();
+    frameStats.frames++;
+    frameStats.workMs += performance.now() - start;
     this.schedule();
   }
 
