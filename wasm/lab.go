@@ -228,12 +228,18 @@ func (l *Lab) Advance(d, budget time.Duration) bool {
 	}
 }
 
-// Step processes the next pending event alone (single-step). It reports false when nothing is
-// pending.
+// Step processes the next pending event alone (single-step): queue items that record nothing
+// (a timer made stale by a reset) are passed over, so each step shows a change. It reports
+// false when nothing is pending.
 func (l *Lab) Step() bool {
-	ok := l.c.Step()
-	l.checkStorage()
-	return ok
+	before := l.c.Events()
+	for l.c.Events() == before {
+		if !l.c.Step() {
+			return false
+		}
+		l.checkStorage()
+	}
+	return true
 }
 
 func (l *Lab) submitLoad() {
