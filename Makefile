@@ -29,6 +29,11 @@ bench:
 	@echo "--- sim: 5 nodes, 600 simulated seconds, no faults, then all faults"
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 10
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10
+	@echo "--- sim with the key-value workload: 5 clients, no faults, then leader crashes"
+	$(GO) run ./server sim -nodes 5 -duration 60s -faults none -workload kv -clients 5
+	$(GO) run ./server sim -nodes 5 -duration 60s -faults crash -workload kv -clients 5
+	@echo "--- the simulator compiled to wasm under Node: 5 nodes, 100 commands per simulated second"
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench SimSpeed -benchtime 3x ./raft/kv/kvsim/
 	@echo "--- native: 3 members over WebSocket on loopback; 64 submitters, then one at a time; memory, then bbolt"
 	$(GO) test -run '^$$' -bench Commits -benchtime 20000x ./server/internal/member/
 	$(GO) test -run '^$$' -bench Latency -benchtime 5000x ./server/internal/member/

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/kv/kvsim"
 	"raftlab/raft/sim"
 )
 
@@ -21,6 +22,7 @@ type simConfig struct {
 	faults   sim.FaultSet
 	load     float64
 	verbose  bool
+	kv       kvConfig
 }
 
 func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
@@ -33,8 +35,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	faults := fs.String("faults", "none", "comma-separated faults: crash, partition, unreliable, duplicate; or all, or none")
 	fs.Float64Var(&cfg.load, "load", 10, "client commands per simulated second, submitted to the leader")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every trace event")
+	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed, 2 bad flags.\n\nflags:")
+		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,6 +54,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	}
 	if cfg.load < 0 {
 		return cfg, fmt.Errorf("-load %v: want 0 or more commands per second", cfg.load)
+	}
+	if err := cfg.kv.validate(fs, &cfg.load); err != nil {
+		return cfg, err
 	}
 	var err error
 	if cfg.faults, err = sim.ParseFaults(*faults); err != nil {
@@ -73,7 +79,16 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if cfg.verbose {
 		opts.OnEvent = func(e raft.Event) { fmt.Fprintln(stdout, e) }
 	}
-	c, err := sim.New(opts)
+	var c *sim.Cluster
+	var kc *kvsim.Cluster // with -workload kv
+	if cfg.kv.enabled() {
+		kc, err = kvsim.New(opts, kvsim.Options{Clients: cfg.kv.clients, Seed: cfg.seed})
+		if kc != nil {
+			c = kc.Cluster
+		}
+	} else {
+		c, err = sim.New(opts)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sim: %v\n", err)
 		return 2
@@ -81,7 +96,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	c.Schedule(sim.RandomFaults(cfg.seed, c.IDs(), cfg.duration, cfg.faults)...)
 	c.Schedule(sim.Load(cfg.seed, cfg.duration, cfg.load)...)
 	start := time.Now()
-	c.RunUntil(cfg.duration)
+	if kc != nil {
+		kc.RunUntil(cfg.duration) // runs the clients too
+	} else {
+		c.RunUntil(cfg.duration)
+	}
 	wall := time.Since(start).Seconds()
 	simulated := c.Now().Seconds()
 	violations := 0
@@ -89,15 +108,19 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		violations = 1
 		fmt.Fprintf(stderr, "sim: %v\nreproduce: go run ./server sim %s\n", err, flagLine(cfg))
 	}
-	fmt.Fprintf(stdout, "summary: seed=%d nodes=%d simulated=%.3f faults=%s load=%g elections=%d committed=%d violations=%d trace=%s events=%d wall=%.3f speed=%.0f\n",
+	kvFields, linearizable := "", true
+	if kc != nil {
+		kvFields, linearizable = kvSummary(kc, cfg, stderr)
+	}
+	fmt.Fprintf(stdout, "summary: seed=%d nodes=%d simulated=%.3f faults=%s load=%g elections=%d committed=%d violations=%d trace=%s events=%d wall=%.3f speed=%.0f%s\n",
 		cfg.seed, cfg.nodes, simulated, cfg.faults, cfg.load, c.Elections(), c.Committed(), violations,
-		c.TraceHash(), c.Events(), wall, simulated/max(wall, 1e-9))
-	if violations > 0 {
+		c.TraceHash(), c.Events(), wall, simulated/max(wall, 1e-9), kvFields)
+	if violations > 0 || !linearizable {
 		return 1
 	}
 	return 0
 }
 
 func flagLine(cfg simConfig) string {
-	return fmt.Sprintf("-seed %d -nodes %d -duration %v -faults %s -load %g", cfg.seed, cfg.nodes, cfg.duration, cfg.faults, cfg.load)
+	return fmt.Sprintf("-seed %d -nodes %d -duration %v -faults %s -load %g", cfg.seed, cfg.nodes, cfg.duration, cfg.faults, cfg.load) + cfg.kv.flags()
 }

@@ -141,6 +141,7 @@ func New(so sim.Options, o Options) (*Cluster, error) {
 	}
 	k.Cluster = c
 	ids := c.IDs()
+	k.metrics.Nodes = len(ids)
 	for i := range o.Clients {
 		cl := &client{num: i, id: fmt.Sprintf("c%d", i+1), target: ids[k.rng.IntN(len(ids))]}
 		cl.timerAt = k.think()

@@ -14,6 +14,12 @@ import (
 // long the cluster goes without a leader after the leader crashes. Feed it every event in
 // order (sim.Options.OnEvent); the zero value is ready to use.
 type Metrics struct {
+	// Nodes is the cluster size. When set, failover is measured only while a majority of the
+	// nodes is running: after a crash that leaves fewer, no election can succeed until nodes
+	// restart, and the time would measure the fault schedule rather than Raft.
+	Nodes int
+	down  map[string]bool
+
 	// pending holds, per leader, its submitted and not yet committed entries in index order.
 	pending map[string][]submitted
 	commit  []time.Duration
@@ -34,7 +40,7 @@ type submitted struct {
 // Commit latency is measured per entry from the EvSubmit that put it in a leader's log to the
 // EvCommit on that same leader that covers it. An entry whose leader loses its role (or
 // crashes) before committing it is not counted. Failover is measured from the EvCrash of the
-// node that led to the next EvState that makes any node leader.
+// node that led to the next EvState that makes any node leader (see Nodes).
 func (m *Metrics) Event(e raft.Event) {
 	switch e.Kind {
 	case raft.EvSubmit:
@@ -71,10 +77,19 @@ func (m *Metrics) Event(e raft.Event) {
 		}
 	case raft.EvCrash:
 		delete(m.pending, e.Node)
+		if m.down == nil {
+			m.down = make(map[string]bool)
+		}
+		m.down[e.Node] = true
 		if e.Node == m.leader {
 			m.leader = ""
 			m.crashedAt, m.waiting = e.Time, true
 		}
+		if m.Nodes > 0 && m.Nodes-len(m.down) <= m.Nodes/2 {
+			m.waiting = false // no majority left: not a failover to measure
+		}
+	case raft.EvRestore:
+		delete(m.down, e.Node)
 	}
 }
 

@@ -156,6 +156,9 @@ type Result struct {
 // Ok reports whether the history is linearizable.
 func (r Result) Ok() bool { return r.Outcome == porcupine.Ok }
 
+// TimedOut reports whether the check gave up before reaching a verdict.
+func (r Result) TimedOut() bool { return r.Outcome == porcupine.Unknown }
+
 // Check checks h. A timeout of 0 means no limit.
 func Check(h *History, timeout time.Duration) Result {
 	res, info := porcupine.CheckOperationsVerbose(Model, h.ops, timeout)
