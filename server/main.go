@@ -15,6 +15,8 @@ func main() {
 			os.Exit(runSim(args[1:], os.Stdout, os.Stderr))
 		case "node":
 			os.Exit(runNode(args[1:], os.Stdout, os.Stderr))
+		case "export":
+			os.Exit(runExport(args[1:], os.Stdout, os.Stderr))
 		case "help", "-h", "-help", "--help":
 			usage()
 			return
@@ -28,5 +30,6 @@ func usage() {
   server [flags]        serve the lab page on :8080 (see server -h)
   server sim [flags]    run a headless simulation and print a summary line
   server node [flags]   run one native member of a cluster as its own process (see server node -h)
+  server export -o DIR  write the lab as a static folder for any web host or offline use
 `)
 }
