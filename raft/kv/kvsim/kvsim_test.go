@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,6 +113,17 @@ func TestRetriesApplyOnce(t *testing.T) {
 	}
 	if err := k.Err(); err != nil {
 		t.Error(err)
+	}
+	// Every appended token names its request ("c2.17;"): none may appear twice.
+	leader, _ = k.Leader()
+	for key, v := range k.Store(leader).Data() {
+		seen := map[string]bool{}
+		for _, tok := range strings.Split(strings.TrimSuffix(v, ";"), ";") {
+			if seen[tok] {
+				t.Errorf("%s = %q holds %q twice: a request was applied twice", key, v, tok)
+			}
+			seen[tok] = true
+		}
 	}
 	t.Logf("%+v", st)
 }
