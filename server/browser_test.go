@@ -161,7 +161,11 @@ func (p *page) waitFor(what, js string) {
 	deadline := time.Now().Add(waitLimit)
 	for !eval[bool](p, "!!("+js+")") {
 		if time.Now().After(deadline) {
-			p.tb.Fatalf("after %v: %s did not happen (%s)\npage status: %s", waitLimit, what, js, eval[string](p, `document.getElementById("status").textContent + " | " + document.getElementById("bannerText").textContent`))
+			p.mu.Lock()
+			problems := strings.Join(p.problems, "\n")
+			p.mu.Unlock()
+			p.tb.Fatalf("after %v: %s did not happen (%s)\npage status: %s\npage errors: %s", waitLimit, what, js,
+				eval[string](p, `document.getElementById("status").textContent + " | " + document.getElementById("bannerText").textContent`), problems)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

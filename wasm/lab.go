@@ -63,6 +63,7 @@ type Lab struct {
 	applied map[string][]string
 	nodeErr map[string]string
 	failed  map[string]bool // storage write failed; node stopped for good
+	cache   map[string]*viewCache
 
 	events   []eventView
 	eventSeq uint64
@@ -105,6 +106,7 @@ func NewLab(store KeyValue, cfg Config) (*Lab, error) {
 		applied:  make(map[string][]string),
 		nodeErr:  make(map[string]string),
 		failed:   make(map[string]bool),
+		cache:    make(map[string]*viewCache),
 	}
 	ids := make([]string, cfg.Nodes)
 	for i := range ids {
@@ -117,6 +119,7 @@ func NewLab(store KeyValue, cfg Config) (*Lab, error) {
 	for _, id := range ids {
 		l.stores[id] = newNodeStorage(store, l.cluster, id, keys)
 		l.states[id] = kv.NewStore()
+		l.cache[id] = &viewCache{logVer: 1, kvVer: 1}
 	}
 	c, err := sim.New(sim.Options{
 		IDs:     ids,
@@ -154,6 +157,9 @@ func (l *Lab) onEvent(e raft.Event) {
 		// A node that starts delivers its committed entries again from index 1.
 		l.states[e.Node] = kv.NewStore()
 		l.applied[e.Node] = nil
+		l.bump(e.Node, true, true)
+	case raft.EvAppend, raft.EvTruncate, raft.EvCrash:
+		l.bump(e.Node, true, false)
 	}
 	text := e.String()
 	if _, rest, ok := strings.Cut(text, "ms "); ok {
@@ -174,6 +180,33 @@ func (l *Lab) onApply(id string, e raft.CommitEntry) {
 		return
 	}
 	l.applied[id] = appendRing(l.applied[id], out.String(), appliedKept)
+	l.bump(id, false, true)
+}
+
+// viewCache keeps the costly parts of a node's view (its log window and key-value contents)
+// between snapshots; they are rebuilt only after the events that change them. The page asks
+// for a snapshot every frame.
+type viewCache struct {
+	logVer, kvVer     uint64 // bumped by events
+	logBuilt, kvBuilt uint64 // the versions the views below were built at; 0 = never
+	logLast           uint64
+	logFrom           uint64
+	log               []logView
+	kv                [][2]string
+	kvLen             int
+}
+
+func (l *Lab) bump(id string, log, kv bool) {
+	c := l.cache[id]
+	if c == nil {
+		return
+	}
+	if log {
+		c.logVer++
+	}
+	if kv {
+		c.kvVer++
+	}
 }
 
 func appendRing[T any](s []T, v T, n int) []T {
@@ -500,13 +533,40 @@ func (l *Lab) nodeView(id string, now time.Duration) nodeView {
 		pr := st.Progress[p]
 		v.Progress = append(v.Progress, progView{ID: p, Match: pr.Match, Next: pr.Next, Inflight: pr.Inflight, Probing: pr.Probing})
 	}
-	// The newest entries of the log: from the running core, or from storage while crashed.
-	v.LogFrom = 1
-	if st.LastIndex > logWindow {
-		v.LogFrom = st.LastIndex - logWindow + 1
+	c := l.cache[id]
+	if c.logBuilt != c.logVer || c.logLast != st.LastIndex {
+		c.logFrom, c.log = l.logWindow(id, st.LastIndex)
+		c.logBuilt, c.logLast = c.logVer, st.LastIndex
 	}
+	v.LogFrom, v.Log = c.logFrom, c.log
+	if c.kvBuilt != c.kvVer {
+		c.kv, c.kvLen = [][2]string{}, 0
+		if kvs := l.states[id]; kvs != nil {
+			c.kvLen = kvs.Len()
+			for _, k := range kvs.Keys() {
+				if len(c.kv) == kvKeysShown {
+					break
+				}
+				val, _ := kvs.Get(k)
+				c.kv = append(c.kv, [2]string{k, val})
+			}
+		}
+		c.kvBuilt = c.kvVer
+	}
+	v.KV, v.KVLen = c.kv, c.kvLen
+	return v
+}
+
+// logWindow reads the newest entries of id's log: from the running core, or from storage while
+// the node is down.
+func (l *Lab) logWindow(id string, last uint64) (from uint64, log []logView) {
+	from = 1
+	if last > logWindow {
+		from = last - logWindow + 1
+	}
+	log = []logView{}
 	node := l.c.Node(id)
-	for i := v.LogFrom; i <= st.LastIndex; i++ {
+	for i := from; i <= last; i++ {
 		var e raft.Entry
 		ok := false
 		if node != nil {
@@ -519,19 +579,9 @@ func (l *Lab) nodeView(id string, now time.Duration) nodeView {
 		if !ok {
 			break
 		}
-		v.Log = append(v.Log, logView{Term: e.Term, Cmd: entryText(e)})
+		log = append(log, logView{Term: e.Term, Cmd: entryText(e)})
 	}
-	if kvs := l.states[id]; kvs != nil {
-		v.KVLen = kvs.Len()
-		for _, k := range kvs.Keys() {
-			if len(v.KV) == kvKeysShown {
-				break
-			}
-			val, _ := kvs.Get(k)
-			v.KV = append(v.KV, [2]string{k, val})
-		}
-	}
-	return v
+	return from, log
 }
 
 func entryText(e raft.Entry) string {

@@ -129,7 +129,7 @@ export class Cards {
       c.root.classList.toggle("isolated", cutAll);
     }
     const left = n.timerLeft < 0 ? 0 : Math.min(100, (100 * n.timerLeft) / s.timerMax);
-    c.timer.style.width = `${left.toFixed(1)}%`;
+    c.timer.style.transform = `scaleX(${(left / 100).toFixed(3)})`;
     if (this.changed(c, "log", `${n.logFrom}|${n.commit}|${n.log.map((e) => e.t).join(",")}|${n.log.length > 0 ? n.log[n.log.length - 1]!.c : ""}`)) {
       c.root.dataset.commit = String(n.commit);
       c.root.dataset.last = String(n.last);

@@ -1,7 +1,7 @@
 // The lab page: loads the wasm cluster, drives its clock from the event loop, and draws what
 // the core reports. No Raft logic lives here.
 
-import { Lab, loadLab, type Action, type Snapshot } from "./api";
+import { Lab, loadLab, type Action, type LabEvent, type Snapshot } from "./api";
 import { ClusterView } from "./cluster";
 import { Cards } from "./cards";
 
@@ -16,6 +16,8 @@ const FRAME_BUDGET_MS = 10;
 /** The speed slider's top position: as fast as the budget allows. */
 const SPEED_MAX = 100;
 const EVENT_ROWS = 300;
+/** The event log is redrawn at most this often while running (wall milliseconds). */
+const EVENT_FLUSH_MS = 100;
 
 /** speedOf maps the slider (0..100) to a multiple of real time: 0.01× .. ~90×, then max. */
 function speedOf(v: number): number {
@@ -40,6 +42,8 @@ class Page {
   private eventSeq = 0;
   private dropSeq = 0;
   private snap: Snapshot | null = null;
+  private pendingEvents: LabEvent[] = [];
+  private lastEventFlush = 0;
   private readonly view: ClusterView;
   private readonly cards: Cards;
   private readonly events = $<HTMLOListElement>("events");
@@ -56,6 +60,7 @@ class Page {
     $<HTMLSelectElement>("nodes").value = String(n);
     this.eventSeq = 0;
     this.dropSeq = 0;
+    this.pendingEvents = [];
     this.events.replaceChildren();
     const err = this.lab.start(n, this.seed);
     if (err) {
@@ -235,12 +240,25 @@ class Page {
     }
   }
 
+  /**
+   * appendEvents adds the new events at the top of the log, newest first. Under load events
+   * come by the hundred per second, so they are added at most every EVENT_FLUSH_MS, and the
+   * list is never measured (reading its layout every frame cost more than the whole rest).
+   */
   private appendEvents(s: Snapshot): void {
-    if (s.events.length === 0) return;
+    if (s.events.length > 0) {
+      this.pendingEvents.push(...s.events);
+      this.eventSeq = s.events[s.events.length - 1]!.seq;
+    }
+    const now = performance.now();
+    if (this.pendingEvents.length === 0 || (this.running && now - this.lastEventFlush < EVENT_FLUSH_MS)) return;
+    this.lastEventFlush = now;
     const list = this.events;
-    const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
     const frag = document.createDocumentFragment();
-    for (const e of s.events.slice(-EVENT_ROWS)) {
+    const events = this.pendingEvents.slice(-EVENT_ROWS);
+    this.pendingEvents = [];
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i]!;
       const li = document.createElement("li");
       li.dataset.kind = e.kind;
       const time = document.createElement("time");
@@ -248,10 +266,9 @@ class Page {
       li.append(time, " ", e.text);
       frag.append(li);
     }
-    list.append(frag);
-    while (list.childElementCount > EVENT_ROWS) list.firstElementChild?.remove();
-    this.eventSeq = s.events[s.events.length - 1]!.seq;
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    list.prepend(frag);
+    let extra = list.childElementCount - EVENT_ROWS;
+    while (extra-- > 0) list.lastElementChild?.remove();
   }
 
   private setStatus(text: string): void {
