@@ -271,6 +271,12 @@ func (l *Link) session() (welcomed bool, err error) {
 			switch e.Code {
 			case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeBadFrame, wire.CodeType, wire.CodeImpersonate:
 				return welcomed, &PermanentError{e}
+			case wire.CodeTaken:
+				// Refused on the first connection: someone else runs this member. After a
+				// reconnect it is more likely our own old connection, not yet timed out.
+				if l.connects.Load() == 0 {
+					return welcomed, &PermanentError{e}
+				}
 			}
 			return welcomed, fmt.Errorf("the hub closed the connection: %s: %s", e.Code, e.Error)
 		}
