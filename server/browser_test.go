@@ -365,6 +365,36 @@ func TestBrowser(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("AFullLocalStorageStopsTheNodeWithAMessage", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		lead := p.leader("")
+		// From now on the browser refuses every write, as it does when its quota is used up.
+		eval[bool](p, `(Storage.prototype.setItem = function () { throw new DOMException("The quota has been exceeded.", "QuotaExceededError") }, true)`)
+		p.do(chromedp.SendKeys(chromedp.CSS("#cmd"), "put z 1"), chromedp.Click(chromedp.CSS(`#submitForm button[type=submit]`)))
+		p.waitFor("the storage error", `!document.getElementById("banner").hidden`)
+		msg := eval[string](p, `document.getElementById("bannerText").textContent`)
+		if !strings.Contains(msg, "QuotaExceededError") || !strings.Contains(msg, lead) {
+			t.Errorf("banner %q: want the quota error and the node %s", msg, lead)
+		}
+		p.waitFor(lead+" shown as stopped", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "dead" && document.querySelector(".card[data-node=%s] .err").textContent.includes("QuotaExceededError")`, lead, lead))
+		if !eval[bool](p, `document.body.classList.contains("paused")`) {
+			t.Errorf("the page kept running after a storage failure")
+		}
+		p.noProblems()
+	})
+
+	t.Run("SwitchingTheClusterSize", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.leader("")
+		for _, n := range []string{"3", "9", "5"} {
+			p.do(chromedp.SetValue(chromedp.CSS("#nodes"), n))
+			eval[bool](p, `(document.getElementById("nodes").dispatchEvent(new Event("change")), true)`)
+			p.waitFor(n+" node cards", `document.querySelectorAll(".card").length === `+n+` && document.querySelectorAll("#svg .node").length === `+n)
+			p.leader("")
+		}
+		p.noProblems()
+	})
+
 	t.Run("KeyboardPausesAndSteps", func(t *testing.T) {
 		p := b.open(t, serve(t))
 		p.leader("")
