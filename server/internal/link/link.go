@@ -64,8 +64,8 @@ func (e *PermanentError) Error() string {
 // Link is a client connection to the hub that reconnects by itself. Its methods are safe for
 // concurrent use.
 type Link struct {
-	cfg  Config
-	send atomic.Pointer[chan []byte] // the current connection's queue; nil while disconnected
+	cfg Config
+	out atomic.Pointer[outbox] // the current connection's; nil while disconnected
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -102,8 +102,8 @@ func Start(cfg Config) *Link {
 // Send encodes and queues a frame, without blocking. It reports false when the link is not
 // connected or its queue is full; the frame is then lost (Raft retries).
 func (l *Link) Send(e *wire.Envelope) bool {
-	q := l.send.Load()
-	if q == nil {
+	o := l.out.Load()
+	if o == nil {
 		return false
 	}
 	b, err := wire.Encode(e)
@@ -111,12 +111,47 @@ func (l *Link) Send(e *wire.Envelope) bool {
 		l.cfg.Logf("link: encode %s: %v", e.Type, err)
 		return false
 	}
+	return o.send(b)
+}
+
+// outbox is one connection's way out. A frame is written at once by the sender when nothing
+// else is waiting or being written (the hub reads promptly, so this costs the sender one
+// write and saves a goroutine hand-off); otherwise it joins the bounded queue that the write
+// pump empties, in order.
+type outbox struct {
+	ws      *websocket.Conn
+	q       chan []byte
+	wmu     sync.Mutex   // held while writing a frame
+	pending atomic.Int64 // frames queued or being written by the pump
+}
+
+func (o *outbox) send(b []byte) bool {
+	if o.pending.Load() == 0 && o.wmu.TryLock() {
+		if o.pending.Load() == 0 {
+			err := o.write(b)
+			o.wmu.Unlock()
+			return err == nil
+		}
+		o.wmu.Unlock()
+	}
+	o.pending.Add(1)
 	select {
-	case *q <- b:
+	case o.q <- b:
 		return true
 	default:
+		o.pending.Add(-1)
 		return false
 	}
+}
+
+// write expects wmu to be held. A failed write closes the socket, which ends the session.
+func (o *outbox) write(b []byte) error {
+	o.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	err := o.ws.WriteMessage(websocket.TextMessage, b)
+	if err != nil {
+		o.ws.Close()
+	}
+	return err
 }
 
 // SendMsgs queues Raft messages in one frame.
@@ -125,7 +160,7 @@ func (l *Link) SendMsgs(msgs []raft.Message) bool {
 }
 
 // Connected reports whether the link has a welcomed connection now.
-func (l *Link) Connected() bool { return l.send.Load() != nil }
+func (l *Link) Connected() bool { return l.out.Load() != nil }
 
 // Connects returns how many times the link has been welcomed.
 func (l *Link) Connects() int64 { return l.connects.Load() }
@@ -192,11 +227,11 @@ func (l *Link) session() (welcomed bool, err error) {
 		}
 		return false, fmt.Errorf("connect to %s: %v", l.cfg.URL, err)
 	}
-	q := make(chan []byte, l.cfg.SendQueue)
+	o := &outbox{ws: ws, q: make(chan []byte, l.cfg.SendQueue)}
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() {
-		l.send.Store(nil)
+		l.out.Store(nil)
 		close(quit)
 		ws.Close()
 		wg.Wait()
@@ -224,10 +259,12 @@ func (l *Link) session() (welcomed bool, err error) {
 		defer wg.Done()
 		for {
 			select {
-			case b := <-q:
-				ws.SetWriteDeadline(time.Now().Add(writeWait))
-				if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
-					ws.Close()
+			case b := <-o.q:
+				o.wmu.Lock()
+				err := o.write(b)
+				o.wmu.Unlock()
+				o.pending.Add(-1)
+				if err != nil {
 					return
 				}
 			case <-quit:
@@ -254,7 +291,7 @@ func (l *Link) session() (welcomed bool, err error) {
 			}
 			welcomed = true
 			l.connects.Add(1)
-			l.send.Store(&q)
+			l.out.Store(o)
 		case wire.TypeMsgs:
 			if l.cfg.OnMsgs != nil {
 				l.cfg.OnMsgs(e.Msgs)
