@@ -70,7 +70,19 @@ func (a Action) String() string {
 // Schedule queues actions to run at their times (an action in the past runs at once, in order).
 func (c *Cluster) Schedule(actions ...Action) {
 	for _, a := range actions {
-		c.push(&item{at: max(a.At, c.now), kind: itemAction, action: a})
+		c.seq++
+		it := &item{at: max(a.At, c.now), seq: c.seq, kind: itemAction, action: &a, index: -1}
+		// Keep c.actions in (at, seq) order: after every action due at or before it.
+		i := len(c.actions)
+		if i > 0 && c.actions[i-1].at > it.at {
+			i, _ = slices.BinarySearchFunc(c.actions, it.at, func(x *item, t time.Duration) int {
+				if x.at <= t {
+					return -1
+				}
+				return 1
+			})
+		}
+		c.actions = slices.Insert(c.actions, i, it)
 	}
 }
 

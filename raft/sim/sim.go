@@ -87,8 +87,11 @@ type Cluster struct {
 	nodes map[string]*simNode
 	now   time.Duration
 	queue queue
-	seq   uint64
-	rng   *rand.Rand // the network's randomness
+	// actions holds the scheduled actions in (at, seq) order, outside the heap: a long
+	// schedule (a client load) would otherwise deepen every heap operation.
+	actions []*item
+	seq     uint64
+	rng     *rand.Rand // the network's randomness
 
 	unreliable bool
 	latMin     time.Duration
@@ -119,7 +122,7 @@ type simNode struct {
 	node     *raft.Node // nil while crashed
 	storage  raft.Storage
 	timerAt  time.Duration
-	timerGen uint64
+	timer    *item // the node's timer in the queue; index < 0 when not queued
 	restarts uint64
 	last     raft.Status // status at the last crash, reported while dead
 }
@@ -217,27 +220,58 @@ func (c *Cluster) Violation() error { return c.violation }
 
 // Next returns the time of the next pending event.
 func (c *Cluster) Next() (time.Duration, bool) {
-	if len(c.queue) == 0 || c.violation != nil {
+	it := c.peek()
+	if it == nil || c.violation != nil {
 		return 0, false
 	}
-	return c.queue[0].at, true
+	return it.at, true
+}
+
+// peek returns the next item: the earliest event, or the earliest scheduled action when it is
+// due strictly earlier (at equal times events come first, as queue.Less orders them).
+func (c *Cluster) peek() *item {
+	var q *item
+	if len(c.queue) > 0 {
+		q = c.queue[0]
+	}
+	if len(c.actions) > 0 && (q == nil || c.actions[0].at < q.at) {
+		return c.actions[0]
+	}
+	return q
+}
+
+// pop removes and returns the next item, nil if none.
+func (c *Cluster) pop() *item {
+	it := c.peek()
+	if it == nil {
+		return nil
+	}
+	if it.kind == itemAction {
+		c.actions[0] = nil
+		c.actions = c.actions[1:]
+		return it
+	}
+	return heap.Pop(&c.queue).(*item)
 }
 
 // Step processes the next pending event, moving the clock to it. It reports false when
 // nothing is pending or the run stopped at a violation.
 func (c *Cluster) Step() bool {
-	if len(c.queue) == 0 || c.violation != nil {
+	if c.violation != nil {
 		return false
 	}
-	it := heap.Pop(&c.queue).(*item)
+	it := c.pop()
+	if it == nil {
+		return false
+	}
 	if it.at > c.now {
 		c.now = it.at
 	}
 	switch it.kind {
 	case itemTimer:
 		sn := c.nodes[it.node]
-		if sn.node == nil || it.gen != sn.timerGen {
-			return true // stale timer
+		if sn.node == nil {
+			return true
 		}
 		sn.timerAt = -1
 		sn.node.Tick(c.now)
@@ -245,7 +279,7 @@ func (c *Cluster) Step() bool {
 	case itemDeliver:
 		c.deliver(it)
 	case itemAction:
-		if err := c.do(it.action); err != nil {
+		if err := c.do(*it.action); err != nil {
 			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("action %s failed: %v", it.action, err)})
 		}
 	}
@@ -255,7 +289,7 @@ func (c *Cluster) Step() bool {
 // RunUntil processes every event up to time t and leaves the clock at t (or at the violation
 // that stopped the run).
 func (c *Cluster) RunUntil(t time.Duration) {
-	for len(c.queue) > 0 && c.queue[0].at <= t && c.violation == nil {
+	for it := c.peek(); it != nil && it.at <= t && c.violation == nil; it = c.peek() {
 		c.Step()
 	}
 	if c.violation == nil && t > c.now {
@@ -271,7 +305,7 @@ func (c *Cluster) RunFor(d time.Duration) { c.RunUntil(c.now + d) }
 func (c *Cluster) RunUntilTrue(d time.Duration, cond func() bool) bool {
 	end := c.now + d
 	for !cond() {
-		if c.violation != nil || len(c.queue) == 0 || c.queue[0].at > end {
+		if it := c.peek(); c.violation != nil || it == nil || it.at > end {
 			c.RunUntil(end)
 			return cond()
 		}
@@ -296,9 +330,21 @@ func (c *Cluster) process(sn *simNode) {
 		c.sendMsg(m)
 	}
 	if d := sn.node.Deadline(); d != sn.timerAt {
-		sn.timerGen++
+		// Move the node's one timer item rather than queue a new one: a follower's timer is
+		// reset by every AppendEntries, and stale items would double the queue's traffic. The
+		// item takes a fresh sequence number, so it orders exactly as a newly queued one would.
 		sn.timerAt = d
-		c.push(&item{at: max(d, c.now), kind: itemTimer, node: sn.id, gen: sn.timerGen})
+		if sn.timer == nil {
+			sn.timer = &item{kind: itemTimer, node: sn.id, index: -1}
+		}
+		sn.timer.at = max(d, c.now)
+		if sn.timer.index >= 0 {
+			c.seq++
+			sn.timer.seq = c.seq
+			heap.Fix(&c.queue, sn.timer.index)
+		} else {
+			c.push(sn.timer)
+		}
 	}
 }
 
@@ -331,26 +377,30 @@ func (c *Cluster) record(e raft.Event) {
 	}
 }
 
-func (c *Cluster) linkDown(from, to string) bool { return c.cut[mkLink(from, to)] }
+func (c *Cluster) linkDown(from, to string) bool {
+	return len(c.cut) > 0 && c.cut[mkLink(from, to)]
+}
 
 func (c *Cluster) sendMsg(m raft.Message) {
 	c.sent++
-	mm := m
-	c.record(raft.Event{Kind: raft.EvSend, Node: m.From, Peer: m.To, Msg: &mm})
+	// The events point at the first copy's queue item, which nothing changes once queued.
+	first := &item{kind: itemDeliver, msg: m, sent: c.now, index: -1}
+	mm := &first.msg
+	c.record(raft.Event{Kind: raft.EvSend, Node: m.From, Peer: m.To, Msg: mm})
 	if c.linkDown(m.From, m.To) {
-		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: &mm, Detail: "link cut"})
+		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "link cut"})
 		return
 	}
 	copies := 1
 	if c.opts.Duplicate > 0 && c.rng.Float64() < c.opts.Duplicate {
 		copies = 2
 	}
-	for range copies {
+	for i := range copies {
 		d := c.latency(m.From, m.To)
 		if c.unreliable {
 			switch r := c.rng.Float64(); {
 			case r < UnreliableDrop:
-				c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: &mm, Detail: "unreliable network"})
+				c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "unreliable network"})
 				continue
 			case r < UnreliableDrop+UnreliableDelayRate:
 				d += UnreliableDelay
@@ -359,14 +409,21 @@ func (c *Cluster) sendMsg(m raft.Message) {
 		if c.opts.Reorder > 0 && c.rng.Float64() < c.opts.Reorder {
 			d += time.Duration(c.rng.Int64N(int64(ReorderDelayMax)))
 		}
-		c.push(&item{at: c.now + d, kind: itemDeliver, msg: m, sent: c.now})
+		it := first
+		if i > 0 {
+			it = &item{kind: itemDeliver, msg: m, sent: c.now}
+		}
+		it.at = c.now + d
+		c.push(it)
 	}
 }
 
 func (c *Cluster) latency(from, to string) time.Duration {
 	lo, hi := c.latMin, c.latMax
-	if l, ok := c.linkLat[mkLink(from, to)]; ok {
-		lo, hi = l[0], l[1]
+	if len(c.linkLat) > 0 {
+		if l, ok := c.linkLat[mkLink(from, to)]; ok {
+			lo, hi = l[0], l[1]
+		}
 	}
 	if hi <= lo {
 		return lo
@@ -490,7 +547,9 @@ func (c *Cluster) Crash(id string) error {
 	sn.last = sn.node.Status()
 	sn.last.State, sn.last.Progress, sn.last.ElectionDeadline = raft.Dead, nil, 0
 	sn.node = nil
-	sn.timerGen++
+	if sn.timer != nil && sn.timer.index >= 0 {
+		heap.Remove(&c.queue, sn.timer.index)
+	}
 	sn.timerAt = -1
 	c.record(raft.Event{Kind: raft.EvCrash, Node: id})
 	return nil
@@ -731,10 +790,10 @@ type item struct {
 	seq    uint64
 	kind   itemKind
 	node   string // timer
-	gen    uint64 // timer generation; stale timers are skipped
+	index  int    // position in the queue, -1 once popped
 	msg    raft.Message
 	sent   time.Duration
-	action Action
+	action *Action
 }
 
 type queue []*item
@@ -751,12 +810,20 @@ func (q queue) Less(i, j int) bool {
 	}
 	return q[i].seq < q[j].seq
 }
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(*item)) }
+func (q queue) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *queue) Push(x any) {
+	it := x.(*item)
+	it.index = len(*q)
+	*q = append(*q, it)
+}
 func (q *queue) Pop() any {
 	old := *q
 	it := old[len(old)-1]
 	old[len(old)-1] = nil
+	it.index = -1
 	*q = old[:len(old)-1]
 	return it
 }
