@@ -44,6 +44,10 @@ type Node struct {
 	msgs    []Message
 	events  []Event
 	pending []KV // storage writes of the current call, flushed before it returns
+
+	// Scratch space reused across calls, so that the hot paths do not allocate.
+	peerIDs  []string // members other than this node, sorted; nil until first needed
+	matchBuf []uint64 // maybeCommit's match indexes
 }
 
 type progress struct {
@@ -226,6 +230,9 @@ func (n *Node) emit(e Event) {
 
 func (n *Node) send(m Message) {
 	m.From, m.Term = n.id, n.term
+	if n.msgs == nil && n.state == Leader {
+		n.msgs = make([]Message, 0, len(n.members)-1) // room for a broadcast, grown once
+	}
 	n.msgs = append(n.msgs, m)
 }
 
@@ -240,14 +247,17 @@ func (n *Node) resetElectionTimer() {
 
 func (n *Node) quorum() int { return len(n.members)/2 + 1 }
 
+// peers returns the other members. The slice is shared: callers must not change it.
 func (n *Node) peers() []string {
-	ps := make([]string, 0, len(n.members)-1)
-	for _, m := range n.members {
-		if m != n.id {
-			ps = append(ps, m)
+	if n.peerIDs == nil {
+		n.peerIDs = make([]string, 0, len(n.members)-1)
+		for _, m := range n.members {
+			if m != n.id {
+				n.peerIDs = append(n.peerIDs, m)
+			}
 		}
 	}
-	return ps
+	return n.peerIDs
 }
 
 func (n *Node) isMember(id string) bool {
@@ -452,12 +462,12 @@ func (n *Node) handleAppendReply(m Message) {
 // that entry is of the current term: entries of earlier terms commit only beneath one of the
 // current term (Figure 8). When it advances, every follower hears of it at once.
 func (n *Node) maybeCommit() bool {
-	matches := make([]uint64, 0, len(n.members))
-	matches = append(matches, n.log.lastIndex())
+	matches := append(n.matchBuf[:0], n.log.lastIndex())
 	for _, pr := range n.progress {
 		matches = append(matches, pr.Match)
 	}
 	slices.Sort(matches)
+	n.matchBuf = matches
 	q := matches[len(matches)-n.quorum()]
 	if q <= n.commit || (n.log.term(q) != n.term && !n.cfg.Bugs.CommitByCounting) {
 		return false
