@@ -108,7 +108,18 @@ declare global {
 
 /** Lab wraps the wasm API with types. Every method returns an error text or a value; none throws. */
 export class Lab {
+  /** The first internal error a call reported (a Go panic, turned into text); null if none. */
+  failure: string | null = null;
+
   constructor(private readonly api: RaftlabAPI) {}
+
+  private check<T>(v: T | string, isError: (v: T | string) => v is string): T | null {
+    if (isError(v)) {
+      this.failure ??= v;
+      return null;
+    }
+    return v;
+  }
 
   /** Where the nodes keep their state: "localStorage", or memory when the browser refuses it. */
   get storage(): string {
@@ -127,12 +138,12 @@ export class Lab {
 
   /** Runs simMs of simulated time, spending at most budgetMs of wall time; true if caught up. */
   advance(simMs: number, budgetMs: number): boolean {
-    return this.api.advance(simMs, budgetMs) === true;
+    return this.check(this.api.advance(simMs, budgetMs), isText) === true;
   }
 
   /** Processes the next pending event; false when there is none. */
   step(): boolean {
-    return this.api.step() === true;
+    return this.check(this.api.step(), isText) === true;
   }
 
   /** Performs an action; returns what to tell the person if it failed. */
@@ -143,8 +154,18 @@ export class Lab {
   /** The state to draw; events and drops after the given sequence numbers. */
   snapshot(eventsAfter: number, dropsAfter: number): Snapshot | null {
     const s = this.api.snapshot(eventsAfter, dropsAfter);
-    return s === "null" ? null : (JSON.parse(s) as Snapshot);
+    if (s === "null") return null;
+    try {
+      return JSON.parse(s) as Snapshot;
+    } catch {
+      this.failure ??= s; // not JSON: the text of an internal error
+      return null;
+    }
   }
+}
+
+function isText(v: unknown): v is string {
+  return typeof v === "string";
 }
 
 /** Loads wasm_exec.js's Go runtime with the module and returns the API once it is installed. */

@@ -213,6 +213,10 @@ class Page {
   private refresh(): void {
     const s = this.lab.snapshot(this.eventSeq, this.dropSeq);
     if (s) this.draw(s);
+    if (this.lab.failure !== null && this.running) {
+      this.showBanner(`The Raft module failed: ${this.lab.failure}. Reload the page; if it happens again, please report it.`, false);
+      this.setRunning(false);
+    }
   }
 
   private draw(s: Snapshot): void {
