@@ -151,9 +151,13 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 		return err
 	}
 	sm := kv.NewStore()
+	send := func(msgs []raft.Message) { m.hub.Route(m.cluster, msgs) }
+	if native.UnreliableFromEnv() {
+		send = native.Unreliable(send, seed(id))
+	}
 	n, err := native.Start(native.Config{
 		Raft: raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)},
-		Send: func(msgs []raft.Message) { m.hub.Route(m.cluster, msgs) },
+		Send: send,
 		Apply: func(e raft.CommitEntry) []byte {
 			o, err := sm.Apply(e)
 			if err != nil {

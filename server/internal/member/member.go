@@ -137,9 +137,13 @@ func (m *Member) startNode(members []string) error {
 		rc.Seed = uint64(time.Now().UnixNano())
 	}
 	sm := kv.NewStore()
+	send := m.send
+	if native.UnreliableFromEnv() {
+		send = native.Unreliable(send, rc.Seed)
+	}
 	n, err := native.Start(native.Config{
 		Raft: rc,
-		Send: m.send,
+		Send: send,
 		Apply: func(e raft.CommitEntry) []byte {
 			o, err := sm.Apply(e)
 			if err != nil {

@@ -258,3 +258,49 @@ func TestStorageFailureStopsNode(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestUnreliable(t *testing.T) {
+	var mu sync.Mutex
+	var got []raft.Message
+	var at []time.Duration
+	start := time.Now()
+	send := Unreliable(func(ms []raft.Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range ms {
+			got = append(got, m)
+			at = append(at, time.Since(start))
+		}
+	}, 1)
+	const n = 2000
+	for i := range n {
+		send([]raft.Message{{Type: raft.MsgApp, From: "a", To: "b", Term: 1, Commit: uint64(i)}})
+	}
+	// The delayed ones arrive 75 ms later: poll.
+	deadline := time.Now().Add(5 * time.Second)
+	var late int
+	for {
+		mu.Lock()
+		late = 0
+		for _, d := range at {
+			if d >= UnreliableLag {
+				late++
+			}
+		}
+		total := len(got)
+		mu.Unlock()
+		if total >= n*85/100 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dropped := n - len(got)
+	if dropped < n*5/100 || dropped > n*15/100 {
+		t.Errorf("dropped %d of %d; want about 10%%", dropped, n)
+	}
+	if late < n*5/100 || late > n*15/100 {
+		t.Errorf("delayed %d of %d by %v; want about 10%%", late, n, UnreliableLag)
+	}
+}
