@@ -73,6 +73,7 @@ func splitIDs(flagName, s string) ([]string, error) {
 
 // mixed is what the flags started: the hub and the native members inside the server.
 type mixed struct {
+	logf    func(string, ...any)
 	hub     *hub.Hub
 	cluster string
 	natives []*localMember
@@ -96,7 +97,7 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 			return nil, usagef("-allow-origin %q: want an origin such as https://example.org or http://localhost:3000, or *", o)
 		}
 	}
-	m := &mixed{hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
+	m := &mixed{logf: logf, hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
 	if f.cluster == "" {
 		if f.members != "" || f.native != "" {
 			return nil, usagef("-members and -native need -cluster NAME")
@@ -171,6 +172,14 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 		return fmt.Errorf("member %s: %w", id, err)
 	}
 	m.natives = append(m.natives, &localMember{id: id, node: n, store: st})
+	// Say so when the node stops by itself (a failed write); the goroutine exits when the node
+	// stops, which close ensures.
+	go func() {
+		<-n.Done()
+		if err := n.Err(); err != nil {
+			m.logf("native member %s stopped: %v", id, err)
+		}
+	}()
 	return m.hub.AttachLocal(m.cluster, id, n)
 }
 

@@ -328,14 +328,21 @@ func TestMixedServerNatives(t *testing.T) {
 	if code := dup.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(dup.output(), "member n3 is already hosted by a native connection") {
 		t.Errorf("duplicate n3: exit %d:\n%s\nwant exit 1 saying n3 is already hosted", code, dup.output())
 	}
+	// Restart the server on the same address: n3 keeps running, reconnects by itself, and the
+	// cluster, its natives restored from -data, still holds x.
 	srv.stop(t)
-	n3.stop(t)
-	_, base = startServer(t, "127.0.0.1:0", args...)
-	startNodeProc(t, base, dir, "n3")
-	waitUntil(t, "a leader after the restart", func() bool { return clusterInfo(t, base).Leader != "" })
+	startServer(t, base, args...)
+	waitUntil(t, "n3 to reconnect and a leader", func() bool {
+		c := clusterInfo(t, base)
+		return c.Leader != "" && c.member("n3").Reachable
+	})
 	if out := mustCommand(t, base, "get x"); out["value"] != "1" {
-		t.Errorf("after restarting, get x = %v; want 1", out)
+		t.Errorf("after restarting the server, get x = %v; want 1", out)
 	}
+	if !strings.Contains(n3.output(), "reconnecting in") {
+		t.Errorf("n3 did not say it was reconnecting:\n%s", n3.output())
+	}
+	n3.stop(t)
 }
 
 func TestCommandFlags(t *testing.T) {
