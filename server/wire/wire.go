@@ -192,10 +192,7 @@ func Decode(b []byte) (*Envelope, error) {
 		}
 		return nil, errorf(CodeBadFrame, "%s frame: %v", *head.Type, err)
 	}
-	if e.V == 0 && !bytes.Contains(b, []byte(`"v"`)) && !bytes.Contains(b, []byte(`"V"`)) {
-		return nil, errorf(CodeBadFrame, `missing protocol version "v"`)
-	}
-	if e.Type == "" {
+	if e.Type == "" && e.V == Version {
 		return nil, errorf(CodeBadFrame, `missing frame "type"`)
 	}
 	if err := e.Validate(); err != nil {
@@ -206,6 +203,9 @@ func Decode(b []byte) (*Envelope, error) {
 
 // Validate checks that e is a well-formed frame of its type.
 func (e *Envelope) Validate() error {
+	if e.V == 0 {
+		return errorf(CodeBadFrame, `missing protocol version "v"`)
+	}
 	if e.V != Version {
 		return errorf(CodeVersion, "protocol version %d is not supported; this server speaks version %d", e.V, Version)
 	}
