@@ -16,6 +16,18 @@ function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent?: 
   return e;
 }
 
+/** sync makes parent hold count children made by make, and updates each: the DOM is reused. */
+function sync<E extends Element>(parent: Element, count: number, make: () => E, update: (el: E, i: number) => void): void {
+  while (parent.childElementCount < count) parent.append(make());
+  while (parent.childElementCount > count) parent.lastElementChild!.remove();
+  for (let i = 0; i < count; i++) update(parent.children[i] as E, i);
+}
+
+/** setText changes an element's text only when it differs. */
+function setText(el: Element, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
 interface Card {
   root: HTMLElement;
   role: HTMLElement;
@@ -24,9 +36,15 @@ interface Card {
   believes: HTMLElement;
   timer: HTMLElement;
   log: HTMLElement;
+  elided: HTMLElement;
+  entries: HTMLElement;
   meta: HTMLElement;
   progress: HTMLElement;
+  progressList: HTMLElement;
   kv: HTMLElement;
+  kvLabel: HTMLElement;
+  kvPairs: HTMLElement;
+  kvMore: HTMLElement;
   applied: HTMLElement;
   error: HTMLElement;
   buttons: Map<string, HTMLButtonElement>;
@@ -69,9 +87,16 @@ export class Cards {
       const timer = h("div", "fill", timerBox);
       const log = h("div", "log", root);
       log.setAttribute("aria-label", `${id}'s log`);
+      const elided = h("span", "elided", log);
+      const entries = h("span", "entries", log);
       const meta = h("div", "meta", root);
       const progress = h("div", "progress", root);
+      h("span", "label", progress, "followers:");
+      const progressList = h("span", "entries", progress);
       const kv = h("div", "kv", root);
+      const kvLabel = h("span", "label", kv);
+      const kvPairs = h("span", "entries", kv);
+      const kvMore = h("span", "more", kv);
       const applied = h("ol", "applied", root);
       applied.title = "the last commands this node applied to its key-value store, with their answers";
       const error = h("p", "err", root);
@@ -85,7 +110,10 @@ export class Cards {
         b.addEventListener("click", () => this.act({ kind, node: id }));
         buttons.set(kind, b);
       }
-      this.cards.set(id, { root, role, term, vote, believes, timer, log, meta, progress, kv, applied, error, buttons, keys: new Map() });
+      this.cards.set(id, {
+        root, role, term, vote, believes, timer, log, elided, entries, meta, progress, progressList, kv, kvLabel, kvPairs, kvMore, applied, error, buttons,
+        keys: new Map(),
+      });
     }
   }
 
@@ -140,27 +168,36 @@ export class Cards {
     }
     const prog = n.progress ?? [];
     if (this.changed(c, "progress", JSON.stringify(prog))) {
-      c.progress.replaceChildren();
-      if (prog.length > 0) {
-        h("span", "label", c.progress, "followers:");
-        for (const p of prog) {
-          const span = h("span", `pr${p.probing ? " probing" : ""}`, c.progress, `${p.id} match ${p.match} next ${p.next}${p.inflight ? ` (${p.inflight} out)` : ""}`);
-          span.title = p.probing ? "probing: looking for where the logs agree" : "replicating";
-        }
-      }
+      c.progress.hidden = prog.length === 0;
+      sync(c.progressList, prog.length, () => h("span", "pr"), (el, i) => {
+        const p = prog[i]!;
+        el.className = p.probing ? "pr probing" : "pr";
+        el.title = p.probing ? "probing: looking for where the logs agree" : "replicating";
+        setText(el, `${p.id} match ${p.match} next ${p.next}${p.inflight ? ` (${p.inflight} out)` : ""}`);
+      });
     }
     if (this.changed(c, "kv", `${n.kvLen}|${JSON.stringify(n.kv)}`)) {
-      c.kv.replaceChildren();
-      h("span", "label", c.kv, n.kvLen === 0 ? "kv: empty" : `kv (${n.kvLen}):`);
-      for (const [k, v] of n.kv) {
-        const pair = h("span", "pair", c.kv);
-        h("b", "", pair, k);
-        pair.append(`=${v}`);
-      }
-      if (n.kvLen > n.kv.length) h("span", "more", c.kv, `+${n.kvLen - n.kv.length} more`);
+      setText(c.kvLabel, n.kvLen === 0 ? "kv: empty" : `kv (${n.kvLen}):`);
+      sync(
+        c.kvPairs,
+        n.kv.length,
+        () => {
+          const pair = h("span", "pair");
+          h("b", "", pair);
+          pair.append("");
+          return pair;
+        },
+        (pair, i) => {
+          const [k, v] = n.kv[i]!;
+          setText(pair.firstElementChild!, k);
+          const rest = pair.lastChild!;
+          if (rest.nodeValue !== `=${v}`) rest.nodeValue = `=${v}`;
+        },
+      );
+      setText(c.kvMore, n.kvLen > n.kv.length ? `+${n.kvLen - n.kv.length} more` : "");
     }
     if (this.changed(c, "applied", n.applied.join("\n"))) {
-      c.applied.replaceChildren(...n.applied.map((a) => h("li", "", undefined, a)));
+      sync(c.applied, n.applied.length, () => h("li", ""), (li, i) => setText(li, n.applied[i]!));
     }
     if (this.changed(c, "error", n.error ?? "")) {
       c.error.textContent = n.error ?? "";
@@ -169,19 +206,16 @@ export class Cards {
   }
 
   private drawLog(c: Card, n: NodeView): void {
-    const frag = document.createDocumentFragment();
-    if (n.logFrom > 1) h("span", "elided", frag, `…${n.logFrom - 1}`);
-    n.log.forEach((e, i) => {
+    setText(c.elided, n.logFrom > 1 ? `…${n.logFrom - 1}` : n.log.length === 0 ? "empty log" : "");
+    sync(c.entries, n.log.length, () => h("span", "e"), (span, i) => {
+      const e = n.log[i]!;
       const idx = n.logFrom + i;
-      const span = document.createElement("span");
-      span.className = idx <= n.commit ? "e committed" : "e";
-      if (idx === n.commit) span.classList.add("commit-mark");
-      span.style.setProperty("--h", String(termHue(e.t)));
-      span.textContent = String(e.t);
+      const cls = idx < n.commit ? "e committed" : idx === n.commit ? "e committed commit-mark" : "e";
+      if (span.className !== cls) span.className = cls;
+      const hue = String(termHue(e.t));
+      if (span.style.getPropertyValue("--h") !== hue) span.style.setProperty("--h", hue);
+      setText(span, String(e.t));
       span.title = `index ${idx} · term ${e.t} · ${e.c}${idx <= n.commit ? " · committed" : ""}`;
-      frag.append(span);
     });
-    if (n.log.length === 0) h("span", "empty", frag, "empty log");
-    c.log.replaceChildren(frag);
   }
 }
