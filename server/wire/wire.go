@@ -168,6 +168,17 @@ func Encode(e *Envelope) ([]byte, error) {
 // Decode parses and validates one frame. It rejects unknown fields, unknown versions and
 // types, and fields missing or malformed for the frame's type, with an *Error.
 func Decode(b []byte) (*Envelope, error) {
+	if e, ok := decodeMsgsFast(b); ok {
+		if err := e.Validate(); err != nil {
+			return nil, err
+		}
+		return e, nil
+	}
+	return decodeGeneral(b)
+}
+
+// decodeGeneral is Decode through encoding/json, for every frame.
+func decodeGeneral(b []byte) (*Envelope, error) {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	var e Envelope

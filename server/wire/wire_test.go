@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -160,4 +161,49 @@ func normalize(e *Envelope) *Envelope {
 		c.Value = nil
 	}
 	return &c
+}
+
+// FuzzFastDecode checks the msgs fast path against the general decoder: whatever the fast path
+// accepts, the general decoder decodes to the same envelope.
+func FuzzFastDecode(f *testing.F) {
+	seed, _ := Encode(appendFrame())
+	f.Add(seed)
+	f.Add([]byte(`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":4,"From":"n2","To":"n1","Term":3,"Success":true,"Index":7}]}`))
+	f.Add([]byte(`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3,"Entries":[{"Term":3,"Type":1,"Command":null},{"Term":3,"Type":0,"Command":""}]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := decodeMsgsFast(b)
+		if !ok {
+			return
+		}
+		var slow Envelope
+		if err := json.Unmarshal(b, &slow); err != nil {
+			t.Fatalf("fast path accepted %q; encoding/json: %v", b, err)
+		}
+		if !reflect.DeepEqual(fast, &slow) {
+			t.Fatalf("fast path and encoding/json disagree on %q:\n%+v\n%+v", b, fast, &slow)
+		}
+		fe, ferr := Decode(b)
+		ge, gerr := decodeGeneral(b)
+		if (ferr == nil) != (gerr == nil) || (ferr == nil && !reflect.DeepEqual(fe, ge)) {
+			t.Fatalf("Decode and decodeGeneral disagree on %q: %v / %v", b, ferr, gerr)
+		}
+	})
+}
+
+func TestFastPathTaken(t *testing.T) {
+	b, _ := Encode(appendFrame())
+	if _, ok := decodeMsgsFast(b); !ok {
+		t.Fatalf("the fast path refused a frame Encode wrote: %s", b)
+	}
+	for _, s := range []string{
+		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n\u0031","To":"n2","Term":3}]}`,
+		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"type":3,"From":"n1","To":"n2","Term":3}]}`,
+		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3,"Term":4}]}`,
+		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":1e3}]}`,
+		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3}]} `,
+	} {
+		if _, ok := decodeMsgsFast([]byte(s)); ok {
+			t.Errorf("the fast path took %s; it should leave it to encoding/json", s)
+		}
+	}
 }
