@@ -1,4 +1,4 @@
-// A fast path for decoding msgs frames exactly as Encode writes them: encoding/json's
+// Fast paths for encoding msgs frames, and decoding them exactly as Encode writes them: encoding/json's
 // reflection costs ~1.5 µs per log entry, which dominated the hub's CPU under load. Anything
 // the fast path does not recognise (whitespace, escapes, other key spellings or orders of the
 // envelope) goes to the general decoder, which stays the reference; a fuzz target checks that
@@ -8,6 +8,7 @@ package wire
 import (
 	"bytes"
 	"encoding/base64"
+	"strconv"
 
 	"raftlab/raft"
 )
@@ -115,12 +116,25 @@ func (p *scan) key() (string, bool) {
 
 const maxU64 = ^uint64(0)
 
+// messageKeys are raft.Message's JSON keys, as encoding/json writes them.
+var messageKeys = [...]string{"Type", "From", "To", "Term", "LastLogIndex", "LastLogTerm", "PrevLogIndex",
+	"PrevLogTerm", "Entries", "Commit", "Success", "Index", "ConflictTerm", "ConflictIndex"}
+
+func keyBit(k string) uint16 {
+	for i, name := range messageKeys {
+		if k == name {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
 func (p *scan) message() (raft.Message, bool) {
 	var m raft.Message
 	if !p.lit("{") {
 		return m, false
 	}
-	seen := map[string]bool{}
+	var seen uint16 // one bit a key, to refuse repeated keys
 	for first := true; ; first = false {
 		if p.lit("}") {
 			return m, !first
@@ -129,10 +143,14 @@ func (p *scan) message() (raft.Message, bool) {
 			return m, false
 		}
 		k, ok := p.key()
-		if !ok || seen[k] {
+		if !ok {
 			return m, false
 		}
-		seen[k] = true
+		bit := keyBit(k)
+		if bit == 0 || seen&bit != 0 {
+			return m, false
+		}
+		seen |= bit
 		var u *uint64
 		switch k {
 		case "Type":
@@ -208,7 +226,10 @@ func (p *scan) entries() ([]raft.Entry, bool) {
 	if !p.lit("[") {
 		return nil, false
 	}
-	var es []raft.Entry
+	// One allocation for the entries and one for all their commands, sized from what is left
+	// of the frame (an upper bound).
+	es := make([]raft.Entry, 0, min(bytes.Count(p.b[p.i:], []byte(`{"Term":`)), MaxMsgsPerFrame))
+	var arena []byte
 	for {
 		var e raft.Entry
 		if !p.lit(`{"Term":`) {
@@ -231,12 +252,20 @@ func (p *scan) entries() ([]raft.Entry, bool) {
 			if !ok {
 				return nil, false
 			}
-			e.Command = make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-			n, err := base64.StdEncoding.Decode(e.Command, s)
+			need := base64.StdEncoding.DecodedLen(len(s))
+			if cap(arena)-len(arena) < need {
+				arena = make([]byte, 0, max(need, base64.StdEncoding.DecodedLen(len(p.b)-p.i)))
+			}
+			n, err := base64.StdEncoding.Decode(arena[len(arena):len(arena)+need], s)
 			if err != nil {
 				return nil, false
 			}
-			e.Command = e.Command[:n]
+			if n == 0 {
+				e.Command = []byte{} // as encoding/json decodes ""
+			} else {
+				e.Command = arena[len(arena) : len(arena)+n : len(arena)+n]
+				arena = arena[:len(arena)+n]
+			}
 		default:
 			return nil, false
 		}
@@ -252,4 +281,89 @@ func (p *scan) entries() ([]raft.Entry, bool) {
 		}
 		return es, true
 	}
+}
+
+// encodeMsgsFast writes a msgs frame byte for byte as json.Marshal would, without reflection.
+// ok is false for anything but a plain msgs frame with strings that need no escaping.
+func encodeMsgsFast(e *Envelope) ([]byte, bool) {
+	if e.Type != TypeMsgs || e.Kind != "" || e.Members != nil || e.Status != nil || e.Presence != nil ||
+		e.Req != 0 || e.Member != "" || e.Command != nil || e.Index != 0 || e.Term != 0 || e.Value != nil ||
+		e.Leader != "" || e.Code != "" || e.Error != "" || len(e.Msgs) == 0 || !plain(e.Cluster) || e.Cluster == "" {
+		return nil, false
+	}
+	size := 64
+	for i := range e.Msgs {
+		m := &e.Msgs[i]
+		if !plain(m.From) || !plain(m.To) {
+			return nil, false
+		}
+		size += 160
+		for _, en := range m.Entries {
+			size += 48 + base64.StdEncoding.EncodedLen(len(en.Command))
+		}
+	}
+	b := make([]byte, 0, size)
+	b = strconv.AppendInt(append(b, `{"v":`...), int64(e.V), 10)
+	b = append(b, `,"type":"msgs","cluster":"`...)
+	b = append(b, e.Cluster...)
+	b = append(b, `","msgs":[`...)
+	for i := range e.Msgs {
+		m := &e.Msgs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(append(b, `{"Type":`...), uint64(m.Type), 10)
+		b = append(append(append(b, `,"From":"`...), m.From...), '"')
+		b = append(append(append(b, `,"To":"`...), m.To...), '"')
+		b = strconv.AppendUint(append(b, `,"Term":`...), m.Term, 10)
+		b = appendOmitUint(b, `,"LastLogIndex":`, m.LastLogIndex)
+		b = appendOmitUint(b, `,"LastLogTerm":`, m.LastLogTerm)
+		b = appendOmitUint(b, `,"PrevLogIndex":`, m.PrevLogIndex)
+		b = appendOmitUint(b, `,"PrevLogTerm":`, m.PrevLogTerm)
+		if len(m.Entries) > 0 {
+			b = append(b, `,"Entries":[`...)
+			for j, en := range m.Entries {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = strconv.AppendUint(append(b, `{"Term":`...), en.Term, 10)
+				b = strconv.AppendUint(append(b, `,"Type":`...), uint64(en.Type), 10)
+				if en.Command == nil {
+					b = append(b, `,"Command":null}`...)
+				} else {
+					b = base64.StdEncoding.AppendEncode(append(b, `,"Command":"`...), en.Command)
+					b = append(b, `"}`...)
+				}
+			}
+			b = append(b, ']')
+		}
+		b = appendOmitUint(b, `,"Commit":`, m.Commit)
+		if m.Success {
+			b = append(b, `,"Success":true`...)
+		}
+		b = appendOmitUint(b, `,"Index":`, m.Index)
+		b = appendOmitUint(b, `,"ConflictTerm":`, m.ConflictTerm)
+		b = appendOmitUint(b, `,"ConflictIndex":`, m.ConflictIndex)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), true
+}
+
+func appendOmitUint(b []byte, key string, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	return strconv.AppendUint(append(b, key...), v, 10)
+}
+
+// plain reports whether json.Marshal writes s as it is: printable ASCII without the characters
+// it escapes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -162,6 +162,9 @@ func ErrorFrame(err error) *Envelope {
 // Encode returns the JSON of e, with e.V set to Version.
 func Encode(e *Envelope) ([]byte, error) {
 	e.V = Version
+	if b, ok := encodeMsgsFast(e); ok {
+		return b, nil
+	}
 	return json.Marshal(e)
 }
 

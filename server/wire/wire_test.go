@@ -207,3 +207,24 @@ func TestFastPathTaken(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFastEncode checks that the msgs fast path writes what json.Marshal writes.
+func FuzzFastEncode(f *testing.F) {
+	f.Add(uint8(3), "n1", "n2", uint64(3), uint64(4), uint64(2), uint64(9), true, []byte("put x 1"), false, "demo")
+	f.Add(uint8(1), "n<1", "n2", uint64(1), uint64(0), uint64(0), uint64(0), false, []byte(nil), true, "de\"mo")
+	f.Fuzz(func(t *testing.T, typ uint8, from, to string, term, a, b, c uint64, success bool, cmd []byte, noop bool, cluster string) {
+		m := raft.Message{Type: raft.MsgType(typ), From: from, To: to, Term: term, LastLogIndex: a, LastLogTerm: b,
+			PrevLogIndex: c, PrevLogTerm: a, Commit: b, Success: success, Index: c, ConflictTerm: a, ConflictIndex: b}
+		if len(cmd) > 0 || noop {
+			m.Entries = []raft.Entry{{Term: term, Type: raft.EntryCommand, Command: cmd}, {Term: a, Type: raft.EntryNoop}}
+		}
+		e := &Envelope{V: Version, Type: TypeMsgs, Cluster: cluster, Msgs: []raft.Message{m, m}}
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := encodeMsgsFast(e); ok && string(got) != string(want) {
+			t.Fatalf("fast encode:\n%s\njson.Marshal:\n%s", got, want)
+		}
+	})
+}
