@@ -393,24 +393,28 @@ type Snapshot struct {
 	Error      string       `json:"error,omitempty"`
 	Violation  string       `json:"violation,omitempty"`
 	Stats      stats        `json:"stats"`
+	// Detail says whether each node's log, progress, key-value contents and applied commands
+	// are included; a light snapshot (for the frames in between) leaves them out.
+	Detail bool `json:"detail"`
 }
 
 type nodeView struct {
-	ID        string      `json:"id"`
-	State     string      `json:"state"`
-	Term      uint64      `json:"term"`
-	Vote      string      `json:"vote"`
-	Leader    string      `json:"leader"`
-	Commit    uint64      `json:"commit"`
-	Last      uint64      `json:"last"`
-	TimerLeft float64     `json:"timerLeft"` // ms until the election timeout; -1 for leaders and dead nodes
-	Progress  []progView  `json:"progress,omitempty"`
-	LogFrom   uint64      `json:"logFrom"` // index of Log[0]
-	Log       []logView   `json:"log"`
-	KV        [][2]string `json:"kv"`
-	KVLen     int         `json:"kvLen"`
-	Applied   []string    `json:"applied"`
-	Error     string      `json:"error,omitempty"`
+	ID        string  `json:"id"`
+	State     string  `json:"state"`
+	Term      uint64  `json:"term"`
+	Vote      string  `json:"vote"`
+	Leader    string  `json:"leader"`
+	Commit    uint64  `json:"commit"`
+	Last      uint64  `json:"last"`
+	TimerLeft float64 `json:"timerLeft"` // ms until the election timeout; -1 for leaders and dead nodes
+	// Detailed snapshots only; empty lists are left out.
+	Progress []progView  `json:"progress,omitempty"`
+	LogFrom  uint64      `json:"logFrom,omitempty"` // index of Log[0]
+	Log      []logView   `json:"log,omitempty"`
+	KV       [][2]string `json:"kv,omitempty"`
+	KVLen    int         `json:"kvLen,omitempty"`
+	Applied  []string    `json:"applied,omitempty"`
+	Error    string      `json:"error,omitempty"`
 }
 
 type progView struct {
@@ -475,13 +479,23 @@ func msgKind(t raft.MsgType) string {
 
 // Snapshot describes the lab; events and drops are those after the sequence numbers given.
 func (l *Lab) Snapshot(eventsAfter, dropsAfter uint64) Snapshot {
+	return l.snapshot(eventsAfter, dropsAfter, true)
+}
+
+// LightSnapshot is Snapshot without the nodes' details: what moves every frame (the clock,
+// roles, timers, messages) and the new events.
+func (l *Lab) LightSnapshot(eventsAfter, dropsAfter uint64) Snapshot {
+	return l.snapshot(eventsAfter, dropsAfter, false)
+}
+
+func (l *Lab) snapshot(eventsAfter, dropsAfter uint64, detail bool) Snapshot {
 	c := l.c
 	now := c.Now()
 	s := Snapshot{
 		Now: ms(now), Seed: l.cfg.Seed, Cluster: l.cluster, TimerMax: ms(l.timerMax),
 		Unreliable: c.Unreliable(), Load: l.load, Error: l.stopErr,
 		Nodes: make([]nodeView, 0, len(l.stores)), Flights: []flightView{}, Cut: [][2]string{},
-		Events: []eventView{}, Drops: []dropView{},
+		Events: []eventView{}, Drops: []dropView{}, Detail: detail,
 	}
 	s.Leader, _ = c.Leader()
 	if t, ok := c.Next(); ok {
@@ -494,7 +508,7 @@ func (l *Lab) Snapshot(eventsAfter, dropsAfter uint64) Snapshot {
 	s.Stats.Sent, s.Stats.Elections, s.Stats.Committed, s.Stats.Events = c.MessagesSent(), c.Elections(), c.Committed(), c.Events()
 	ids := c.IDs()
 	for i, id := range ids {
-		s.Nodes = append(s.Nodes, l.nodeView(id, now))
+		s.Nodes = append(s.Nodes, l.nodeView(id, now, detail))
 		for _, p := range ids[i+1:] {
 			if !c.Connected(id, p) {
 				s.Cut = append(s.Cut, [2]string{id, p})
@@ -518,17 +532,18 @@ func (l *Lab) Snapshot(eventsAfter, dropsAfter uint64) Snapshot {
 	return s
 }
 
-func (l *Lab) nodeView(id string, now time.Duration) nodeView {
+func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	st := l.c.Status(id)
 	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
 		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
-		Applied: slices.Clone(l.applied[id]), Log: []logView{}, KV: [][2]string{}}
-	if v.Applied == nil {
-		v.Applied = []string{}
 	}
 	if st.State == raft.Follower || st.State == raft.Candidate {
 		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))
 	}
+	if !detail {
+		return v
+	}
+	v.Applied = slices.Clone(l.applied[id])
 	for _, p := range slices.Sorted(maps.Keys(st.Progress)) {
 		pr := st.Progress[p]
 		v.Progress = append(v.Progress, progView{ID: p, Match: pr.Match, Next: pr.Next, Inflight: pr.Inflight, Probing: pr.Probing})

@@ -69,6 +69,18 @@ func TestSnapshotHasNoNulls(t *testing.T) {
 		}
 		l.Advance(time.Second, time.Hour)
 	}
+	if err := l.Do(Action{Kind: "submit", Command: "put a 1"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(time.Second, time.Hour)
+	light := l.LightSnapshot(0, 0)
+	b, _ := json.Marshal(light)
+	if light.Detail || strings.Contains(string(b), "null") || strings.Contains(string(b), `"log"`) || light.Leader == "" || len(light.Nodes) != 3 {
+		t.Errorf("light snapshot %s: want roles and no details, no nulls", b)
+	}
+	if full := l.Snapshot(0, 0); !full.Detail || len(full.Nodes[0].Log) == 0 {
+		t.Errorf("full snapshot without details: %+v", full.Nodes[0])
+	}
 }
 
 func TestLabElectsAndCommitsOnEveryNode(t *testing.T) {

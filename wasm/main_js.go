@@ -9,7 +9,8 @@
 //	advance(simMs, budgetMs) -> caught up?     run simMs of simulated time within budgetMs of wall time
 //	step()             -> processed?            process the next event alone
 //	act(json)          -> null | error text     an Action (crash, submit, partition, ...)
-//	snapshot(eventsAfter, dropsAfter) -> JSON   the state to draw (see Snapshot)
+//	snapshot(eventsAfter, dropsAfter, light) -> JSON   the state to draw (see Snapshot; light
+//	                                            leaves out each node's log, kv and progress)
 //	storage            -> "localStorage" | "memory (...)"
 //
 // No call panics into the page: a Go panic becomes an error text.
@@ -156,7 +157,12 @@ func main() {
 			if lab == nil {
 				return "null"
 			}
-			b, err := json.Marshal(lab.Snapshot(uint64(argFloat(args, 0)), uint64(argFloat(args, 1))))
+			after, drops := uint64(argFloat(args, 0)), uint64(argFloat(args, 1))
+			snap := lab.Snapshot
+			if len(args) > 2 && args[2].Truthy() {
+				snap = lab.LightSnapshot
+			}
+			b, err := json.Marshal(snap(after, drops))
 			if err != nil {
 				return fmt.Sprintf(`{"error":%q}`, err.Error())
 			}

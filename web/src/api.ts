@@ -11,13 +11,14 @@ export interface NodeView {
   last: number;
   /** Milliseconds of simulated time until the election timeout; -1 for leaders and dead nodes. */
   timerLeft: number;
+  // The details below come only in a detailed snapshot; empty ones are left out.
   progress?: { id: string; match: number; next: number; inflight: number; probing: boolean }[];
   /** Index of log[0]: the log shows the newest entries. */
-  logFrom: number;
-  log: { t: number; c: string }[];
-  kv: [string, string][];
-  kvLen: number;
-  applied: string[];
+  logFrom?: number;
+  log?: { t: number; c: string }[];
+  kv?: [string, string][];
+  kvLen?: number;
+  applied?: string[];
   error?: string;
 }
 
@@ -70,6 +71,8 @@ export interface Snapshot {
   error?: string;
   violation?: string;
   stats: { delivered: number; dropped: number; sent: number; elections: number; committed: number; events: number };
+  /** Whether the nodes' details (log, progress, kv, applied) are included. */
+  detail: boolean;
 }
 
 /** An action of the person (wasm/lab.go Action). */
@@ -93,7 +96,7 @@ interface RaftlabAPI {
   advance(simMs: number, budgetMs: number): boolean | string;
   step(): boolean | string;
   act(action: string): string | null;
-  snapshot(eventsAfter: number, dropsAfter: number): string;
+  snapshot(eventsAfter: number, dropsAfter: number, light?: boolean): string;
 }
 
 declare class Go {
@@ -151,9 +154,9 @@ export class Lab {
     return this.api.act(JSON.stringify(a));
   }
 
-  /** The state to draw; events and drops after the given sequence numbers. */
-  snapshot(eventsAfter: number, dropsAfter: number): Snapshot | null {
-    const s = this.api.snapshot(eventsAfter, dropsAfter);
+  /** The state to draw; events and drops after the given sequence numbers. A light one leaves out the nodes' details. */
+  snapshot(eventsAfter: number, dropsAfter: number, light = false): Snapshot | null {
+    const s = this.api.snapshot(eventsAfter, dropsAfter, light);
     if (s === "null") return null;
     try {
       return JSON.parse(s) as Snapshot;

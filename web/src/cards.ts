@@ -158,13 +158,20 @@ export class Cards {
     }
     const left = n.timerLeft < 0 ? 0 : Math.min(100, (100 * n.timerLeft) / s.timerMax);
     c.timer.style.transform = `scaleX(${(left / 100).toFixed(3)})`;
-    if (this.changed(c, "log", `${n.logFrom}|${n.commit}|${n.log.map((e) => e.t).join(",")}|${n.log.length > 0 ? n.log[n.log.length - 1]!.c : ""}`)) {
+    if (this.changed(c, "meta", `${n.commit}|${n.last}`)) {
       c.root.dataset.commit = String(n.commit);
       c.root.dataset.last = String(n.last);
-      this.drawLog(c, n);
-    }
-    if (this.changed(c, "meta", `${n.commit}|${n.last}`)) {
       c.meta.textContent = `commit index ${n.commit} · last index ${n.last}`;
+    }
+    if (this.changed(c, "error", n.error ?? "")) {
+      c.error.textContent = n.error ?? "";
+      c.error.hidden = !n.error;
+    }
+    if (!s.detail) return; // the rest comes with detailed snapshots only
+    const log = n.log ?? [];
+    const logFrom = n.logFrom ?? 1;
+    if (this.changed(c, "log", `${logFrom}|${n.commit}|${log.map((e) => e.t).join(",")}|${log.length > 0 ? log[log.length - 1]!.c : ""}`)) {
+      this.drawLog(c, logFrom, log, n.commit);
     }
     const prog = n.progress ?? [];
     if (this.changed(c, "progress", JSON.stringify(prog))) {
@@ -176,11 +183,13 @@ export class Cards {
         setText(el, `${p.id} match ${p.match} next ${p.next}${p.inflight ? ` (${p.inflight} out)` : ""}`);
       });
     }
-    if (this.changed(c, "kv", `${n.kvLen}|${JSON.stringify(n.kv)}`)) {
-      setText(c.kvLabel, n.kvLen === 0 ? "kv: empty" : `kv (${n.kvLen}):`);
+    const kv = n.kv ?? [];
+    const kvLen = n.kvLen ?? 0;
+    if (this.changed(c, "kv", `${kvLen}|${JSON.stringify(kv)}`)) {
+      setText(c.kvLabel, kvLen === 0 ? "kv: empty" : `kv (${kvLen}):`);
       sync(
         c.kvPairs,
-        n.kv.length,
+        kv.length,
         () => {
           const pair = h("span", "pair");
           h("b", "", pair);
@@ -188,34 +197,31 @@ export class Cards {
           return pair;
         },
         (pair, i) => {
-          const [k, v] = n.kv[i]!;
+          const [k, v] = kv[i]!;
           setText(pair.firstElementChild!, k);
           const rest = pair.lastChild!;
           if (rest.nodeValue !== `=${v}`) rest.nodeValue = `=${v}`;
         },
       );
-      setText(c.kvMore, n.kvLen > n.kv.length ? `+${n.kvLen - n.kv.length} more` : "");
+      setText(c.kvMore, kvLen > kv.length ? `+${kvLen - kv.length} more` : "");
     }
-    if (this.changed(c, "applied", n.applied.join("\n"))) {
-      sync(c.applied, n.applied.length, () => h("li", ""), (li, i) => setText(li, n.applied[i]!));
-    }
-    if (this.changed(c, "error", n.error ?? "")) {
-      c.error.textContent = n.error ?? "";
-      c.error.hidden = !n.error;
+    const applied = n.applied ?? [];
+    if (this.changed(c, "applied", applied.join("\n"))) {
+      sync(c.applied, applied.length, () => h("li", ""), (li, i) => setText(li, applied[i]!));
     }
   }
 
-  private drawLog(c: Card, n: NodeView): void {
-    setText(c.elided, n.logFrom > 1 ? `…${n.logFrom - 1}` : n.log.length === 0 ? "empty log" : "");
-    sync(c.entries, n.log.length, () => h("span", "e"), (span, i) => {
-      const e = n.log[i]!;
-      const idx = n.logFrom + i;
-      const cls = idx < n.commit ? "e committed" : idx === n.commit ? "e committed commit-mark" : "e";
+  private drawLog(c: Card, logFrom: number, log: { t: number; c: string }[], commit: number): void {
+    setText(c.elided, logFrom > 1 ? `…${logFrom - 1}` : log.length === 0 ? "empty log" : "");
+    sync(c.entries, log.length, () => h("span", "e"), (span, i) => {
+      const e = log[i]!;
+      const idx = logFrom + i;
+      const cls = idx < commit ? "e committed" : idx === commit ? "e committed commit-mark" : "e";
       if (span.className !== cls) span.className = cls;
       const hue = String(termHue(e.t));
       if (span.style.getPropertyValue("--h") !== hue) span.style.setProperty("--h", hue);
       setText(span, String(e.t));
-      span.title = `index ${idx} · term ${e.t} · ${e.c}${idx <= n.commit ? " · committed" : ""}`;
+      span.title = `index ${idx} · term ${e.t} · ${e.c}${idx <= commit ? " · committed" : ""}`;
     });
   }
 }

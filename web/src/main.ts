@@ -16,6 +16,8 @@ const FRAME_BUDGET_MS = 10;
 /** The speed slider's top position: as fast as the budget allows. */
 const SPEED_MAX = 100;
 const EVENT_ROWS = 300;
+/** While running, the nodes' details are redrawn this often (wall ms); the rest every frame. */
+const DETAIL_MS = 66;
 /** The event log is redrawn at most this often while running (wall milliseconds). */
 const EVENT_FLUSH_MS = 100;
 
@@ -43,6 +45,7 @@ class Page {
   private dropSeq = 0;
   private snap: Snapshot | null = null;
   private pendingEvents: LabEvent[] = [];
+  private lastDetail = 0;
   private lastEventFlush = 0;
   private readonly view: ClusterView;
   private readonly cards: Cards;
@@ -185,7 +188,7 @@ class Page {
   private stepOnce(): void {
     if (this.running) this.setRunning(false);
     if (!this.snap) return;
-    if (!this.lab.step()) this.setStatus("nothing to step: no event is pending");
+    this.lab.step(); // with nothing pending it does nothing; the status line says so
     this.refresh();
   }
 
@@ -204,14 +207,16 @@ class Page {
     this.lastFrame = t;
     const simMs = isFinite(this.speed) ? dt * this.speed : dt * 10000;
     if (simMs > 0) this.lab.advance(simMs, FRAME_BUDGET_MS);
-    this.refresh();
+    this.refresh(t - this.lastDetail < DETAIL_MS);
     frameStats.frames++;
     frameStats.workMs += performance.now() - start;
     this.schedule();
   }
 
-  private refresh(): void {
-    const s = this.lab.snapshot(this.eventSeq, this.dropSeq);
+  /** refresh draws the lab; light leaves the nodes' details (logs, kv, progress) as they are. */
+  private refresh(light = false): void {
+    if (!light) this.lastDetail = performance.now();
+    const s = this.lab.snapshot(this.eventSeq, this.dropSeq, light);
     if (s) this.draw(s);
     if (this.lab.failure !== null && this.running) {
       this.showBanner(`The Raft module failed: ${this.lab.failure}. Reload the page; if it happens again, please report it.`, false);
@@ -229,8 +234,8 @@ class Page {
       if (this.running) this.setRunning(false);
     }
     this.setStatus(
-      `${s.leader ? `leader ${s.leader}` : "no leader"} · ${s.stats.elections} elections · ${s.stats.committed} commands committed · ${s.stats.delivered} delivered, ${s.stats.dropped} dropped` +
-        (this.running ? "" : " · paused"),
+      `${s.leader ? `leader ${s.leader}` : "no leader"} · ${s.stats.elections} elections · ${s.stats.committed} commands committed · ${s.stats.delivered} delivered, ${s.stats.dropped} dropped · seed ${s.seed}` +
+        (this.running ? "" : s.pending ? " · paused" : " · paused, nothing pending"),
     );
     $<HTMLInputElement>("unreliable").checked = s.unreliable;
     $<HTMLInputElement>("load").checked = s.load;
