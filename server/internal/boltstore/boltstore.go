@@ -64,7 +64,7 @@ func Open(path, cluster, id string) (*Store, error) {
 		// is worth saying so, but it holds nothing to lose, so initialise it like a new one.
 		existed = false
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
