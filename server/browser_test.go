@@ -395,6 +395,24 @@ func TestBrowser(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("ASecondTabOnTheSameClusterPausesTheFirst", func(t *testing.T) {
+		url := serve(t)
+		first := b.open(t, url)
+		first.leader("")
+		second := b.open(t, url)
+		second.leader("")
+		first.waitFor("the warning in the first tab", `!document.getElementById("banner").hidden && document.getElementById("bannerText").textContent.includes("Another tab is running cluster lab5")`)
+		if !eval[bool](first, `document.body.classList.contains("paused")`) {
+			t.Errorf("the first tab kept running beside the second")
+		}
+		first.do(chromedp.KeyEvent(" "))
+		if !eval[bool](first, `document.body.classList.contains("paused")`) {
+			t.Errorf("the first tab resumed over storage that the second tab owns")
+		}
+		first.noProblems()
+		second.noProblems()
+	})
+
 	t.Run("KeyboardPausesAndSteps", func(t *testing.T) {
 		p := b.open(t, serve(t))
 		p.leader("")

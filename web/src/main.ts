@@ -46,6 +46,8 @@ class Page {
   private snap: Snapshot | null = null;
   private pendingEvents: LabEvent[] = [];
   private lastDetail = 0;
+  /** Another tab wrote this cluster's storage: this tab stays paused until reloaded. */
+  private conflict = false;
   private lastEventFlush = 0;
   private readonly view: ClusterView;
   private readonly cards: Cards;
@@ -64,6 +66,7 @@ class Page {
     this.eventSeq = 0;
     this.dropSeq = 0;
     this.pendingEvents = [];
+    this.conflict = false;
     this.events.replaceChildren();
     const err = this.lab.start(n, this.seed);
     if (err) {
@@ -156,11 +159,27 @@ class Page {
     document.addEventListener("visibilitychange", () => {
       this.lastFrame = 0; // a hidden tab gets no frames: don't catch up on return
     });
+    // localStorage is shared by the tabs of one origin: two tabs running the same cluster
+    // would overwrite each other's nodes. The storage event fires only for other tabs' writes.
+    window.addEventListener("storage", (e) => {
+      if (!this.snap || e.key === null || !e.key.startsWith(`raftlab/${this.snap.cluster}/`)) return;
+      if (this.running) this.setRunning(false);
+      this.conflict = true; // its nodes' memory no longer matches storage: never resume
+      this.showBanner(
+        `Another tab is running cluster ${this.snap.cluster} on this browser's storage (it wrote ${e.key}). ` +
+          "This tab paused so that the two do not overwrite each other's nodes: close the other tab and reload this one, or choose another cluster size.",
+        false,
+      );
+    });
   }
 
   /** act performs an action, draws its result, and reports whether it succeeded. */
   private act(a: Action, msg: HTMLElement): boolean {
     if (!this.snap) return false;
+    if (this.conflict) {
+      this.say(msg, "another tab is running this cluster: reload this tab to go on", true);
+      return false;
+    }
     const err = this.lab.act(a);
     if (err) {
       this.say(msg, err, true);
@@ -177,6 +196,7 @@ class Page {
   }
 
   private setRunning(on: boolean): void {
+    if (on && this.conflict) return;
     this.running = on;
     $("play").textContent = on ? "Pause" : "Run";
     document.body.classList.toggle("paused", !on);
@@ -187,7 +207,7 @@ class Page {
 
   private stepOnce(): void {
     if (this.running) this.setRunning(false);
-    if (!this.snap) return;
+    if (!this.snap || this.conflict) return;
     this.lab.step(); // with nothing pending it does nothing; the status line says so
     this.refresh();
   }
