@@ -219,10 +219,22 @@ func appendRing[T any](s []T, v T, n int) []T {
 // checkStorage stops every node whose storage failed to write (the quota). Its storage holds
 // the state from before the failed call; the node is cut off first so that the messages of
 // that call, already on the wire, are lost instead of delivered, then crashed.
+//
+// A stopped node stays cut off: its last messages may still be on the wire, so a heal or a
+// partition that would restore its links is undone for it.
 func (l *Lab) checkStorage() {
 	for _, id := range l.c.IDs() {
 		s := l.stores[id]
-		if s.Err() == nil || l.failed[id] {
+		if s.Err() == nil {
+			continue
+		}
+		if l.failed[id] {
+			for _, p := range l.c.IDs() {
+				if p != id && l.c.Connected(id, p) {
+					l.c.Disconnect(id)
+					break
+				}
+			}
 			continue
 		}
 		l.failed[id] = true

@@ -229,6 +229,15 @@ func TestLabStorageQuota(t *testing.T) {
 	if err := l.Do(Action{Kind: "restart", Node: failed}); err == nil {
 		t.Errorf("restart of %s after its storage failed: no error", failed)
 	}
+	// Its last messages may still be on the wire: healing must not let them through.
+	for _, a := range []Action{{Kind: "heal-all"}, {Kind: "partition", Groups: [][]string{{"n1", "n2", "n3"}}}, {Kind: "reconnect", Node: failed}} {
+		l.Do(a)
+		for _, p := range l.c.IDs() {
+			if p != failed && l.c.Connected(failed, p) {
+				t.Errorf("after %s: link %s–%s is up", a.Kind, failed, p)
+			}
+		}
+	}
 	// The cluster goes on safely, and what the failed node stored restores.
 	l.Advance(5*time.Second, time.Hour)
 	if err := l.c.Violation(); err != nil {
