@@ -29,8 +29,9 @@ const (
 
 // Config chooses a lab's cluster.
 type Config struct {
-	Nodes int    // 3, 5, 7 or 9
-	Seed  uint64 // seeds election timeouts and the network
+	Nodes int       // 3, 5, 7 or 9
+	Seed  uint64    // seeds election timeouts and the network
+	Bugs  raft.Bugs // break-it switches planted in every node (off by default)
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
@@ -76,6 +77,8 @@ type Lab struct {
 
 	stopErr string // a storage failure that stopped a node: shown until reset
 	stats   stats
+
+	course course // recording, replay and guided scenarios (replay.go, guide.go)
 }
 
 type stats struct {
@@ -96,6 +99,12 @@ func NewLab(store KeyValue, cfg Config) (*Lab, error) {
 	default:
 		return nil, fmt.Errorf("lab: %d nodes; choose 3, 5, 7 or 9", cfg.Nodes)
 	}
+	return newLab(store, cfg, sim.New)
+}
+
+// newLab is NewLab with the function that builds the cluster from the lab's simulator options
+// (replay.go and guide.go change the options or build it through a scenario player).
+func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, error)) (*Lab, error) {
 	l := &Lab{
 		kv:       store,
 		cfg:      cfg,
@@ -121,13 +130,17 @@ func NewLab(store KeyValue, cfg Config) (*Lab, error) {
 		l.states[id] = kv.NewStore()
 		l.cache[id] = &viewCache{logVer: 1, kvVer: 1}
 	}
-	c, err := sim.New(sim.Options{
+	l.course.begin(store, cfg, l.cluster, keys)
+	o := sim.Options{
 		IDs:     ids,
 		Seed:    cfg.Seed,
 		Storage: func(id string) raft.Storage { return l.stores[id] },
 		OnEvent: l.onEvent,
 		OnApply: l.onApply,
-	})
+		Record:  true,
+		Raft:    raft.Config{Bugs: cfg.Bugs},
+	}
+	c, err := build(o)
 	if err != nil {
 		return nil, &StartError{l.cluster, err}
 	}
@@ -140,6 +153,7 @@ func NewLab(store KeyValue, cfg Config) (*Lab, error) {
 func Reset(store KeyValue, n int) int { return clearCluster(store, clusterName(n)) }
 
 func (l *Lab) onEvent(e raft.Event) {
+	l.course.onEvent(l, e)
 	switch e.Kind {
 	case raft.EvSend, raft.EvDeliver:
 		if e.Kind == raft.EvDeliver {
@@ -251,6 +265,9 @@ func (l *Lab) checkStorage() {
 // Advance runs the cluster for d of simulated time, or until budget of wall time is spent,
 // whichever comes first. It reports whether it reached the target.
 func (l *Lab) Advance(d, budget time.Duration) bool {
+	if g := l.course.guide; g != nil {
+		return g.advance(l, d)
+	}
 	target := l.c.Now() + d
 	start := time.Now()
 	for steps := 1; ; steps++ {
@@ -259,6 +276,9 @@ func (l *Lab) Advance(d, budget time.Duration) bool {
 			l.c.RunUntil(l.loadNext)
 			l.submitLoad()
 			l.loadNext += loadInterval
+			continue
+		}
+		if l.course.due(l, target, next, ok) {
 			continue
 		}
 		if !ok || next > target {
@@ -277,8 +297,21 @@ func (l *Lab) Advance(d, budget time.Duration) bool {
 // (a timer made stale by a reset) are passed over, so each step shows a change. It reports
 // false when nothing is pending.
 func (l *Lab) Step() bool {
+	if g := l.course.guide; g != nil {
+		return g.step(l)
+	}
 	before := l.c.Events()
 	for l.c.Events() == before {
+		next, ok := l.c.Next()
+		if l.load && (!ok || l.loadNext <= next) {
+			l.c.RunUntil(l.loadNext)
+			l.submitLoad()
+			l.loadNext += loadInterval
+			return true
+		}
+		if l.course.due(l, next, next, ok) {
+			return true
+		}
 		if !l.c.Step() {
 			return false
 		}
@@ -315,6 +348,9 @@ type Action struct {
 // Do performs a person's action and returns what they should be told if it failed.
 func (l *Lab) Do(a Action) (err error) {
 	defer l.checkStorage()
+	if err := l.course.beforeAct(l, a); err != nil {
+		return err
+	}
 	switch sim.ActionKind(a.Kind) {
 	case sim.ActSubmit, sim.ActSubmitBatch:
 		return l.submit(a)
@@ -327,7 +363,7 @@ func (l *Lab) Do(a Action) (err error) {
 		if a.Node != "" && l.c.Alive(a.Node) {
 			return fmt.Errorf("%s is already running", a.Node)
 		}
-		err := l.c.Do(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node})
+		err := l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node})
 		if err != nil && a.Node != "" {
 			l.nodeErr[a.Node] = err.Error()
 		} else if a.Node != "" {
@@ -335,7 +371,7 @@ func (l *Lab) Do(a Action) (err error) {
 		}
 		return err
 	case sim.ActSetLatency:
-		return l.c.SetLatency(msDur(a.MinMs), msDur(a.MaxMs))
+		return l.act(sim.Action{Kind: sim.ActSetLatency, Min: msDur(a.MinMs), Max: msDur(a.MaxMs)})
 	case sim.ActTimeout, sim.ActCrash, sim.ActDisconnect, sim.ActReconnect:
 		if a.Node == "" {
 			return fmt.Errorf("%s: which node?", a.Kind)
@@ -344,13 +380,10 @@ func (l *Lab) Do(a Action) (err error) {
 			return fmt.Errorf("%s's storage failed to save; reset the cluster to go on", a.Node)
 		}
 	case "load":
-		l.load = a.On
-		if a.On {
-			l.loadNext = l.c.Now()
-		}
-		return nil
+		// Recorded as a note, so that a replay switches the load at the same time (onEvent).
+		return l.act(sim.Action{Kind: sim.ActNote, Detail: loadNote(a.On)})
 	}
-	return l.c.Do(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On})
+	return l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On})
 }
 
 // submit parses key-value commands and hands them to the leader (or to Node, if named).
@@ -380,8 +413,14 @@ func (l *Lab) submit(a Action) error {
 			return errors.New("there is no leader right now; wait for an election")
 		}
 	}
-	_, _, err := l.c.SubmitBatch(id, cmds)
-	return err
+	if len(cmds) == 1 {
+		return l.act(sim.Action{Kind: sim.ActSubmit, Node: id, Command: string(cmds[0])})
+	}
+	strs := make([]string, len(cmds))
+	for i, c := range cmds {
+		strs[i] = string(c)
+	}
+	return l.act(sim.Action{Kind: sim.ActSubmitBatch, Node: id, Commands: strs})
 }
 
 // ---- what the page draws --------------------------------------------------------------------

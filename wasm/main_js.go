@@ -169,6 +169,7 @@ func main() {
 			return string(b)
 		}),
 	}
+	addCourseAPI(api) // course_js.go
 	js.Global().Set("raftlab", js.ValueOf(api))
 	if f := js.Global().Get("onRaftlabReady"); f.Type() == js.TypeFunction {
 		f.Invoke()

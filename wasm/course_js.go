@@ -1,0 +1,118 @@
+// The course part of the module's JS API: share links, replay and time travel, guided
+// scenarios. Runs opened here keep their nodes' storage in memory, never in localStorage.
+
+//go:build js && wasm
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"syscall/js"
+
+	"raftlab/raft/sim"
+)
+
+// addCourseAPI adds to globalThis.raftlab:
+//
+//	share()               -> JSON Share | error text      the run as link parts
+//	openRun(run, atMs)    -> null | error text            replay a link's run to atMs, in memory
+//	seek(ms)              -> null | error text            replay this run to ms (back or forward)
+//	timeline()            -> JSON Timeline | "null"
+//	traceHash()           -> string                       hash of every event so far
+//	scenarios()           -> JSON [ScenarioInfo]
+//	guide(id, step)       -> null | error text            open a guided scenario at a step (0-based)
+//	guideState()          -> JSON GuideState | "null"
+//	next()                -> null | error text            the next pause point
+func addCourseAPI(api map[string]any) {
+	api["share"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		s, err := lab.Share()
+		if err != nil {
+			return err.Error()
+		}
+		return jsonText(s)
+	})
+	api["openRun"] = guard(func(args []js.Value) any {
+		if len(args) == 0 || args[0].Type() != js.TypeString {
+			return "openRun wants the run's text"
+		}
+		run, err := sim.DecodeRun(args[0].String())
+		if err != nil {
+			return err.Error()
+		}
+		l, err := OpenRun(run, msDur(argFloat(args, 1)), nil, "a shared run")
+		if err != nil {
+			return err.Error()
+		}
+		lab = l
+		return nil
+	})
+	api["seek"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		l, err := lab.Seek(msDur(argFloat(args, 0)))
+		if err != nil {
+			return err.Error()
+		}
+		lab = l
+		return nil
+	})
+	api["timeline"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "null"
+		}
+		return jsonText(lab.Timeline())
+	})
+	api["traceHash"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return ""
+		}
+		return lab.TraceHash()
+	})
+	api["scenarios"] = guard(func(args []js.Value) any {
+		all, err := Scenarios()
+		if err != nil {
+			return fmt.Sprintf(`{"error":%q}`, err.Error())
+		}
+		return jsonText(all)
+	})
+	api["guide"] = guard(func(args []js.Value) any {
+		if len(args) == 0 || args[0].Type() != js.TypeString {
+			return "guide wants a scenario id"
+		}
+		l, err := OpenScenario(args[0].String(), argInt(args, 1))
+		if err != nil {
+			return err.Error()
+		}
+		lab = l
+		return nil
+	})
+	api["guideState"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "null"
+		}
+		g := lab.Guide()
+		if g == nil {
+			return "null"
+		}
+		return jsonText(g)
+	})
+	api["next"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		return errText(lab.Next())
+	})
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprintf(`{"error":%q}`, err.Error())
+	}
+	return string(b)
+}

@@ -1,0 +1,318 @@
+// Tests of the course features of the lab: recording, share links, exact replay, time travel
+// and forking, and guided scenarios.
+
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"raftlab/raft/sim"
+)
+
+// recordedRun plays a run with every kind of action the page offers, in 10 ms frames and
+// single steps, and returns the lab and the trace hash at each simulated time it noted.
+func recordedRun(t *testing.T, store KeyValue, load bool) (*Lab, map[time.Duration]string) {
+	t.Helper()
+	l := newTestLab(t, store, 5)
+	hashes := map[time.Duration]string{}
+	note := func() { hashes[l.c.Now()] = l.TraceHash() }
+	frames := func(n int) {
+		for range n {
+			l.Advance(10*time.Millisecond, time.Hour)
+			note()
+		}
+	}
+	do := func(a Action) {
+		t.Helper()
+		if err := l.Do(a); err != nil {
+			t.Fatalf("%+v: %v", a, err)
+		}
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	note()
+	do(Action{Kind: "submit", Command: "put x 1"})
+	frames(7)
+	if load {
+		do(Action{Kind: "load", On: true})
+	}
+	old, _ := l.c.Leader()
+	do(Action{Kind: "crash", Node: old})
+	frames(40)
+	for range 5 { // single steps, then an action in the middle of a time instant
+		l.Step()
+	}
+	do(Action{Kind: "batch", Commands: []string{"put a 1", "append a 2"}})
+	frames(20)
+	do(Action{Kind: "latency", MinMs: 2, MaxMs: 9})
+	do(Action{Kind: "unreliable", On: true})
+	frames(30)
+	do(Action{Kind: "restart", Node: old})
+	do(Action{Kind: "partition", Groups: [][]string{{"n1", "n2"}, {"n3", "n4", "n5"}}})
+	frames(50)
+	do(Action{Kind: "heal-all"})
+	if load {
+		do(Action{Kind: "load", On: false})
+	}
+	frames(30)
+	return l, hashes
+}
+
+// nearestBefore returns the latest noted time not after t.
+func nearestBefore(hashes map[time.Duration]string, t time.Duration) time.Duration {
+	best := time.Duration(-1)
+	for at := range hashes {
+		if at <= t && at > best {
+			best = at
+		}
+	}
+	return best
+}
+
+func TestShareLinkReplaysEventForEvent(t *testing.T) {
+	for _, load := range []bool{false, true} {
+		l, _ := recordedRun(t, NewMemStore(), load)
+		sh, err := l.Share()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sh.Fresh {
+			t.Errorf("a cluster started on empty storage is not marked fresh")
+		}
+		run, err := sim.DecodeRun(sh.Run)
+		if err != nil {
+			t.Fatalf("DecodeRun of the lab's link: %v", err)
+		}
+		if len(run.Actions) < 8 {
+			t.Errorf("the link holds %d actions; the run had at least 8", len(run.Actions))
+		}
+		r, err := OpenRun(run, msDur(sh.Now), nil, "a shared run")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.c.Now() != l.c.Now() || r.TraceHash() != l.TraceHash() || r.c.Events() != l.c.Events() {
+			t.Errorf("load %v: replay at %v has hash %s (%d events); the run at %v had %s (%d events)",
+				load, r.c.Now(), r.TraceHash(), r.c.Events(), l.c.Now(), l.TraceHash(), l.c.Events())
+		}
+		if !load {
+			// Without the lab's client load, the link is a plain sim.Run: the simulator alone replays it.
+			c, err := run.Replay(sim.Options{}, l.c.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.TraceHash() != l.TraceHash() {
+				t.Errorf("sim.Run.Replay of the link: hash %s; the lab's run %s", c.TraceHash(), l.TraceHash())
+			}
+		}
+		if r.course.memory == "" {
+			t.Errorf("a run opened from a link claims to use localStorage")
+		}
+	}
+}
+
+func TestSeekBackAndForwardAndFork(t *testing.T) {
+	store := NewMemStore()
+	l, hashes := recordedRun(t, store, true)
+	end, endHash, actions := l.c.Now(), l.TraceHash(), len(l.Run().Actions)
+	stored := len(store.Keys())
+	for _, back := range []time.Duration{end / 3, end / 2, end - 10*time.Millisecond} {
+		back = nearestBefore(hashes, back)
+		want := hashes[back]
+		b, err := l.Seek(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.c.Now() != back || b.TraceHash() != want {
+			t.Errorf("seek to %v: at %v hash %s; the run had %s there", back, b.c.Now(), b.TraceHash(), want)
+		}
+		ahead := 0
+		for _, a := range l.Run().Actions {
+			if a.At > back {
+				ahead++
+			}
+		}
+		if tl := b.Timeline(); tl.End != ms(end) || tl.Future != ahead || tl.Memory == "" {
+			t.Errorf("after seeking back to %v: timeline %+v; want end %v, %d actions ahead, in memory", back, tl, ms(end), ahead)
+		}
+		// Forward again in frames: the recorded actions play at their times.
+		for b.c.Now() < end {
+			b.Advance(min(10*time.Millisecond, end-b.c.Now()), time.Hour)
+		}
+		if b.TraceHash() != endHash {
+			t.Errorf("from %v forward to %v: hash %s; the run had %s", back, end, b.TraceHash(), endHash)
+		}
+		if got := len(b.Run().Actions); got != actions {
+			t.Errorf("from %v forward: %d actions; the run had %d", back, got, actions)
+		}
+	}
+	// Seeking never writes to the free-play store.
+	if len(store.Keys()) != stored {
+		t.Errorf("seeking changed the free-play store: %d keys, was %d", len(store.Keys()), stored)
+	}
+	// Acting in the past forks: the future is dropped, the run ends at the action.
+	b, err := l.Seek(end / 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Do(Action{Kind: "timeout", Node: "n4"}); err != nil {
+		t.Fatal(err)
+	}
+	run := b.Run()
+	if tl := b.Timeline(); tl.Future != 0 || tl.End != ms(b.c.Now()) {
+		t.Errorf("after acting in the past: %+v; want no future and the end at now", tl)
+	}
+	if last := run.Actions[len(run.Actions)-1]; last.Kind != sim.ActTimeout || last.At != end/2 {
+		t.Errorf("the fork's last action is %v; want the timeout at %v", last, end/2)
+	}
+	if len(run.Actions) >= actions {
+		t.Errorf("the fork kept %d actions; the original had %d after its middle", len(run.Actions), actions)
+	}
+	if _, err := l.Seek(end + time.Second); err == nil {
+		t.Errorf("seeking past the end: no error")
+	}
+}
+
+func TestRunFromStoredStateIsNotFreshButSeeksExactly(t *testing.T) {
+	store := NewMemStore()
+	recordedRun(t, store, false)
+	l, hashes := recordedRun(t, store, false) // a reload: starts from what the first run stored
+	sh, _ := l.Share()
+	if sh.Fresh {
+		t.Errorf("a cluster restored from storage is marked fresh: its link cannot carry that state")
+	}
+	at := nearestBefore(hashes, l.c.Now()/2)
+	b, err := l.Seek(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.TraceHash() != hashes[at] {
+		t.Errorf("seek to %v in a restored run: hash %s; want %s", at, b.TraceHash(), hashes[at])
+	}
+}
+
+func TestOpenRunRefusesBadRuns(t *testing.T) {
+	for _, r := range []sim.Run{
+		{Version: 9, Nodes: 3},
+		{Version: sim.RunVersion, Nodes: 12},
+		{Version: sim.RunVersion, Nodes: 3, Actions: []sim.Action{{At: 5, Kind: "crash", Node: "n1"}, {At: 1, Kind: "restart", Node: "n1"}}},
+	} {
+		if _, err := OpenRun(&r, 0, nil, "test"); err == nil {
+			t.Errorf("OpenRun(%+v): no error", r)
+		}
+	}
+	if _, err := sim.DecodeRun("not-a-link!"); err == nil {
+		t.Errorf("DecodeRun of garbage: no error")
+	}
+}
+
+func TestGuidedScenarioWaitsForTheAskedAction(t *testing.T) {
+	l, err := OpenScenario("leader-crash", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	advanceUntil := func(what string, cond func(*GuideState) bool) *GuideState {
+		t.Helper()
+		for range 2000 {
+			if g := l.Guide(); cond(g) {
+				return g
+			}
+			l.Advance(10*time.Millisecond, time.Hour)
+		}
+		t.Fatalf("%s did not happen; guide %+v", what, l.Guide())
+		return nil
+	}
+	g := advanceUntil("step 1's pause point", func(g *GuideState) bool { return g.Done })
+	if len(g.Checks) > 0 || g.Step != 0 || len(g.Steps) != 3 {
+		t.Fatalf("step 1 done: %+v", g)
+	}
+	// At the pause point, time stands still.
+	now := l.c.Now()
+	l.Advance(time.Second, time.Hour)
+	if l.c.Now() != now {
+		t.Errorf("at a pause point the clock moved from %v to %v", now, l.c.Now())
+	}
+	if err := l.Next(); err != nil {
+		t.Fatal(err)
+	}
+	g = l.Guide()
+	leader, _ := l.c.Leader()
+	if g.Asking == nil || g.Asking.Kind != "crash" || g.Asking.Node != leader || g.Asking.Prompt == "" {
+		t.Fatalf("step 2 asks %+v; want to crash the leader %s", g.Asking, leader)
+	}
+	l.Advance(time.Second, time.Hour)
+	if l.c.Now() != now {
+		t.Errorf("while the step waits for the person, the clock moved from %v to %v", now, l.c.Now())
+	}
+	// Another action does not count as the one asked for.
+	other := "n1"
+	if other == leader {
+		other = "n2"
+	}
+	if err := l.Do(Action{Kind: "timeout", Node: other}); err != nil {
+		t.Fatal(err)
+	}
+	if l.Guide().Asking == nil {
+		t.Fatalf("a timeout of %s was taken for the asked crash", other)
+	}
+	if err := l.Do(Action{Kind: "crash", Node: leader}); err != nil {
+		t.Fatal(err)
+	}
+	g = advanceUntil("step 2's pause point", func(g *GuideState) bool { return g.Done })
+	if len(g.Checks) > 0 {
+		t.Errorf("step 2's claims: %v", g.Checks)
+	}
+	if s := l.Snapshot(0, 0); s.Leader == "" || s.Leader == leader {
+		t.Errorf("after step 2: leader %q; want a new one", s.Leader)
+	}
+	// Next mid-step finishes it (performing the ask itself).
+	if err := l.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Next(); err != nil {
+		t.Fatal(err)
+	}
+	if g := l.Guide(); !g.Done || !g.Last || len(g.Checks) > 0 {
+		t.Errorf("after finishing the last step: %+v", g)
+	}
+	if err := l.Next(); err == nil || !strings.Contains(err.Error(), "last step") {
+		t.Errorf("Next after the last step: %v", err)
+	}
+	if _, err := l.Seek(0); err == nil {
+		t.Errorf("the time slider works in a guided scenario; it should point to Back")
+	}
+	if err := l.Do(Action{Kind: "load", On: true}); err == nil {
+		t.Errorf("client load accepted in a guided scenario")
+	}
+}
+
+func TestEveryScenarioOpensAtEveryStep(t *testing.T) {
+	all, err := Scenarios()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 9 {
+		t.Errorf("%d scenarios; 9 are shipped", len(all))
+	}
+	for _, sc := range all {
+		for i := range sc.Steps {
+			l, err := OpenScenario(sc.ID, i)
+			if err != nil {
+				t.Errorf("%s step %d: %v", sc.ID, i+1, err)
+				continue
+			}
+			if g := l.Guide(); g.Step != i || g.Heading != sc.Steps[i] {
+				t.Errorf("%s step %d opens at %+v", sc.ID, i+1, g)
+			}
+			if len(l.Snapshot(0, 0).Nodes) == 0 {
+				t.Errorf("%s step %d: no nodes to draw", sc.ID, i+1)
+			}
+		}
+	}
+	if _, err := OpenScenario("leader-crash", 3); err == nil {
+		t.Errorf("step 4 of a 3-step scenario: no error")
+	}
+	if _, err := OpenScenario("no-such", 0); err == nil {
+		t.Errorf("an unknown scenario: no error")
+	}
+}

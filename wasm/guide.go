@@ -1,0 +1,192 @@
+// Guided scenarios in the lab: the scenario player drives the cluster, stops at each step's
+// pause point, and waits while a step asks the person to act.
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"raftlab/raft/scenario"
+	"raftlab/raft/sim"
+)
+
+// guide is a lab's scenario player.
+type guide struct {
+	sc *scenario.Scenario
+	p  *scenario.Player
+}
+
+// OpenScenario starts the scenario id at step (0-based) in memory: steps before it are
+// replayed from the start, so that Back and jumps give the same cluster every time.
+func OpenScenario(id string, step int) (*Lab, error) {
+	sc, err := scenario.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	if step < 0 || step >= len(sc.Steps) {
+		return nil, fmt.Errorf("scenario %s has steps 1 to %d; there is no step %d", id, len(sc.Steps), step+1)
+	}
+	var player *scenario.Player
+	cfg := Config{Nodes: sc.Config.Nodes, Seed: sc.Config.Seed, Bugs: sc.Config.Bugs}
+	l, err := newLab(NewMemStore(), cfg, func(o sim.Options) (*sim.Cluster, error) {
+		p, err := scenario.Seek(sc, step, func(po *sim.Options) { *po = o })
+		if err != nil {
+			return nil, err
+		}
+		player = p
+		return p.Cluster, nil
+	})
+	if err != nil {
+		var se *StartError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return nil, fmt.Errorf("scenario %s step %d: %w", id, step+1, err)
+	}
+	l.course.guide = &guide{sc: sc, p: player}
+	l.course.memory = "guided scenario"
+	if m := time.Duration(sc.Config.ElectionTimeoutMax); m > 0 {
+		l.timerMax = m
+	}
+	return l, nil
+}
+
+// advance runs the step toward now+d, stopping at its pause point; while the step waits for
+// the person, or has reached its point, time stands still.
+func (g *guide) advance(l *Lab, d time.Duration) bool {
+	p := g.p
+	if p.Asking() != nil || p.Done() {
+		return true
+	}
+	p.Advance(min(l.c.Now()+d, p.Deadline()))
+	l.checkStorage()
+	return true
+}
+
+// step processes one event of the current step.
+func (g *guide) step(l *Lab) bool {
+	p := g.p
+	if p.Asking() != nil || p.Done() {
+		return false
+	}
+	before := l.c.Events()
+	for l.c.Events() == before && !p.Done() {
+		if !l.c.Step() {
+			return false
+		}
+	}
+	return true
+}
+
+// act performs the person's action; if the step asked for it, the step goes on.
+func (g *guide) act(l *Lab, a sim.Action) error {
+	if a.Kind == sim.ActNote && (a.Detail == loadOnNote || a.Detail == loadOffNote) {
+		return errors.New("the client load is not part of guided scenarios; leave the scenario for free play")
+	}
+	_, err := g.p.Act(a)
+	return err
+}
+
+// Next goes to the next pause point: it finishes the current step (performing what it asks, if
+// the person has not) or, at the pause point, begins the next step.
+func (l *Lab) Next() error {
+	g := l.course.guide
+	if g == nil {
+		return errors.New("no guided scenario is open")
+	}
+	p := g.p
+	if !p.Done() {
+		err := p.Finish()
+		l.checkStorage()
+		return err
+	}
+	if p.Step()+1 >= len(g.sc.Steps) {
+		return errors.New("this is the last step of the scenario")
+	}
+	return p.Begin(p.Step() + 1)
+}
+
+// GuideState is what the narration panel shows.
+type GuideState struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Summary string    `json:"summary"`
+	Step    int       `json:"step"` // 0-based
+	Steps   []string  `json:"steps"`
+	Heading string    `json:"heading"`
+	Text    string    `json:"text"`
+	Asking  *askView  `json:"asking"`
+	Done    bool      `json:"done"` // the step reached its pause point
+	Last    bool      `json:"last"`
+	Late    string    `json:"late,omitempty"`   // the step's condition did not happen in time
+	Checks  []string  `json:"checks,omitempty"` // narration claims that do not hold (a bug)
+	Config  guideConf `json:"config"`
+}
+
+type askView struct {
+	Kind   string `json:"kind"`
+	Node   string `json:"node,omitempty"`
+	Peer   string `json:"peer,omitempty"`
+	Prompt string `json:"prompt"`
+}
+
+type guideConf struct {
+	Nodes int      `json:"nodes"`
+	Seed  uint64   `json:"seed"`
+	Bugs  []string `json:"bugs"`
+}
+
+// Guide returns the narration state, or nil outside a guided scenario.
+func (l *Lab) Guide() *GuideState {
+	g := l.course.guide
+	if g == nil {
+		return nil
+	}
+	p := g.p
+	i := p.Step()
+	st := g.sc.Steps[i]
+	s := &GuideState{ID: g.sc.ID, Title: g.sc.Title, Summary: g.sc.Summary, Step: i, Heading: st.Title, Text: st.Text,
+		Done: p.Done(), Last: i == len(g.sc.Steps)-1,
+		Config: guideConf{Nodes: g.sc.Config.Nodes, Seed: g.sc.Config.Seed, Bugs: bugNames(g.sc.Config.Bugs)}}
+	for _, x := range g.sc.Steps {
+		s.Steps = append(s.Steps, x.Title)
+	}
+	if a := p.Asking(); a != nil {
+		s.Asking = &askView{Kind: string(a.Kind), Node: a.Node, Peer: a.Peer, Prompt: a.Prompt}
+	}
+	if s.Done {
+		for _, err := range p.Check() {
+			s.Checks = append(s.Checks, err.Error())
+		}
+	} else if s.Asking == nil && l.c.Now() >= p.Deadline() {
+		s.Late = fmt.Sprintf("this step's pause point did not come by %v of simulated time", p.Deadline())
+	}
+	return s
+}
+
+// ScenarioInfo lists a shipped scenario for the picker.
+type ScenarioInfo struct {
+	ID      string   `json:"id"`
+	Title   string   `json:"title"`
+	Summary string   `json:"summary"`
+	Steps   []string `json:"steps"`
+}
+
+// Scenarios lists the shipped scenarios.
+func Scenarios() ([]ScenarioInfo, error) {
+	all, err := scenario.All()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ScenarioInfo, 0, len(all))
+	for _, sc := range all {
+		info := ScenarioInfo{ID: sc.ID, Title: sc.Title, Summary: sc.Summary}
+		for _, st := range sc.Steps {
+			info.Steps = append(info.Steps, st.Title)
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}

@@ -1,0 +1,263 @@
+// Course features of the lab: every run is recorded (seed, configuration, the person's actions
+// with their simulated times), encoded into share links, replayed exactly, and cut at any
+// earlier time to go back and fork.
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/sim"
+)
+
+// Notes the lab writes into the trace (and so into the recorded actions) when the person
+// switches the client load: a replay switches it at the same simulated time.
+const (
+	loadOnNote  = "client load on"
+	loadOffNote = "client load off"
+)
+
+func loadNote(on bool) string {
+	if on {
+		return loadOnNote
+	}
+	return loadOffNote
+}
+
+// course is the part of a Lab that records, replays and guides.
+type course struct {
+	base    sim.Run           // the run's configuration, without actions
+	initial map[string]string // the cluster's keys in storage when it started
+	fresh   bool              // the cluster started from empty storage: a link reproduces it
+	memory  string            // why the run is kept in memory, not localStorage ("" in free play)
+	future  []sim.Action      // recorded actions after now: played as time moves forward
+	end     time.Duration     // the furthest time this run has reached (the slider's end)
+
+	guide *guide // a guided scenario (guide.go), or nil
+}
+
+// begin notes where the cluster starts from: the keys of its storage.
+func (c *course) begin(store KeyValue, cfg Config, cluster string, keys []string) {
+	c.setBase(cfg)
+	prefix := clusterPrefix(cluster)
+	c.initial = map[string]string{}
+	for _, k := range keys {
+		if strings.HasPrefix(k, prefix) {
+			if v, ok := store.GetItem(k); ok {
+				c.initial[k] = v
+			}
+		}
+	}
+	c.fresh = len(c.initial) <= 1 // only the cluster record, just written
+}
+
+// onEvent follows the notes that switch the client load, in a recording and in its replay.
+func (c *course) onEvent(l *Lab, e raft.Event) {
+	if e.Kind != raft.EvNote {
+		return
+	}
+	switch e.Detail {
+	case loadOnNote:
+		if !l.load {
+			l.load, l.loadNext = true, e.Time
+		}
+	case loadOffNote:
+		l.load = false
+	}
+}
+
+// due performs the next recorded future action if it comes before the next event (an action
+// at time t comes after every event due at t, as when the person did it) and not after
+// target. It reports whether it did.
+func (c *course) due(l *Lab, target, next time.Duration, pending bool) bool {
+	if len(c.future) == 0 {
+		return false
+	}
+	a := c.future[0]
+	if a.At > target || (pending && next <= a.At) || (l.load && l.loadNext <= a.At) {
+		return false
+	}
+	c.future = c.future[1:]
+	l.c.RunUntil(a.At)
+	if err := l.c.Do(a); err != nil {
+		// The same action succeeded when it was recorded; a replay that refuses it has diverged.
+		l.nodeErr[a.Node] = fmt.Sprintf("replay: recorded action %s failed: %v", a, err)
+	}
+	l.checkStorage()
+	return true
+}
+
+// beforeAct runs what is due at the present moment before the person's action, so that the
+// action comes after every event of its time, as a replay of it will.
+func (c *course) beforeAct(l *Lab, _ Action) error {
+	if c.guide != nil {
+		l.c.RunUntil(l.c.Now())
+		return nil
+	}
+	l.Advance(0, time.Hour)
+	return nil
+}
+
+// act performs the person's action on the cluster (through the scenario player in guided
+// mode). Acting in the past forks: the recorded future is dropped.
+func (l *Lab) act(a sim.Action) error {
+	if g := l.course.guide; g != nil {
+		return g.act(l, a)
+	}
+	if err := l.c.Do(a); err != nil {
+		return err
+	}
+	if len(l.course.future) > 0 {
+		l.course.future = nil
+		l.course.end = l.c.Now()
+	}
+	return nil
+}
+
+// Run returns the run so far: its configuration and every recorded action, including those
+// still ahead of the present after a seek back.
+func (l *Lab) Run() *sim.Run {
+	r := l.course.base
+	r.Actions = append(l.c.Recorded(), l.course.future...)
+	return &r
+}
+
+// End is the furthest simulated time the run has reached.
+func (l *Lab) End() time.Duration { return max(l.course.end, l.c.Now()) }
+
+// Share describes the run as a link's parts.
+type Share struct {
+	Run   string  `json:"run"`   // sim.Run.Encode
+	Now   float64 `json:"now"`   // simulated ms: the link opens the run at this time
+	Fresh bool    `json:"fresh"` // false: the cluster started from stored state a link cannot carry
+	Hash  string  `json:"hash"`  // the trace hash at Now
+}
+
+// Share returns the run's link parts.
+func (l *Lab) Share() (Share, error) {
+	if l.course.guide != nil {
+		return Share{}, errors.New("a guided scenario is shared by its name and step, not as a run")
+	}
+	return Share{Run: l.Run().Encode(), Now: ms(l.c.Now()), Fresh: l.course.fresh, Hash: l.c.TraceHash()}, nil
+}
+
+// OpenRun replays run in memory up to simulated time until; its later actions play as time
+// moves forward. initial, if set, is the storage the cluster started from. memory says why the
+// run is not in localStorage, for the page.
+func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memory string) (*Lab, error) {
+	if err := run.Validate(); err != nil {
+		return nil, err
+	}
+	if until < 0 {
+		return nil, fmt.Errorf("run: time %v is before the start", until)
+	}
+	store := NewMemStore()
+	for _, k := range slices.Sorted(maps.Keys(initial)) {
+		if err := store.SetItem(k, initial[k]); err != nil {
+			return nil, err
+		}
+	}
+	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs}, func(o sim.Options) (*sim.Cluster, error) {
+		o.Unreliable, o.LatencyMin, o.LatencyMax = run.Unreliable, run.LatencyMin, run.LatencyMax
+		return sim.New(o)
+	})
+	if err != nil {
+		return nil, err
+	}
+	base := *run
+	base.Actions = nil
+	l.course.base = base
+	l.course.memory = memory
+	if initial != nil {
+		l.course.initial, l.course.fresh = maps.Clone(initial), len(initial) <= 1
+	}
+	l.course.future = slices.Clone(run.Actions)
+	l.Advance(until, time.Hour)
+	l.course.end = until
+	return l, nil
+}
+
+// Seek returns the run replayed to simulated time t (0 … End) in a new lab in memory; the
+// recorded actions after t play again as time moves forward, until the person acts.
+func (l *Lab) Seek(t time.Duration) (*Lab, error) {
+	if l.course.guide != nil {
+		return nil, errors.New("in a guided scenario, go back with Back or by choosing a step")
+	}
+	end := l.End()
+	if t < 0 || t > end {
+		return nil, fmt.Errorf("time %v is outside this run (0 to %v)", t, end)
+	}
+	memory := l.course.memory
+	if memory == "" {
+		memory = "time travel"
+	}
+	nl, err := OpenRun(l.Run(), t, l.course.initial, memory)
+	if err != nil {
+		return nil, err
+	}
+	nl.course.end = end
+	nl.timerMax = l.timerMax
+	return nl, nil
+}
+
+// Timeline is where the run stands, for the page's time slider.
+type Timeline struct {
+	Now     float64  `json:"now"`
+	End     float64  `json:"end"`
+	Future  int      `json:"future"` // recorded actions still ahead
+	Actions int      `json:"actions"`
+	Memory  string   `json:"memory"` // why the run is in memory; "" when nodes use localStorage
+	Fresh   bool     `json:"fresh"`
+	Guided  bool     `json:"guided"`
+	Seed    uint64   `json:"seed"`
+	Nodes   int      `json:"nodes"`
+	Bugs    []string `json:"bugs"`
+}
+
+// Timeline reports the run's extent.
+func (l *Lab) Timeline() Timeline {
+	return Timeline{Now: ms(l.c.Now()), End: ms(l.End()), Future: len(l.course.future),
+		Actions: len(l.c.Recorded()) + len(l.course.future), Memory: l.course.memory,
+		Fresh: l.course.fresh, Guided: l.course.guide != nil, Seed: l.course.base.Seed,
+		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base.Bugs)}
+}
+
+// TraceHash is the hash of every event so far: equal hashes at equal times mean equal runs.
+func (l *Lab) TraceHash() string { return l.c.TraceHash() }
+
+// setBase records the configuration of a free-play or guided lab.
+func (c *course) setBase(cfg Config) {
+	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs}
+}
+
+// bugNames lists the break-it switches that are on.
+func bugNames(b raft.Bugs) []string {
+	out := []string{}
+	for _, s := range bugSwitches {
+		if *s.field(&b) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// bugSwitch is one break-it switch as the page offers it.
+type bugSwitch struct {
+	Name  string                 `json:"name"`
+	Label string                 `json:"label"`
+	field func(*raft.Bugs) *bool `json:"-"`
+}
+
+var bugSwitches = []bugSwitch{
+	{"ForgetVote", "don't persist votedFor", func(b *raft.Bugs) *bool { return &b.ForgetVote }},
+	{"CommitByCounting", "commit earlier-term entries by counting replicas", func(b *raft.Bugs) *bool { return &b.CommitByCounting }},
+	{"FixedElectionTimeout", "fixed (not randomized) election timeouts", func(b *raft.Bugs) *bool { return &b.FixedElectionTimeout }},
+	{"SkipConsistencyCheck", "follower skips the log consistency check", func(b *raft.Bugs) *bool { return &b.SkipConsistencyCheck }},
+	{"IgnoreHigherTerm", "leader ignores a higher term", func(b *raft.Bugs) *bool { return &b.IgnoreHigherTerm }},
+}
