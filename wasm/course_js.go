@@ -9,14 +9,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"syscall/js"
-
-	"raftlab/raft/sim"
 )
 
 // addCourseAPI adds to globalThis.raftlab:
 //
-//	share()               -> JSON Share | error text      the run as link parts
-//	openRun(run, atMs)    -> null | error text            replay a link's run to atMs, in memory
+//	share()               -> JSON Share | error text      the run as link parts (run as JSON)
+//	openRun(json, atMs)   -> null | error text            replay a run (JSON) to atMs, in memory
 //	seek(ms)              -> null | error text            replay this run to ms (back or forward)
 //	timeline()            -> JSON Timeline | "null"
 //	traceHash()           -> string                       hash of every event so far
@@ -39,7 +37,7 @@ func addCourseAPI(api map[string]any) {
 		if len(args) == 0 || args[0].Type() != js.TypeString {
 			return "openRun wants the run's text"
 		}
-		run, err := sim.DecodeRun(args[0].String())
+		run, err := ParseRun([]byte(args[0].String()))
 		if err != nil {
 			return err.Error()
 		}

@@ -80,9 +80,13 @@ func TestShareLinkReplaysEventForEvent(t *testing.T) {
 		if !sh.Fresh {
 			t.Errorf("a cluster started on empty storage is not marked fresh")
 		}
-		run, err := sim.DecodeRun(sh.Run)
+		run, err := ParseRun(sh.Run)
 		if err != nil {
-			t.Fatalf("DecodeRun of the lab's link: %v", err)
+			t.Fatalf("ParseRun of the lab's run: %v", err)
+		}
+		// What the page makes of it is what sim.Run.Encode makes: sim.DecodeRun reads it back.
+		if back, err := sim.DecodeRun(run.Encode()); err != nil || len(back.Actions) != len(run.Actions) {
+			t.Fatalf("DecodeRun(Encode()) of the lab's run: %v", err)
 		}
 		if len(run.Actions) < 8 {
 			t.Errorf("the link holds %d actions; the run had at least 8", len(run.Actions))
@@ -201,8 +205,10 @@ func TestOpenRunRefusesBadRuns(t *testing.T) {
 			t.Errorf("OpenRun(%+v): no error", r)
 		}
 	}
-	if _, err := sim.DecodeRun("not-a-link!"); err == nil {
-		t.Errorf("DecodeRun of garbage: no error")
+	for _, bad := range []string{"", "{", `{"v":1,"n":3,"a":[{"at":"x"}]}`, `[1,2]`} {
+		if _, err := ParseRun([]byte(bad)); err == nil {
+			t.Errorf("ParseRun(%q): no error", bad)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -133,10 +134,12 @@ func (l *Lab) End() time.Duration { return max(l.course.end, l.c.Now()) }
 
 // Share describes the run as a link's parts.
 type Share struct {
-	Run   string  `json:"run"`   // sim.Run.Encode
-	Now   float64 `json:"now"`   // simulated ms: the link opens the run at this time
-	Fresh bool    `json:"fresh"` // false: the cluster started from stored state a link cannot carry
-	Hash  string  `json:"hash"`  // the trace hash at Now
+	// Run is the sim.Run as JSON. The page deflates it and encodes it in base64url, as
+	// sim.Run.Encode does (compression happens in the browser: the wasm module stays small).
+	Run   json.RawMessage `json:"run"`
+	Now   float64         `json:"now"`   // simulated ms: the link opens the run at this time
+	Fresh bool            `json:"fresh"` // false: the cluster started from stored state a link cannot carry
+	Hash  string          `json:"hash"`  // the trace hash at Now
 }
 
 // Share returns the run's link parts.
@@ -144,7 +147,24 @@ func (l *Lab) Share() (Share, error) {
 	if l.course.guide != nil {
 		return Share{}, errors.New("a guided scenario is shared by its name and step, not as a run")
 	}
-	return Share{Run: l.Run().Encode(), Now: ms(l.c.Now()), Fresh: l.course.fresh, Hash: l.c.TraceHash()}, nil
+	b, err := json.Marshal(l.Run())
+	if err != nil {
+		return Share{}, err
+	}
+	return Share{Run: b, Now: ms(l.c.Now()), Fresh: l.course.fresh, Hash: l.c.TraceHash()}, nil
+}
+
+// ParseRun reads a run's JSON (a link after the page inflated it; see sim.DecodeRun) and
+// validates it.
+func ParseRun(b []byte) (*sim.Run, error) {
+	var r sim.Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("run: damaged link (%v)", err)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // OpenRun replays run in memory up to simulated time until; its later actions play as time
