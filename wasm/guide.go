@@ -46,6 +46,7 @@ func OpenScenario(id string, step int) (*Lab, error) {
 	}
 	l.course.guide = &guide{sc: sc, p: player}
 	l.course.memory = "guided scenario"
+	l.cluster = "memory:" + l.cluster // not localStorage: other tabs' writes there are no conflict
 	if m := time.Duration(sc.Config.ElectionTimeoutMax); m > 0 {
 		l.timerMax = m
 	}

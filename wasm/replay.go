@@ -194,6 +194,7 @@ func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memor
 	base.Actions = nil
 	l.course.base = base
 	l.course.memory = memory
+	l.cluster = "memory:" + l.cluster // not localStorage: other tabs' writes there are no conflict
 	if initial != nil {
 		l.course.initial, l.course.fresh = maps.Clone(initial), len(initial) <= 1
 	}

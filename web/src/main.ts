@@ -4,6 +4,7 @@
 import { Lab, loadLab, type Action, type LabEvent, type Snapshot } from "./api";
 import { ClusterView } from "./cluster";
 import { Cards } from "./cards";
+import { Course } from "./course";
 
 const $ = <T extends Element = HTMLElement>(id: string): T => {
   const el: Element | null = document.getElementById(id);
@@ -35,7 +36,7 @@ function speedText(s: number): string {
 const frameStats = { frames: 0, workMs: 0 };
 (globalThis as unknown as { raftlabFrames: typeof frameStats }).raftlabFrames = frameStats;
 
-class Page {
+export class Page {
   private running = true;
   private speed = 1;
   private lastFrame = 0;
@@ -52,8 +53,10 @@ class Page {
   private readonly view: ClusterView;
   private readonly cards: Cards;
   private readonly events = $<HTMLOListElement>("events");
+  /** Called after each draw (course.ts: time slider, narration). */
+  onDraw: ((s: Snapshot) => void) | null = null;
 
-  constructor(private readonly lab: Lab, private readonly seed: number) {
+  constructor(readonly lab: Lab, private readonly seed: number) {
     this.view = new ClusterView($<SVGSVGElement>("svg"), (a) => this.act(a, $("netMsg")), (id) => this.cards.focus(id));
     this.cards = new Cards($("cards"), (a) => this.act(a, $("submitMsg")));
     this.wire();
@@ -77,9 +80,22 @@ class Page {
       this.setStatus("stopped");
       return;
     }
+    this.adopt();
+  }
+
+  /** adopt draws the cluster the wasm module now runs from scratch (after start, or a run opened by course.ts). */
+  adopt(): void {
+    this.eventSeq = 0;
+    this.dropSeq = 0;
+    this.pendingEvents = [];
+    this.conflict = false;
+    this.events.replaceChildren();
+    this.snap = null;
     this.hideBanner();
     const s = this.lab.snapshot(0, 0);
     if (!s) return;
+    this.n = s.nodes.length;
+    if ([3, 5, 7, 9].includes(this.n)) $<HTMLSelectElement>("nodes").value = String(this.n);
     this.view.build(s.nodes.map((nd) => nd.id));
     this.cards.build(s.nodes.map((nd) => nd.id));
     this.draw(s);
@@ -174,7 +190,7 @@ class Page {
   }
 
   /** act performs an action, draws its result, and reports whether it succeeded. */
-  private act(a: Action, msg: HTMLElement): boolean {
+  act(a: Action, msg: HTMLElement): boolean {
     if (!this.snap) return false;
     if (this.conflict) {
       this.say(msg, "another tab is running this cluster: reload this tab to go on", true);
@@ -195,7 +211,11 @@ class Page {
     el.classList.toggle("error", isError);
   }
 
-  private setRunning(on: boolean): void {
+  isRunning(): boolean {
+    return this.running;
+  }
+
+  setRunning(on: boolean): void {
     if (on && this.conflict) return;
     this.running = on;
     $("play").textContent = on ? "Pause" : "Run";
@@ -205,7 +225,7 @@ class Page {
     this.refresh();
   }
 
-  private stepOnce(): void {
+  stepOnce(): void {
     if (this.running) this.setRunning(false);
     if (!this.snap || this.conflict) return;
     this.lab.step(); // with nothing pending it does nothing; the status line says so
@@ -263,6 +283,7 @@ class Page {
     this.cards.draw(s);
     this.appendEvents(s);
     if (s.drops.length > 0) this.dropSeq = s.drops[s.drops.length - 1]!.seq;
+    this.onDraw?.(s);
     if (first) {
       document.body.dataset.ready = "1";
       performance.mark("raftlab-interactive");
@@ -337,7 +358,8 @@ async function main(): Promise<void> {
   if (lab.storage !== "localStorage") {
     $("submitMsg").textContent = `Nodes keep their state in ${lab.storage}.`;
   }
-  page.start([3, 5, 7, 9].includes(n) ? n : 5);
+  const course = new Course(page);
+  if (!(await course.boot(params))) page.start([3, 5, 7, 9].includes(n) ? n : 5);
 }
 
 void main();
