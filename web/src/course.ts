@@ -138,7 +138,7 @@ export class Course {
     this.slider.type = "range";
     this.slider.id = "timeSlider";
     this.slider.min = "0";
-    this.slider.step = "1";
+    this.slider.step = "any";
     this.slider.setAttribute("aria-label", "simulated time of this run");
     this.timeText = h("output", "", time);
     this.timeText.id = "timeText";
@@ -466,8 +466,8 @@ export class Course {
     const t = this.timeline();
     if (!t) return;
     if (!this.dragging) {
-      this.slider.max = String(Math.ceil(t.end));
-      this.slider.value = String(Math.floor(t.now));
+      this.slider.max = String(t.end);
+      this.slider.value = String(t.now);
       this.timeText.textContent = `${secs(t.now)} / ${secs(t.end)}`;
     }
     this.slider.disabled = t.guided;

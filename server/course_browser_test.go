@@ -1,0 +1,224 @@
+// Browser tests of the course features: share links replay a run exactly in a fresh browser
+// context, the time slider goes back and forward, and a guided scenario is walked with the
+// keyboard and the highlighted action.
+
+//go:build !js
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"raftlab/raft/sim"
+)
+
+// openFresh opens url in a new browser context: its own localStorage, cookies and cache, as
+// another person's browser would be.
+func (b *browser) openFresh(tb testing.TB, url string) *page {
+	tb.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	tb.Cleanup(cancel)
+	p := &page{tb: tb, ctx: ctx, url: url}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == chromedp.ConsoleError || m.IsException() {
+				p.mu.Lock()
+				p.problems = append(p.problems, m.String()+" ("+m.URL+")")
+				p.mu.Unlock()
+			}
+		}
+	}()
+	p.do(chromedp.Navigate(url))
+	p.waitReady()
+	return p
+}
+
+// timeline is the run's extent as the page's module reports it.
+type timeline struct {
+	Now    float64 `json:"now"`
+	End    float64 `json:"end"`
+	Future int     `json:"future"`
+	Memory string  `json:"memory"`
+}
+
+func (p *page) timeline() timeline {
+	p.tb.Helper()
+	return evalJSON[timeline](p, "raftlab.timeline()")
+}
+
+func evalJSON[T any](p *page, js string) T {
+	p.tb.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(eval[string](p, js)), &v); err != nil {
+		p.tb.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// seekSlider moves the time slider to ms as a person would (input, then change on release).
+func (p *page) seekSlider(ms float64) {
+	p.tb.Helper()
+	eval[bool](p, fmt.Sprintf(`(() => { const s = document.getElementById("timeSlider"); s.value = %q;
+		s.dispatchEvent(new Event("input")); s.dispatchEvent(new Event("change")); return true; })()`, fmt.Sprint(ms)))
+	p.waitFor(fmt.Sprintf("the run replayed to %v ms", ms), fmt.Sprintf(`JSON.parse(raftlab.timeline()).now === %v`, ms))
+}
+
+func (p *page) raftlabKeys() int {
+	return eval[int](p, `Object.keys(localStorage).filter(k => k.startsWith("raftlab/")).length`)
+}
+
+func TestBrowserCourse(t *testing.T) {
+	b := startBrowser(t)
+
+	t.Run("ShareLinkReplaysTheRunInAFreshBrowser", func(t *testing.T) {
+		base := serve(t)
+		p := b.open(t, base)
+		old := p.leader("")
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, old))
+		p.leader(old)
+		p.submit("put x 1")
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=restart]`, old))
+		p.click("#unreliable")
+		p.submit("append x 2")
+		p.kvOnLive("x", "12")
+		p.click("#play")
+		p.waitFor("paused", `document.body.classList.contains("paused")`)
+		tl := p.timeline()
+		hash := eval[string](p, "raftlab.traceHash()")
+		if tl.Memory != "" {
+			t.Errorf("free play reports its run in memory (%q); it uses localStorage", tl.Memory)
+		}
+		p.click("#share")
+		p.waitFor("the share link", `document.getElementById("shareLink").value.includes("run=")`)
+		link := eval[string](p, `document.getElementById("shareLink").value`)
+		if !strings.Contains(eval[string](p, `document.getElementById("shareNote").textContent`), hash) {
+			t.Errorf("the share note does not name the trace hash %s", hash)
+		}
+		p.screenshot("course-share.png")
+
+		q := b.openFresh(t, link)
+		q.waitFor("the shared run at its time", fmt.Sprintf(`JSON.parse(raftlab.timeline()).now === %v`, tl.Now))
+		if got := eval[string](q, "raftlab.traceHash()"); got != hash {
+			t.Errorf("the link replays to trace %s at %v ms; the run had %s", got, tl.Now, hash)
+		}
+		if !eval[bool](q, `document.body.classList.contains("paused")`) {
+			t.Errorf("a shared run opens running; it should open paused at its time")
+		}
+		if n := q.raftlabKeys(); n != 0 {
+			t.Errorf("opening a link wrote %d raftlab keys to localStorage; runs from links live in memory", n)
+		}
+		if note := eval[string](q, `document.getElementById("storageNote").textContent`); !strings.Contains(note, "memory") {
+			t.Errorf("the page does not say the shared run is in memory: %q", note)
+		}
+		q.kvOnLive("x", "12")
+
+		// Back in time on both: the same replay.
+		half := float64(int(tl.Now / 2))
+		p.seekSlider(half)
+		q.seekSlider(half)
+		h1, h2 := eval[string](p, "raftlab.traceHash()"), eval[string](q, "raftlab.traceHash()")
+		if h1 != h2 {
+			t.Errorf("at %v ms: the original tab's replay has trace %s, the link's %s", half, h1, h2)
+		}
+		if tl2 := p.timeline(); tl2.End != tl.Now || tl2.Future == 0 {
+			t.Errorf("after going back: %+v; want the end at %v and recorded actions ahead", tl2, tl.Now)
+		}
+		// Forward again to the end: the original run, event for event.
+		p.seekSlider(tl.Now)
+		if got := eval[string](p, "raftlab.traceHash()"); got != hash {
+			t.Errorf("forward again to %v ms: trace %s; the run had %s", tl.Now, got, hash)
+		}
+		p.screenshot("course-timetravel.png")
+		p.noProblems()
+		q.noProblems()
+	})
+
+	t.Run("LinkFromTheSimulatorOpensInThePage", func(t *testing.T) {
+		run := &sim.Run{Version: sim.RunVersion, Nodes: 3, Seed: 42, Actions: []sim.Action{
+			{At: 900 * time.Millisecond, Kind: sim.ActSubmit, Command: "put y 5"},
+			{At: 1200 * time.Millisecond, Kind: sim.ActCrash, Node: "n2"},
+			{At: 1500 * time.Millisecond, Kind: sim.ActPartition, Groups: [][]string{{"n1"}, {"n2", "n3"}}},
+			{At: 2500 * time.Millisecond, Kind: sim.ActHealAll},
+		}}
+		at := 3 * time.Second
+		c, err := run.Replay(sim.Options{}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := b.openFresh(t, serve(t)+"?t=3000&run="+url.QueryEscape(run.Encode()))
+		p.waitFor("the run at 3 s", `JSON.parse(raftlab.timeline()).now === 3000`)
+		if got := eval[string](p, "raftlab.traceHash()"); got != c.TraceHash() {
+			t.Errorf("the page replays sim.Run.Encode's link to trace %s; the simulator to %s", got, c.TraceHash())
+		}
+		p.noProblems()
+	})
+
+	t.Run("ABadLinkIsExplainedAndFreePlayRuns", func(t *testing.T) {
+		p := b.openFresh(t, serve(t)+"?run=not*a*link")
+		p.waitFor("the message", `document.getElementById("courseMsg").textContent.includes("cannot be opened")`)
+		p.leader("")
+		p.noProblems()
+	})
+
+	t.Run("GuidedScenarioWithKeyboardAndAskedAction", func(t *testing.T) {
+		p := b.open(t, serve(t)+"?scenario=leader-crash")
+		p.waitFor("step 1 at its pause point", `document.getElementById("guideState")?.dataset.done === "1"`)
+		p.screenshot("course-guided.png")
+		p.do(chromedp.KeyEvent(kb.ArrowRight))
+		p.waitFor("step 2 asking to crash the leader", `document.getElementById("guideState")?.dataset.ask === "crash"`)
+		leader := p.snapshot().Leader
+		btn := fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, leader)
+		p.waitFor("the leader's crash button highlighted", fmt.Sprintf(`document.querySelector(%q).classList.contains("asked")`, btn))
+		if n := eval[int](p, `document.querySelectorAll("button.asked").length`); n != 1 {
+			t.Errorf("%d buttons highlighted; want the leader's crash button alone", n)
+		}
+		p.screenshot("course-ask.png")
+		before := p.snapshot().Now
+		time.Sleep(300 * time.Millisecond) // waiting for the person, the clock stands still
+		if now := p.snapshot().Now; now != before {
+			t.Errorf("while the step waits for the person the clock moved from %v to %v", before, now)
+		}
+		p.click(btn)
+		p.waitFor("step 2 at its pause point", `document.getElementById("guideState")?.dataset.done === "1" && document.querySelector(".guide .steps .current button").dataset.step === "1"`)
+		if s := p.snapshot(); s.Leader == "" || s.Leader == leader {
+			t.Errorf("after crashing %s the step ended with leader %q", leader, s.Leader)
+		}
+		if errs := eval[string](p, `[...document.querySelectorAll(".guide .msg.error")].map(e => e.textContent).join("\n")`); errs != "" {
+			t.Errorf("the narration reports: %s", errs)
+		}
+		// ← goes back to step 2's start (replayed): asking again.
+		p.do(chromedp.KeyEvent(kb.ArrowLeft))
+		p.waitFor("back at step 2, asking", `document.getElementById("guideState")?.dataset.ask === "crash" && document.querySelector(".guide .steps .current button").dataset.step === "1"`)
+		// Jump to step 3 with its button.
+		p.click(`.guide .steps button[data-step="2"]`)
+		p.waitFor("at step 3", `document.querySelector(".guide .steps .current button")?.dataset.step === "2"`)
+		if !strings.Contains(eval[string](p, "location.search"), "step=3") {
+			t.Errorf("the address does not name step 3: %s", eval[string](p, "location.search"))
+		}
+		if n := p.raftlabKeys(); n != 0 {
+			t.Errorf("the guided scenario wrote %d raftlab keys to localStorage; it runs in memory", n)
+		}
+		// Leaving for free play: → steps again (outside guided mode it is the step key).
+		p.click("#freePlay")
+		p.waitFor("free play", `document.getElementById("guide").hidden && JSON.parse(raftlab.timeline()).memory === ""`)
+		p.leader("")
+		p.do(chromedp.KeyEvent(" "))
+		p.waitFor("paused", `document.body.classList.contains("paused")`)
+		ev := p.snapshot().Stats.Events
+		p.do(chromedp.KeyEvent(kb.ArrowRight))
+		p.waitFor("one event stepped", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.events > %d`, ev))
+		p.noProblems()
+	})
+}
