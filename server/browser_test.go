@@ -431,6 +431,16 @@ func TestBrowser(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("MaxSpeedShowsTheSpeedReached", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		p.leader("")
+		p.do(chromedp.SetValue(chromedp.CSS("#speed"), "100"))
+		eval[bool](p, `(document.getElementById("speed").dispatchEvent(new Event("input")), true)`)
+		p.waitFor("the speed reached at max, faster than real time", `(m => m !== null && Number(m[1]) >= 2)(document.getElementById("speedText").textContent.match(/^max \((\d+)/))`)
+		t.Logf("at max: %s", eval[string](p, `document.getElementById("speedText").textContent`))
+		p.noProblems()
+	})
+
 	t.Run("LinksAndNetworkControls", func(t *testing.T) {
 		p := b.open(t, serve(t))
 		p.leader("")

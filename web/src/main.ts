@@ -47,6 +47,8 @@ export class Page {
   private snap: Snapshot | null = null;
   private pendingEvents: LabEvent[] = [];
   private lastDetail = 0;
+  /** Where the last speed measurement started; null to start a new one. */
+  private speedWindow: { wall: number; sim: number } | null = null;
   /** Another tab wrote this cluster's storage: this tab stays paused until reloaded. */
   private conflict = false;
   private lastEventFlush = 0;
@@ -111,6 +113,7 @@ export class Page {
     const speed = $<HTMLInputElement>("speed");
     const onSpeed = (): void => {
       this.speed = speedOf(Number(speed.value));
+      this.speedWindow = null;
       $("speedText").textContent = speedText(this.speed);
     };
     speed.addEventListener("input", onSpeed);
@@ -218,6 +221,7 @@ export class Page {
   setRunning(on: boolean): void {
     if (on && this.conflict) return;
     this.running = on;
+    this.speedWindow = null;
     $("play").textContent = on ? "Pause" : "Run";
     document.body.classList.toggle("paused", !on);
     this.lastFrame = 0;
@@ -248,9 +252,28 @@ export class Page {
     const simMs = isFinite(this.speed) ? dt * this.speed : dt * 10000;
     if (simMs > 0) this.lab.advance(simMs, FRAME_BUDGET_MS);
     this.refresh(t - this.lastDetail < DETAIL_MS);
+    this.measureSpeed(t);
     frameStats.frames++;
     frameStats.workMs += performance.now() - start;
     this.schedule();
+  }
+
+  /**
+   * measureSpeed shows the speed reached when it falls short of the one asked for (the
+   * machine's limit, or "max"), measured over a second of wall time.
+   */
+  private measureSpeed(t: number): void {
+    const now = this.snap?.now ?? 0;
+    if (this.speedWindow === null) {
+      this.speedWindow = { wall: t, sim: now };
+      return;
+    }
+    const wall = t - this.speedWindow.wall;
+    if (wall < 1000) return;
+    const reached = (now - this.speedWindow.sim) / wall;
+    this.speedWindow = { wall: t, sim: now };
+    const asked = speedText(this.speed);
+    $("speedText").textContent = !isFinite(this.speed) || reached < this.speed * 0.8 ? `${asked} (${speedText(reached)})` : asked;
   }
 
   /** refresh draws the lab; light leaves the nodes' details (logs, kv, progress) as they are. */
