@@ -19,7 +19,7 @@ import (
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/member"
-	"raftlab/server/internal/native"
+	"raftlab/server/native"
 	"raftlab/server/wire"
 )
 

@@ -19,7 +19,7 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
-	"raftlab/server/internal/native"
+	"raftlab/server/native"
 	"raftlab/server/wire"
 )
 

@@ -27,7 +27,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
-	"raftlab/server/internal/native"
+	"raftlab/server/native"
 	"raftlab/server/wire"
 )
 

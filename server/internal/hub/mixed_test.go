@@ -15,7 +15,7 @@ import (
 	"raftlab/raft"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/link"
-	"raftlab/server/internal/native"
+	"raftlab/server/native"
 	"raftlab/server/wire"
 )
 

@@ -22,7 +22,7 @@ import (
 	"raftlab/raft/kv"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/member"
-	"raftlab/server/internal/native"
+	"raftlab/server/native"
 )
 
 // cluster3 starts a hub on loopback and three members connected to it, and waits for a

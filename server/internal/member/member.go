@@ -20,7 +20,7 @@ import (
 	"raftlab/raft/kv"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/link"
-	"raftlab/server/internal/native"
+	"raftlab/server/native"
 	"raftlab/server/wire"
 )
 
