@@ -170,6 +170,9 @@ func main() {
 		}),
 	}
 	addCourseAPI(api) // course_js.go
+	for k, v := range mixedAPI() { // mixed clusters over WebSocket (mixed_js.go)
+		api[k] = v
+	}
 	js.Global().Set("raftlab", js.ValueOf(api))
 	if f := js.Global().Get("onRaftlabReady"); f.Type() == js.TypeFunction {
 		f.Invoke()

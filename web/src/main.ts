@@ -5,6 +5,7 @@ import { Lab, loadLab, type Action, type LabEvent, type Snapshot } from "./api";
 import { ClusterView } from "./cluster";
 import { Cards } from "./cards";
 import { Course } from "./course";
+import { startMixed } from "./mixed";
 
 const $ = <T extends Element = HTMLElement>(id: string): T => {
   const el: Element | null = document.getElementById(id);
@@ -375,6 +376,11 @@ async function main(): Promise<void> {
     lab = await loadLab("raftlab.wasm");
   } catch (e) {
     fatal(`The Raft module could not be loaded: ${String(e)}`);
+    return;
+  }
+  const cluster = params.get("cluster");
+  if (cluster !== null) {
+    await startMixed(cluster, params.get("members")); // a server's cluster, on the wall clock (mixed.ts)
     return;
   }
   const page = new Page(lab, seed);

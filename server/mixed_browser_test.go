@@ -1,0 +1,117 @@
+//go:build !js
+
+// The mixed cluster in a real browser: two native members in the server and three browser
+// members in one page.
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"raftlab/web"
+)
+
+func TestBrowserMixedCluster(t *testing.T) {
+	b := startBrowser(t)
+	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: t.TempDir()}
+	m, err := f.start(t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := newServeMux(web.Dist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mount(mux)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln) // returns when Close is called
+	t.Cleanup(func() {
+		m.close()
+		srv.Close()
+	})
+	base := ln.Addr().String()
+	info := func() apiCluster { return clusterInfo(t, base) }
+	browserUp := func() bool {
+		c := info()
+		for _, id := range []string{"b1", "b2", "b3"} {
+			if mm := c.member(id); !mm.Reachable || mm.Kind != "browser" || mm.State == "" {
+				return false
+			}
+		}
+		return true
+	}
+
+	p := b.open(t, "http://"+base+"/?cluster=demo")
+	waitUntil(t, "the page's three members to join", browserUp)
+	waitUntil(t, "a leader", func() bool { return info().Leader != "" })
+	p.waitFor("every member in the table", `document.querySelectorAll("#members tr[data-id]").length === 5`)
+	p.waitFor("the real-time notice", `document.getElementById("mixedNote").textContent.includes("pause, step and speed are off") && document.getElementById("play").disabled`)
+	pageSubmit(p, "put x 1")
+	p.screenshot("mixed-5.png")
+
+	// Stop the native members: the page's three are a majority and carry on.
+	before := info()
+	for _, n := range m.natives {
+		m.hub.DetachLocal(m.cluster, n.id)
+		n.node.Stop()
+	}
+	waitUntil(t, "a leader in the page", func() bool { return strings.HasPrefix(info().Leader, "b") })
+	pageSubmit(p, "put y 2")
+	p.waitFor("n1 shown unreachable", `[...document.querySelectorAll("#members tr[data-id=n1] td")][2].textContent === "no"`)
+	if c := info(); c.Term < before.Term {
+		t.Errorf("term went back from %d to %d", before.Term, c.Term)
+	}
+
+	// Reload: the page's members restore from localStorage and rejoin.
+	lasts := map[string]uint64{}
+	for _, id := range []string{"b1", "b2", "b3"} {
+		lasts[id] = info().member(id).Last
+	}
+	p.do(chromedp.Reload())
+	p.waitReady()
+	waitUntil(t, "the page's members to rejoin after the reload", browserUp)
+	var snap struct{ Events []string }
+	json.Unmarshal([]byte(eval[string](p, "raftlab.mixedSnapshot()")), &snap)
+	for _, id := range []string{"b1", "b2", "b3"} {
+		found := false
+		for _, e := range snap.Events {
+			i := strings.Index(e, id+" started: ")
+			if i < 0 {
+				continue
+			}
+			var term, n uint64
+			if _, err := fmt.Sscanf(e[i:], id+" started: term %d, %d log entries", &term, &n); err == nil {
+				found = true
+				if n < lasts[id] || n == 0 {
+					t.Errorf("%s restored %d log entries; it had %d", id, n, lasts[id])
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no restart of %s in the page's events: %q", id, snap.Events)
+		}
+	}
+	waitUntil(t, "a leader after the reload", func() bool { return strings.HasPrefix(info().Leader, "b") })
+	pageSubmit(p, "get y")
+	p.waitFor("get y answered 2", `document.getElementById("submitMsg").textContent.endsWith('→ "2"')`)
+	p.screenshot("mixed-reloaded.png")
+	p.noProblems()
+}
+
+// pageSubmit types a command into the page's client and waits for it to commit.
+func pageSubmit(p *page, cmd string) {
+	p.tb.Helper()
+	p.do(chromedp.SetValue(chromedp.CSS("#cmd"), cmd), chromedp.Click(chromedp.CSS(`#submitForm button[type=submit]`)))
+	p.waitFor("the command "+cmd+" committed", fmt.Sprintf(`document.getElementById("submitMsg").textContent.startsWith(%q + " committed at index")`, cmd))
+}

@@ -1,0 +1,455 @@
+//go:build js && wasm
+
+// Mixed clusters: the page hosts some members of a server's cluster over WebSocket (/ws). The
+// members run on the wall clock, driven by the page's event loop (a setTimeout at each node's
+// Deadline, Step as frames arrive; no goroutines, which keeps the module small), keep their
+// state in localStorage under raftlab/mixed-<cluster>/, and reach their peers, in this page,
+// other tabs or native processes, through the server's hub.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"syscall/js"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/kv"
+	"raftlab/server/wire"
+)
+
+// mixedAPI is what main adds to globalThis.raftlab:
+//
+//	joinCluster(wsURL, cluster, members) -> null | error text   host these members (comma-separated)
+//	mixedAct(json)      -> null | error text   {"kind":"crash|restart|disconnect|reconnect","node":"b1"}
+//	mixedSnapshot()     -> JSON                what the page shows (see mixedSnap)
+func mixedAPI() map[string]any {
+	return map[string]any{
+		"joinCluster": guard(func(args []js.Value) any {
+			if len(args) < 3 {
+				return "joinCluster wants a URL, a cluster and members"
+			}
+			if host != nil {
+				return "this page already hosts members of a cluster"
+			}
+			var ids []string
+			for _, id := range strings.Split(args[2].String(), ",") {
+				if id = strings.TrimSpace(id); id != "" {
+					ids = append(ids, id)
+				}
+			}
+			h, err := newMixedHost(args[0].String(), args[1].String(), ids)
+			if err != nil {
+				return err.Error()
+			}
+			host = h
+			h.connect()
+			return nil
+		}),
+		"mixedAct": guard(func(args []js.Value) any {
+			if host == nil {
+				return "this page hosts no members"
+			}
+			var a struct{ Kind, Node string }
+			if len(args) == 0 || json.Unmarshal([]byte(args[0].String()), &a) != nil {
+				return "mixedAct wants a JSON action"
+			}
+			return errText(host.act(a.Kind, a.Node))
+		}),
+		"mixedSnapshot": guard(func(args []js.Value) any {
+			if host == nil {
+				return "null"
+			}
+			b, _ := json.Marshal(host.snapshot())
+			return string(b)
+		}),
+	}
+}
+
+var host *mixedHost
+
+// mixedHost hosts members over one WebSocket connection, reconnecting with backoff. Every
+// method runs on the page's event loop, one at a time: no locks.
+type mixedHost struct {
+	url, cluster string
+	want         []string
+
+	ws       js.Value
+	open     bool   // the socket is open and welcomed
+	stopped  string // why the hub refused us for good; no more reconnects
+	members  []string
+	presence []wire.Presence
+	nodes    map[string]*hostedNode
+	events   []string
+	backoff  time.Duration
+	epoch    time.Time
+	report   js.Func
+}
+
+// hostedNode is one member run by the page.
+type hostedNode struct {
+	id           string
+	rn           *raft.Node // nil while crashed
+	store        *nodeStorage
+	sm           *kv.Store
+	applied      uint64
+	pending      map[uint64]pendingSubmit // submits from the hub, by log index
+	timer        js.Value                 // the setTimeout of the next Tick
+	tick         js.Func
+	disconnected bool
+	failure      string
+}
+
+type pendingSubmit struct {
+	req  uint64
+	term uint64
+}
+
+func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
+	if err := wire.CheckID("cluster", cluster); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, errors.New("no members to host: every browser member of this cluster is hosted elsewhere")
+	}
+	for _, id := range ids {
+		if err := wire.CheckID("member", id); err != nil {
+			return nil, err
+		}
+	}
+	return &mixedHost{url: url, cluster: cluster, want: ids, nodes: map[string]*hostedNode{},
+		backoff: 200 * time.Millisecond, epoch: time.Now()}, nil
+}
+
+func (h *mixedHost) now() time.Duration { return time.Since(h.epoch) }
+
+func (h *mixedHost) logf(format string, args ...any) {
+	h.events = append(h.events, fmt.Sprintf("%8.3fs ", h.now().Seconds())+fmt.Sprintf(format, args...))
+	if len(h.events) > 200 {
+		h.events = slices.Delete(h.events, 0, len(h.events)-200)
+	}
+}
+
+// storageCluster namespaces a mixed cluster's keys apart from the page's simulated clusters.
+func (h *mixedHost) storageCluster() string { return "mixed-" + h.cluster }
+
+func setTimeout(f js.Func, d time.Duration) js.Value {
+	return js.Global().Call("setTimeout", f, float64(max(d, 0))/float64(time.Millisecond))
+}
+
+// connect opens the socket and sets its callbacks.
+func (h *mixedHost) connect() {
+	ws := js.Global().Get("WebSocket").New(h.url)
+	h.ws = ws
+	var onOpen, onMessage, onClose, retry js.Func
+	onOpen = js.FuncOf(func(js.Value, []js.Value) any {
+		b, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: h.cluster, Kind: wire.KindBrowser, Members: h.want})
+		ws.Call("send", string(b))
+		return nil
+	})
+	onMessage = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		if len(args) > 0 {
+			if data := args[0].Get("data"); data.Type() == js.TypeString {
+				h.handle(data.String())
+			}
+		}
+		return nil
+	})
+	onClose = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		onOpen.Release()
+		onMessage.Release()
+		onClose.Release()
+		h.open = false
+		if h.stopped != "" {
+			return nil
+		}
+		wait := h.backoff/2 + rand.N(h.backoff/2+1)
+		h.logf("lost the server (%s); reconnecting in %v", closeReason(args), wait.Round(time.Millisecond))
+		h.backoff = min(h.backoff*2, 5*time.Second)
+		retry = js.FuncOf(func(js.Value, []js.Value) any {
+			retry.Release()
+			h.connect()
+			return nil
+		})
+		setTimeout(retry, wait)
+		return nil
+	})
+	ws.Set("onopen", onOpen)
+	ws.Set("onmessage", onMessage)
+	ws.Set("onclose", onClose)
+}
+
+func closeReason(args []js.Value) string {
+	if len(args) == 0 {
+		return "closed"
+	}
+	code, reason := args[0].Get("code"), args[0].Get("reason")
+	if code.Type() != js.TypeNumber {
+		return "closed"
+	}
+	if reason.Type() == js.TypeString && reason.String() != "" {
+		return fmt.Sprintf("code %d, %s", code.Int(), reason.String())
+	}
+	return fmt.Sprintf("code %d", code.Int())
+}
+
+func (h *mixedHost) handle(frame string) {
+	e, err := wire.Decode([]byte(frame))
+	if err != nil {
+		h.logf("bad frame from the server: %v", err)
+		return
+	}
+	switch e.Type {
+	case wire.TypeWelcome:
+		h.welcome(e)
+	case wire.TypePresence:
+		h.presence = e.Presence
+	case wire.TypeMsgs:
+		now := h.now()
+		touched := map[*hostedNode]bool{}
+		for _, m := range e.Msgs {
+			if hn := h.nodes[m.To]; hn != nil && hn.rn != nil && !hn.disconnected {
+				hn.rn.Step(now, m)
+				touched[hn] = true
+			}
+		}
+		for hn := range touched {
+			h.after(hn)
+		}
+	case wire.TypeSubmit:
+		h.submit(e)
+	case wire.TypeError:
+		h.logf("the server closed the connection: %s", e.Error)
+		switch e.Code {
+		case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeTaken, wire.CodeBadFrame, wire.CodeImpersonate, wire.CodeType:
+			if h.members == nil || e.Code != wire.CodeTaken {
+				h.stopped = e.Error
+			}
+		}
+	}
+}
+
+// welcome starts the hosted members on the first welcome of the page's life.
+func (h *mixedHost) welcome(e *wire.Envelope) {
+	h.open, h.presence, h.backoff = true, e.Presence, 200*time.Millisecond
+	if h.members != nil {
+		if !slices.Equal(h.members, e.Members) {
+			h.stopped = fmt.Sprintf("the cluster's members changed from %v to %v", h.members, e.Members)
+		}
+		h.logf("reconnected to the server")
+		return
+	}
+	h.members = e.Members
+	if err := checkCluster(store, h.storageCluster(), e.Members); err != nil {
+		h.stopped = err.Error()
+		return
+	}
+	for _, id := range h.want {
+		hn := &hostedNode{id: id}
+		h.nodes[id] = hn
+		h.start(hn)
+	}
+	h.logf("joined cluster %s (members %s), hosting %s", h.cluster, strings.Join(e.Members, ","), strings.Join(h.want, ","))
+	h.report = js.FuncOf(func(js.Value, []js.Value) any {
+		var st []wire.MemberStatus
+		for _, s := range h.statuses() {
+			st = append(st, s.MemberStatus)
+		}
+		h.sendFrame(&wire.Envelope{Type: wire.TypeStatus, Cluster: h.cluster, Status: st})
+		return nil
+	})
+	js.Global().Call("setInterval", h.report, 250) // for as long as the page lives
+}
+
+// start starts (or restarts) a member from its storage.
+func (h *mixedHost) start(hn *hostedNode) {
+	hn.store = newNodeStorage(store, h.storageCluster(), hn.id, store.Keys())
+	rn, err := raft.NewNode(raft.Config{ID: hn.id, Members: h.members, Storage: hn.store, Seed: rand.Uint64()}, h.now())
+	if err != nil {
+		hn.failure = err.Error()
+		h.logf("%s cannot start: %v", hn.id, err)
+		return
+	}
+	hn.rn, hn.failure, hn.sm, hn.applied, hn.pending = rn, "", kv.NewStore(), 0, map[uint64]pendingSubmit{}
+	hn.tick = js.FuncOf(func(js.Value, []js.Value) any {
+		if hn.rn == rn {
+			rn.Tick(h.now())
+			h.after(hn)
+		}
+		return nil
+	})
+	st := rn.Status()
+	h.logf("%s started: term %d, %d log entries from localStorage", hn.id, st.Term, st.LastIndex)
+	h.after(hn)
+}
+
+// crash stops a member; its storage is kept.
+func (h *mixedHost) crash(hn *hostedNode, why string) {
+	js.Global().Call("clearTimeout", hn.timer)
+	hn.tick.Release()
+	hn.rn = nil
+	for _, p := range hn.pending {
+		h.sendFrame(&wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id, Code: wire.CodeFailed, Error: hn.id + " " + why})
+	}
+	hn.pending = nil
+}
+
+// after hands out what the node produced, then sets its timer for its next deadline.
+func (h *mixedHost) after(hn *hostedNode) {
+	if err := hn.store.Err(); err != nil {
+		// Nothing from the step whose write failed may leave: stop the node with it.
+		hn.failure = err.Error()
+		h.logf("%s stopped: %v", hn.id, err)
+		h.crash(hn, "stopped: "+err.Error())
+		return
+	}
+	rd := hn.rn.Ready()
+	h.send(hn, rd.Messages)
+	for _, e := range rd.Committed {
+		o, err := hn.sm.Apply(e)
+		hn.applied = e.Index
+		p, ok := hn.pending[e.Index]
+		if !ok {
+			continue
+		}
+		delete(hn.pending, e.Index)
+		out := &wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id}
+		if p.term == e.Term && err == nil {
+			out.Index, out.Term, out.Value = e.Index, e.Term, wire.KVValue(o)
+		} else {
+			out.Code, out.Error = wire.CodeFailed, "the command was lost to a leader change; it was not committed"
+		}
+		h.sendFrame(out)
+	}
+	js.Global().Call("clearTimeout", hn.timer)
+	hn.timer = setTimeout(hn.tick, hn.rn.Deadline()-h.now())
+}
+
+// send sends one frame per destination, as the hub forwards best.
+func (h *mixedHost) send(hn *hostedNode, msgs []raft.Message) {
+	if !h.open || hn.disconnected {
+		return // lost, as on a network; Raft retries
+	}
+	for len(msgs) > 0 {
+		to := msgs[0].To
+		var same, rest []raft.Message
+		for _, m := range msgs {
+			if m.To == to {
+				same = append(same, m)
+			} else {
+				rest = append(rest, m)
+			}
+		}
+		h.sendFrame(&wire.Envelope{Type: wire.TypeMsgs, Cluster: h.cluster, Msgs: same})
+		msgs = rest
+	}
+}
+
+func (h *mixedHost) sendFrame(e *wire.Envelope) {
+	if !h.open {
+		return
+	}
+	if b, err := wire.Encode(e); err == nil {
+		h.ws.Call("send", string(b))
+	}
+}
+
+// submit takes a command the hub routed to one of our members; the result goes back once the
+// entry is applied (after), or at once when the member cannot take it.
+func (h *mixedHost) submit(e *wire.Envelope) {
+	out := &wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: e.Req, Member: e.Member}
+	hn := h.nodes[e.Member]
+	if hn == nil || hn.rn == nil || hn.disconnected {
+		out.Code, out.Error = wire.CodeFailed, e.Member+" is crashed or disconnected in its page"
+		h.sendFrame(out)
+		return
+	}
+	index, term, err := hn.rn.Submit(h.now(), e.Command)
+	var nl *raft.NotLeaderError
+	switch {
+	case errors.As(err, &nl):
+		out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
+		h.sendFrame(out)
+		return
+	case err != nil:
+		out.Code, out.Error = wire.CodeFailed, err.Error()
+		h.sendFrame(out)
+		return
+	}
+	hn.pending[index] = pendingSubmit{req: e.Req, term: term}
+	h.after(hn)
+}
+
+// hostedStatus is one hosted member as the page shows it.
+type hostedStatus struct {
+	wire.MemberStatus
+	Disconnected bool   `json:"disconnected"`
+	Failure      string `json:"failure,omitempty"`
+}
+
+func (h *mixedHost) statuses() []hostedStatus {
+	var out []hostedStatus
+	for _, id := range h.want {
+		hn := h.nodes[id]
+		if hn == nil {
+			continue
+		}
+		s := hostedStatus{MemberStatus: wire.MemberStatus{ID: id, State: "dead"}, Disconnected: hn.disconnected, Failure: hn.failure}
+		if hn.rn != nil {
+			ns := hn.rn.Status()
+			s.State, s.Term, s.Leader, s.Commit, s.Applied, s.Last = ns.State.String(), ns.Term, ns.Leader, ns.CommitIndex, hn.applied, ns.LastIndex
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// act crashes, restarts, disconnects or reconnects a hosted member.
+func (h *mixedHost) act(kind, id string) error {
+	hn := h.nodes[id]
+	if hn == nil {
+		return fmt.Errorf("%s is not hosted by this page", id)
+	}
+	switch kind {
+	case "crash":
+		if hn.rn == nil {
+			return fmt.Errorf("%s is already crashed", id)
+		}
+		h.crash(hn, "crashed")
+		h.logf("%s crashed (its localStorage is kept)", id)
+	case "restart":
+		if hn.rn != nil {
+			return fmt.Errorf("%s is running", id)
+		}
+		h.start(hn)
+	case "disconnect":
+		hn.disconnected = true
+		h.logf("%s disconnected", id)
+	case "reconnect":
+		hn.disconnected = false
+		h.logf("%s reconnected", id)
+	default:
+		return fmt.Errorf("unknown action %q", kind)
+	}
+	return nil
+}
+
+// mixedSnap is what mixedSnapshot returns.
+type mixedSnap struct {
+	Cluster   string          `json:"cluster"`
+	Connected bool            `json:"connected"`
+	Stopped   string          `json:"stopped,omitempty"`
+	Members   []string        `json:"members"`
+	Presence  []wire.Presence `json:"presence"`
+	Hosted    []hostedStatus  `json:"hosted"`
+	Events    []string        `json:"events"`
+}
+
+func (h *mixedHost) snapshot() mixedSnap {
+	return mixedSnap{Cluster: h.cluster, Connected: h.open, Stopped: h.stopped, Members: h.members,
+		Presence: h.presence, Hosted: h.statuses(), Events: slices.Clone(h.events)}
+}
