@@ -169,7 +169,7 @@ func main() {
 			return string(b)
 		}),
 	}
-	addCourseAPI(api) // course_js.go
+	addCourseAPI(api)              // course_js.go
 	for k, v := range mixedAPI() { // mixed clusters over WebSocket (mixed_js.go)
 		api[k] = v
 	}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"syscall/js"
 	"time"
@@ -130,7 +129,7 @@ func (h *mixedHost) now() time.Duration { return time.Since(h.epoch) }
 func (h *mixedHost) logf(format string, args ...any) {
 	h.events = append(h.events, fmt.Sprintf("%8.3fs ", h.now().Seconds())+fmt.Sprintf(format, args...))
 	if len(h.events) > 200 {
-		h.events = slices.Delete(h.events, 0, len(h.events)-200)
+		h.events = append(h.events[:0:0], h.events[len(h.events)-200:]...)
 	}
 }
 
@@ -167,7 +166,7 @@ func (h *mixedHost) connect() {
 		if h.stopped != "" {
 			return nil
 		}
-		wait := h.backoff/2 + rand.N(h.backoff/2+1)
+		wait := h.backoff/2 + time.Duration(rand.Int64N(int64(h.backoff/2)+1))
 		h.logf("lost the server (%s); reconnecting in %v", closeReason(args), wait.Round(time.Millisecond))
 		h.backoff = min(h.backoff*2, 5*time.Second)
 		retry = js.FuncOf(func(js.Value, []js.Value) any {
@@ -237,7 +236,7 @@ func (h *mixedHost) handle(frame string) {
 func (h *mixedHost) welcome(e *wire.Envelope) {
 	h.open, h.presence, h.backoff = true, e.Presence, 200*time.Millisecond
 	if h.members != nil {
-		if !slices.Equal(h.members, e.Members) {
+		if strings.Join(h.members, ",") != strings.Join(e.Members, ",") {
 			h.stopped = fmt.Sprintf("the cluster's members changed from %v to %v", h.members, e.Members)
 		}
 		h.logf("reconnected to the server")
@@ -369,9 +368,9 @@ func (h *mixedHost) submit(e *wire.Envelope) {
 		return
 	}
 	index, term, err := hn.rn.Submit(h.now(), e.Command)
-	var nl *raft.NotLeaderError
+	nl, notLeader := err.(*raft.NotLeaderError) // no errors.As: it would grow the module
 	switch {
-	case errors.As(err, &nl):
+	case notLeader:
 		out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
 		h.sendFrame(out)
 		return
@@ -451,5 +450,5 @@ type mixedSnap struct {
 
 func (h *mixedHost) snapshot() mixedSnap {
 	return mixedSnap{Cluster: h.cluster, Connected: h.open, Stopped: h.stopped, Members: h.members,
-		Presence: h.presence, Hosted: h.statuses(), Events: slices.Clone(h.events)}
+		Presence: h.presence, Hosted: h.statuses(), Events: h.events}
 }
