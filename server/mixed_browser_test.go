@@ -106,6 +106,24 @@ func TestBrowserMixedCluster(t *testing.T) {
 	pageSubmit(p, "get y")
 	p.waitFor("get y answered 2", `document.getElementById("submitMsg").textContent.endsWith('→ "2"')`)
 	p.screenshot("mixed-reloaded.png")
+
+	// Crash and restart a follower from the page; its peers see it dead, then back.
+	var follower string
+	for _, id := range []string{"b1", "b2", "b3"} {
+		if id != info().Leader {
+			follower = id
+			break
+		}
+	}
+	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=crash]`, follower))
+	waitUntil(t, follower+" reported dead", func() bool { return info().member(follower).State == "dead" })
+	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=restart]`, follower))
+	waitUntil(t, follower+" running again", func() bool { return info().member(follower).State == "follower" })
+
+	// A second tab that asks for a member this one hosts is refused, and says why.
+	p2 := b.open(t, "http://"+base+"/?cluster=demo&members=b1")
+	p2.waitFor("the refusal", `!document.getElementById("banner").hidden && document.getElementById("bannerText").textContent.includes("member b1 is already hosted by a browser connection")`)
+	pageSubmit(p, "get x")
 	p.noProblems()
 }
 
