@@ -254,7 +254,7 @@ func (l *Lab) checkStorage() {
 		l.failed[id] = true
 		l.c.Disconnect(id)
 		l.c.Crash(id)
-		msg := fmt.Sprintf("%s: %v. It was stopped so that nothing it did not save leaves it; localStorage may be full. Reset the cluster to go on.", id, s.Err())
+		msg := fmt.Sprintf("%s: %s. It was stopped so that nothing it did not save leaves it; localStorage may be full. Reset the cluster to go on.", id, strings.TrimSuffix(s.Err().Error(), "."))
 		l.nodeErr[id] = msg
 		if l.stopErr == "" {
 			l.stopErr = msg
