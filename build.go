@@ -67,8 +67,10 @@ func build(skipWasm bool) error {
 	if err := bundle(); err != nil {
 		return err
 	}
-	if err := copyFile(filepath.Join(webDir, "index.html"), filepath.Join(distDir, "index.html")); err != nil {
-		return err
+	for _, page := range []string{"index.html", "embed-demo.html"} { // embed-demo: a host page with two embedded labs
+		if err := copyFile(filepath.Join(webDir, page), filepath.Join(distDir, page)); err != nil {
+			return err
+		}
 	}
 	return compressAll()
 }

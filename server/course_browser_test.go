@@ -24,6 +24,14 @@ import (
 // another person's browser would be.
 func (b *browser) openFresh(tb testing.TB, url string) *page {
 	tb.Helper()
+	p := b.openFreshHost(tb, url)
+	p.waitReady()
+	return p
+}
+
+// openFreshHost opens a page that is not the lab itself (a host page) in a new browser context.
+func (b *browser) openFreshHost(tb testing.TB, url string) *page {
+	tb.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	tb.Cleanup(cancel)
 	p := &page{tb: tb, ctx: ctx, url: url}
@@ -41,7 +49,6 @@ func (b *browser) openFresh(tb testing.TB, url string) *page {
 		}
 	}()
 	p.do(chromedp.Navigate(url))
-	p.waitReady()
 	return p
 }
 
@@ -220,5 +227,112 @@ func TestBrowserCourse(t *testing.T) {
 		p.do(chromedp.KeyEvent(kb.ArrowRight))
 		p.waitFor("one event stepped", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.events > %d`, ev))
 		p.noProblems()
+	})
+}
+
+// frame evaluates js in the embedded lab with this id.
+func frame(id, js string) string {
+	return fmt.Sprintf(`(() => { const w = document.getElementById(%q).contentWindow; return w.eval(%q); })()`, id, js)
+}
+
+func TestBrowserEmbed(t *testing.T) {
+	b := startBrowser(t)
+
+	t.Run("TwoLabsInOneHostPageRunAndStaySeparate", func(t *testing.T) {
+		p := b.openFreshHost(t, serve(t)+"embed-demo.html")
+		for _, id := range []string{"labA", "labB"} {
+			p.waitFor(id+" loaded", fmt.Sprintf(`document.getElementById(%q).contentWindow.document.body.dataset.ready === "1"`, id))
+			p.waitFor(id+" elects a leader", frame(id, `document.body.dataset.ready === "1" && JSON.parse(raftlab.snapshot(1e15, 1e15)).leader !== ""`))
+		}
+		// Both clusters are named lab3; each frame keeps its own namespace.
+		for _, ns := range []string{"demo-a", "demo-b"} {
+			if n := eval[int](p, fmt.Sprintf(`Object.keys(localStorage).filter(k => k.startsWith("raftlab/%s/lab3/n1/")).length`, ns)); n == 0 {
+				t.Errorf("no keys under raftlab/%s/lab3/n1/", ns)
+			}
+		}
+		if n := eval[int](p, `Object.keys(localStorage).filter(k => k.startsWith("raftlab/lab3/")).length`); n != 0 {
+			t.Errorf("%d keys in the page's own namespace; embeds should use theirs", n)
+		}
+		// Crashing A's leader leaves B alone, and neither sees the other's writes as a conflict.
+		leadA := eval[string](p, frame("labA", `JSON.parse(raftlab.snapshot(1e15, 1e15)).leader`))
+		eval[bool](p, frame("labA", fmt.Sprintf(`document.querySelector(".card[data-node=%s] button[data-act=crash]").click(), true`, leadA)))
+		p.waitFor("A's leader down", frame("labA", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "dead"`, leadA)))
+		termB := eval[float64](p, frame("labB", `JSON.parse(raftlab.snapshot(1e15, 1e15)).nodes[0].term`))
+		p.waitFor("A elects another leader", frame("labA", fmt.Sprintf(`(l => l !== "" && l !== %q)(JSON.parse(raftlab.snapshot(1e15, 1e15)).leader)`, leadA)))
+		if s := eval[string](p, frame("labB", `JSON.parse(raftlab.snapshot(1e15, 1e15)).nodes.map(n => n.state).join(",")`)); strings.Contains(s, "dead") {
+			t.Errorf("B's nodes %s: a crash in A reached B", s)
+		}
+		if got := eval[float64](p, frame("labB", `JSON.parse(raftlab.snapshot(1e15, 1e15)).nodes[0].term`)); got != termB {
+			t.Errorf("B's n1 went from term %v to %v while A re-elected", termB, got)
+		}
+		for _, id := range []string{"labA", "labB"} {
+			if eval[bool](p, frame(id, `!document.getElementById("banner").hidden`)) {
+				t.Errorf("%s shows a banner: %s", id, eval[string](p, frame(id, `document.getElementById("bannerText").textContent`)))
+			}
+		}
+		p.do(chromedp.EmulateViewport(900, 1150))
+		p.screenshot("embed-demo.png")
+		p.noProblems()
+	})
+
+	t.Run("ParametersApplied", func(t *testing.T) {
+		p := b.openFresh(t, serve(t)+"?embed=1&nodes=3&seed=5&autoplay=0&unreliable=1&speed=0.1&controls=play,clock,cards&theme=dark")
+		p.waitFor("paused", `document.body.classList.contains("paused")`)
+		s := p.snapshot()
+		if len(s.Nodes) != 3 {
+			t.Errorf("%d nodes; nodes=3 was asked", len(s.Nodes))
+		}
+		if !eval[bool](p, `JSON.parse(raftlab.snapshot(1e15, 1e15)).unreliable`) {
+			t.Errorf("unreliable=1 not applied")
+		}
+		if got := eval[string](p, `document.getElementById("speedText").textContent`); got != "0.1×" {
+			t.Errorf("speed shows %q; speed=0.1 was asked", got)
+		}
+		if !eval[bool](p, `getComputedStyle(document.getElementById("step")).display === "none" && getComputedStyle(document.getElementById("play")).display !== "none" && getComputedStyle(document.getElementById("submitForm")).display === "none"`) {
+			t.Errorf("controls=play,clock,cards: the step button or client is shown, or play is hidden")
+		}
+		if eval[string](p, `document.body.dataset.theme`) != "dark" || !eval[bool](p, `document.body.classList.contains("embed")`) {
+			t.Errorf("theme or embed layout not applied")
+		}
+		if eval[bool](p, `document.getElementById("paramMsg") !== null`) {
+			t.Errorf("good parameters got a message: %s", eval[string](p, `document.getElementById("paramMsg").textContent`))
+		}
+		p.noProblems()
+	})
+
+	t.Run("BadParametersAreNamedAndDefaultsRun", func(t *testing.T) {
+		p := b.openFresh(t, serve(t)+"?embed=1&nodes=4&seed=x&speed=fast&controls=play,bogus&theme=pink&autoplay=maybe")
+		p.waitFor("the message", `document.getElementById("paramMsg") !== null`)
+		msg := eval[string](p, `document.getElementById("paramMsg").textContent`)
+		for _, want := range []string{"nodes=4", "seed=x", "speed=fast", "bogus", "theme=pink", "autoplay=maybe"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the message %q does not name %s", msg, want)
+			}
+		}
+		if !eval[bool](p, `document.getElementById("paramMsg").getBoundingClientRect().height > 0`) {
+			t.Errorf("the message is not visible")
+		}
+		p.leader("")
+		if n := len(p.snapshot().Nodes); n != 5 {
+			t.Errorf("%d nodes; the default is 5", n)
+		}
+		p.noProblems()
+	})
+
+	t.Run("Screenshots800x500", func(t *testing.T) {
+		for name, q := range map[string]string{
+			"embed-free.png":   "?embed=1&nodes=3&seed=3",
+			"embed-guided.png": "?embed=1&scenario=partition&theme=dark",
+		} {
+			p := b.openFresh(t, serve(t)+q)
+			p.do(chromedp.EmulateViewport(800, 500))
+			p.leader("")
+			time.Sleep(500 * time.Millisecond) // let a few frames draw
+			p.screenshot(name)
+			if w := eval[float64](p, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+				t.Errorf("%s: the embedded page is %v px wider than 800", q, w)
+			}
+			p.noProblems()
+		}
 	})
 }

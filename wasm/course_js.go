@@ -22,7 +22,14 @@ import (
 //	guide(id, step)       -> null | error text            open a guided scenario at a step (0-based)
 //	guideState()          -> JSON GuideState | "null"
 //	next()                -> null | error text            the next pause point
+//	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
 func addCourseAPI(api map[string]any) {
+	api["setNamespace"] = guard(func(args []js.Value) any {
+		if len(args) == 0 || args[0].Type() != js.TypeString {
+			return "setNamespace wants a string"
+		}
+		return errText(SetNamespace(args[0].String()))
+	})
 	api["share"] = guard(func(args []js.Value) any {
 		if lab == nil {
 			return "the cluster is not running"

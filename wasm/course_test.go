@@ -322,3 +322,34 @@ func TestEveryScenarioOpensAtEveryStep(t *testing.T) {
 		t.Errorf("an unknown scenario: no error")
 	}
 }
+
+func TestNamespacesKeepClustersApart(t *testing.T) {
+	defer SetNamespace("")
+	store := NewMemStore()
+	for _, ns := range []string{"a", "b"} {
+		if err := SetNamespace(ns); err != nil {
+			t.Fatal(err)
+		}
+		l := newTestLab(t, store, 3)
+		runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	}
+	var a, b, other int
+	for _, k := range store.Keys() {
+		switch {
+		case strings.HasPrefix(k, "raftlab/a/lab3/"):
+			a++
+		case strings.HasPrefix(k, "raftlab/b/lab3/"):
+			b++
+		default:
+			other++
+		}
+	}
+	if a == 0 || b == 0 || other != 0 {
+		t.Errorf("keys: %d under a, %d under b, %d elsewhere; want both namespaces and nothing else", a, b, other)
+	}
+	for _, bad := range []string{"a/b", "x y", strings.Repeat("n", 33)} {
+		if err := SetNamespace(bad); err == nil {
+			t.Errorf("SetNamespace(%q): no error", bad)
+		}
+	}
+}

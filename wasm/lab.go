@@ -35,7 +35,7 @@ type Config struct {
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
-func clusterName(n int) string { return fmt.Sprintf("lab%d", n) }
+func clusterName(n int) string { return storageNamespace + fmt.Sprintf("lab%d", n) }
 
 // StartError is a failure to start the cluster from stored data. The page shows it with a
 // button that clears the cluster's storage (Reset).

@@ -282,3 +282,25 @@ var bugSwitches = []bugSwitch{
 	{"SkipConsistencyCheck", "follower skips the log consistency check", func(b *raft.Bugs) *bool { return &b.SkipConsistencyCheck }},
 	{"IgnoreHigherTerm", "leader ignores a higher term", func(b *raft.Bugs) *bool { return &b.IgnoreHigherTerm }},
 }
+
+// storageNamespace prefixes the clusters' names in storage ("" for the page itself), so that
+// labs embedded in one host page keep their nodes apart: raftlab/<namespace>/lab5/n1/...
+var storageNamespace string
+
+// SetNamespace sets the storage namespace for the clusters started after it: letters, digits
+// and '-', at most 32; "" is the page's own.
+func SetNamespace(ns string) error {
+	if len(ns) > 32 {
+		return fmt.Errorf("namespace %q: at most 32 characters", ns)
+	}
+	for _, r := range ns {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("namespace %q: use letters, digits and '-'", ns)
+		}
+	}
+	storageNamespace = ""
+	if ns != "" {
+		storageNamespace = ns + "/"
+	}
+	return nil
+}

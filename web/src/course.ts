@@ -16,6 +16,7 @@ interface CourseAPI {
   guide(id: string, step: number): string | null;
   guideState(): string;
   next(): string | null;
+  setNamespace(ns: string): string | null;
 }
 
 interface Timeline {
@@ -180,6 +181,12 @@ export class Course {
 
     this.wire();
     page.onDraw = (s) => this.draw(s);
+  }
+
+  /** setNamespace gives this lab's clusters their own localStorage namespace (embeds). */
+  setNamespace(ns: string): void {
+    const err = this.api.setNamespace(ns);
+    if (err) this.say(err, true);
   }
 
   /** boot opens what the URL asks for (a shared run or a scenario); false means free play. */

@@ -6,6 +6,7 @@ import { ClusterView } from "./cluster";
 import { Cards } from "./cards";
 import { Course } from "./course";
 import { startMixed } from "./mixed";
+import { applyLayout, applyRun, parseOptions } from "./embed";
 
 const $ = <T extends Element = HTMLElement>(id: string): T => {
   const el: Element | null = document.getElementById(id);
@@ -368,9 +369,9 @@ function fatal(text: string): void {
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
-  const n = Number(params.get("nodes") ?? "5");
-  const seedParam = params.get("seed");
-  const seed = seedParam !== null && /^\d+$/.test(seedParam) ? Number(seedParam) : Math.floor(Math.random() * 2 ** 31);
+  const opts = parseOptions(params); // embed.ts: validated URL parameters
+  const n = opts.nodes;
+  const seed = opts.seed;
   let lab: Lab;
   try {
     lab = await loadLab("raftlab.wasm");
@@ -388,7 +389,10 @@ async function main(): Promise<void> {
     $("submitMsg").textContent = `Nodes keep their state in ${lab.storage}.`;
   }
   const course = new Course(page);
-  if (!(await course.boot(params))) page.start([3, 5, 7, 9].includes(n) ? n : 5);
+  applyLayout(opts);
+  if (opts.ns) course.setNamespace(opts.ns);
+  if (!(await course.boot(params))) page.start(n);
+  applyRun(opts, page);
 }
 
 void main();
