@@ -50,7 +50,7 @@ export class Page {
   private pendingEvents: LabEvent[] = [];
   private lastDetail = 0;
   /** Where the last speed measurement started; null to start a new one. */
-  private speedWindow: { wall: number; sim: number } | null = null;
+  private speedWindow: { wall: number; sim: number; warmup: boolean } | null = null;
   /** Another tab wrote this cluster's storage: this tab stays paused until reloaded. */
   private conflict = false;
   private lastEventFlush = 0;
@@ -267,13 +267,16 @@ export class Page {
   private measureSpeed(t: number): void {
     const now = this.snap?.now ?? 0;
     if (this.speedWindow === null) {
-      this.speedWindow = { wall: t, sim: now };
+      // The first window after a start, a resume or a new speed is a warm-up: not shown.
+      this.speedWindow = { wall: t, sim: now, warmup: true };
       return;
     }
     const wall = t - this.speedWindow.wall;
     if (wall < 1000) return;
     const reached = (now - this.speedWindow.sim) / wall;
-    this.speedWindow = { wall: t, sim: now };
+    const warmup = this.speedWindow.warmup;
+    this.speedWindow = { wall: t, sim: now, warmup: false };
+    if (warmup) return;
     const asked = speedText(this.speed);
     $("speedText").textContent = !isFinite(this.speed) || reached < this.speed * 0.8 ? `${asked} (${speedText(reached)})` : asked;
   }
