@@ -88,6 +88,11 @@ export async function startMixed(cluster: string, membersParam: string | null): 
   note.id = "mixedNote";
   const table = el("table", "", "members");
   table.id = "members";
+  table.style.width = "100%";
+  table.style.borderCollapse = "collapse";
+  // The network controls belong to the simulator; a real network has none.
+  const net = document.getElementById("netMsg")?.closest(".panel") as HTMLElement | null;
+  if (net) net.hidden = true;
   section.append(title, note, table);
 
   const showError = (text: string): void => {
@@ -173,10 +178,12 @@ export async function startMixed(cluster: string, membersParam: string | null): 
       tr.className = `state-${state}`;
       const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "native, in the server" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
       const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : m.reachable ? "yes" : "no";
+      tr.style.borderTop = "1px solid rgba(0,0,0,0.1)";
       for (const v of [m.id, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied)]) {
         tr.append(el("td", v));
       }
       const actions = el("td");
+      actions.style.whiteSpace = "nowrap";
       if (h) {
         const crashed = h.state === "dead";
         const b1 = el("button", crashed ? "Restart" : "Crash");
