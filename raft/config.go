@@ -46,8 +46,8 @@ type Config struct {
 	// follower and not yet heard back about (flow control). Default 4.
 	MaxInflight int
 
-	// WaitForHeartbeat turns off the immediate AppendEntries on Submit and on commit: the
-	// leader then replicates only on its heartbeat, like a naive implementation. It exists so
+	// WaitForHeartbeat makes the leader send AppendEntries only on its heartbeat: not on
+	// Submit, not when its commit index advances, not on a follower's answer. It exists so
 	// that benchmarks can show what sending at once buys; leave it off.
 	WaitForHeartbeat bool
 

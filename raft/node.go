@@ -503,6 +503,9 @@ func (n *Node) broadcastAppend(heartbeat bool) {
 // even when there is nothing new, so that the follower's timer resets and it learns the commit
 // index.
 func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
+	if n.cfg.WaitForHeartbeat && !heartbeat {
+		return // the naive leader: everything waits for the next heartbeat
+	}
 	last := n.log.lastIndex()
 	if pr.Probing {
 		// One probe at a time: wait for its answer, or resend on the heartbeat.
