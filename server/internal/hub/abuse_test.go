@@ -266,3 +266,45 @@ func TestSlowReaderIsClosed(t *testing.T) {
 		t.Errorf("the slow client's member is still reachable: %s", b)
 	}
 }
+
+// TestCommandErrors: no reachable member answers 503; a leader that never commits, 504.
+func TestCommandErrors(t *testing.T) {
+	s := newServer(t, hub.Config{}, map[string][]string{"demo": {"b1", "b2", "b3"}})
+	resp, err := http.Post(s.srv.URL+"/api/clusters/demo/commands?timeout=300ms", "text/plain", strings.NewReader("put x 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]string
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(out["error"], "no leader") {
+		t.Errorf("POST with nobody connected = %d %v; want 503 no leader", resp.StatusCode, out)
+	}
+
+	// A host that claims b1 leads, then never answers its submits.
+	c := dial(t, s.url, nil)
+	c.hello("demo", "b1")
+	c.send(&wire.Envelope{Type: wire.TypeStatus, Cluster: "demo", Status: []wire.MemberStatus{{ID: "b1", State: "leader", Term: 2, Leader: "b1"}}})
+	waitFor(t, "b1 reported leader", 5*time.Second, func() bool { return getInfo(t, s, "demo").Leader == "b1" })
+	resp, err = http.Post(s.srv.URL+"/api/clusters/demo/commands?timeout=300ms", "text/plain", strings.NewReader("put x 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(out["error"], "not committed in time") {
+		t.Errorf("POST to a silent leader = %d %v; want 504 not committed in time", resp.StatusCode, out)
+	}
+	for _, q := range []string{"timeout=banana", "timeout=2h"} {
+		resp, _ := http.Post(s.srv.URL+"/api/clusters/demo/commands?"+q, "text/plain", strings.NewReader("put x 1"))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST ?%s = %d; want 400", q, resp.StatusCode)
+		}
+	}
+	resp, _ = http.Post(s.srv.URL+"/api/clusters/demo/commands", "text/plain", strings.NewReader(strings.Repeat("x", 20<<10)))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST of 20 KiB = %d; want 413", resp.StatusCode)
+	}
+}

@@ -242,7 +242,9 @@ func (h *Hub) submitToLeader(ctx context.Context, name string, members []string,
 		if target == "" {
 			info, _ := h.Info(name)
 			target = info.Leader
-			if target == "" {
+			if target != "" {
+				sawLeader = true
+			} else {
 				// Nobody claims to lead: ask the reachable members in turn.
 				var reach []string
 				for _, m := range info.Members {
