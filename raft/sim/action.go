@@ -3,7 +3,6 @@
 package sim
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"strconv"
@@ -167,46 +166,47 @@ func (c *Cluster) do(a Action) error {
 	return nil
 }
 
-// traceHash is FNV-1a over a binary encoding of every event.
-type traceHash struct {
-	h   uint64
-	buf []byte
-}
+// traceHash folds every field of every event into 64 bits, a word at a time (strings a byte at
+// a time, then their length, so that field boundaries count).
+type traceHash struct{ h uint64 }
 
 func newTraceHash() traceHash { return traceHash{h: 0xcbf29ce484222325} }
 
+func mixWord(h, v uint64) uint64 {
+	h = (h ^ v) * 0x9e3779b97f4a7c15
+	return h ^ h>>29
+}
+
+func mixString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 0x100000001b3
+	}
+	return mixWord(h, uint64(len(s)))
+}
+
 func (t *traceHash) add(e *raft.Event) {
-	b := t.buf[:0]
-	b = binary.AppendVarint(b, int64(e.Time))
-	b = append(b, byte(e.Kind), byte(e.State))
-	b = append(b, e.Node...)
-	b = append(b, 0)
-	b = append(b, e.Peer...)
-	b = append(b, 0)
-	b = binary.AppendUvarint(b, e.Term)
-	b = binary.AppendUvarint(b, e.Index)
-	b = binary.AppendUvarint(b, e.Last)
-	b = append(b, e.Detail...)
+	h := mixWord(t.h, uint64(e.Time))
+	h = mixWord(h, uint64(e.Kind)|uint64(e.State)<<8)
+	h = mixString(h, e.Node)
+	h = mixString(h, e.Peer)
+	h = mixWord(h, e.Term)
+	h = mixWord(h, e.Index)
+	h = mixWord(h, e.Last)
+	h = mixString(h, e.Detail)
 	if m := e.Msg; m != nil {
-		b = append(b, byte(m.Type))
-		b = append(b, m.From...)
-		b = append(b, 0)
-		b = append(b, m.To...)
-		b = append(b, 0)
+		success := uint64(0)
+		if m.Success {
+			success = 1
+		}
+		h = mixWord(h, uint64(m.Type)|success<<8)
+		h = mixString(h, m.From)
+		h = mixString(h, m.To)
 		for _, v := range [...]uint64{m.Term, m.LastLogIndex, m.LastLogTerm, m.PrevLogIndex, m.PrevLogTerm,
 			uint64(len(m.Entries)), m.Commit, m.Index, m.ConflictTerm, m.ConflictIndex} {
-			b = binary.AppendUvarint(b, v)
-		}
-		if m.Success {
-			b = append(b, 1)
+			h = mixWord(h, v)
 		}
 	}
-	h := t.h
-	for _, x := range b {
-		h ^= uint64(x)
-		h *= 0x100000001b3
-	}
-	t.h, t.buf = h, b
+	t.h = h
 }
 
 func (t *traceHash) String() string { return fmt.Sprintf("%016x", t.h) }
