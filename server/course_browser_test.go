@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"raftlab/raft"
 	"raftlab/raft/sim"
 )
 
@@ -58,6 +59,8 @@ type timeline struct {
 	End    float64 `json:"end"`
 	Future int     `json:"future"`
 	Memory string  `json:"memory"`
+	// ViolationAt is when the checker found a violation, -1 if it did not.
+	ViolationAt float64 `json:"violationAt"`
 }
 
 func (p *page) timeline() timeline {
@@ -334,5 +337,69 @@ func TestBrowserEmbed(t *testing.T) {
 			}
 			p.noProblems()
 		}
+	})
+}
+
+func TestBrowserBreakIt(t *testing.T) {
+	b := startBrowser(t)
+
+	t.Run("ViolationNamedAndReplayedToJustBefore", func(t *testing.T) {
+		// As wasm's TestBreakItViolationAndReplayBeforeIt: with ForgetVote, n2 votes twice in term 1.
+		run := &sim.Run{Version: sim.RunVersion, Nodes: 3, Seed: 1, Bugs: raft.Bugs{ForgetVote: true}, Actions: []sim.Action{
+			{At: 0, Kind: sim.ActCut, Node: "n1", Peer: "n3"},
+			{At: 0, Kind: sim.ActLinkLatency, Node: "n1", Peer: "n2", Min: 50 * time.Millisecond, Max: 50 * time.Millisecond},
+			{At: 0, Kind: sim.ActTimeout, Node: "n1"},
+			{At: 120 * time.Millisecond, Kind: sim.ActDisconnect, Node: "n1"},
+			{At: 121 * time.Millisecond, Kind: sim.ActCrash, Node: "n2"},
+			{At: 122 * time.Millisecond, Kind: sim.ActRestart, Node: "n2"},
+			{At: 123 * time.Millisecond, Kind: sim.ActTimeout, Node: "n3"},
+		}}
+		p := b.openFresh(t, serve(t)+"?t=1000&run="+url.QueryEscape(run.Encode()))
+		p.waitFor("the violation shown", `!document.getElementById("banner").hidden && document.getElementById("bannerText").textContent.includes("Election Safety")`)
+		msg := eval[string](p, `document.getElementById("bannerText").textContent`)
+		for _, want := range []string{"n1 and n3 are both leaders of term 1", "seed=1", "event:"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the violation %q does not name %q", msg, want)
+			}
+		}
+		if !eval[bool](p, `!document.getElementById("brokenBadge").hidden && document.getElementById("brokenBadge").textContent.includes("ForgetVote") && document.querySelector("input[data-bug=ForgetVote]").checked`) {
+			t.Errorf("the planted switch is not marked")
+		}
+		p.screenshot("breakit-violation.png")
+		at := p.timeline()
+		p.click("#beforeViolation")
+		p.waitFor("the run before the violation", `document.getElementById("banner").hidden`)
+		if before := p.timeline(); at.ViolationAt < 123 || before.Now >= at.ViolationAt || before.ViolationAt != -1 {
+			t.Errorf("replayed to %+v; the violation came at %v ms", before, at.ViolationAt)
+		}
+		for i := 0; i < 60 && eval[bool](p, `document.getElementById("banner").hidden`); i++ {
+			p.do(chromedp.KeyEvent(kb.ArrowRight))
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.waitFor("the violation again after stepping", `!document.getElementById("banner").hidden && document.getElementById("bannerText").textContent.includes("n1 and n3 are both leaders of term 1")`)
+		p.noProblems()
+	})
+
+	t.Run("SwitchesRestartInMemoryAndOffReturnsToFreePlay", func(t *testing.T) {
+		p := b.openFresh(t, serve(t))
+		p.leader("")
+		p.click("#breakIt summary")
+		p.click(`input[data-bug=IgnoreHigherTerm]`)
+		p.waitFor("the switch planted", `JSON.stringify(JSON.parse(raftlab.timeline()).bugs) === '["IgnoreHigherTerm"]'`)
+		if tl := p.timeline(); tl.Memory == "" {
+			t.Errorf("a broken cluster runs on localStorage; it should be in memory")
+		}
+		if !eval[bool](p, `!document.getElementById("brokenBadge").hidden`) {
+			t.Errorf("no BROKEN badge")
+		}
+		p.leader("")
+		p.screenshot("breakit-switch.png")
+		p.click(`input[data-bug=IgnoreHigherTerm]`)
+		p.waitFor("free play again", `JSON.parse(raftlab.timeline()).memory === "" && JSON.parse(raftlab.timeline()).bugs.length === 0`)
+		// The broken run wrote nothing to localStorage: only the free-play cluster's keys are there.
+		if n := eval[int](p, `Object.keys(localStorage).filter(k => !k.startsWith("raftlab/lab5/")).length`); n != 0 {
+			t.Errorf("%d keys outside the free-play cluster", n)
+		}
+		p.noProblems()
 	})
 }

@@ -22,8 +22,37 @@ import (
 //	guide(id, step)       -> null | error text            open a guided scenario at a step (0-based)
 //	guideState()          -> JSON GuideState | "null"
 //	next()                -> null | error text            the next pause point
+//	bugSwitches()         -> JSON [{name, label}]         the break-it switches
+//	breakIt(n, seed, names) -> null | error text          a cluster in memory with switches (JSON list) on
+//	beforeViolation()     -> null | error text            replay to just before the checker's violation
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
 func addCourseAPI(api map[string]any) {
+	api["bugSwitches"] = guard(func(args []js.Value) any { return jsonText(bugSwitches) })
+	api["breakIt"] = guard(func(args []js.Value) any {
+		var names []string
+		if len(args) > 2 && args[2].Type() == js.TypeString {
+			if err := json.Unmarshal([]byte(args[2].String()), &names); err != nil {
+				return "breakIt wants a JSON list of switch names"
+			}
+		}
+		l, err := BreakIt(argInt(args, 0), uint64(argFloat(args, 1)), names)
+		if err != nil {
+			return err.Error()
+		}
+		lab = l
+		return nil
+	})
+	api["beforeViolation"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		l, err := lab.BeforeViolation()
+		if err != nil {
+			return err.Error()
+		}
+		lab = l
+		return nil
+	})
 	api["setNamespace"] = guard(func(args []js.Value) any {
 		if len(args) == 0 || args[0].Type() != js.TypeString {
 			return "setNamespace wants a string"

@@ -353,3 +353,71 @@ func TestNamespacesKeepClustersApart(t *testing.T) {
 		}
 	}
 }
+
+// forgetVoteRun: n2 votes for n1 in term 1, crashes and restarts; then n3, cut off from n1,
+// asks n2 for its vote in term 1 (as raft/sim's TestForgetVote, on default timeouts, with a
+// slow n1–n2 link so that n1's AppendEntries are still on the wire when it is cut off).
+func forgetVoteRun(bug bool) *sim.Run {
+	r := &sim.Run{Version: sim.RunVersion, Nodes: 3, Seed: 1, Actions: []sim.Action{
+		{At: 0, Kind: sim.ActCut, Node: "n1", Peer: "n3"},
+		{At: 0, Kind: sim.ActLinkLatency, Node: "n1", Peer: "n2", Min: 50 * time.Millisecond, Max: 50 * time.Millisecond},
+		{At: 0, Kind: sim.ActTimeout, Node: "n1"},
+		// n1 leads term 1 at 100 ms; its AppendEntries would reach n2 at 150 ms.
+		{At: 120 * time.Millisecond, Kind: sim.ActDisconnect, Node: "n1"},
+		{At: 121 * time.Millisecond, Kind: sim.ActCrash, Node: "n2"},
+		{At: 122 * time.Millisecond, Kind: sim.ActRestart, Node: "n2"},
+		{At: 123 * time.Millisecond, Kind: sim.ActTimeout, Node: "n3"},
+	}}
+	r.Bugs.ForgetVote = bug
+	return r
+}
+
+func TestBreakItViolationAndReplayBeforeIt(t *testing.T) {
+	for _, bug := range []bool{false, true} {
+		l, err := OpenRun(forgetVoteRun(bug), time.Second, nil, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, tl := l.Snapshot(0, 0), l.Timeline()
+		if !bug {
+			if s.Violation != "" || tl.ViolationAt != -1 {
+				t.Errorf("without the switch: violation %q at %v", s.Violation, tl.ViolationAt)
+			}
+			continue
+		}
+		for _, want := range []string{"Election Safety", "n1 and n3", "term 1", "seed=1", "event:"} {
+			if !strings.Contains(s.Violation, want) {
+				t.Errorf("the violation %q does not name %q", s.Violation, want)
+			}
+		}
+		if tl.ViolationAt < 123 || len(tl.Bugs) != 1 || tl.Bugs[0] != "ForgetVote" {
+			t.Fatalf("timeline %+v: want the violation after 123 ms and the ForgetVote switch", tl)
+		}
+		b, err := l.BeforeViolation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := b.Snapshot(0, 0).Violation; v != "" || b.c.Now() >= msDur(tl.ViolationAt) {
+			t.Errorf("before the violation: at %v, violation %q", b.c.Now(), v)
+		}
+		for i := 0; i < 100 && b.Snapshot(0, 0).Violation == ""; i++ {
+			b.Step()
+		}
+		if v := b.Snapshot(0, 0).Violation; v != s.Violation {
+			t.Errorf("stepping on from just before: violation %q; the run had %q", v, s.Violation)
+		}
+	}
+	if _, err := BreakIt(5, 1, []string{"NoSuchBug"}); err == nil {
+		t.Errorf("an unknown switch: no error")
+	}
+	l, err := BreakIt(5, 1, []string{"FixedElectionTimeout", "CommitByCounting"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := l.Timeline(); len(tl.Bugs) != 2 || tl.Memory == "" {
+		t.Errorf("break-it lab: %+v; want two switches, in memory", tl)
+	}
+	if run := l.Run(); !run.Bugs.FixedElectionTimeout || !run.Bugs.CommitByCounting {
+		t.Errorf("the share link's run lacks the switches: %+v", run.Bugs)
+	}
+}

@@ -39,6 +39,8 @@ type course struct {
 	memory  string            // why the run is kept in memory, not localStorage ("" in free play)
 	future  []sim.Action      // recorded actions after now: played as time moves forward
 	end     time.Duration     // the furthest time this run has reached (the slider's end)
+	broken  time.Duration     // when the checker found a violation (valid if brokeOK)
+	brokeOK bool
 
 	guide *guide // a guided scenario (guide.go), or nil
 }
@@ -60,6 +62,9 @@ func (c *course) begin(store KeyValue, cfg Config, cluster string, keys []string
 
 // onEvent follows the notes that switch the client load, in a recording and in its replay.
 func (c *course) onEvent(l *Lab, e raft.Event) {
+	if e.Kind == raft.EvViolation && !c.brokeOK {
+		c.broken, c.brokeOK = e.Time, true
+	}
 	if e.Kind != raft.EvNote {
 		return
 	}
@@ -239,14 +244,52 @@ type Timeline struct {
 	Seed    uint64   `json:"seed"`
 	Nodes   int      `json:"nodes"`
 	Bugs    []string `json:"bugs"`
+	// ViolationAt is the simulated ms of the checker's violation (-1: none): the page offers to
+	// replay to just before it.
+	ViolationAt float64 `json:"violationAt"`
 }
 
 // Timeline reports the run's extent.
 func (l *Lab) Timeline() Timeline {
-	return Timeline{Now: ms(l.c.Now()), End: ms(l.End()), Future: len(l.course.future),
+	t := Timeline{Now: ms(l.c.Now()), End: ms(l.End()), Future: len(l.course.future),
 		Actions: len(l.c.Recorded()) + len(l.course.future), Memory: l.course.memory,
 		Fresh: l.course.fresh, Guided: l.course.guide != nil, Seed: l.course.base.Seed,
-		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base.Bugs)}
+		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base.Bugs), ViolationAt: -1}
+	if l.course.brokeOK {
+		t.ViolationAt = ms(l.course.broken)
+	}
+	return t
+}
+
+// BeforeViolation replays the run to just before the checker's violation (1 µs before the
+// event that broke a property), so that the person can step into it.
+func (l *Lab) BeforeViolation() (*Lab, error) {
+	if !l.course.brokeOK {
+		return nil, errors.New("the checker has found no violation in this run")
+	}
+	return l.Seek(max(l.course.broken-time.Microsecond, 0))
+}
+
+// BreakIt starts a cluster of n nodes in memory with the named break-it switches planted.
+func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
+	var b raft.Bugs
+	for _, name := range names {
+		found := false
+		for _, s := range bugSwitches {
+			if s.Name == name {
+				*s.field(&b), found = true, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no break-it switch %q", name)
+		}
+	}
+	switch n {
+	case 3, 5, 7, 9:
+	default:
+		return nil, fmt.Errorf("lab: %d nodes; choose 3, 5, 7 or 9", n)
+	}
+	return OpenRun(&sim.Run{Version: sim.RunVersion, Nodes: n, Seed: seed, Bugs: b}, 0, nil, "break-it switches")
 }
 
 // TraceHash is the hash of every event so far: equal hashes at equal times mean equal runs.

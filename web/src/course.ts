@@ -17,6 +17,9 @@ interface CourseAPI {
   guideState(): string;
   next(): string | null;
   setNamespace(ns: string): string | null;
+  bugSwitches(): string;
+  breakIt(n: number, seed: number, names: string): string | null;
+  beforeViolation(): string | null;
 }
 
 interface Timeline {
@@ -30,6 +33,7 @@ interface Timeline {
   seed: number;
   nodes: number;
   bugs: string[];
+  violationAt: number;
 }
 
 interface ScenarioInfo {
@@ -124,6 +128,10 @@ export class Course {
   private wasAsking = false;
   private wasDone = false;
   private scenarios: ScenarioInfo[] = [];
+  private readonly breakBox: HTMLDetailsElement;
+  private readonly bugBoxes = new Map<string, HTMLInputElement>();
+  private readonly brokenBadge: HTMLElement;
+  private readonly violationBtn: HTMLButtonElement;
 
   constructor(private readonly page: Page) {
     this.api = globalThis.raftlab as unknown as CourseAPI;
@@ -173,6 +181,35 @@ export class Course {
     this.msg = h("p", "msg", root);
     this.msg.id = "courseMsg";
     this.msg.setAttribute("role", "status");
+
+    this.brokenBadge = h("span", "broken-badge", bar);
+    this.brokenBadge.id = "brokenBadge";
+    this.brokenBadge.hidden = true;
+    this.breakBox = h("details", "breakit", root);
+    this.breakBox.id = "breakIt";
+    const sum = h("summary", "", this.breakBox, "Break it: plant a known bug (off by default)");
+    sum.title = "each switch plants a known bug in every node; the cluster restarts in memory with the switches on";
+    const list = h("div", "switches", this.breakBox);
+    try {
+      for (const b of JSON.parse(this.api.bugSwitches()) as { name: string; label: string }[]) {
+        const l = h("label", "", list);
+        const box = h("input", "", l);
+        box.type = "checkbox";
+        box.dataset.bug = b.name;
+        l.append(` ${b.label}`);
+        box.addEventListener("change", () => this.breakIt());
+        this.bugBoxes.set(b.name, box);
+      }
+    } catch {
+      // no switches: the panel stays empty
+    }
+    h("p", "msg", this.breakBox, "The live checker watches every event: a broken safety property is named with its nodes and event, and the run stops there.");
+    this.violationBtn = h("button", "", undefined, "Replay to just before the violation");
+    this.violationBtn.id = "beforeViolation";
+    this.violationBtn.type = "button";
+    this.violationBtn.hidden = true;
+    this.violationBtn.addEventListener("click", () => this.beforeViolation());
+    document.getElementById("banner")?.append(this.violationBtn);
 
     this.guidePanel = h("section", "guide", root);
     this.guidePanel.id = "guide";
@@ -331,6 +368,39 @@ export class Course {
     this.page.setRunning(true);
   }
 
+  // ---- break it ------------------------------------------------------------------------------
+
+  private breakIt(): void {
+    const names = [...this.bugBoxes].filter(([, b]) => b.checked).map(([n]) => n);
+    if (names.length === 0) {
+      this.freePlay();
+      return;
+    }
+    const t = this.timeline();
+    const n = Number((document.getElementById("nodes") as HTMLSelectElement).value) || 5;
+    const err = this.api.breakIt(n, t?.seed ?? 1, JSON.stringify(names));
+    if (err) {
+      this.say(err, true);
+      return;
+    }
+    this.guidePanel.hidden = true;
+    this.picker.value = "";
+    this.page.adopt();
+    this.page.setRunning(true);
+    this.say(`Planted: ${names.join(", ")}. The cluster restarted in memory; crash, partition and submit to make the bug show.`, false);
+  }
+
+  private beforeViolation(): void {
+    const err = this.api.beforeViolation();
+    if (err) {
+      this.say(err, true);
+      return;
+    }
+    this.page.adopt();
+    this.page.setRunning(false);
+    this.say("Replayed to just before the violation: step (→) to watch the event that breaks the property.", false);
+  }
+
   // ---- guided scenarios ----------------------------------------------------------------------
 
   private openGuide(id: string, step: number): boolean {
@@ -484,6 +554,12 @@ export class Course {
       ? `Nodes keep this run (${t.memory}${t.future > 0 ? `, ${t.future} recorded actions ahead` : ""}) in memory; your free-play cluster in localStorage is left as it was.`
       : `Free play: nodes keep their state in ${this.page.lab.storage}. Seed ${t.seed}.`;
     this.storage.classList.toggle("memory", t.memory !== "");
+    for (const [name, box] of this.bugBoxes) box.checked = t.bugs.includes(name);
+    this.brokenBadge.hidden = t.bugs.length === 0;
+    this.brokenBadge.textContent = `BROKEN ON PURPOSE: ${t.bugs.join(", ")}`;
+    document.body.classList.toggle("is-broken", t.bugs.length > 0);
+    this.breakBox.hidden = t.guided;
+    this.violationBtn.hidden = t.violationAt < 0;
     this.freeBtn.hidden = t.memory === "";
     if (t.guided) {
       const g = this.guideState();
