@@ -1,3 +1,5 @@
+//go:build !js
+
 // Fast paths for encoding msgs frames, and decoding them exactly as Encode writes them: encoding/json's
 // reflection costs ~1.5 µs per log entry, which dominated the hub's CPU under load. Anything
 // the fast path does not recognise (whitespace, escapes, other key spellings or orders of the
