@@ -35,8 +35,8 @@ import (
 const (
 	DefaultMaxFrameBytes = 4 << 20 // a full AppendEntries of 256 large commands fits
 	DefaultSendQueue     = 256
-	DefaultRate          = 20000 // frames per second a connection may send
-	DefaultBurst         = 40000
+	DefaultRate          = 50000 // frames per second a connection may send (a leader of 9 sends one frame per follower per step)
+	DefaultBurst         = 100000
 	DefaultWriteWait     = 10 * time.Second
 	DefaultPongWait      = 30 * time.Second
 	DefaultSlowTimeout   = 5 * time.Second
