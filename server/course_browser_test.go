@@ -9,6 +9,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -401,6 +404,118 @@ func TestBrowserBreakIt(t *testing.T) {
 		// The broken run wrote nothing to localStorage: only the free-play cluster's keys are there.
 		if n := eval[int](p, `Object.keys(localStorage).filter(k => !k.startsWith("raftlab/lab5/")).length`); n != 0 {
 			t.Errorf("%d keys outside the free-play cluster", n)
+		}
+		p.noProblems()
+	})
+}
+
+// hostPage serves, on its own origin, a course page that embeds the lab at labURL and talks
+// to it only through postMessage: window.call(method, ...args) resolves to the lab's answer.
+func hostPage(tb testing.TB, labURL string) string {
+	tb.Helper()
+	html := `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>host</title></head><body>
+<iframe id="f" width="800" height="500" src="` + labURL + `"></iframe>
+<script>
+let seq = 0; const waiting = {};
+window.labReady = false;
+window.addEventListener("message", (e) => {
+  const d = e.data;
+  if (d && d.raftlab === "ready") window.labReady = true;
+  if (d && d.raftlab in waiting) { waiting[d.raftlab](d); delete waiting[d.raftlab]; }
+});
+window.call = (method, ...args) => new Promise((done) => {
+  const id = ++seq; waiting[id] = done;
+  document.getElementById("f").contentWindow.postMessage({ raftlab: id, method, args }, "*");
+  setTimeout(() => { if (waiting[id]) { delete waiting[id]; done({ raftlab: id, error: "no answer within 2 s" }); } }, 2000);
+});
+</script></body></html>`
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, html)
+	})}
+	go srv.Serve(ln)
+	tb.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
+}
+
+func TestBrowserHostAPI(t *testing.T) {
+	b := startBrowser(t)
+
+	t.Run("WindowRaftlab", func(t *testing.T) {
+		p := b.openFresh(t, serve(t))
+		lead := p.leader("")
+		if got := eval[bool](p, fmt.Sprintf(`raftlab.crash(%q) === null`, lead)); !got {
+			t.Errorf("crash(%s) did not return null", lead)
+		}
+		p.waitFor("the crash drawn", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "dead"`, lead))
+		if msg := eval[string](p, `(() => { try { raftlab.crash("n9"); return ""; } catch (e) { return e.message; } })()`); !strings.Contains(msg, "n9") {
+			t.Errorf("crash(n9) threw %q; want an error naming n9", msg)
+		}
+		p.waitFor("a new leader", fmt.Sprintf(`(l => l !== "" && l !== %q)(raftlab.status().leader)`, lead))
+		eval[bool](p, `raftlab.submit("put z 9") === null`)
+		p.kvOnLive("z", "9")
+		eval[bool](p, fmt.Sprintf(`raftlab.restart(%q) === null && raftlab.partition(["n1", "n2"], ["n3", "n4", "n5"]) === null`, lead))
+		p.waitFor("six links cut", `JSON.parse(raftlab.snapshot(1e15, 1e15)).cut.length === 6`)
+		eval[bool](p, `raftlab.heal() === null && raftlab.pause() === null`)
+		st := evalJSON[struct {
+			Now     float64 `json:"now"`
+			Running bool    `json:"running"`
+			Nodes   []struct {
+				State string `json:"state"`
+			} `json:"nodes"`
+		}](p, `JSON.stringify(raftlab.status())`)
+		if st.Running || len(st.Nodes) != 5 {
+			t.Errorf("status after pause: %+v", st)
+		}
+		hash := eval[string](p, "raftlab.traceHash()")
+		half := float64(int(st.Now / 2))
+		eval[bool](p, fmt.Sprintf(`raftlab.seek(%v) === null`, half))
+		if now := eval[float64](p, `raftlab.status().now`); now != half {
+			t.Errorf("after seek(%v): now %v", half, now)
+		}
+		eval[bool](p, fmt.Sprintf(`raftlab.seek(%v) === null`, st.Now))
+		if got := eval[string](p, "raftlab.traceHash()"); got != hash {
+			t.Errorf("seek back and forward: trace %s; was %s", got, hash)
+		}
+		p.noProblems()
+	})
+
+	t.Run("PostMessageFromAnotherOrigin", func(t *testing.T) {
+		lab := serve(t)
+		p := b.openFreshHost(t, hostPage(t, lab+"?embed=1&nodes=3&seed=4"))
+		if !eval[bool](p, `(() => { try { return document.getElementById("f").contentWindow.raftlab === undefined; } catch (e) { return true; } })()`) {
+			t.Fatalf("the host page can reach into the lab: it is not cross-origin")
+		}
+		p.waitFor("the lab's ready message", `window.labReady`)
+		p.waitFor("a leader through postMessage", `window.call("status").then(r => !!(r.result && r.result.leader))`)
+		lead := eval[string](p, `(async () => {
+			let r;
+			for (let i = 0; i < 500; i++) { // a new election may be under way: ask until a leader is known
+				r = await window.call("status");
+				if (r.result && r.result.leader) return r.result.leader;
+				await new Promise((done) => setTimeout(done, 20));
+			}
+			return "no leader: " + JSON.stringify(r);
+		})()`)
+		if strings.HasPrefix(lead, "no leader") {
+			t.Fatal(lead)
+		}
+		if r := eval[string](p, fmt.Sprintf(`window.call("crash", %q).then(r => JSON.stringify(r))`, lead)); !strings.Contains(r, `"result":null`) {
+			t.Errorf("crash through postMessage: %s", r)
+		}
+		p.waitFor("the crash seen through postMessage", fmt.Sprintf(`window.call("status").then(r => r.result.nodes.find(n => n.id === %q).state === "dead")`, lead))
+		if r := eval[string](p, `window.call("bogus").then(r => r.error || "")`); !strings.Contains(r, "unknown method") {
+			t.Errorf("an unknown method: %q", r)
+		}
+		if r := eval[string](p, `window.call("submit", 42).then(r => r.error || "")`); !strings.Contains(r, "submit") {
+			t.Errorf("a bad argument: %q", r)
+		}
+		if h := eval[string](p, `window.call("traceHash").then(r => r.result)`); len(h) != 16 {
+			t.Errorf("traceHash through postMessage: %q", h)
 		}
 		p.noProblems()
 	})

@@ -134,7 +134,8 @@ export class Course {
   private readonly violationBtn: HTMLButtonElement;
 
   constructor(private readonly page: Page) {
-    this.api = globalThis.raftlab as unknown as CourseAPI;
+    // A copy: hostapi.ts later adds page-level methods of the same names (seek) to raftlab.
+    this.api = { ...(globalThis.raftlab as unknown as CourseAPI) };
     const root = document.getElementById("course");
     if (!root) throw new Error("missing #course");
     this.root = root;
@@ -318,14 +319,18 @@ export class Course {
 
   /** seek replays the run to ms of simulated time (in memory), paused there. */
   seek(ms: number): void {
+    const err = this.seekTo(ms);
+    if (err) this.say(err, true);
+  }
+
+  /** seekTo replays the run to ms, paused there; it returns why it cannot. */
+  seekTo(ms: number): string | null {
     const err = this.api.seek(ms);
-    if (err) {
-      this.say(err, true);
-      return;
-    }
+    if (err) return err;
     this.page.adopt();
     this.page.setRunning(false);
     this.say(`Replayed to ${secs(ms)}. Run to play the recorded actions again; act to fork a new run from here.`, false);
+    return null;
   }
 
   private async share(): Promise<void> {

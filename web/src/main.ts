@@ -7,6 +7,7 @@ import { Cards } from "./cards";
 import { Course } from "./course";
 import { startMixed } from "./mixed";
 import { applyLayout, applyRun, parseOptions } from "./embed";
+import { installHostAPI } from "./hostapi";
 
 const $ = <T extends Element = HTMLElement>(id: string): T => {
   const el: Element | null = document.getElementById(id);
@@ -396,6 +397,7 @@ async function main(): Promise<void> {
   if (opts.ns) course.setNamespace(opts.ns);
   if (!(await course.boot(params))) page.start(n);
   applyRun(opts, page);
+  installHostAPI(page, course); // hostapi.ts: window.raftlab.status/submit/… and postMessage
 }
 
 void main();

@@ -1,0 +1,95 @@
+// The page's scripting API for course pages: window.raftlab.status/submit/crash/restart/
+// partition/heal/seek/traceHash/pause/run, and the same through postMessage for host pages on
+// another origin. Actions go through the page, so they are drawn and recorded as a person's.
+
+import type { Page } from "./main";
+import type { Course } from "./course";
+
+/** What status() returns. */
+export interface Status {
+  now: number; // simulated ms
+  leader: string;
+  running: boolean;
+  violation: string;
+  nodes: { id: string; state: string; term: number; commit: number; last: number }[];
+}
+
+/** The methods a host page may call; each returns a value or throws an Error with the reason. */
+type Method = (...args: unknown[]) => unknown;
+
+const str = (v: unknown, what: string): string => {
+  if (typeof v !== "string" || v === "") throw new Error(`${what}: want a string`);
+  return v;
+};
+
+export function hostMethods(page: Page, course: Course): Record<string, Method> {
+  const api = globalThis.raftlab as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const snapshot = api.snapshot!.bind(api);
+  const traceHash = api.traceHash!.bind(api);
+  const act = (a: Parameters<Page["act"]>[0]): null => {
+    const sink = document.createElement("p"); // the page writes its refusal here
+    if (!page.act(a, sink)) throw new Error(sink.textContent || "the cluster is not running");
+    return null;
+  };
+  return {
+    status: (): Status => {
+      const s = JSON.parse(snapshot(1e15, 1e15) as string) as {
+        now: number;
+        leader: string;
+        violation?: string;
+        nodes: { id: string; state: string; term: number; commit: number; last: number }[];
+      } | null;
+      if (!s) throw new Error("the cluster is not running");
+      return {
+        now: s.now,
+        leader: s.leader,
+        running: page.isRunning(),
+        violation: s.violation ?? "",
+        nodes: s.nodes.map((n) => ({ id: n.id, state: n.state, term: n.term, commit: n.commit, last: n.last })),
+      };
+    },
+    submit: (cmd: unknown) => act({ kind: "submit", command: str(cmd, "submit") }),
+    crash: (id: unknown) => act({ kind: "crash", node: str(id, "crash") }),
+    restart: (id: unknown) => act({ kind: "restart", node: str(id, "restart") }),
+    partition: (...groups: unknown[]) => {
+      if (groups.length < 2 || !groups.every((g) => Array.isArray(g) && g.every((x) => typeof x === "string"))) {
+        throw new Error("partition: want two groups of node ids or more, such as [\"n1\"], [\"n2\", \"n3\"]");
+      }
+      return act({ kind: "partition", groups: groups as string[][] });
+    },
+    heal: () => act({ kind: "heal-all" }),
+    seek: (ms: unknown) => {
+      if (typeof ms !== "number" || !isFinite(ms)) throw new Error("seek: want simulated milliseconds");
+      const err = course.seekTo(ms);
+      if (err) throw new Error(err);
+      return null;
+    },
+    traceHash: () => traceHash() as string,
+    pause: () => (page.setRunning(false), null),
+    run: () => (page.setRunning(true), null),
+  };
+}
+
+/** installHostAPI adds the methods to window.raftlab and answers postMessage calls. */
+export function installHostAPI(page: Page, course: Course): void {
+  const methods = hostMethods(page, course);
+  Object.assign(globalThis.raftlab as object, methods);
+  // A host page sends {raftlab: id, method, args}; the answer is {raftlab: id, result} or
+  // {raftlab: id, error}. Only these methods can be called.
+  window.addEventListener("message", (e: MessageEvent) => {
+    const d = e.data as { raftlab?: unknown; method?: unknown; args?: unknown } | null;
+    if (!d || typeof d !== "object" || d.raftlab === undefined || !e.source) return;
+    const reply = (body: object): void => (e.source as WindowProxy).postMessage({ raftlab: d.raftlab, ...body }, e.origin === "null" ? "*" : e.origin);
+    const m = typeof d.method === "string" && Object.hasOwn(methods, d.method) ? methods[d.method] : undefined;
+    if (!m) {
+      reply({ error: `unknown method ${JSON.stringify(d.method)}; known: ${Object.keys(methods).join(", ")}` });
+      return;
+    }
+    try {
+      reply({ result: m(...(Array.isArray(d.args) ? d.args : [])) });
+    } catch (err) {
+      reply({ error: err instanceof Error ? err.message : String(err) });
+    }
+  });  // Tell an embedding page that calls are answered from now on (messages sent before are lost).
+  if (window.parent !== window) window.parent.postMessage({ raftlab: "ready" }, "*");
+}
