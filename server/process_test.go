@@ -245,8 +245,10 @@ func TestNodeProcesses(t *testing.T) {
 		mustCommand(t, base, fmt.Sprintf("put k%d v%d", i, i))
 	}
 
-	// SIGKILL the leader: the others elect a new one and keep committing.
-	info := clusterInfo(t, base)
+	// SIGKILL the leader: the others elect a new one and keep committing. (Under load an
+	// election may be under way just now: wait for the leader to be known.)
+	var info apiCluster
+	waitUntil(t, "a known leader", func() bool { info = clusterInfo(t, base); return nodes[info.Leader] != nil })
 	old := info.Leader
 	nodes[old].kill(t)
 	waitUntil(t, "a new leader", func() bool {
