@@ -520,3 +520,37 @@ func TestBrowserHostAPI(t *testing.T) {
 		p.noProblems()
 	})
 }
+
+func TestBrowserTimeline(t *testing.T) {
+	b := startBrowser(t)
+	p := b.openFresh(t, serve(t)+"?seed=3")
+	lead := p.leader("")
+	p.click("#timelineBox summary")
+	p.waitFor("messages drawn as arrows", `document.querySelectorAll("#timelineSvg line.msg").length > 0`)
+	p.waitFor("a lane per node", `[...document.querySelectorAll("#timelineSvg text")].filter(e => /^n\d$/.test(e.textContent)).length === 5`)
+	p.click("#tlOut")
+	p.click("#tlOut") // 10 s: the election is in view
+	p.waitFor("the leader marked", `document.querySelector("#timelineSvg .mark.leader") !== null`)
+	p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, lead))
+	p.waitFor("the crash marked", `document.querySelector("#timelineSvg .mark.crash") !== null`)
+	p.click("#unreliable")
+	p.submit("put t 1")
+	p.waitFor("a commit marked", `document.querySelector("#timelineSvg .mark.commit") !== null`)
+	p.waitFor("a lost message marked", `document.querySelector("#timelineSvg line.msg.dropped") !== null`)
+	p.click("#tlIn")
+	p.click("#tlIn")
+	p.click("#tlIn") // 300 ms: the diagram scrolls with time
+	p.screenshot("timeline.png")
+	first := eval[string](p, `document.querySelector("#timelineSvg line.msg").getAttribute("x1")`)
+	p.waitFor("the diagram scrolled", fmt.Sprintf(`document.querySelector("#timelineSvg line.msg").getAttribute("x1") !== %q`, first))
+	p.click("#tlExport")
+	p.waitFor("the SVG file", `(document.getElementById("tlDownload")?.dataset.svg ?? "").startsWith("<?xml")`)
+	if !eval[bool](p, `(() => {
+		const doc = new DOMParser().parseFromString(document.getElementById("tlDownload").dataset.svg, "image/svg+xml");
+		return doc.querySelector("parsererror") === null && doc.documentElement.localName === "svg" &&
+			doc.querySelectorAll("line.msg").length > 0 && document.getElementById("tlDownload").download.endsWith(".svg");
+	})()`) {
+		t.Errorf("the exported file is not an SVG with the messages")
+	}
+	p.noProblems()
+}

@@ -25,8 +25,15 @@ import (
 //	bugSwitches()         -> JSON [{name, label}]         the break-it switches
 //	breakIt(n, seed, names) -> null | error text          a cluster in memory with switches (JSON list) on
 //	beforeViolation()     -> null | error text            replay to just before the checker's violation
+//	timelineData(m, k)    -> JSON TimelineData              messages and lane marks after seq m and k
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
 func addCourseAPI(api map[string]any) {
+	api["timelineData"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "null"
+		}
+		return jsonText(lab.TimelineData(uint64(argFloat(args, 0)), uint64(argFloat(args, 1))))
+	})
 	api["bugSwitches"] = guard(func(args []js.Value) any { return jsonText(bugSwitches) })
 	api["breakIt"] = guard(func(args []js.Value) any {
 		var names []string

@@ -421,3 +421,52 @@ func TestBreakItViolationAndReplayBeforeIt(t *testing.T) {
 		t.Errorf("the share link's run lacks the switches: %+v", run.Bugs)
 	}
 }
+
+func TestTimelineData(t *testing.T) {
+	l := newTestLab(t, NewMemStore(), 3)
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	lead, _ := l.c.Leader()
+	if err := l.Do(Action{Kind: "submit", Command: "put a 1"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(100*time.Millisecond, time.Hour)
+	if err := l.Do(Action{Kind: "unreliable", On: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Do(Action{Kind: "crash", Node: lead}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(2*time.Second, time.Hour)
+	d := l.TimelineData(0, 0)
+	kinds := map[string]int{}
+	for _, m := range d.Msgs {
+		if m.At < m.Sent || m.From == "" || m.To == "" || m.From == m.To {
+			t.Errorf("message %+v: arrives before it is sent, or has no ends", m)
+		}
+		kinds[m.Type]++
+		if m.Dropped {
+			kinds["dropped"]++
+		}
+	}
+	for _, k := range []string{"vote", "vote-reply", "append", "append-reply", "dropped"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s message in the timeline (%v)", k, kinds)
+		}
+	}
+	marks := map[string]bool{}
+	for _, m := range d.Marks {
+		marks[m.Kind] = true
+		if m.Kind == "crash" && m.Node != lead {
+			t.Errorf("crash mark on %s; %s crashed", m.Node, lead)
+		}
+	}
+	for _, k := range []string{"leader", "candidate", "crash", "commit", "timeout"} {
+		if !marks[k] {
+			t.Errorf("no %s mark (%v)", k, marks)
+		}
+	}
+	last := d.Msgs[len(d.Msgs)-1].Seq
+	if more := l.TimelineData(last, 1<<62); len(more.Msgs) != 0 || len(more.Marks) != 0 {
+		t.Errorf("after the last sequence numbers: %d messages, %d marks", len(more.Msgs), len(more.Marks))
+	}
+}

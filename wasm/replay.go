@@ -42,7 +42,8 @@ type course struct {
 	broken  time.Duration     // when the checker found a violation (valid if brokeOK)
 	brokeOK bool
 
-	guide *guide // a guided scenario (guide.go), or nil
+	guide    *guide   // a guided scenario (guide.go), or nil
+	timeline timeline // messages and marks for the timeline diagram (timeline.go)
 }
 
 // begin notes where the cluster starts from: the keys of its storage.
@@ -62,6 +63,7 @@ func (c *course) begin(store KeyValue, cfg Config, cluster string, keys []string
 
 // onEvent follows the notes that switch the client load, in a recording and in its replay.
 func (c *course) onEvent(l *Lab, e raft.Event) {
+	c.timeline.onEvent(e)
 	if e.Kind == raft.EvViolation && !c.brokeOK {
 		c.broken, c.brokeOK = e.Time, true
 	}

@@ -4,6 +4,7 @@
 
 import type { Snapshot } from "./api";
 import type { Page } from "./main";
+import { Timeline as TimelineView } from "./timeline";
 
 /** The course part of globalThis.raftlab (wasm/course_js.go). */
 interface CourseAPI {
@@ -132,6 +133,7 @@ export class Course {
   private readonly bugBoxes = new Map<string, HTMLInputElement>();
   private readonly brokenBadge: HTMLElement;
   private readonly violationBtn: HTMLButtonElement;
+  private readonly timelineView: TimelineView;
 
   constructor(private readonly page: Page) {
     // A copy: hostapi.ts later adds page-level methods of the same names (seek) to raftlab.
@@ -211,6 +213,10 @@ export class Course {
     this.violationBtn.hidden = true;
     this.violationBtn.addEventListener("click", () => this.beforeViolation());
     document.getElementById("banner")?.append(this.violationBtn);
+
+    const tl = h("details", "timelinebox", root);
+    tl.id = "timelineBox";
+    this.timelineView = new TimelineView(tl);
 
     this.guidePanel = h("section", "guide", root);
     this.guidePanel.id = "guide";
@@ -547,6 +553,7 @@ export class Course {
   private draw(s: Snapshot): void {
     const t = this.timeline();
     if (!t) return;
+    this.timelineView.draw(s);
     if (!this.dragging) {
       this.slider.max = String(t.end);
       this.slider.value = String(t.now);

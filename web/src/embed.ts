@@ -20,6 +20,8 @@ export const CONTROLS: Record<string, string[]> = {
   network: [".panel:has(#groups)"],
   events: [".panel.events"],
   cards: ["#cards"],
+  breakit: ["#breakIt"],
+  timeline: ["#timelineBox"],
 };
 
 /** What embed mode shows when controls= is not given. */
