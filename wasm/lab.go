@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -309,7 +310,7 @@ func (l *Lab) Step() bool {
 			l.loadNext += loadInterval
 			return true
 		}
-		if l.course.due(l, next, next, ok) {
+		if l.course.due(l, math.MaxInt64, next, ok) { // a recorded action before the next event
 			return true
 		}
 		if !l.c.Step() {
