@@ -533,8 +533,9 @@ func TestBrowserTimeline(t *testing.T) {
 	p.waitFor("the leader marked", `document.querySelector("#timelineSvg .mark.leader") !== null`)
 	p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, lead))
 	p.waitFor("the crash marked", `document.querySelector("#timelineSvg .mark.crash") !== null`)
-	p.click("#unreliable")
+	p.leader(lead) // a command needs a leader: wait for the next one before submitting
 	p.submit("put t 1")
+	p.click("#unreliable")
 	p.waitFor("a commit marked", `document.querySelector("#timelineSvg .mark.commit") !== null`)
 	p.waitFor("a lost message marked", `document.querySelector("#timelineSvg line.msg.dropped") !== null`)
 	p.click("#tlIn")
