@@ -4,10 +4,16 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test test-native test-wasm vet bench bench-page build run
+.PHONY: test test-native test-wasm vet typecheck bench bench-page build run
 
 # build first: the browser tests drive the page embedded in the server.
-test: vet build test-native test-wasm
+test: vet typecheck build test-native test-wasm
+
+# The page's TypeScript, checked by tsc (esbuild bundles without checking types). Needs Node.js;
+# npx fetches the pinned TypeScript from the npm registry once.
+TSC_VERSION := 5.9.3
+typecheck:
+	cd web && npx -y -p typescript@$(TSC_VERSION) tsc --noEmit -p .
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)

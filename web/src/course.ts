@@ -92,7 +92,7 @@ export async function decodeRun(text: string): Promise<string> {
   }
   const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
   const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
-  const parts: Uint8Array[] = [];
+  const parts: BlobPart[] = [];
   let total = 0;
   try {
     for (;;) {
@@ -111,7 +111,6 @@ export async function decodeRun(text: string): Promise<string> {
 /** Course adds the course controls to the page. */
 export class Course {
   private readonly api: CourseAPI;
-  private readonly root: HTMLElement;
   private readonly slider: HTMLInputElement;
   private readonly timeText: HTMLElement;
   private readonly storage: HTMLElement;
@@ -140,7 +139,6 @@ export class Course {
     this.api = { ...(globalThis.raftlab as unknown as CourseAPI) };
     const root = document.getElementById("course");
     if (!root) throw new Error("missing #course");
-    this.root = root;
 
     const bar = h("div", "coursebar", root);
     const time = h("label", "timeline", bar);

@@ -80,7 +80,7 @@ export function installHostAPI(page: Page, course: Course): void {
     const d = e.data as { raftlab?: unknown; method?: unknown; args?: unknown } | null;
     if (!d || typeof d !== "object" || d.raftlab === undefined || !e.source) return;
     const reply = (body: object): void => (e.source as WindowProxy).postMessage({ raftlab: d.raftlab, ...body }, e.origin === "null" ? "*" : e.origin);
-    const m = typeof d.method === "string" && Object.hasOwn(methods, d.method) ? methods[d.method] : undefined;
+    const m = typeof d.method === "string" && Object.prototype.hasOwnProperty.call(methods, d.method) ? methods[d.method] : undefined;
     if (!m) {
       reply({ error: `unknown method ${JSON.stringify(d.method)}; known: ${Object.keys(methods).join(", ")}` });
       return;
