@@ -217,9 +217,13 @@ func (p *page) snapshot() pageSnapshot {
 	return s
 }
 
+// click clicks the element sel once it is shown and enabled. It finds and clicks it in one
+// script, because the page redraws its controls: a node found by one DevTools call may be gone
+// by the next ("Could not find node with given id").
 func (p *page) click(sel string) {
 	p.tb.Helper()
-	p.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	p.waitFor("a click on "+sel, fmt.Sprintf(
+		`(el => el !== null && !el.disabled && el.getClientRects().length > 0 && (el.click(), true))(document.querySelector(%q))`, sel))
 }
 
 func (p *page) submit(cmd string) {
