@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,29 +83,7 @@ func TestRandomized(t *testing.T) {
 	if *seedFlag != 0 {
 		first, seeds = *seedFlag, 1
 	}
-	var next atomic.Uint64
-	next.Store(first)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed []error
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				s := next.Add(1) - 1
-				if s >= first+uint64(seeds) {
-					return
-				}
-				if err := randomRun(s, 30*time.Second, raft.Bugs{}); err != nil {
-					mu.Lock()
-					failed = append(failed, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	failed := RunSeeds(first, seeds, func(s uint64) error { return randomRun(s, 30*time.Second, raft.Bugs{}) })
 	for i, err := range failed {
 		if i == 10 {
 			t.Errorf("… and %d more", len(failed)-10)

@@ -9,8 +9,6 @@ import (
 	"maps"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -188,29 +186,7 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	if *seedFlag != 0 {
 		first, seeds = *seedFlag, 1
 	}
-	var next atomic.Uint64
-	next.Store(first)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed []error
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				s := next.Add(1) - 1
-				if s >= first+uint64(seeds) {
-					return
-				}
-				if err := linearizabilityRun(s, 8*time.Second); err != nil {
-					mu.Lock()
-					failed = append(failed, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	failed := sim.RunSeeds(first, seeds, func(s uint64) error { return linearizabilityRun(s, 8*time.Second) })
 	for i, err := range failed {
 		if i == 10 {
 			t.Errorf("… and %d more", len(failed)-10)
