@@ -70,4 +70,5 @@ func (l *raftLog) lastIndexOfTerm(t, from uint64) uint64 {
 	return 0
 }
 
-func formatUint(u uint64) string { return strconv.FormatUint(u, 10) }
+// uintBytes is u in decimal, in a buffer of its own (one allocation).
+func uintBytes(u uint64) []byte { return strconv.AppendUint(make([]byte, 0, 20), u, 10) }

@@ -39,11 +39,13 @@ type Node struct {
 
 	// Volatile state on leaders (reinitialized after election).
 	progress map[string]*progress
+	prs      []*progress // the same, in peers() order, for loops
 
 	// Output gathered during calls, handed out by Ready.
-	msgs    []Message
-	events  []Event
-	pending []KV // storage writes of the current call, flushed before it returns
+	msgs      []Message
+	events    []Event
+	committed []CommitEntry
+	pending   []KV // storage writes of the current call, flushed before it returns
 
 	// Scratch space reused across calls, so that the hot paths do not allocate.
 	peerIDs  []string // members other than this node, sorted; nil until first needed
@@ -176,19 +178,27 @@ func (n *Node) Step(now time.Duration, m Message) {
 
 // Ready hands over, and forgets, what the node wants its driver to do: messages to send,
 // entries committed since the last call (in index order), and trace events.
+//
+// The slices are the node's own buffers, lent until the next call of a method of the node: a
+// driver sends, applies or copies what they hold before it calls the node again. (Every value
+// they hold can be kept: a message's Entries and a command's bytes are never reused.)
 func (n *Node) Ready() Ready {
 	rd := Ready{Messages: n.msgs, Events: n.events}
-	n.msgs, n.events = nil, nil
+	n.msgs, n.events = n.msgs[:0], n.events[:0]
 	if n.applied < n.commit {
-		rd.Committed = make([]CommitEntry, 0, n.commit-n.applied)
+		rd.Committed = n.committed[:0]
 		for i := n.applied + 1; i <= n.commit; i++ {
 			e := n.log.entry(i)
 			rd.Committed = append(rd.Committed, CommitEntry{Index: i, Term: e.Term, Type: e.Type, Command: e.Command})
 		}
+		n.committed = rd.Committed
 		n.applied = n.commit
 	}
 	return rd
 }
+
+// Role reports the node's state and term; unlike Status it costs nothing.
+func (n *Node) Role() (State, uint64) { return n.state, n.term }
 
 // Status reports the node's state.
 func (n *Node) Status() Status {
@@ -230,7 +240,7 @@ func (n *Node) emit(e Event) {
 
 func (n *Node) send(m Message) {
 	m.From, m.Term = n.id, n.term
-	if n.msgs == nil && n.state == Leader {
+	if cap(n.msgs) == 0 && n.state == Leader {
 		n.msgs = make([]Message, 0, len(n.members)-1) // room for a broadcast, grown once
 	}
 	n.msgs = append(n.msgs, m)
@@ -269,7 +279,7 @@ func (n *Node) isMember(id string) bool {
 func (n *Node) setTermAndVote(term uint64, votedFor string) {
 	if term != n.term {
 		n.term = term
-		n.persist(KeyCurrentTerm, []byte(formatUint(term)))
+		n.persist(KeyCurrentTerm, uintBytes(term))
 	}
 	n.votedFor = votedFor
 	if n.cfg.Bugs.ForgetVote {
@@ -284,7 +294,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 	}
 	changed := n.state != Follower
 	n.state, n.leader = Follower, leader
-	n.votes, n.progress = nil, nil
+	n.votes, n.progress, n.prs = nil, nil, nil
 	n.resetElectionTimer()
 	if changed {
 		n.emit(Event{Kind: EvState, State: Follower, Term: n.term})
@@ -294,7 +304,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 func (n *Node) campaign() {
 	n.setTermAndVote(n.term+1, n.id)
 	n.state, n.leader = Candidate, ""
-	n.progress = nil
+	n.progress, n.prs = nil, nil
 	n.votes = map[string]bool{n.id: true}
 	n.resetElectionTimer()
 	n.emit(Event{Kind: EvState, State: Candidate, Term: n.term})
@@ -313,8 +323,11 @@ func (n *Node) becomeLeader() {
 	n.emit(Event{Kind: EvState, State: Leader, Term: n.term})
 	last := n.log.lastIndex()
 	n.progress = make(map[string]*progress, len(n.members)-1)
+	n.prs = make([]*progress, 0, len(n.members)-1)
 	for _, p := range n.peers() {
-		n.progress[p] = &progress{Progress: Progress{Next: last + 1, Probing: true}}
+		pr := &progress{Progress: Progress{Next: last + 1, Probing: true}}
+		n.progress[p] = pr
+		n.prs = append(n.prs, pr)
 	}
 	// A no-op of the new term lets the leader commit what earlier terms left uncommitted.
 	n.appendEntries(last+1, []Entry{{Term: n.term, Type: EntryNoop}})
@@ -422,7 +435,8 @@ func (n *Node) handleAppend(m Message) {
 func (n *Node) handleAppendReply(m Message) {
 	pr := n.progress[m.From]
 	if m.Success {
-		if m.Index > pr.Match {
+		advanced := m.Index > pr.Match
+		if advanced {
 			pr.Match = m.Index
 		}
 		if pr.Next <= m.Index {
@@ -436,7 +450,8 @@ func (n *Node) handleAppendReply(m Message) {
 		case pr.Inflight > 0:
 			pr.Inflight--
 		}
-		if n.maybeCommit() {
+		// Only a Match that moves past the commit index can move the commit index.
+		if advanced && pr.Match > n.commit && n.maybeCommit() {
 			return // maybeCommit told every follower, this one included
 		}
 		n.sendAppend(m.From, pr, false)
@@ -463,7 +478,7 @@ func (n *Node) handleAppendReply(m Message) {
 // current term (Figure 8). When it advances, every follower hears of it at once.
 func (n *Node) maybeCommit() bool {
 	matches := append(n.matchBuf[:0], n.log.lastIndex())
-	for _, pr := range n.progress {
+	for _, pr := range n.prs {
 		matches = append(matches, pr.Match)
 	}
 	slices.Sort(matches)
@@ -483,7 +498,7 @@ func (n *Node) maybeCommit() bool {
 // detectLoss runs on each heartbeat. A follower that has had entries outstanding for two
 // heartbeats without its Match moving has lost them (or their answers): send them again.
 func (n *Node) detectLoss() {
-	for _, pr := range n.progress {
+	for _, pr := range n.prs {
 		if pr.Probing || pr.Match+1 >= pr.Next || pr.Match != pr.heartbeatMatch {
 			pr.stalled = 0
 		} else if pr.stalled++; pr.stalled >= 2 {
@@ -494,8 +509,8 @@ func (n *Node) detectLoss() {
 }
 
 func (n *Node) broadcastAppend(heartbeat bool) {
-	for _, p := range n.peers() {
-		n.sendAppend(p, n.progress[p], heartbeat)
+	for i, p := range n.peers() {
+		n.sendAppend(p, n.prs[i], heartbeat)
 	}
 }
 
@@ -552,7 +567,7 @@ func (n *Node) sendEntries(to string, pr *progress, last uint64) uint64 {
 func (n *Node) appendEntries(from uint64, entries []Entry) {
 	if from <= n.log.lastIndex() {
 		n.log.truncate(from)
-		n.persist(KeyLogLast, []byte(formatUint(from-1)))
+		n.persist(KeyLogLast, uintBytes(from-1))
 		n.emit(Event{Kind: EvTruncate, Index: from, Term: n.term})
 	}
 	for i, e := range entries {
@@ -560,7 +575,7 @@ func (n *Node) appendEntries(from uint64, entries []Entry) {
 	}
 	n.log.append(entries)
 	last := n.log.lastIndex()
-	n.persist(KeyLogLast, []byte(formatUint(last)))
+	n.persist(KeyLogLast, uintBytes(last))
 	n.emit(Event{Kind: EvAppend, Index: from, Last: last, Term: entries[len(entries)-1].Term})
 }
 

@@ -14,7 +14,8 @@ import (
 
 // Storage is a durable map from string keys to byte values, as in the reference article.
 // The core writes currentTerm, votedFor and the log through it before anything that depends on
-// them leaves the node, and restores them on start when HasData reports true.
+// them leaves the node, and restores them on start when HasData reports true. The core never
+// modifies a value after passing it to Set, so an implementation may keep it without copying.
 type Storage interface {
 	Set(key string, value []byte)
 	Get(key string) ([]byte, bool)
@@ -52,7 +53,10 @@ const (
 )
 
 // KeyLogEntry is the key of the log entry at index.
-func KeyLogEntry(index uint64) string { return keyLogPrefix + strconv.FormatUint(index, 10) }
+func KeyLogEntry(index uint64) string {
+	var b [24]byte
+	return string(strconv.AppendUint(append(b[:0], keyLogPrefix...), index, 10))
+}
 
 // StorageError says which stored key could not be restored and why.
 type StorageError struct {
@@ -214,7 +218,10 @@ func restore(s Storage) (persisted, error) {
 // MapStorage is an in-memory Storage for tests and simulations. Its zero value is ready to use.
 // It counts the writes it takes, so that tests can check what persistence costs.
 type MapStorage struct {
-	m      map[string][]byte
+	m map[string][]byte
+	// log holds the values of the keys KeyLogEntry(i) at log[i]: the simulator writes one per
+	// entry per node, and a slice takes them far more cheaply than the map. nil = not stored.
+	log    [][]byte
 	Writes int // Set calls, and one per SetBatch pair
 	Bytes  int // value bytes written
 }
@@ -222,12 +229,39 @@ type MapStorage struct {
 // NewMapStorage returns an empty MapStorage.
 func NewMapStorage() *MapStorage { return &MapStorage{} }
 
-// Set stores a copy of value under key.
-func (s *MapStorage) Set(key string, value []byte) {
-	if s.m == nil {
-		s.m = make(map[string][]byte)
+// logIndex returns i when key is KeyLogEntry(i), written as KeyLogEntry writes it.
+func logIndex(key string) (int, bool) {
+	d := key[min(len(key), len(keyLogPrefix)):]
+	if len(key) <= len(keyLogPrefix) || key[:len(keyLogPrefix)] != keyLogPrefix || len(d) > 9 || d[0] == '0' {
+		return 0, false
 	}
-	s.m[key] = bytes.Clone(value)
+	i := 0
+	for j := 0; j < len(d); j++ {
+		if d[j] < '0' || d[j] > '9' {
+			return 0, false
+		}
+		i = i*10 + int(d[j]-'0')
+	}
+	return i, true
+}
+
+// Set stores value under key. It keeps value without copying it: the core never modifies a
+// value it has written, and other callers must not either.
+func (s *MapStorage) Set(key string, value []byte) {
+	if value == nil {
+		value = []byte{} // nil marks an absent log entry
+	}
+	if i, ok := logIndex(key); ok {
+		if i >= len(s.log) {
+			s.log = slices.Grow(s.log, i+1-len(s.log))[:i+1]
+		}
+		s.log[i] = value
+	} else {
+		if s.m == nil {
+			s.m = make(map[string][]byte)
+		}
+		s.m[key] = value
+	}
 	s.Writes++
 	s.Bytes += len(value)
 }
@@ -241,21 +275,52 @@ func (s *MapStorage) SetBatch(kvs []KV) {
 
 // Get returns a copy of the value stored under key.
 func (s *MapStorage) Get(key string) ([]byte, bool) {
+	if i, ok := logIndex(key); ok {
+		if i < len(s.log) && s.log[i] != nil {
+			return bytes.Clone(s.log[i]), true
+		}
+		return nil, false
+	}
 	v, ok := s.m[key]
 	return bytes.Clone(v), ok
 }
 
+// remove deletes key, for tests of damaged storage.
+func (s *MapStorage) remove(key string) {
+	if i, ok := logIndex(key); ok {
+		if i < len(s.log) {
+			s.log[i] = nil
+		}
+		return
+	}
+	delete(s.m, key)
+}
+
 // HasData reports whether anything was ever stored.
-func (s *MapStorage) HasData() bool { return len(s.m) > 0 }
+func (s *MapStorage) HasData() bool { return len(s.m) > 0 || len(s.log) > 0 }
 
 // Keys returns the stored keys, sorted.
-func (s *MapStorage) Keys() []string { return slices.Sorted(maps.Keys(s.m)) }
+func (s *MapStorage) Keys() []string {
+	keys := slices.Collect(maps.Keys(s.m))
+	for i, v := range s.log {
+		if v != nil {
+			keys = append(keys, KeyLogEntry(uint64(i)))
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
 
 // Clone returns an independent copy, with the write counters reset.
 func (s *MapStorage) Clone() *MapStorage {
-	c := &MapStorage{m: make(map[string][]byte, len(s.m))}
+	c := &MapStorage{m: make(map[string][]byte, len(s.m)), log: make([][]byte, len(s.log))}
 	for k, v := range s.m {
 		c.m[k] = bytes.Clone(v)
+	}
+	for i, v := range s.log {
+		if v != nil {
+			c.log[i] = bytes.Clone(v)
+		}
 	}
 	return c
 }

@@ -158,7 +158,7 @@ func TestCorruptStorage(t *testing.T) {
 	}
 	for _, key := range []string{KeyCurrentTerm, KeyVotedFor, KeyLogLast, KeyLogEntry(2)} {
 		s := good()
-		delete(s.m, key)
+		s.remove(key)
 		_, err := restore(s)
 		var se *StorageError
 		if !errors.As(err, &se) || se.Key != key {
@@ -244,5 +244,41 @@ func BenchmarkPersistAppend(b *testing.B) {
 			b.ReportMetric(float64(s.Writes-w0)/float64(b.N), "writes/op")
 			b.ReportMetric(float64(s.Bytes-by0)/float64(b.N), "bytes/op")
 		})
+	}
+}
+
+// MapStorage keeps log entries apart from the other keys; what goes in comes out under the same
+// key whatever its shape, and Keys lists everything.
+func TestMapStorageKeys(t *testing.T) {
+	s := NewMapStorage()
+	if s.HasData() {
+		t.Fatal("empty storage has data")
+	}
+	keys := []string{KeyLogEntry(3), KeyLogEntry(12), "log/0", "log/007", "log/x", "log/", "log/1234567890123", KeyLogLast, "other"}
+	for i, k := range keys {
+		s.Set(k, []byte{byte('a' + i)})
+	}
+	for i, k := range keys {
+		if v, ok := s.Get(k); !ok || string(v) != string(rune('a'+i)) {
+			t.Errorf("Get(%q) = %q, %v", k, v, ok)
+		}
+	}
+	for _, k := range []string{KeyLogEntry(4), "log/00", KeyLogEntry(1 << 40)} {
+		if _, ok := s.Get(k); ok {
+			t.Errorf("Get(%q) found a value never set", k)
+		}
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if got := s.Keys(); !slices.Equal(got, want) {
+		t.Errorf("Keys() = %q; want %q", got, want)
+	}
+	c := s.Clone()
+	s.remove(KeyLogEntry(3))
+	if _, ok := s.Get(KeyLogEntry(3)); ok {
+		t.Error("removed entry still there")
+	}
+	if v, ok := c.Get(KeyLogEntry(3)); !ok || string(v) != "a" {
+		t.Errorf("clone lost %s: %q, %v", KeyLogEntry(3), v, ok)
 	}
 }

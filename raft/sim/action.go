@@ -166,8 +166,8 @@ func (c *Cluster) do(a Action) error {
 	return nil
 }
 
-// traceHash folds every field of every event into 64 bits, a word at a time (strings a byte at
-// a time, then their length, so that field boundaries count).
+// traceHash folds every field of every event into 64 bits, a word at a time (strings eight
+// bytes to a word, the last word marked with the length, so that field boundaries count).
 type traceHash struct{ h uint64 }
 
 func newTraceHash() traceHash { return traceHash{h: 0xcbf29ce484222325} }
@@ -178,10 +178,15 @@ func mixWord(h, v uint64) uint64 {
 }
 
 func mixString(h uint64, s string) uint64 {
+	var w uint64
 	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * 0x100000001b3
+		w |= uint64(s[i]) << (8 * (i & 7))
+		if i&7 == 7 {
+			h, w = mixWord(h, w), 0
+		}
 	}
-	return mixWord(h, uint64(len(s)))
+	// The last word holds at most seven bytes: its top byte is free for the length.
+	return mixWord(h, w^uint64(len(s))<<56)
 }
 
 func (t *traceHash) add(e *raft.Event) {

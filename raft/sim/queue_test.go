@@ -4,6 +4,8 @@
 package sim
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,5 +60,53 @@ func TestScheduleOrder(t *testing.T) {
 	}
 	if want := "start a b c d e "; got != want {
 		t.Errorf("notes in the order %q; want %q", got, want)
+	}
+}
+
+// The heap hands items out in (at, seq) order through any mix of pushes, moves and removals,
+// and every item knows its index.
+func TestQueueOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var q queue
+	var seq uint64
+	var live []*item
+	check := func() {
+		for i, it := range q {
+			if it.index != i {
+				t.Fatalf("item at %d says index %d", i, it.index)
+			}
+			if i > 0 && before(it, q[(i-1)/2]) {
+				t.Fatalf("item at %d is before its parent", i)
+			}
+		}
+	}
+	for range 20000 {
+		switch r := rng.IntN(10); {
+		case r < 5 || len(live) == 0:
+			seq++
+			it := &item{at: time.Duration(rng.IntN(100)), seq: seq}
+			q.push(it)
+			live = append(live, it)
+		case r < 7:
+			it := live[rng.IntN(len(live))]
+			it.at = time.Duration(rng.IntN(100))
+			q.fix(it.index)
+		case r < 8:
+			i := rng.IntN(len(live))
+			it := live[i]
+			if q.remove(it.index) != it || it.index != -1 {
+				t.Fatal("remove returned another item")
+			}
+			live = slices.Delete(live, i, i+1)
+		default:
+			it := q.remove(0)
+			for _, o := range live {
+				if o != it && before(o, it) {
+					t.Fatalf("popped (%v,%d) while (%v,%d) was queued", it.at, it.seq, o.at, o.seq)
+				}
+			}
+			live = slices.DeleteFunc(live, func(o *item) bool { return o == it })
+		}
+		check()
 	}
 }

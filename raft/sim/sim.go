@@ -7,7 +7,6 @@
 package sim
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -58,7 +57,9 @@ type Options struct {
 	// crashes. Default: a new raft.MapStorage.
 	Storage func(id string) raft.Storage
 
-	// OnEvent, if set, receives every trace event in order.
+	// OnEvent, if set, receives every trace event in order. An event's Msg points into the
+	// simulator's network and is reused once the message has left it (unless KeepTrace is
+	// set): copy what you keep of it. While the message travels the pointer identifies it.
 	OnEvent func(raft.Event)
 	// OnApply, if set, receives each committed entry as a node delivers it to its application.
 	// A restarted node delivers its committed entries again from index 1.
@@ -100,6 +101,7 @@ type Cluster struct {
 	linkLat    map[link][2]time.Duration
 
 	trace     []raft.Event
+	free      []*item // delivered message items, reused unless the trace keeps their messages
 	hash      traceHash
 	check     *checker
 	violation error
@@ -251,7 +253,7 @@ func (c *Cluster) pop() *item {
 		c.actions = c.actions[1:]
 		return it
 	}
-	return heap.Pop(&c.queue).(*item)
+	return c.queue.remove(0)
 }
 
 // Step processes the next pending event, moving the clock to it. It reports false when
@@ -278,6 +280,7 @@ func (c *Cluster) Step() bool {
 		c.process(sn)
 	case itemDeliver:
 		c.deliver(it)
+		c.recycle(it)
 	case itemAction:
 		if err := c.do(*it.action); err != nil {
 			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("action %s failed: %v", it.action, err)})
@@ -341,7 +344,7 @@ func (c *Cluster) process(sn *simNode) {
 		if sn.timer.index >= 0 {
 			c.seq++
 			sn.timer.seq = c.seq
-			heap.Fix(&c.queue, sn.timer.index)
+			c.queue.fix(sn.timer.index)
 		} else {
 			c.push(sn.timer)
 		}
@@ -383,12 +386,13 @@ func (c *Cluster) linkDown(from, to string) bool {
 
 func (c *Cluster) sendMsg(m raft.Message) {
 	c.sent++
-	// The events point at the first copy's queue item, which nothing changes once queued.
-	first := &item{kind: itemDeliver, msg: m, sent: c.now, index: -1}
+	// The events point at the first copy's queue item, which nothing changes while queued.
+	first := c.newItem(m)
 	mm := &first.msg
 	c.record(raft.Event{Kind: raft.EvSend, Node: m.From, Peer: m.To, Msg: mm})
 	if c.linkDown(m.From, m.To) {
 		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "link cut"})
+		c.recycle(first)
 		return
 	}
 	copies := 1
@@ -401,6 +405,9 @@ func (c *Cluster) sendMsg(m raft.Message) {
 			switch r := c.rng.Float64(); {
 			case r < UnreliableDrop:
 				c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "unreliable network"})
+				if it := first; i == 0 && copies == 1 {
+					c.recycle(it)
+				}
 				continue
 			case r < UnreliableDrop+UnreliableDelayRate:
 				d += UnreliableDelay
@@ -411,12 +418,36 @@ func (c *Cluster) sendMsg(m raft.Message) {
 		}
 		it := first
 		if i > 0 {
-			it = &item{kind: itemDeliver, msg: m, sent: c.now}
+			it = c.newItem(m)
 		}
 		it.at = c.now + d
 		c.push(it)
 	}
 }
+
+// newItem returns a queue item for a message sent now, reusing a delivered one when it can.
+func (c *Cluster) newItem(m raft.Message) *item {
+	if n := len(c.free); n > 0 {
+		it := c.free[n-1]
+		c.free = c.free[:n-1]
+		*it = item{kind: itemDeliver, msg: m, sent: c.now, index: -1}
+		return it
+	}
+	return &item{kind: itemDeliver, msg: m, sent: c.now, index: -1}
+}
+
+// recycle takes back a message item that left the network. Events point at its message (for
+// identity while it travels, and for OnEvent to read), so it is reused only when the trace does
+// not keep them; OnEvent hooks must copy what they keep of Event.Msg.
+func (c *Cluster) recycle(it *item) {
+	if !c.opts.KeepTrace && len(c.free) < maxFree {
+		it.msg = raft.Message{} // drop the entries it points at
+		c.free = append(c.free, it)
+	}
+}
+
+// maxFree bounds the reuse pool; a burst beyond it is left to the garbage collector.
+const maxFree = 4096
 
 func (c *Cluster) latency(from, to string) time.Duration {
 	lo, hi := c.latMin, c.latMax
@@ -504,8 +535,8 @@ func (c *Cluster) Leader() (string, bool) {
 	best, term := "", uint64(0)
 	for _, id := range c.ids {
 		if n := c.nodes[id].node; n != nil {
-			if st := n.Status(); st.State == raft.Leader && st.Term >= term {
-				best, term = id, st.Term
+			if state, t := n.Role(); state == raft.Leader && t >= term {
+				best, term = id, t
 			}
 		}
 	}
@@ -548,7 +579,7 @@ func (c *Cluster) Crash(id string) error {
 	sn.last.State, sn.last.Progress, sn.last.ElectionDeadline = raft.Dead, nil, 0
 	sn.node = nil
 	if sn.timer != nil && sn.timer.index >= 0 {
-		heap.Remove(&c.queue, sn.timer.index)
+		c.queue.remove(sn.timer.index)
 	}
 	sn.timerAt = -1
 	c.record(raft.Event{Kind: raft.EvCrash, Node: id})
@@ -796,40 +827,80 @@ type item struct {
 	action *Action
 }
 
+// queue is a binary min-heap of items by (at, seq), typed so that the simulator's hottest
+// loop makes no interface calls; each item knows its index for moves and removals.
 type queue []*item
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
-	if q[i].at != q[j].at {
-		return q[i].at < q[j].at
+func before(a, b *item) bool { return a.at < b.at || (a.at == b.at && a.seq < b.seq) }
+
+func (q queue) up(j int) {
+	it := q[j]
+	for j > 0 {
+		p := (j - 1) / 2
+		if !before(it, q[p]) {
+			break
+		}
+		q[j] = q[p]
+		q[j].index = j
+		j = p
 	}
-	// A person acts at time t after everything due at t has happened (RunUntil(t) ran it all);
-	// a scheduled replay of that action must come after those events too.
-	if ai, aj := q[i].kind == itemAction, q[j].kind == itemAction; ai != aj {
-		return aj
+	q[j], it.index = it, j
+}
+
+// down moves q[j] towards the leaves; it reports whether the item moved.
+func (q queue) down(j int) bool {
+	it, j0, n := q[j], j, len(q)
+	for {
+		c := 2*j + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && before(q[r], q[c]) {
+			c = r
+		}
+		if !before(q[c], it) {
+			break
+		}
+		q[j] = q[c]
+		q[j].index = j
+		j = c
 	}
-	return q[i].seq < q[j].seq
+	q[j], it.index = it, j
+	return j > j0
 }
-func (q queue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].index, q[j].index = i, j
-}
-func (q *queue) Push(x any) {
-	it := x.(*item)
-	it.index = len(*q)
+
+func (q *queue) push(it *item) {
 	*q = append(*q, it)
+	q.up(len(*q) - 1)
 }
-func (q *queue) Pop() any {
+
+// remove takes out the item at index i and returns it.
+func (q *queue) remove(i int) *item {
 	old := *q
-	it := old[len(old)-1]
-	old[len(old)-1] = nil
+	n := len(old) - 1
+	it := old[i]
+	if i != n {
+		old[i] = old[n]
+		old[i].index = i
+	}
+	old[n] = nil
+	*q = old[:n]
+	if i != n && !q.down(i) {
+		q.up(i)
+	}
 	it.index = -1
-	*q = old[:len(old)-1]
 	return it
+}
+
+// fix restores the order after the item at index i changed its time.
+func (q queue) fix(i int) {
+	if !q.down(i) {
+		q.up(i)
+	}
 }
 
 func (c *Cluster) push(it *item) {
 	c.seq++
 	it.seq = c.seq
-	heap.Push(&c.queue, it)
+	c.queue.push(it)
 }
