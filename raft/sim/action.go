@@ -68,20 +68,20 @@ func (a Action) String() string {
 
 // Schedule queues actions to run at their times (an action in the past runs at once, in order).
 func (c *Cluster) Schedule(actions ...Action) {
-	for _, a := range actions {
-		c.seq++
-		it := &item{at: max(a.At, c.now), seq: c.seq, kind: itemAction, action: &a, index: -1}
-		// Keep c.actions in (at, seq) order: after every action due at or before it.
-		i := len(c.actions)
-		if i > 0 && c.actions[i-1].at > it.at {
-			i, _ = slices.BinarySearchFunc(c.actions, it.at, func(x *item, t time.Duration) int {
+	acts := slices.Clone(actions) // one allocation for a whole client load
+	for i := range acts {
+		s := scheduled{at: max(acts[i].At, c.now), action: &acts[i]}
+		// Keep c.actions in time order, each after every action due at or before it.
+		j := len(c.actions)
+		if j > 0 && c.actions[j-1].at > s.at {
+			j, _ = slices.BinarySearchFunc(c.actions, s.at, func(x scheduled, t time.Duration) int {
 				if x.at <= t {
 					return -1
 				}
 				return 1
 			})
 		}
-		c.actions = slices.Insert(c.actions, i, it)
+		c.actions = slices.Insert(c.actions, j, s)
 	}
 }
 
@@ -167,15 +167,14 @@ func (c *Cluster) do(a Action) error {
 }
 
 // traceHash folds every field of every event into 64 bits, a word at a time (strings eight
-// bytes to a word, the last word marked with the length, so that field boundaries count).
+// bytes to a word, the last word marked with the length, so that field boundaries count). Each
+// step (h^v)*K is a bijection of h, so two traces that differ in one word never collide; String
+// mixes the bits once at the end.
 type traceHash struct{ h uint64 }
 
 func newTraceHash() traceHash { return traceHash{h: 0xcbf29ce484222325} }
 
-func mixWord(h, v uint64) uint64 {
-	h = (h ^ v) * 0x9e3779b97f4a7c15
-	return h ^ h>>29
-}
+func mixWord(h, v uint64) uint64 { return (h ^ v) * 0x9e3779b97f4a7c15 }
 
 func mixString(h uint64, s string) uint64 {
 	var w uint64
@@ -189,7 +188,28 @@ func mixString(h uint64, s string) uint64 {
 	return mixWord(h, w^uint64(len(s))<<56)
 }
 
-func (t *traceHash) add(e *raft.Event) {
+// msgHash folds every field of a message (0 for none); a message is hashed once however many
+// events name it.
+func msgHash(m *raft.Message) uint64 {
+	if m == nil {
+		return 0
+	}
+	success := uint64(0)
+	if m.Success {
+		success = 1
+	}
+	h := mixWord(0x84222325cbf29ce4, uint64(m.Type)|success<<8|uint64(len(m.Entries))<<16)
+	h = mixString(h, m.From)
+	h = mixString(h, m.To)
+	for _, v := range [...]uint64{m.Term, m.LastLogIndex, m.LastLogTerm, m.PrevLogIndex, m.PrevLogTerm,
+		m.Commit, m.Index, m.ConflictTerm, m.ConflictIndex} {
+		h = mixWord(h, v)
+	}
+	return h | 1 // never 0, so that "a message" and "none" differ
+}
+
+// add folds event e, whose message (if any) hashes to mh.
+func (t *traceHash) add(e *raft.Event, mh uint64) {
 	h := mixWord(t.h, uint64(e.Time))
 	h = mixWord(h, uint64(e.Kind)|uint64(e.State)<<8)
 	h = mixString(h, e.Node)
@@ -198,20 +218,12 @@ func (t *traceHash) add(e *raft.Event) {
 	h = mixWord(h, e.Index)
 	h = mixWord(h, e.Last)
 	h = mixString(h, e.Detail)
-	if m := e.Msg; m != nil {
-		success := uint64(0)
-		if m.Success {
-			success = 1
-		}
-		h = mixWord(h, uint64(m.Type)|success<<8)
-		h = mixString(h, m.From)
-		h = mixString(h, m.To)
-		for _, v := range [...]uint64{m.Term, m.LastLogIndex, m.LastLogTerm, m.PrevLogIndex, m.PrevLogTerm,
-			uint64(len(m.Entries)), m.Commit, m.Index, m.ConflictTerm, m.ConflictIndex} {
-			h = mixWord(h, v)
-		}
-	}
-	t.h = h
+	t.h = mixWord(h, mh)
 }
 
-func (t *traceHash) String() string { return fmt.Sprintf("%016x", t.h) }
+func (t *traceHash) String() string {
+	h := t.h // a final avalanche (splitmix64's), so that every input bit reaches every output bit
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	return fmt.Sprintf("%016x", h^h>>31)
+}

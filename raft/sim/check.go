@@ -15,7 +15,10 @@ import (
 type checker struct {
 	c         *Cluster
 	leaders   map[uint64]string   // term → the node that became leader in it
-	byEntry   map[entryKey]uint64 // (index, term) → prefix hash seen for it on any node
+	// Prefix hash seen on any node for each (index, term): the first term seen at an index in
+	// byIndex, any other (rare: a log repaired after a leader change) in byEntry.
+	byIndex []termHash
+	byEntry map[entryKey]uint64
 	nodes     map[string]*nodeCheck
 	committed []uint64 // committed[i]: prefix hash of the committed log up to i; [0] = 0
 
@@ -24,6 +27,8 @@ type checker struct {
 }
 
 type entryKey struct{ index, term uint64 }
+
+type termHash struct{ term, hash uint64 }
 
 type nodeCheck struct {
 	hashes  []uint64 // hashes[0] = 0
@@ -54,17 +59,10 @@ func (k *checker) node(id string) *nodeCheck {
 }
 
 func entryHash(prev uint64, index uint64, e raft.Entry) uint64 {
-	h := prev ^ 0xcbf29ce484222325
-	mix := func(b byte) { h ^= uint64(b); h *= 0x100000001b3 }
-	for _, v := range [...]uint64{index, e.Term, uint64(e.Type)} {
-		for i := 0; i < 8; i++ {
-			mix(byte(v >> (8 * i)))
-		}
-	}
-	for _, b := range e.Command {
-		mix(b)
-	}
-	return h
+	h := mixWord(prev^0xcbf29ce484222325, index)
+	h = mixWord(h, e.Term<<8|uint64(e.Type))
+	h = mixString(h, string(e.Command)) // no copy: the conversion does not escape
+	return h ^ h>>29
 }
 
 // event checks one trace event; it returns a description of the violated property.
@@ -158,14 +156,31 @@ func (k *checker) appended(e *raft.Event) error {
 		}
 		h := entryHash(nc.hashes[i-1], i, ent)
 		nc.hashes = append(nc.hashes, h)
-		key := entryKey{i, ent.Term}
-		if seen, ok := k.byEntry[key]; !ok {
-			k.byEntry[key] = h
-		} else if seen != h {
+		if seen, ok := k.seen(i, ent.Term, h); ok && seen != h {
 			return fmt.Errorf("Log Matching: %s holds entry %d of term %d with a log that differs from another node's entry %d of term %d", e.Node, i, ent.Term, i, ent.Term)
 		}
 	}
 	return nil
+}
+
+// seen returns the prefix hash first seen for entry (index, term), recording h if none was.
+func (k *checker) seen(index, term, h uint64) (uint64, bool) {
+	for uint64(len(k.byIndex)) <= index {
+		k.byIndex = append(k.byIndex, termHash{})
+	}
+	switch th := &k.byIndex[index]; th.term {
+	case 0:
+		*th = termHash{term, h}
+		return 0, false
+	case term:
+		return th.hash, true
+	}
+	key := entryKey{index, term}
+	seen, ok := k.byEntry[key]
+	if !ok {
+		k.byEntry[key] = h
+	}
+	return seen, ok
 }
 
 func (k *checker) commit(e *raft.Event) error {

@@ -164,8 +164,8 @@ func Load(seed uint64, duration time.Duration, perSecond float64) []Action {
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x10ad))
-	gap := time.Duration(float64(time.Second) / perSecond)
-	var acts []Action
+	gap := max(1, time.Duration(float64(time.Second)/perSecond))
+	acts := make([]Action, 0, int(duration/gap)+1)
 	i := 0
 	for t := gap / 2; t < duration; t += gap {
 		i++

@@ -88,9 +88,9 @@ type Cluster struct {
 	nodes map[string]*simNode
 	now   time.Duration
 	queue queue
-	// actions holds the scheduled actions in (at, seq) order, outside the heap: a long
+	// actions holds the scheduled actions in time order, outside the heap: a long
 	// schedule (a client load) would otherwise deepen every heap operation.
-	actions []*item
+	actions []scheduled
 	seq     uint64
 	rng     *rand.Rand // the network's randomness
 
@@ -222,38 +222,23 @@ func (c *Cluster) Violation() error { return c.violation }
 
 // Next returns the time of the next pending event.
 func (c *Cluster) Next() (time.Duration, bool) {
-	it := c.peek()
-	if it == nil || c.violation != nil {
+	at, _, ok := c.peek()
+	if !ok || c.violation != nil {
 		return 0, false
 	}
-	return it.at, true
+	return at, true
 }
 
-// peek returns the next item: the earliest event, or the earliest scheduled action when it is
-// due strictly earlier (at equal times events come first, as queue.Less orders them).
-func (c *Cluster) peek() *item {
-	var q *item
+// peek returns the time of the next thing to happen: the earliest event, or the earliest
+// scheduled action when it is due strictly earlier (at equal times events come first).
+func (c *Cluster) peek() (at time.Duration, action, ok bool) {
 	if len(c.queue) > 0 {
-		q = c.queue[0]
+		at, ok = c.queue[0].at, true
 	}
-	if len(c.actions) > 0 && (q == nil || c.actions[0].at < q.at) {
-		return c.actions[0]
+	if len(c.actions) > 0 && (!ok || c.actions[0].at < at) {
+		return c.actions[0].at, true, true
 	}
-	return q
-}
-
-// pop removes and returns the next item, nil if none.
-func (c *Cluster) pop() *item {
-	it := c.peek()
-	if it == nil {
-		return nil
-	}
-	if it.kind == itemAction {
-		c.actions[0] = nil
-		c.actions = c.actions[1:]
-		return it
-	}
-	return c.queue.remove(0)
+	return at, false, ok
 }
 
 // Step processes the next pending event, moving the clock to it. It reports false when
@@ -262,16 +247,25 @@ func (c *Cluster) Step() bool {
 	if c.violation != nil {
 		return false
 	}
-	it := c.pop()
-	if it == nil {
+	at, action, ok := c.peek()
+	if !ok {
 		return false
 	}
-	if it.at > c.now {
-		c.now = it.at
+	if at > c.now {
+		c.now = at
 	}
-	switch it.kind {
+	if action {
+		a := c.actions[0].action
+		c.actions[0] = scheduled{}
+		c.actions = c.actions[1:]
+		if err := c.do(*a); err != nil {
+			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("action %s failed: %v", a, err)})
+		}
+		return true
+	}
+	switch it := c.queue.remove(0); it.kind {
 	case itemTimer:
-		sn := c.nodes[it.node]
+		sn := it.sn
 		if sn.node == nil {
 			return true
 		}
@@ -281,10 +275,6 @@ func (c *Cluster) Step() bool {
 	case itemDeliver:
 		c.deliver(it)
 		c.recycle(it)
-	case itemAction:
-		if err := c.do(*it.action); err != nil {
-			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("action %s failed: %v", it.action, err)})
-		}
 	}
 	return true
 }
@@ -292,7 +282,7 @@ func (c *Cluster) Step() bool {
 // RunUntil processes every event up to time t and leaves the clock at t (or at the violation
 // that stopped the run).
 func (c *Cluster) RunUntil(t time.Duration) {
-	for it := c.peek(); it != nil && it.at <= t && c.violation == nil; it = c.peek() {
+	for at, _, ok := c.peek(); ok && at <= t && c.violation == nil; at, _, ok = c.peek() {
 		c.Step()
 	}
 	if c.violation == nil && t > c.now {
@@ -308,7 +298,7 @@ func (c *Cluster) RunFor(d time.Duration) { c.RunUntil(c.now + d) }
 func (c *Cluster) RunUntilTrue(d time.Duration, cond func() bool) bool {
 	end := c.now + d
 	for !cond() {
-		if it := c.peek(); c.violation != nil || it == nil || it.at > end {
+		if at, _, ok := c.peek(); c.violation != nil || !ok || at > end {
 			c.RunUntil(end)
 			return cond()
 		}
@@ -329,8 +319,8 @@ func (c *Cluster) process(sn *simNode) {
 			c.opts.OnApply(sn.id, e)
 		}
 	}
-	for _, m := range rd.Messages {
-		c.sendMsg(m)
+	for i := range rd.Messages {
+		c.sendMsg(&rd.Messages[i])
 	}
 	if d := sn.node.Deadline(); d != sn.timerAt {
 		// Move the node's one timer item rather than queue a new one: a follower's timer is
@@ -338,7 +328,7 @@ func (c *Cluster) process(sn *simNode) {
 		// item takes a fresh sequence number, so it orders exactly as a newly queued one would.
 		sn.timerAt = d
 		if sn.timer == nil {
-			sn.timer = &item{kind: itemTimer, node: sn.id, index: -1}
+			sn.timer = &item{kind: itemTimer, sn: sn, index: -1}
 		}
 		sn.timer.at = max(d, c.now)
 		if sn.timer.index >= 0 {
@@ -352,7 +342,10 @@ func (c *Cluster) process(sn *simNode) {
 }
 
 // record appends an event to the trace and runs the safety checks on it.
-func (c *Cluster) record(e raft.Event) {
+func (c *Cluster) record(e raft.Event) { c.recordHashed(e, msgHash(e.Msg)) }
+
+// recordHashed is record for an event whose message's hash (msgHash) is known.
+func (c *Cluster) recordHashed(e raft.Event, mh uint64) {
 	if c.violation != nil {
 		return
 	}
@@ -360,7 +353,7 @@ func (c *Cluster) record(e raft.Event) {
 		e.Time = c.now
 	}
 	c.events++
-	c.hash.add(&e)
+	c.hash.add(&e, mh)
 	if c.opts.KeepTrace {
 		c.trace = append(c.trace, e)
 	}
@@ -370,7 +363,7 @@ func (c *Cluster) record(e raft.Event) {
 	if err := c.check.event(&e); err != nil {
 		c.violation = fmt.Errorf("sim: seed=%d: %w (at %v, event: %s)", c.opts.Seed, err, c.now, e)
 		v := raft.Event{Time: c.now, Kind: raft.EvViolation, Node: e.Node, Detail: err.Error()}
-		c.hash.add(&v)
+		c.hash.add(&v, 0)
 		if c.opts.KeepTrace {
 			c.trace = append(c.trace, v)
 		}
@@ -384,14 +377,14 @@ func (c *Cluster) linkDown(from, to string) bool {
 	return len(c.cut) > 0 && c.cut[mkLink(from, to)]
 }
 
-func (c *Cluster) sendMsg(m raft.Message) {
+func (c *Cluster) sendMsg(m *raft.Message) {
 	c.sent++
 	// The events point at the first copy's queue item, which nothing changes while queued.
-	first := c.newItem(m)
-	mm := &first.msg
-	c.record(raft.Event{Kind: raft.EvSend, Node: m.From, Peer: m.To, Msg: mm})
+	first := c.newItem(m, msgHash(m))
+	mm, mh := &first.msg, first.mh
+	c.recordHashed(raft.Event{Kind: raft.EvSend, Node: m.From, Peer: m.To, Msg: mm}, mh)
 	if c.linkDown(m.From, m.To) {
-		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "link cut"})
+		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "link cut"}, mh)
 		c.recycle(first)
 		return
 	}
@@ -404,7 +397,7 @@ func (c *Cluster) sendMsg(m raft.Message) {
 		if c.unreliable {
 			switch r := c.rng.Float64(); {
 			case r < UnreliableDrop:
-				c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "unreliable network"})
+				c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: mm, Detail: "unreliable network"}, mh)
 				if it := first; i == 0 && copies == 1 {
 					c.recycle(it)
 				}
@@ -418,7 +411,7 @@ func (c *Cluster) sendMsg(m raft.Message) {
 		}
 		it := first
 		if i > 0 {
-			it = c.newItem(m)
+			it = c.newItem(m, mh)
 		}
 		it.at = c.now + d
 		c.push(it)
@@ -426,14 +419,16 @@ func (c *Cluster) sendMsg(m raft.Message) {
 }
 
 // newItem returns a queue item for a message sent now, reusing a delivered one when it can.
-func (c *Cluster) newItem(m raft.Message) *item {
+func (c *Cluster) newItem(m *raft.Message, mh uint64) *item {
+	var it *item
 	if n := len(c.free); n > 0 {
-		it := c.free[n-1]
+		it = c.free[n-1]
 		c.free = c.free[:n-1]
-		*it = item{kind: itemDeliver, msg: m, sent: c.now, index: -1}
-		return it
+	} else {
+		it = &item{kind: itemDeliver} // node and action stay empty on message items
 	}
-	return &item{kind: itemDeliver, msg: m, sent: c.now, index: -1}
+	it.msg, it.mh, it.sent, it.index = *m, mh, c.now, -1
+	return it
 }
 
 // recycle takes back a message item that left the network. Events point at its message (for
@@ -441,7 +436,7 @@ func (c *Cluster) newItem(m raft.Message) *item {
 // not keep them; OnEvent hooks must copy what they keep of Event.Msg.
 func (c *Cluster) recycle(it *item) {
 	if !c.opts.KeepTrace && len(c.free) < maxFree {
-		it.msg = raft.Message{} // drop the entries it points at
+		it.msg.Entries = nil // let the entries go
 		c.free = append(c.free, it)
 	}
 }
@@ -467,13 +462,13 @@ func (c *Cluster) deliver(it *item) {
 	to := c.nodes[m.To]
 	switch {
 	case to == nil:
-		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "unknown node"})
+		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "unknown node"}, it.mh)
 	case c.linkDown(m.From, m.To):
-		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "link cut"})
+		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "link cut"}, it.mh)
 	case to.node == nil:
-		c.record(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: m.To + " is down"})
+		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: m.To + " is down"}, it.mh)
 	default:
-		c.record(raft.Event{Kind: raft.EvDeliver, Node: m.To, Peer: m.From, Msg: m})
+		c.recordHashed(raft.Event{Kind: raft.EvDeliver, Node: m.To, Peer: m.From, Msg: m}, it.mh)
 		to.node.Step(c.now, *m)
 		c.process(to)
 	}
@@ -813,17 +808,23 @@ type itemKind uint8
 const (
 	itemTimer itemKind = iota
 	itemDeliver
-	itemAction
 )
 
+// item is an event in the queue: a node's timer or a message on the wire.
 type item struct {
+	at    time.Duration
+	seq   uint64
+	kind  itemKind
+	index int      // position in the queue, -1 once popped
+	sn    *simNode // timer: whose
+	msg   raft.Message
+	mh    uint64 // msgHash(&msg)
+	sent  time.Duration
+}
+
+// scheduled is an action waiting for its time.
+type scheduled struct {
 	at     time.Duration
-	seq    uint64
-	kind   itemKind
-	node   string // timer
-	index  int    // position in the queue, -1 once popped
-	msg    raft.Message
-	sent   time.Duration
 	action *Action
 }
 
