@@ -13,12 +13,12 @@ import (
 // entries 1…i), so that comparing two logs up to an index costs one comparison. Entries reach
 // it through the core's EvAppend/EvTruncate events, read back with Node.Entry.
 type checker struct {
-	c         *Cluster
-	leaders   map[uint64]string   // term → the node that became leader in it
+	c       *Cluster
+	leaders map[uint64]string // term → the node that became leader in it
 	// Prefix hash seen on any node for each (index, term): the first term seen at an index in
 	// byIndex, any other (rare: a log repaired after a leader change) in byEntry.
-	byIndex []termHash
-	byEntry map[entryKey]uint64
+	byIndex   []termHash
+	byEntry   map[entryKey]uint64
 	nodes     map[string]*nodeCheck
 	committed []uint64 // committed[i]: prefix hash of the committed log up to i; [0] = 0
 
