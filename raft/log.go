@@ -3,22 +3,31 @@
 package raft
 
 import (
-	"slices"
 	"strconv"
 )
 
-// raftLog holds entries offset+1 … offset+len(entries). Entries up to offset have been
-// compacted away (snapshots are future work; today offset stays 0), and offsetTerm is the term
-// of the entry at offset.
+// raftLog holds entries offset+1 … offset+n. Entries up to offset have been compacted away
+// (snapshots are future work; today offset stays 0), and offsetTerm is the term of the entry at
+// offset. The entries live in chunks of chunkSize, every chunk full but the last, so that a
+// long log grows without ever being copied.
 type raftLog struct {
 	offset     uint64
 	offsetTerm uint64
-	entries    []Entry
+	chunks     [][]Entry
+	n          int
 }
 
-func (l *raftLog) lastIndex() uint64 { return l.offset + uint64(len(l.entries)) }
+const (
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+)
+
+func (l *raftLog) lastIndex() uint64 { return l.offset + uint64(l.n) }
 
 func (l *raftLog) lastTerm() uint64 { return l.term(l.lastIndex()) }
+
+// at returns the k-th entry held (0-based, after offset).
+func (l *raftLog) at(k uint64) *Entry { return &l.chunks[k>>chunkBits][k&(chunkSize-1)] }
 
 // term returns the term of the entry at i, 0 for index 0 or an index outside the log.
 func (l *raftLog) term(i uint64) uint64 {
@@ -28,24 +37,69 @@ func (l *raftLog) term(i uint64) uint64 {
 	case i < l.offset || i > l.lastIndex():
 		return 0
 	}
-	return l.entries[i-l.offset-1].Term
+	return l.at(i - l.offset - 1).Term
 }
 
 // entry returns the entry at i; i must be in the log.
-func (l *raftLog) entry(i uint64) Entry { return l.entries[i-l.offset-1] }
+func (l *raftLog) entry(i uint64) Entry { return *l.at(i - l.offset - 1) }
 
 // slice returns a copy of the entries lo … hi-1, safe to hand to another node.
 func (l *raftLog) slice(lo, hi uint64) []Entry {
-	return slices.Clone(l.entries[lo-l.offset-1 : hi-l.offset-1])
+	if hi <= lo {
+		return nil
+	}
+	out := make([]Entry, 0, hi-lo)
+	for k, end := lo-l.offset-1, hi-l.offset-1; k < end; {
+		c := l.chunks[k>>chunkBits]
+		from := k & (chunkSize - 1)
+		take := min(uint64(len(c))-from, end-k)
+		out = append(out, c[from:from+take]...)
+		k += take
+	}
+	return out
 }
 
 // truncate removes the entries from index from on.
 func (l *raftLog) truncate(from uint64) {
-	clear(l.entries[from-l.offset-1:])
-	l.entries = l.entries[:from-l.offset-1]
+	k := from - l.offset - 1 // entries kept
+	if k >= uint64(l.n) {
+		return
+	}
+	ci, within := int(k>>chunkBits), int(k&(chunkSize-1))
+	for j := ci; j < len(l.chunks); j++ {
+		if j == ci {
+			clear(l.chunks[j][within:]) // let the commands go
+		} else {
+			clear(l.chunks[j])
+		}
+	}
+	keep := ci
+	if within > 0 {
+		l.chunks[ci] = l.chunks[ci][:within]
+		keep++
+	}
+	clear(l.chunks[keep:])
+	l.chunks = l.chunks[:keep]
+	l.n = int(k)
 }
 
-func (l *raftLog) append(es []Entry) { l.entries = append(l.entries, es...) }
+func (l *raftLog) append(es []Entry) {
+	for len(es) > 0 {
+		last := len(l.chunks) - 1
+		if last < 0 || len(l.chunks[last]) == chunkSize {
+			size := chunkSize
+			if last < 0 {
+				size = min(chunkSize, max(len(es), 16)) // small logs stay small
+			}
+			l.chunks = append(l.chunks, make([]Entry, 0, size))
+			last++
+		}
+		take := min(len(es), chunkSize-len(l.chunks[last]))
+		l.chunks[last] = append(l.chunks[last], es[:take]...)
+		l.n += take
+		es = es[take:]
+	}
+}
 
 // firstIndexOfTerm returns the first index of the run of entries sharing the term of the entry
 // at i (the conflict hint a follower gives).

@@ -81,10 +81,10 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		rng:      rand.New(rand.NewPCG(cfg.Seed, hashString(cfg.ID))),
 		term:     p.term,
 		votedFor: p.votedFor,
-		log:      raftLog{entries: p.log},
 		state:    Follower,
 		now:      now,
 	}
+	n.log.append(p.log)
 	if !cfg.Storage.HasData() {
 		// Write a complete initial state, so that every later state on disk has all its keys
 		// and a missing key always means damage.
