@@ -38,8 +38,7 @@ type Node struct {
 	votes map[string]bool
 
 	// Volatile state on leaders (reinitialized after election).
-	progress map[string]*progress
-	prs      []*progress // the same, in peers() order, for loops
+	prs []*progress // per peer, in peers() order
 
 	// Output gathered during calls, handed out by Ready.
 	msgs      []Message
@@ -209,9 +208,9 @@ func (n *Node) Status() Status {
 	if n.state != Leader {
 		st.ElectionDeadline = n.electionDeadline
 	} else {
-		st.Progress = make(map[string]Progress, len(n.progress))
-		for id, pr := range n.progress {
-			st.Progress[id] = pr.Progress
+		st.Progress = make(map[string]Progress, len(n.prs))
+		for i, pr := range n.prs {
+			st.Progress[n.peers()[i]] = pr.Progress
 		}
 	}
 	return st
@@ -270,9 +269,14 @@ func (n *Node) peers() []string {
 	return n.peerIDs
 }
 
-func (n *Node) isMember(id string) bool {
-	_, ok := slices.BinarySearch(n.members, id)
-	return ok
+func (n *Node) isMember(id string) bool { return slices.Contains(n.members, id) }
+
+// progressOf returns the leader's progress of peer id, nil if id is not a peer.
+func (n *Node) progressOf(id string) *progress {
+	if i := slices.Index(n.peers(), id); i >= 0 && i < len(n.prs) {
+		return n.prs[i]
+	}
+	return nil
 }
 
 // setTerm moves to a newer term (or records a vote) and persists both.
@@ -294,7 +298,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 	}
 	changed := n.state != Follower
 	n.state, n.leader = Follower, leader
-	n.votes, n.progress, n.prs = nil, nil, nil
+	n.votes, n.prs = nil, nil
 	n.resetElectionTimer()
 	if changed {
 		n.emit(Event{Kind: EvState, State: Follower, Term: n.term})
@@ -304,7 +308,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 func (n *Node) campaign() {
 	n.setTermAndVote(n.term+1, n.id)
 	n.state, n.leader = Candidate, ""
-	n.progress, n.prs = nil, nil
+	n.prs = nil
 	n.votes = map[string]bool{n.id: true}
 	n.resetElectionTimer()
 	n.emit(Event{Kind: EvState, State: Candidate, Term: n.term})
@@ -322,12 +326,9 @@ func (n *Node) becomeLeader() {
 	n.state, n.leader, n.votes = Leader, n.id, nil
 	n.emit(Event{Kind: EvState, State: Leader, Term: n.term})
 	last := n.log.lastIndex()
-	n.progress = make(map[string]*progress, len(n.members)-1)
-	n.prs = make([]*progress, 0, len(n.members)-1)
-	for _, p := range n.peers() {
-		pr := &progress{Progress: Progress{Next: last + 1, Probing: true}}
-		n.progress[p] = pr
-		n.prs = append(n.prs, pr)
+	n.prs = make([]*progress, len(n.peers()))
+	for i := range n.prs {
+		n.prs[i] = &progress{Progress: Progress{Next: last + 1, Probing: true}}
 	}
 	// A no-op of the new term lets the leader commit what earlier terms left uncommitted.
 	n.appendEntries(last+1, []Entry{{Term: n.term, Type: EntryNoop}})
@@ -433,7 +434,7 @@ func (n *Node) handleAppend(m Message) {
 }
 
 func (n *Node) handleAppendReply(m Message) {
-	pr := n.progress[m.From]
+	pr := n.progressOf(m.From)
 	if m.Success {
 		advanced := m.Index > pr.Match
 		if advanced {

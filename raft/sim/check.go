@@ -50,7 +50,13 @@ func newChecker(c *Cluster) *checker {
 }
 
 func (k *checker) node(id string) *nodeCheck {
-	nc := k.nodes[id]
+	if sn := k.c.lookup(id); sn != nil {
+		if sn.check == nil {
+			sn.check = &nodeCheck{hashes: []uint64{0}}
+		}
+		return sn.check
+	}
+	nc := k.nodes[id] // not a member: only a broken driver names one
 	if nc == nil {
 		nc = &nodeCheck{hashes: []uint64{0}}
 		k.nodes[id] = nc
@@ -73,7 +79,7 @@ func (k *checker) event(e *raft.Event) error {
 	case raft.EvCrash:
 		nc := k.node(e.Node)
 		nc.crashed = true
-		nc.crash = k.c.nodes[e.Node].last
+		nc.crash = k.c.lookup(e.Node).last
 		nc.crashH = nc.hashes[len(nc.hashes)-1]
 	case raft.EvState:
 		if e.State != raft.Leader {
@@ -111,7 +117,7 @@ func (k *checker) event(e *raft.Event) error {
 
 func (k *checker) restored(e *raft.Event) error {
 	nc := k.node(e.Node)
-	n := k.c.nodes[e.Node].node
+	n := k.c.lookup(e.Node).node
 	nc.hashes = nc.hashes[:1]
 	for i := uint64(1); i <= e.Index; i++ {
 		ent, ok := n.Entry(i)
@@ -139,7 +145,7 @@ func (k *checker) restored(e *raft.Event) error {
 
 func (k *checker) appended(e *raft.Event) error {
 	nc := k.node(e.Node)
-	n := k.c.nodes[e.Node].node
+	n := k.c.lookup(e.Node).node
 	if e.Index != uint64(len(nc.hashes)) {
 		return fmt.Errorf("log: %s appended at %d but its log ends at %d", e.Node, e.Index, len(nc.hashes)-1)
 	}
@@ -203,7 +209,7 @@ func (k *checker) commit(e *raft.Event) error {
 	if nc.hashes[last] != k.committed[last] {
 		return fmt.Errorf("State Machine Safety: %s committed up to %d over entries that differ from the committed ones at %d", e.Node, c, last)
 	}
-	n := k.c.nodes[e.Node].node
+	n := k.c.lookup(e.Node).node
 	for i := last + 1; i <= c; i++ {
 		k.committed = append(k.committed, nc.hashes[i])
 		if ent, _ := n.Entry(i); ent.Type == raft.EntryCommand {

@@ -85,7 +85,7 @@ type Flight struct {
 type Cluster struct {
 	opts  Options
 	ids   []string
-	nodes map[string]*simNode
+	nodes []*simNode // in ids order; few enough that a scan beats a map
 	now   time.Duration
 	queue queue
 	// actions holds the scheduled actions in time order, outside the heap: a long
@@ -119,6 +119,16 @@ func mkLink(a, b string) link {
 	return link{a, b}
 }
 
+// lookup returns the member id, nil if there is none.
+func (c *Cluster) lookup(id string) *simNode {
+	for _, sn := range c.nodes {
+		if sn.id == id {
+			return sn
+		}
+	}
+	return nil
+}
+
 type simNode struct {
 	id       string
 	node     *raft.Node // nil while crashed
@@ -127,6 +137,7 @@ type simNode struct {
 	timer    *item // the node's timer in the queue; index < 0 when not queued
 	restarts uint64
 	last     raft.Status // status at the last crash, reported while dead
+	check    *nodeCheck  // the checker's view of it
 }
 
 // New builds a cluster and starts every node at time 0, restoring any data its storage holds.
@@ -154,7 +165,6 @@ func New(o Options) (*Cluster, error) {
 	c := &Cluster{
 		opts:       o,
 		ids:        ids,
-		nodes:      make(map[string]*simNode, len(ids)),
 		rng:        rand.New(rand.NewPCG(o.Seed, 0x5eed_0f_4e7)),
 		unreliable: o.Unreliable || (o.UnreliableFromEnv && os.Getenv("RAFT_UNRELIABLE_RPC") != ""),
 		latMin:     o.LatencyMin,
@@ -166,7 +176,7 @@ func New(o Options) (*Cluster, error) {
 	c.check = newChecker(c)
 	for _, id := range ids {
 		sn := &simNode{id: id, storage: o.Storage(id)}
-		c.nodes[id] = sn
+		c.nodes = append(c.nodes, sn)
 		if err := c.start(sn); err != nil {
 			return nil, err
 		}
@@ -203,7 +213,7 @@ func (c *Cluster) Now() time.Duration { return c.now }
 
 // Node returns a live node's core, for tests that inspect it; nil if id is crashed or unknown.
 func (c *Cluster) Node(id string) *raft.Node {
-	if sn := c.nodes[id]; sn != nil {
+	if sn := c.lookup(id); sn != nil {
 		return sn.node
 	}
 	return nil
@@ -211,7 +221,7 @@ func (c *Cluster) Node(id string) *raft.Node {
 
 // Storage returns a node's storage.
 func (c *Cluster) Storage(id string) raft.Storage {
-	if sn := c.nodes[id]; sn != nil {
+	if sn := c.lookup(id); sn != nil {
 		return sn.storage
 	}
 	return nil
@@ -459,7 +469,7 @@ func (c *Cluster) latency(from, to string) time.Duration {
 
 func (c *Cluster) deliver(it *item) {
 	m := &it.msg
-	to := c.nodes[m.To]
+	to := c.lookup(m.To)
 	switch {
 	case to == nil:
 		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "unknown node"}, it.mh)
@@ -481,7 +491,7 @@ func (c *Cluster) InFlight() []Flight {
 		if it.kind != itemDeliver {
 			continue
 		}
-		to := c.nodes[it.msg.To]
+		to := c.lookup(it.msg.To)
 		fs = append(fs, Flight{Msg: it.msg, Sent: it.sent, Deliver: it.at,
 			Dropped: to == nil || to.node == nil || c.linkDown(it.msg.From, it.msg.To)})
 	}
@@ -506,7 +516,7 @@ func (c *Cluster) MessagesSent() uint64 { return c.sent }
 // Status reports a node's state; a crashed node reports State raft.Dead with the term and log
 // it had when it crashed.
 func (c *Cluster) Status(id string) raft.Status {
-	sn := c.nodes[id]
+	sn := c.lookup(id)
 	if sn == nil {
 		return raft.Status{ID: id, State: raft.Dead}
 	}
@@ -529,7 +539,7 @@ func (c *Cluster) Statuses() []raft.Status {
 func (c *Cluster) Leader() (string, bool) {
 	best, term := "", uint64(0)
 	for _, id := range c.ids {
-		if n := c.nodes[id].node; n != nil {
+		if n := c.lookup(id).node; n != nil {
 			if state, t := n.Role(); state == raft.Leader && t >= term {
 				best, term = id, t
 			}
@@ -540,7 +550,7 @@ func (c *Cluster) Leader() (string, bool) {
 
 // Alive reports whether id is running.
 func (c *Cluster) Alive(id string) bool {
-	sn := c.nodes[id]
+	sn := c.lookup(id)
 	return sn != nil && sn.node != nil
 }
 
@@ -558,7 +568,7 @@ func (c *Cluster) CommitIndex() uint64 { return uint64(len(c.check.committed) - 
 var errUnknownNode = errors.New("unknown node")
 
 func (c *Cluster) get(id string) (*simNode, error) {
-	if sn := c.nodes[id]; sn != nil {
+	if sn := c.lookup(id); sn != nil {
 		return sn, nil
 	}
 	return nil, fmt.Errorf("sim: %w %q (members: %v)", errUnknownNode, id, c.ids)
