@@ -15,6 +15,8 @@ type raftLog struct {
 	offsetTerm uint64
 	chunks     [][]Entry
 	n          int
+	// truncations counts truncations, so that copies of a range can tell they are still good.
+	truncations uint64
 }
 
 const (
@@ -65,6 +67,7 @@ func (l *raftLog) truncate(from uint64) {
 	if k >= uint64(l.n) {
 		return
 	}
+	l.truncations++
 	ci, within := int(k>>chunkBits), int(k&(chunkSize-1))
 	for j := ci; j < len(l.chunks); j++ {
 		if j == ci {

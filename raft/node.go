@@ -5,6 +5,7 @@ package raft
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -38,7 +39,8 @@ type Node struct {
 	votes map[string]bool
 
 	// Volatile state on leaders (reinitialized after election).
-	prs []*progress // per peer, in peers() order
+	prs  []*progress // per peer, in peers() order
+	lent lentEntries // the entries last copied into a message
 
 	// Output gathered during calls, handed out by Ready.
 	msgs      []Message
@@ -49,6 +51,13 @@ type Node struct {
 	// Scratch space reused across calls, so that the hot paths do not allocate.
 	peerIDs  []string // members other than this node, sorted; nil until first needed
 	matchBuf []uint64 // maybeCommit's match indexes
+}
+
+// lentEntries is a copy of the log's entries lo … hi-1, valid while the log has not been
+// truncated since.
+type lentEntries struct {
+	lo, hi, truncations uint64
+	es                  []Entry
 }
 
 type progress struct {
@@ -554,12 +563,22 @@ func (n *Node) sendEntries(to string, pr *progress, last uint64) uint64 {
 	hi := min(last, next+uint64(n.cfg.MaxEntriesPerMsg)-1)
 	m := Message{Type: MsgApp, To: to, PrevLogIndex: next - 1, PrevLogTerm: n.log.term(next - 1), Commit: n.commit}
 	if hi >= next {
-		m.Entries = n.log.slice(next, hi+1)
+		m.Entries = n.entries(next, hi+1)
 	}
 	n.send(m)
 	hi = max(hi, next-1)
 	pr.toldCommit = max(pr.toldCommit, min(n.commit, hi))
 	return hi
+}
+
+// entries returns a copy of the entries lo … hi-1 for a message. Followers at the same point
+// get the same copy (nobody modifies a message's entries), so a broadcast copies once.
+func (n *Node) entries(lo, hi uint64) []Entry {
+	if c := &n.lent; c.es != nil && c.lo == lo && c.hi == hi && c.truncations == n.log.truncations {
+		return c.es
+	}
+	n.lent = lentEntries{lo, hi, n.log.truncations, n.log.slice(lo, hi)}
+	return n.lent.es
 }
 
 // appendEntries writes entries at index from on, replacing whatever the log holds there, and
@@ -571,12 +590,22 @@ func (n *Node) appendEntries(from uint64, entries []Entry) {
 		n.persist(KeyLogLast, uintBytes(from-1))
 		n.emit(Event{Kind: EvTruncate, Index: from, Term: n.term})
 	}
+	// The values share one buffer, each capped so that none can grow into the next.
+	size := 20
+	for _, e := range entries {
+		size += encodedMax(e)
+	}
+	buf := make([]byte, 0, size)
 	for i, e := range entries {
-		n.persist(KeyLogEntry(from+uint64(i)), EncodeEntry(e))
+		start := len(buf)
+		buf = appendEntry(buf, e)
+		n.persist(KeyLogEntry(from+uint64(i)), buf[start:len(buf):len(buf)])
 	}
 	n.log.append(entries)
 	last := n.log.lastIndex()
-	n.persist(KeyLogLast, uintBytes(last))
+	start := len(buf)
+	buf = strconv.AppendUint(buf, last, 10)
+	n.persist(KeyLogLast, buf[start:len(buf):len(buf)])
 	n.emit(Event{Kind: EvAppend, Index: from, Last: last, Term: entries[len(entries)-1].Term})
 }
 

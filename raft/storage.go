@@ -70,8 +70,13 @@ func (e *StorageError) Unwrap() error { return e.Err }
 var errMissing = errors.New("missing")
 
 // EncodeEntry encodes a log entry as stored under KeyLogEntry.
-func EncodeEntry(e Entry) []byte {
-	b := strconv.AppendUint(make([]byte, 0, 24+len(e.Command)), e.Term, 10)
+func EncodeEntry(e Entry) []byte { return appendEntry(make([]byte, 0, encodedMax(e)), e) }
+
+// encodedMax bounds the length of EncodeEntry(e).
+func encodedMax(e Entry) int { return 26 + len(e.Command) }
+
+func appendEntry(b []byte, e Entry) []byte {
+	b = strconv.AppendUint(b, e.Term, 10)
 	b = append(b, ' ')
 	b = append(b, e.Type.String()...)
 	if e.Type == EntryCommand {
