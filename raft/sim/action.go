@@ -69,6 +69,7 @@ func (a Action) String() string {
 // Schedule queues actions to run at their times (an action in the past runs at once, in order).
 func (c *Cluster) Schedule(actions ...Action) {
 	acts := slices.Clone(actions) // one allocation for a whole client load
+	c.actions = slices.Grow(c.actions, len(acts))
 	for i := range acts {
 		s := scheduled{at: max(acts[i].At, c.now), action: &acts[i]}
 		// Keep c.actions in time order, each after every action due at or before it.

@@ -538,10 +538,10 @@ func (c *Cluster) Statuses() []raft.Status {
 // Leader returns the live leader of the highest term, if any node is leader.
 func (c *Cluster) Leader() (string, bool) {
 	best, term := "", uint64(0)
-	for _, id := range c.ids {
-		if n := c.lookup(id).node; n != nil {
+	for _, sn := range c.nodes {
+		if n := sn.node; n != nil {
 			if state, t := n.Role(); state == raft.Leader && t >= term {
-				best, term = id, t
+				best, term = sn.id, t
 			}
 		}
 	}
