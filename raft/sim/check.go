@@ -149,17 +149,20 @@ func (k *checker) appended(e *raft.Event) error {
 	if e.Index != uint64(len(nc.hashes)) {
 		return fmt.Errorf("log: %s appended at %d but its log ends at %d", e.Node, e.Index, len(nc.hashes)-1)
 	}
+	var prevTerm uint64
+	if e.Index > 1 {
+		prev, _ := n.Entry(e.Index - 1)
+		prevTerm = prev.Term
+	}
 	for i := e.Index; i <= e.Last; i++ {
 		ent, ok := n.Entry(i)
 		if !ok {
 			return fmt.Errorf("log: %s reported entry %d appended but does not hold it", e.Node, i)
 		}
-		if i > 1 {
-			prev, _ := n.Entry(i - 1)
-			if prev.Term > ent.Term {
-				return fmt.Errorf("log: %s holds entry %d of term %d after one of term %d", e.Node, i, ent.Term, prev.Term)
-			}
+		if prevTerm > ent.Term {
+			return fmt.Errorf("log: %s holds entry %d of term %d after one of term %d", e.Node, i, ent.Term, prevTerm)
 		}
+		prevTerm = ent.Term
 		h := entryHash(nc.hashes[i-1], i, ent)
 		nc.hashes = append(nc.hashes, h)
 		if seen, ok := k.seen(i, ent.Term, h); ok && seen != h {
