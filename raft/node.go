@@ -62,13 +62,20 @@ type lentEntries struct {
 
 type progress struct {
 	Progress
-	probeSent  bool   // in probe state, an AppendEntries is out; wait for its answer or a heartbeat
+	probeSent bool // in probe state, an AppendEntries is out; wait for its answer or a heartbeat
+	// sent holds the last index of each AppendEntries with entries not yet answered, in
+	// ascending order; Inflight is its length. A reply freeing everything up to Match frees
+	// exactly the messages it answers, however replies are lost, duplicated or reordered.
+	sent       []uint64
 	toldCommit uint64 // the highest commit index the follower can have learned from us
 	// Loss detection while replicating: the Match seen at the last heartbeat, and for how many
 	// heartbeats in a row entries have been out without Match moving.
 	heartbeatMatch uint64
 	stalled        int
 }
+
+// forgetSent treats every message in flight as lost.
+func (pr *progress) forgetSent() { pr.sent, pr.Inflight = pr.sent[:0], 0 }
 
 // NewNode starts a node at time now, restoring its persistent state from cfg.Storage when the
 // storage has data. Missing or corrupt stored data gives a *StorageError naming the key.
@@ -452,13 +459,16 @@ func (n *Node) handleAppendReply(m Message) {
 		if pr.Next <= m.Index {
 			pr.Next = m.Index + 1
 		}
-		switch {
-		case pr.Probing:
-			pr.Probing, pr.probeSent, pr.Inflight = false, false, 0
-		case pr.Match+1 >= pr.Next:
-			pr.Inflight = 0 // the follower holds everything sent: nothing is in flight
-		case pr.Inflight > 0:
-			pr.Inflight--
+		if pr.Probing {
+			pr.Probing, pr.probeSent = false, false
+			pr.forgetSent()
+		} else {
+			i := 0
+			for i < len(pr.sent) && pr.sent[i] <= pr.Match {
+				i++
+			}
+			pr.sent = pr.sent[:copy(pr.sent, pr.sent[i:])]
+			pr.Inflight = len(pr.sent)
 		}
 		// Only a Match that moves past the commit index can move the commit index.
 		if advanced && pr.Match > n.commit && n.maybeCommit() {
@@ -479,7 +489,8 @@ func (n *Node) handleAppendReply(m Message) {
 		}
 	}
 	next = max(pr.Match+1, min(next, m.Index))
-	pr.Next, pr.Probing, pr.probeSent, pr.Inflight = next, true, false, 0
+	pr.Next, pr.Probing, pr.probeSent = next, true, false
+	pr.forgetSent()
 	n.sendAppend(m.From, pr, false)
 }
 
@@ -512,7 +523,8 @@ func (n *Node) detectLoss() {
 		if pr.Probing || pr.Match+1 >= pr.Next || pr.Match != pr.heartbeatMatch {
 			pr.stalled = 0
 		} else if pr.stalled++; pr.stalled >= 2 {
-			pr.Next, pr.Inflight, pr.stalled = pr.Match+1, 0, 0
+			pr.Next, pr.stalled = pr.Match+1, 0
+			pr.forgetSent()
 		}
 		pr.heartbeatMatch = pr.Match
 	}
@@ -542,8 +554,10 @@ func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
 		return
 	}
 	if pr.Next <= last && pr.Inflight < n.cfg.MaxInflight {
-		pr.Next = n.sendEntries(to, pr, last) + 1
-		pr.Inflight++
+		hi := n.sendEntries(to, pr, last)
+		pr.Next = hi + 1
+		pr.sent = append(pr.sent, hi)
+		pr.Inflight = len(pr.sent)
 		return
 	}
 	// Nothing new to send. A heartbeat goes anyway; so does news of the commit index that the

@@ -296,3 +296,61 @@ func TestSingleNodeCluster(t *testing.T) {
 		t.Fatalf("delivered %v; want [x]", cmds)
 	}
 }
+
+// Flow control counts exactly the messages a reply answers: a duplicate or overtaken reply frees
+// no room, a reply covering several messages frees them all.
+func TestFlowControlWindow(t *testing.T) {
+	n := newTestNode(t, "a", []string{"a", "b", "c"}, NewMapStorage())
+	elect(t, n, "b")
+	for _, m := range msgsOfType(n.Ready(), MsgApp) { // the no-op ends probing
+		n.Step(n.now, Message{Type: MsgAppReply, From: m.To, To: "a", Term: n.term, Success: true, Index: m.PrevLogIndex + uint64(len(m.Entries))})
+	}
+	n.Ready()
+	toB := func() []Message {
+		var out []Message
+		for _, m := range msgsOfType(n.Ready(), MsgApp) {
+			if m.To == "b" && len(m.Entries) > 0 {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	var sent []Message
+	for i := range DefaultMaxInflight + 2 {
+		if _, _, err := n.Submit(n.now, fmt.Appendf(nil, "c%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, toB()...)
+	}
+	if len(sent) != DefaultMaxInflight {
+		t.Fatalf("%d AppendEntries out to b; want the window, %d", len(sent), DefaultMaxInflight)
+	}
+	reply := func(m Message) []Message {
+		n.Step(n.now, Message{Type: MsgAppReply, From: "b", To: "a", Term: n.term, Success: true, Index: m.PrevLogIndex + uint64(len(m.Entries))})
+		return toB()
+	}
+	if more := reply(sent[1]); len(more) != 1 { // answers sent[0] and sent[1]; the last answer arrives first
+		t.Fatalf("a reply covering 2 messages let %d more out; want 1 (the 2 waiting entries)", len(more))
+	}
+	// Fill the window again (x goes out), and leave one entry waiting (y).
+	for _, c := range []string{"x", "y"} {
+		if _, _, err := n.Submit(n.now, []byte(c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if more := toB(); len(more) != 1 {
+		t.Fatalf("%d more AppendEntries out; want 1, then a full window", len(more))
+	}
+	if more := reply(sent[0]); len(more) != 0 {
+		t.Fatalf("an overtaken reply let %d more out; want none", len(more))
+	}
+	if more := reply(sent[1]); len(more) != 0 {
+		t.Fatalf("a duplicate reply let %d more out; want none", len(more))
+	}
+	if st := n.Status().Progress["b"]; st.Inflight != DefaultMaxInflight {
+		t.Fatalf("Inflight %d; want %d", st.Inflight, DefaultMaxInflight)
+	}
+	if more := reply(sent[3]); len(more) != 1 || len(more[0].Entries) != 1 {
+		t.Fatalf("a reply covering 2 more messages sent %v; want the waiting entry", more)
+	}
+}
