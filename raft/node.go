@@ -100,7 +100,7 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		now:      now,
 	}
 	n.log.append(p.log)
-	if !cfg.Storage.HasData() {
+	if p.fresh {
 		// Write a complete initial state, so that every later state on disk has all its keys
 		// and a missing key always means damage.
 		n.persist(KeyCurrentTerm, []byte("0"))

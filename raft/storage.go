@@ -160,14 +160,33 @@ type persisted struct {
 	term     uint64
 	votedFor string
 	log      []Entry // log[i] is the entry at index i+1
+	// fresh: the storage holds nothing, or only the start of a node's first initialization
+	// (a crash between its writes): the node starts empty and writes its initial state again.
+	fresh bool
+}
+
+// unfinishedInit reports whether s holds only a prefix of a fresh node's initial writes
+// (currentTerm "0", votedFor "", log/last "0", in that order) without the last one. Nothing
+// else can be stored then: every later write follows a complete initialization.
+func unfinishedInit(s Storage) bool {
+	if _, ok := s.Get(KeyLogLast); ok {
+		return false
+	}
+	term, ok := s.Get(KeyCurrentTerm)
+	if !ok || string(term) != "0" {
+		return false
+	}
+	vote, ok := s.Get(KeyVotedFor)
+	return !ok || len(vote) == 0
 }
 
 // restore reads a node's persistent state. Empty storage restores to the zero state.
 func restore(s Storage) (persisted, error) {
-	var p persisted
-	if !s.HasData() {
+	p := persisted{fresh: true}
+	if !s.HasData() || unfinishedInit(s) {
 		return p, nil
 	}
+	p.fresh = false
 	get := func(key string) ([]byte, error) {
 		v, ok := s.Get(key)
 		if !ok {

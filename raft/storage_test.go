@@ -35,6 +35,29 @@ func (s *seqStorage) replay(k int) *MapStorage {
 	return m
 }
 
+// A node whose first initialization was cut short (storage without the batch extension, a
+// crash between its writes) starts empty and completes it, instead of reporting damage.
+func TestUnfinishedInitialization(t *testing.T) {
+	s := &seqStorage{}
+	newTestNode(t, "a", []string{"a"}, s)
+	for k := 1; k < len(s.log); k++ {
+		m := s.replay(k)
+		n, err := NewNode(Config{ID: "a", Members: []string{"a"}, Storage: m}, 0)
+		if err != nil {
+			t.Fatalf("crash after init write %d: %v", k, err)
+		}
+		if _, err := restore(m); err != nil || n.term != 0 || n.log.lastIndex() != 0 {
+			t.Fatalf("crash after init write %d: term %d, %d entries, then restore: %v", k, n.term, n.log.lastIndex(), err)
+		}
+	}
+	// The same keys with other values are damage, not an unfinished start.
+	m := NewMapStorage()
+	m.Set(KeyCurrentTerm, []byte("3"))
+	if _, err := restore(m); err == nil {
+		t.Error("currentTerm 3 without the other keys restored without error")
+	}
+}
+
 func TestEntryRoundTrip(t *testing.T) {
 	for _, e := range []Entry{
 		{Term: 1, Type: EntryCommand, Command: []byte("put x 1")},
@@ -64,7 +87,8 @@ func TestCrashBetweenWrites(t *testing.T) {
 		term   uint64
 		log    []Entry
 	}
-	snaps := []snap{{len(s.log), 0, nil}}
+	// From write 0: a crash during the very first initialization counts too.
+	snaps := []snap{{0, 0, nil}, {len(s.log), 0, nil}}
 	step := func(m Message) {
 		n.Step(0, m)
 		n.Ready()
