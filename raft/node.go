@@ -451,6 +451,9 @@ func (n *Node) handleAppend(m Message) {
 
 func (n *Node) handleAppendReply(m Message) {
 	pr := n.progressOf(m.From)
+	if pr == nil {
+		return // step lets only members through; this keeps a future change from panicking
+	}
 	if m.Success {
 		advanced := m.Index > pr.Match
 		if advanced {
