@@ -1,0 +1,87 @@
+//go:build !js
+
+// A page hosting browser members of a mixed cluster survives a restart of the server: it
+// reconnects with backoff and its members rejoin with their state.
+
+package main
+
+import (
+	"net"
+	"net/http"
+	"testing"
+
+	"raftlab/web"
+)
+
+// startMixed serves a mixed cluster on addr ("127.0.0.1:0" for any port) with the natives'
+// files in dir; stop closes everything, as a server shutting down does.
+func startMixed(t *testing.T, addr, dir string) (base string, stop func()) {
+	t.Helper()
+	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: dir}
+	m, err := f.start(t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux, err := newServeMux(web.Dist())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mount(mux)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		m.close()
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln) // returns when Close is called
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			m.close()
+			srv.Close()
+		}
+	}
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+func TestBrowserMixedServerRestart(t *testing.T) {
+	b := startBrowser(t)
+	dir := t.TempDir()
+	base, stop := startMixed(t, "127.0.0.1:0", dir)
+	info := func() apiCluster { return clusterInfo(t, base) }
+	browserUp := func() bool {
+		c := info()
+		for _, id := range []string{"b1", "b2", "b3"} {
+			if mm := c.member(id); !mm.Reachable || mm.Kind != "browser" || mm.State == "" {
+				return false
+			}
+		}
+		return c.Leader != ""
+	}
+
+	p := b.open(t, "http://"+base+"/?cluster=demo")
+	waitUntil(t, "the page's members to join and a leader", browserUp)
+	pageSubmit(p, "put a 1")
+	waitUntil(t, "n1 to hold the put", func() bool {
+		return info().member("n1").Commit >= info().member("b1").Commit && info().member("n1").Commit > 0
+	})
+	n1Last := info().member("n1").Last
+
+	stop()
+	p.waitFor("the page to notice the server is gone", `raftlab.mixedSnapshot().includes("lost the server")`)
+
+	// The same address and data: the page's next reconnect finds the new server.
+	_, stop2 := startMixed(t, base, dir)
+	defer stop2()
+	waitUntil(t, "the page's members to rejoin the restarted server", browserUp)
+	p.waitFor("the page to say it reconnected", `raftlab.mixedSnapshot().includes("reconnected to the server")`)
+	pageSubmit(p, "append a 2")
+	pageSubmit(p, "get a")
+	p.waitFor("get a answered 12", `document.getElementById("submitMsg").textContent.endsWith('→ "12"')`)
+	if got := info().member("n1").Last; got < n1Last {
+		t.Errorf("n1 restarted with %d log entries; it had %d on disk", got, n1Last)
+	}
+	p.noProblems()
+}
