@@ -8,49 +8,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"raftlab/web"
 )
 
 func TestBrowserMixedCluster(t *testing.T) {
 	b := startBrowser(t)
-	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: t.TempDir()}
-	m, err := f.start(t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux, err := newServeMux(web.Dist())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.mount(mux)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln) // returns when Close is called
-	t.Cleanup(func() {
-		m.close()
-		srv.Close()
-	})
-	base := ln.Addr().String()
+	base, m, _ := startMixed(t, "127.0.0.1:0", t.TempDir())
 	info := func() apiCluster { return clusterInfo(t, base) }
-	browserUp := func() bool {
-		c := info()
-		for _, id := range []string{"b1", "b2", "b3"} {
-			if mm := c.member(id); !mm.Reachable || mm.Kind != "browser" || mm.State == "" {
-				return false
-			}
-		}
-		return true
-	}
+	browserUp := func() bool { return browsersUp(info()) }
 
 	p := b.open(t, "http://"+base+"/?cluster=demo")
 	waitUntil(t, "the page's three members to join", browserUp)

@@ -13,9 +13,10 @@ import (
 	"raftlab/web"
 )
 
-// startMixed serves a mixed cluster on addr ("127.0.0.1:0" for any port) with the natives'
-// files in dir; stop closes everything, as a server shutting down does.
-func startMixed(t *testing.T, addr, dir string) (base string, stop func()) {
+// startMixed serves the cluster demo (natives n1, n2 in the server; b1, b2, b3 for a page) on
+// addr ("127.0.0.1:0" for any port) with the natives' files in dir; stop closes everything, as
+// a server shutting down does.
+func startMixed(t *testing.T, addr, dir string) (base string, m *mixed, stop func()) {
 	t.Helper()
 	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: dir}
 	m, err := f.start(t.Logf)
@@ -43,23 +44,25 @@ func startMixed(t *testing.T, addr, dir string) (base string, stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return ln.Addr().String(), stop
+	return ln.Addr().String(), m, stop
+}
+
+// browsersUp reports whether the page's members b1, b2 and b3 have joined and report a state.
+func browsersUp(c apiCluster) bool {
+	for _, id := range []string{"b1", "b2", "b3"} {
+		if mm := c.member(id); !mm.Reachable || mm.Kind != "browser" || mm.State == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func TestBrowserMixedServerRestart(t *testing.T) {
 	b := startBrowser(t)
 	dir := t.TempDir()
-	base, stop := startMixed(t, "127.0.0.1:0", dir)
+	base, _, stop := startMixed(t, "127.0.0.1:0", dir)
 	info := func() apiCluster { return clusterInfo(t, base) }
-	browserUp := func() bool {
-		c := info()
-		for _, id := range []string{"b1", "b2", "b3"} {
-			if mm := c.member(id); !mm.Reachable || mm.Kind != "browser" || mm.State == "" {
-				return false
-			}
-		}
-		return c.Leader != ""
-	}
+	browserUp := func() bool { c := info(); return browsersUp(c) && c.Leader != "" }
 
 	p := b.open(t, "http://"+base+"/?cluster=demo")
 	waitUntil(t, "the page's members to join and a leader", browserUp)
@@ -73,7 +76,7 @@ func TestBrowserMixedServerRestart(t *testing.T) {
 	p.waitFor("the page to notice the server is gone", `raftlab.mixedSnapshot().includes("lost the server")`)
 
 	// The same address and data: the page's next reconnect finds the new server.
-	_, stop2 := startMixed(t, base, dir)
+	_, _, stop2 := startMixed(t, base, dir)
 	defer stop2()
 	waitUntil(t, "the page's members to rejoin the restarted server", browserUp)
 	p.waitFor("the page to say it reconnected", `raftlab.mixedSnapshot().includes("reconnected to the server")`)
