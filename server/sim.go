@@ -52,8 +52,11 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	if cfg.duration <= 0 {
 		return cfg, fmt.Errorf("-duration %v: want a positive duration such as 600s", cfg.duration)
 	}
-	if cfg.load < 0 {
-		return cfg, fmt.Errorf("-load %v: want 0 or more commands per second", cfg.load)
+	if !(cfg.load >= 0 && cfg.load <= maxLoad) { // NaN too
+		return cfg, fmt.Errorf("-load %v: want 0 to %d commands per second", cfg.load, maxLoad)
+	}
+	if n := cfg.load * cfg.duration.Seconds(); n > maxCommands {
+		return cfg, fmt.Errorf("-load %v over -duration %v is %.0f commands; at most %d fit in memory, shorten the run", cfg.load, cfg.duration, n, maxCommands)
 	}
 	if err := cfg.kv.validate(fs, &cfg.load); err != nil {
 		return cfg, err
@@ -64,6 +67,12 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	}
 	return cfg, nil
 }
+
+// Bounds of -load: the whole schedule of commands is built before the run starts.
+const (
+	maxLoad     = 100_000
+	maxCommands = 10_000_000
+)
 
 // runSim runs the simulation and returns the exit status.
 func runSim(args []string, stdout, stderr io.Writer) int {

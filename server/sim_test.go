@@ -77,6 +77,9 @@ func TestSimBadFlags(t *testing.T) {
 		{"-duration", "ten"},
 		{"-faults", "meteor"},
 		{"-load", "-1"},
+		{"-load", "NaN"},
+		{"-load", "1e12"},
+		{"-load", "100000", "-duration", "1h"},
 		{"-bogus"},
 		{"extra"},
 	} {
