@@ -80,20 +80,22 @@ export async function startMixed(cluster: string, membersParam: string | null): 
     }
   }
   byId("clock").textContent = "real time";
-  byId("cards").hidden = true;
+  // The picture of the cluster where the simulator's is; the members table where the cards are.
   const section = document.querySelector("section.cluster") as HTMLElement;
   section.replaceChildren();
   const title = el("h2", `Cluster ${cluster}`);
   const note = el("p", why, "msg");
   note.id = "mixedNote";
+  const picture = new MixedPicture();
+  section.append(title, note, picture.svg, picture.legend);
   const table = el("table", "", "members");
   table.id = "members";
-  table.style.width = "100%";
-  table.style.borderCollapse = "collapse";
+  const tablePanel = el("div", "", "panel members-panel");
+  tablePanel.append(table);
+  byId("cards").replaceChildren(tablePanel);
   // The network controls belong to the simulator; a real network has none.
   const net = document.getElementById("netMsg")?.closest(".panel") as HTMLElement | null;
   if (net) net.hidden = true;
-  section.append(title, note, table);
 
   const showError = (text: string): void => {
     byId("bannerText").textContent = text;
@@ -176,14 +178,12 @@ export async function startMixed(cluster: string, membersParam: string | null): 
       tr.dataset.id = m.id;
       const state = h ? h.state : m.state ?? "?";
       tr.className = `state-${state}`;
-      const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "native, in the server" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
+      const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
       const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : m.reachable ? "yes" : "no";
-      tr.style.borderTop = "1px solid rgba(0,0,0,0.1)";
       for (const v of [m.id, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied)]) {
         tr.append(el("td", v));
       }
       const actions = el("td");
-      actions.style.whiteSpace = "nowrap";
       if (h) {
         const crashed = h.state === "dead";
         const b1 = el("button", crashed ? "Restart" : "Crash");
@@ -201,6 +201,15 @@ export async function startMixed(cluster: string, membersParam: string | null): 
       rows.push(tr);
     }
     table.replaceChildren(...rows);
+    picture.draw(
+      (c?.members ?? []).map((m) => {
+        const h = hosted.get(m.id);
+        const reachable = h ? !h.disconnected && !!s?.connected : m.reachable;
+        const where = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server" : m.reachable ? "process" : "native") : m.reachable ? "other page" : "browser";
+        return { id: m.id, state: h ? h.state : m.state ?? "", term: h ? h.term : m.term, where, reachable };
+      }),
+      c?.leader ?? "",
+    );
     if (s?.stopped) showError(`The server refused this page: ${s.stopped}`);
     const status = s?.connected ? `connected; hosting ${members}` : "connecting to the server…";
     byId("status").textContent = c?.leader ? `${status}; leader ${c.leader} (term ${c.term})` : `${status}; no leader`;
@@ -229,4 +238,63 @@ export async function startMixed(cluster: string, membersParam: string | null): 
     setTimeout(() => void poll(), POLL_MS);
   };
   void poll();
+}
+
+/** One member as the picture draws it. */
+interface PictureMember {
+  id: string;
+  state: string;
+  term: number;
+  where: string;
+  reachable: boolean;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  parent?.append(e);
+  return e;
+}
+
+/**
+ * MixedPicture draws the members on a ring as the simulator's view does: role by colour, term,
+ * where each runs, the leader's links to its followers, and members the server cannot reach
+ * (or this page has disconnected) cut off. Real messages are not drawn: they travel faster
+ * than a frame.
+ */
+class MixedPicture {
+  readonly svg = svgEl("svg", { viewBox: "0 0 600 600", id: "mixedSvg", role: "img", "aria-label": "the cluster's members" });
+  readonly legend = el("p", "green: leader · blue: follower · yellow: candidate · grey: crashed · red dashes: unreachable", "legend");
+  private key = "";
+
+  draw(members: PictureMember[], leader: string): void {
+    const key = JSON.stringify([members, leader]);
+    if (key === this.key) return; // nothing changed since the last poll
+    this.key = key;
+    const links = svgEl("g", {});
+    const nodes = svgEl("g", {});
+    const n = members.length;
+    const at = (i: number): { x: number; y: number } => {
+      const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
+      return { x: 300 + 215 * Math.cos(a), y: 300 + 215 * Math.sin(a) };
+    };
+    const li = members.findIndex((m) => m.id === leader);
+    members.forEach((m, i) => {
+      const p = at(i);
+      if (li >= 0 && i !== li) {
+        const q = at(li);
+        const cut = !m.reachable || !members[li]!.reachable;
+        svgEl("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "link cut" : "link" }, links);
+      }
+      const state = m.state === "" ? "dead" : m.state;
+      const g = svgEl("g", { class: "node", transform: `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`, "data-node": m.id, "data-state": state }, nodes);
+      svgEl("circle", { r: 40, class: m.reachable ? "body" : "body unreachable" }, g);
+      svgEl("text", { class: "id", y: -6 }, g).textContent = m.id;
+      svgEl("text", { class: "term", y: 12 }, g).textContent = m.state ? `T${m.term} ${m.state[0]!.toUpperCase()}` : "?";
+      svgEl("text", { class: "where", y: 62 }, g).textContent = m.reachable ? m.where : `${m.where}, unreachable`;
+    });
+    this.svg.replaceChildren(links, nodes);
+  }
 }
