@@ -30,7 +30,10 @@ type Run struct {
 	LatencyMin time.Duration `json:"lmin,omitempty"`
 	LatencyMax time.Duration `json:"lmax,omitempty"`
 	Bugs       raft.Bugs     `json:"b,omitempty"`
-	Actions    []Action      `json:"a,omitempty"`
+	// FollowerReads is the key-value service's break-it switch "serve reads from a follower"
+	// (the page's lab acts on it; the simulator only carries it in links).
+	FollowerReads bool     `json:"fr,omitempty"`
+	Actions       []Action `json:"a,omitempty"`
 }
 
 // Options returns the simulator options of the run (without hooks or storage).
