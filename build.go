@@ -6,7 +6,9 @@
 // while `go mod tidy`, which reads every tag but "ignore", still keeps esbuild and brotli in
 // go.mod. Naming the file on the command line builds it whatever its tags.
 //
-// Steps: the wasm module (GOOS=js GOARCH=wasm, -trimpath, stripped), wasm_exec.js from the Go
+// Steps: the page's wasm module (GOOS=js GOARCH=wasm, -trimpath, stripped, with the raftlabpage
+// tag, which leaves out code only native tools use) and the checker module (wasm/checker, which
+// the page loads in a worker only when it checks its client history), wasm_exec.js from the Go
 // installation, the TypeScript and CSS bundled and minified by esbuild's Go API with source
 // maps, index.html, and a gzip and a brotli copy of each asset for the server to send as is.
 package main
@@ -39,7 +41,7 @@ const (
 )
 
 func main() {
-	skipWasm := flag.Bool("skip-wasm", false, "reuse web/dist/raftlab.wasm (only the TypeScript and CSS changed)")
+	skipWasm := flag.Bool("skip-wasm", false, "reuse web/dist/raftlab.wasm and checker.wasm (only the TypeScript and CSS changed)")
 	flag.Parse()
 	start := time.Now()
 	if err := build(*skipWasm); err != nil {
@@ -86,7 +88,7 @@ func clean(keepWasm bool) error {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if n == placeholder || (keepWasm && n == "raftlab.wasm") {
+		if n == placeholder || (keepWasm && (n == "raftlab.wasm" || n == "checker.wasm")) {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(distDir, n)); err != nil {
@@ -94,19 +96,28 @@ func clean(keepWasm bool) error {
 		}
 	}
 	if keepWasm {
-		if _, err := os.Stat(filepath.Join(distDir, "raftlab.wasm")); err != nil {
-			return errors.New("-skip-wasm: no web/dist/raftlab.wasm to reuse; build without it once")
+		for _, n := range []string{"raftlab.wasm", "checker.wasm"} {
+			if _, err := os.Stat(filepath.Join(distDir, n)); err != nil {
+				return fmt.Errorf("-skip-wasm: no web/dist/%s to reuse; build without it once", n)
+			}
 		}
 	}
 	return nil
 }
 
+// buildWasm builds the page's module and the checker module, one after the other (each
+// compile uses every core).
 func buildWasm() error {
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(distDir, "raftlab.wasm"), "./wasm")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("building the wasm module (GOOS=js GOARCH=wasm go build ./wasm): %v", err)
+	for _, m := range []struct{ out, pkg, tags string }{
+		{"raftlab.wasm", "./wasm", "raftlabpage"},
+		{"checker.wasm", "./wasm/checker", ""},
+	} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+m.tags, "-o", filepath.Join(distDir, m.out), m.pkg)
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("building the wasm module %s (GOOS=js GOARCH=wasm go build %s): %v", m.out, m.pkg, err)
+		}
 	}
 	return nil
 }
@@ -128,6 +139,7 @@ func bundle() error {
 	res := api.Build(api.BuildOptions{
 		EntryPointsAdvanced: []api.EntryPoint{
 			{InputPath: filepath.Join(webDir, "src", "main.ts"), OutputPath: "app"},
+			{InputPath: filepath.Join(webDir, "src", "checkworker.ts"), OutputPath: "checkworker"},
 			{InputPath: filepath.Join(webDir, "style.css"), OutputPath: "app"},
 		},
 		Outdir:            distDir,
@@ -182,7 +194,7 @@ func compressAll() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for _, n := range []string{"raftlab.wasm", "app.js", "app.css"} {
+	for _, n := range []string{"raftlab.wasm", "checker.wasm", "app.js", "checkworker.js", "app.css"} {
 		p := filepath.Join(distDir, n)
 		fmt.Printf("  %-14s %9s  gzip %9s  brotli %9s\n", n, size(p), size(p+".gz"), size(p+".br"))
 	}

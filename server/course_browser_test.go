@@ -504,6 +504,9 @@ func TestBrowserHostAPI(t *testing.T) {
 		if strings.HasPrefix(lead, "no leader") {
 			t.Fatal(lead)
 		}
+		if r := eval[string](p, `window.call("submit", "put h 1").then(() => window.call("history")).then(r => JSON.stringify(r.result.ops.map(o => o.op + " " + o.key)))`); r != `["put h"]` {
+			t.Errorf("history through postMessage after a submit: %s", r)
+		}
 		if r := eval[string](p, fmt.Sprintf(`window.call("crash", %q).then(r => JSON.stringify(r))`, lead)); !strings.Contains(r, `"result":null`) {
 			t.Errorf("crash through postMessage: %s", r)
 		}
@@ -516,6 +519,10 @@ func TestBrowserHostAPI(t *testing.T) {
 		}
 		if h := eval[string](p, `window.call("traceHash").then(r => r.result)`); len(h) != 16 {
 			t.Errorf("traceHash through postMessage: %q", h)
+		}
+		// history() and checkHistory() (a promise in the lab: answered when it settles).
+		if r := eval[string](p, `window.call("checkHistory").then(r => r.result ? r.result.outcome : r.error)`); r != "linearizable" {
+			t.Errorf("checkHistory through postMessage: %q", r)
 		}
 		p.noProblems()
 	})

@@ -26,7 +26,8 @@ Browsers do not run WebAssembly from file:// pages, so serve the folder, for exa
     python3 -m http.server 8080      # then open http://localhost:8080/
     npx serve .                      # or any static host (GitHub Pages, a course platform)
 
-The server must send raftlab.wasm as application/wasm (the ones above do).
+The server should send raftlab.wasm and checker.wasm (the client history's checker, loaded
+only when the history is checked) as application/wasm; the ones above do.
 Every simulated node stores its state in the browser's localStorage, under the page's origin.
 `
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -86,6 +87,11 @@ func TestExportRunsFromStaticServer(t *testing.T) {
 		return nil
 	})
 	t.Logf("exported: %v", names)
+	for _, want := range []string{"checker.wasm", "checkworker.js"} { // the history checker, loaded when needed
+		if !slices.Contains(names, want) {
+			t.Errorf("%s not exported", want)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -95,5 +101,8 @@ func TestExportRunsFromStaticServer(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	p := b.open(t, "http://"+ln.Addr().String()+"/")
 	p.leader("")
+	p.submit("put x 1")
+	p.click("#historyBox summary") // loads the checker module in its worker
+	p.waitFor("the client history checked", `document.getElementById("histVerdict").dataset.outcome === "linearizable"`)
 	p.noProblems()
 }

@@ -27,7 +27,14 @@ import (
 //	beforeViolation()     -> null | error text            replay to just before the checker's violation
 //	timelineData(m, k)    -> JSON TimelineData              messages and lane marks after seq m and k
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
+//	history(n)            -> JSON HistoryView | "null"    the client history, its last n ops (0: all)
 func addCourseAPI(api map[string]any) {
+	api["history"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "null"
+		}
+		return jsonText(lab.History(argInt(args, 0)))
+	})
 	api["timelineData"] = guard(func(args []js.Value) any {
 		if lab == nil {
 			return "null"

@@ -149,7 +149,7 @@ func (l *Lab) Guide() *GuideState {
 	st := g.sc.Steps[i]
 	s := &GuideState{ID: g.sc.ID, Title: g.sc.Title, Summary: g.sc.Summary, Step: i, Heading: st.Title, Text: st.Text,
 		Done: p.Done(), Last: i == len(g.sc.Steps)-1,
-		Config: guideConf{Nodes: g.sc.Config.Nodes, Seed: g.sc.Config.Seed, Bugs: bugNames(g.sc.Config.Bugs)}}
+		Config: guideConf{Nodes: g.sc.Config.Nodes, Seed: g.sc.Config.Seed, Bugs: bugNames(sim.Run{Bugs: g.sc.Config.Bugs})}}
 	for _, x := range g.sc.Steps {
 		s.Steps = append(s.Steps, x.Title)
 	}

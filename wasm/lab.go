@@ -33,6 +33,9 @@ type Config struct {
 	Nodes int       // 3, 5, 7 or 9
 	Seed  uint64    // seeds election timeouts and the network
 	Bugs  raft.Bugs // break-it switches planted in every node (off by default)
+	// FollowerReads is the key-value service's break-it switch: a get is answered at once from
+	// a follower's own state instead of through the log.
+	FollowerReads bool
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
@@ -75,6 +78,8 @@ type Lab struct {
 	load     bool
 	loadNext time.Duration
 	loadSeq  uint64
+
+	hist history // the clients' operations (history.go)
 
 	stopErr string // a storage failure that stopped a node: shown until reset
 	stats   stats
@@ -173,7 +178,10 @@ func (l *Lab) onEvent(e raft.Event) {
 		l.states[e.Node] = kv.NewStore()
 		l.applied[e.Node] = nil
 		l.bump(e.Node, true, true)
-	case raft.EvAppend, raft.EvTruncate, raft.EvCrash:
+	case raft.EvCrash:
+		l.hist.crashed(e.Node)
+		l.bump(e.Node, true, false)
+	case raft.EvAppend, raft.EvTruncate:
 		l.bump(e.Node, true, false)
 	}
 	text := e.String()
@@ -190,6 +198,9 @@ func (l *Lab) onApply(id string, e raft.CommitEntry) {
 	if err != nil {
 		l.nodeErr[id] = err.Error()
 		return
+	}
+	if len(l.hist.waiting) > 0 {
+		l.hist.applied(id, e, out.Result, l.c.Now())
 	}
 	if out.Kind == kv.Noop {
 		return
@@ -273,7 +284,7 @@ func (l *Lab) Advance(d, budget time.Duration) bool {
 	start := time.Now()
 	for steps := 1; ; steps++ {
 		next, ok := l.c.Next()
-		if l.load && l.loadNext <= target && (!ok || l.loadNext <= next) {
+		if l.load && l.loadNext <= target && (!ok || l.loadNext <= next) && l.course.loadFirst(l.loadNext) {
 			l.c.RunUntil(l.loadNext)
 			l.submitLoad()
 			l.loadNext += loadInterval
@@ -304,7 +315,7 @@ func (l *Lab) Step() bool {
 	before := l.c.Events()
 	for l.c.Events() == before {
 		next, ok := l.c.Next()
-		if l.load && (!ok || l.loadNext <= next) {
+		if l.load && (!ok || l.loadNext <= next) && l.course.loadFirst(l.loadNext) {
 			l.c.RunUntil(l.loadNext)
 			l.submitLoad()
 			l.loadNext += loadInterval
@@ -321,14 +332,24 @@ func (l *Lab) Step() bool {
 	return true
 }
 
+// submitLoad puts the next key. With the follower-read switch it also reads the key put a
+// tick before from a follower's state (the read touches no node, so the cluster's run is the
+// same with the switch as without).
 func (l *Lab) submitLoad() {
 	id, ok := l.c.Leader()
 	if !ok {
 		return
 	}
 	l.loadSeq++
-	cmd := kv.Put(fmt.Sprintf("k%d", l.loadSeq%10), fmt.Sprint(l.loadSeq))
-	l.c.Submit(id, kv.Request{Command: cmd}.Encode())
+	enc := kv.Request{Command: kv.Put(fmt.Sprintf("k%d", l.loadSeq%10), fmt.Sprint(l.loadSeq))}.Encode()
+	if i, err := l.c.Submit(id, enc); err == nil {
+		l.recordCall("load", id, enc, i, l.c.Status(id).Term)
+	}
+	if l.cfg.FollowerReads {
+		if node, ok := l.readNode("", int(l.loadSeq)); ok {
+			l.readAt(node, fmt.Sprintf("k%d", (l.loadSeq+9)%10), "load")
+		}
+	}
 	l.checkStorage()
 }
 
@@ -396,7 +417,8 @@ func (l *Lab) submit(a Action) error {
 	if len(texts) == 0 {
 		return errors.New("no command to submit")
 	}
-	cmds := make([][]byte, len(texts))
+	var cmds [][]byte
+	var reads []string // with the follower-read switch, gets are answered at once, after the rest
 	for i, t := range texts {
 		c, err := kv.ParseCommand(t)
 		if err != nil {
@@ -405,9 +427,31 @@ func (l *Lab) submit(a Action) error {
 			}
 			return err
 		}
-		cmds[i] = kv.Request{Command: c}.Encode()
+		if c.Op == kv.OpGet && l.cfg.FollowerReads {
+			reads = append(reads, c.Key)
+			continue
+		}
+		cmds = append(cmds, kv.Request{Command: c}.Encode())
 	}
-	id := a.Node
+	if len(cmds) > 0 {
+		if err := l.submitLog(a.Node, cmds); err != nil {
+			return err
+		}
+	}
+	for _, k := range reads {
+		node, ok := l.readNode(a.Node, len(l.hist.ops))
+		if !ok {
+			return errors.New("no live node to read from")
+		}
+		if err := l.followerRead(node, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// submitLog hands encoded commands to node id, or to the leader.
+func (l *Lab) submitLog(id string, cmds [][]byte) error {
 	if id == "" {
 		var ok bool
 		if id, ok = l.c.Leader(); !ok {
@@ -440,6 +484,7 @@ type Snapshot struct {
 	Drops      []dropView   `json:"drops"`
 	Unreliable bool         `json:"unreliable"`
 	Load       bool         `json:"load"`
+	HistVer    uint64       `json:"histVer"` // changes when the client history does (history.go)
 	Pending    bool         `json:"pending"` // an event is waiting (single-step can proceed)
 	NextAt     float64      `json:"nextAt"`
 	Error      string       `json:"error,omitempty"`
@@ -545,7 +590,7 @@ func (l *Lab) snapshot(eventsAfter, dropsAfter uint64, detail bool) Snapshot {
 	now := c.Now()
 	s := Snapshot{
 		Now: ms(now), Seed: l.cfg.Seed, Cluster: l.cluster, TimerMax: ms(l.timerMax),
-		Unreliable: c.Unreliable(), Load: l.load, Error: l.stopErr,
+		Unreliable: c.Unreliable(), Load: l.load, HistVer: l.hist.ver, Error: l.stopErr,
 		Nodes: make([]nodeView, 0, len(l.stores)), Flights: []flightView{}, Cut: [][2]string{},
 		Events: []eventView{}, Drops: []dropView{}, Detail: detail,
 	}

@@ -77,6 +77,10 @@ func (c *course) onEvent(l *Lab, e raft.Event) {
 		}
 	case loadOffNote:
 		l.load = false
+	default:
+		if strings.HasPrefix(e.Detail, followerReadNote) {
+			l.onFollowerRead(e.Detail)
+		}
 	}
 }
 
@@ -93,12 +97,18 @@ func (c *course) due(l *Lab, target, next time.Duration, pending bool) bool {
 	}
 	c.future = c.future[1:]
 	l.c.RunUntil(a.At)
-	if err := l.c.Do(a); err != nil {
+	if err := l.recordSubmit(a, l.c.Do); err != nil {
 		// The same action succeeded when it was recorded; a replay that refuses it has diverged.
 		l.nodeErr[a.Node] = fmt.Sprintf("replay: recorded action %s failed: %v", a, err)
 	}
 	l.checkStorage()
 	return true
+}
+
+// loadFirst reports whether a load tick at t comes before the next recorded action (a tick
+// and an action at the same time: the tick first, as when the person acted after a frame).
+func (c *course) loadFirst(t time.Duration) bool {
+	return len(c.future) == 0 || t <= c.future[0].At
 }
 
 // beforeAct runs what is due at the present moment before the person's action, so that the
@@ -116,9 +126,9 @@ func (c *course) beforeAct(l *Lab, _ Action) error {
 // mode). Acting in the past forks: the recorded future is dropped.
 func (l *Lab) act(a sim.Action) error {
 	if g := l.course.guide; g != nil {
-		return g.act(l, a)
+		return l.recordSubmit(a, func(a sim.Action) error { return g.act(l, a) })
 	}
-	if err := l.c.Do(a); err != nil {
+	if err := l.recordSubmit(a, l.c.Do); err != nil {
 		return err
 	}
 	if len(l.course.future) > 0 {
@@ -190,7 +200,7 @@ func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memor
 			return nil, err
 		}
 	}
-	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs}, func(o sim.Options) (*sim.Cluster, error) {
+	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs, FollowerReads: run.FollowerReads}, func(o sim.Options) (*sim.Cluster, error) {
 		o.Unreliable, o.LatencyMin, o.LatencyMax = run.Unreliable, run.LatencyMin, run.LatencyMax
 		return sim.New(o)
 	})
@@ -256,7 +266,7 @@ func (l *Lab) Timeline() Timeline {
 	t := Timeline{Now: ms(l.c.Now()), End: ms(l.End()), Future: len(l.course.future),
 		Actions: len(l.c.Recorded()) + len(l.course.future), Memory: l.course.memory,
 		Fresh: l.course.fresh, Guided: l.course.guide != nil, Seed: l.course.base.Seed,
-		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base.Bugs), ViolationAt: -1}
+		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base), ViolationAt: -1}
 	if l.course.brokeOK {
 		t.ViolationAt = ms(l.course.broken)
 	}
@@ -274,12 +284,12 @@ func (l *Lab) BeforeViolation() (*Lab, error) {
 
 // BreakIt starts a cluster of n nodes in memory with the named break-it switches planted.
 func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
-	var b raft.Bugs
+	r := sim.Run{Version: sim.RunVersion, Nodes: n, Seed: seed}
 	for _, name := range names {
 		found := false
 		for _, s := range bugSwitches {
 			if s.Name == name {
-				*s.field(&b), found = true, true
+				*s.field(&r), found = true, true
 			}
 		}
 		if !found {
@@ -291,7 +301,7 @@ func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
 	default:
 		return nil, fmt.Errorf("lab: %d nodes; choose 3, 5, 7 or 9", n)
 	}
-	return OpenRun(&sim.Run{Version: sim.RunVersion, Nodes: n, Seed: seed, Bugs: b}, 0, nil, "break-it switches")
+	return OpenRun(&r, 0, nil, "break-it switches")
 }
 
 // TraceHash is the hash of every event so far: equal hashes at equal times mean equal runs.
@@ -299,14 +309,14 @@ func (l *Lab) TraceHash() string { return l.c.TraceHash() }
 
 // setBase records the configuration of a free-play or guided lab.
 func (c *course) setBase(cfg Config) {
-	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs}
+	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads}
 }
 
 // bugNames lists the break-it switches that are on.
-func bugNames(b raft.Bugs) []string {
+func bugNames(r sim.Run) []string {
 	out := []string{}
 	for _, s := range bugSwitches {
-		if *s.field(&b) {
+		if *s.field(&r) {
 			out = append(out, s.Name)
 		}
 	}
@@ -315,17 +325,20 @@ func bugNames(b raft.Bugs) []string {
 
 // bugSwitch is one break-it switch as the page offers it.
 type bugSwitch struct {
-	Name  string                 `json:"name"`
-	Label string                 `json:"label"`
-	field func(*raft.Bugs) *bool `json:"-"`
+	Name  string               `json:"name"`
+	Label string               `json:"label"`
+	field func(*sim.Run) *bool `json:"-"`
 }
 
+// bugSwitches are the core's raft.Bugs and, last, the key-value service's follower reads
+// (which the checker of the client history catches, not the live checker).
 var bugSwitches = []bugSwitch{
-	{"ForgetVote", "don't persist votedFor", func(b *raft.Bugs) *bool { return &b.ForgetVote }},
-	{"CommitByCounting", "commit earlier-term entries by counting replicas", func(b *raft.Bugs) *bool { return &b.CommitByCounting }},
-	{"FixedElectionTimeout", "fixed (not randomized) election timeouts", func(b *raft.Bugs) *bool { return &b.FixedElectionTimeout }},
-	{"SkipConsistencyCheck", "follower skips the log consistency check", func(b *raft.Bugs) *bool { return &b.SkipConsistencyCheck }},
-	{"IgnoreHigherTerm", "leader ignores a higher term", func(b *raft.Bugs) *bool { return &b.IgnoreHigherTerm }},
+	{"ForgetVote", "don't persist votedFor", func(r *sim.Run) *bool { return &r.Bugs.ForgetVote }},
+	{"CommitByCounting", "commit earlier-term entries by counting replicas", func(r *sim.Run) *bool { return &r.Bugs.CommitByCounting }},
+	{"FixedElectionTimeout", "fixed (not randomized) election timeouts", func(r *sim.Run) *bool { return &r.Bugs.FixedElectionTimeout }},
+	{"SkipConsistencyCheck", "follower skips the log consistency check", func(r *sim.Run) *bool { return &r.Bugs.SkipConsistencyCheck }},
+	{"IgnoreHigherTerm", "leader ignores a higher term", func(r *sim.Run) *bool { return &r.Bugs.IgnoreHigherTerm }},
+	{"FollowerReads", "serve reads from a follower", func(r *sim.Run) *bool { return &r.FollowerReads }},
 }
 
 // storageNamespace prefixes the clusters' names in storage ("" for the page itself), so that

@@ -66,6 +66,8 @@ export interface Snapshot {
   drops: Drop[];
   unreliable: boolean;
   load: boolean;
+  /** Changes when the client history does (wasm/history.go). */
+  histVer: number;
   pending: boolean;
   nextAt: number;
   error?: string;

@@ -5,6 +5,7 @@
 import type { Snapshot } from "./api";
 import type { Page } from "./main";
 import { Timeline as TimelineView } from "./timeline";
+import { HistoryPanel } from "./history";
 
 /** The course part of globalThis.raftlab (wasm/course_js.go). */
 interface CourseAPI {
@@ -133,6 +134,8 @@ export class Course {
   private readonly brokenBadge: HTMLElement;
   private readonly violationBtn: HTMLButtonElement;
   private readonly timelineView: TimelineView;
+  /** The client history and its linearizability check (history.ts). */
+  readonly history: HistoryPanel;
 
   constructor(private readonly page: Page) {
     // A copy: hostapi.ts later adds page-level methods of the same names (seek) to raftlab.
@@ -204,7 +207,7 @@ export class Course {
     } catch {
       // no switches: the panel stays empty
     }
-    h("p", "msg", this.breakBox, "The live checker watches every event: a broken safety property is named with its nodes and event, and the run stops there.");
+    h("p", "msg", this.breakBox, "The live checker watches every event: a broken safety property is named with its nodes and event, and the run stops there. Reads served from a follower break no Raft property: the client history's linearizability check (below) catches them; turn on the client load, or submit get commands, and cut a follower off.");
     this.violationBtn = h("button", "", undefined, "Replay to just before the violation");
     this.violationBtn.id = "beforeViolation";
     this.violationBtn.type = "button";
@@ -215,6 +218,7 @@ export class Course {
     const tl = h("details", "timelinebox", root);
     tl.id = "timelineBox";
     this.timelineView = new TimelineView(tl);
+    this.history = new HistoryPanel(root, () => page.generation);
 
     this.guidePanel = h("section", "guide", root);
     this.guidePanel.id = "guide";
@@ -552,6 +556,7 @@ export class Course {
     const t = this.timeline();
     if (!t) return;
     this.timelineView.draw(s);
+    this.history.draw(s, t.bugs);
     if (!this.dragging) {
       this.slider.max = String(t.end);
       this.slider.value = String(t.now);

@@ -22,6 +22,7 @@ export const CONTROLS: Record<string, string[]> = {
   cards: ["#cards"],
   breakit: ["#breakIt"],
   timeline: ["#timelineBox"],
+  history: ["#historyBox", "#linBanner"],
 };
 
 /** What embed mode shows when controls= is not given. */

@@ -1,6 +1,7 @@
 // The page's scripting API for course pages: window.raftlab.status/submit/crash/restart/
-// partition/heal/seek/traceHash/pause/run, and the same through postMessage for host pages on
-// another origin. Actions go through the page, so they are drawn and recorded as a person's.
+// partition/heal/seek/traceHash/pause/run/history/checkHistory, and the same through
+// postMessage for host pages on another origin (checkHistory's answer comes when its promise
+// settles). Actions go through the page, so they are drawn and recorded as a person's.
 
 import type { Page } from "./main";
 import type { Course } from "./course";
@@ -65,6 +66,13 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
       return null;
     },
     traceHash: () => traceHash() as string,
+    history: () => {
+      const h = course.history.history();
+      if (!h) throw new Error("the cluster is not running");
+      return h;
+    },
+    checkHistory: () =>
+      course.history.checkFromScript().then((v) => ({ outcome: v.outcome, keys: v.keys ?? [], ops: v.ops, ms: v.ms })),
     pause: () => (page.setRunning(false), null),
     run: () => (page.setRunning(true), null),
   };
@@ -85,10 +93,13 @@ export function installHostAPI(page: Page, course: Course): void {
       reply({ error: `unknown method ${JSON.stringify(d.method)}; known: ${Object.keys(methods).join(", ")}` });
       return;
     }
+    const fail = (err: unknown): void => reply({ error: err instanceof Error ? err.message : String(err) });
     try {
-      reply({ result: m(...(Array.isArray(d.args) ? d.args : [])) });
+      const result = m(...(Array.isArray(d.args) ? d.args : []));
+      if (result instanceof Promise) result.then((r) => reply({ result: r }), fail);
+      else reply({ result });
     } catch (err) {
-      reply({ error: err instanceof Error ? err.message : String(err) });
+      fail(err);
     }
   });  // Tell an embedding page that calls are answered from now on (messages sent before are lost).
   if (window.parent !== window) window.parent.postMessage({ raftlab: "ready" }, "*");

@@ -58,6 +58,8 @@ export class Page {
   private readonly view: ClusterView;
   private readonly cards: Cards;
   private readonly events = $<HTMLOListElement>("events");
+  /** Bumped each time the page adopts a new cluster (start, link, seek, scenario). */
+  generation = 0;
   /** Called after each draw (course.ts: time slider, narration). */
   onDraw: ((s: Snapshot) => void) | null = null;
 
@@ -90,6 +92,7 @@ export class Page {
 
   /** adopt draws the cluster the wasm module now runs from scratch (after start, or a run opened by course.ts). */
   adopt(): void {
+    this.generation++;
     this.eventSeq = 0;
     this.dropSeq = 0;
     this.pendingEvents = [];
