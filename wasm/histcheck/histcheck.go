@@ -6,8 +6,10 @@ package histcheck
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -24,10 +26,9 @@ const MaxOps = 100_000
 // Op is one operation of the page's history (wasm/history.go histOp; fields the check does
 // not need are ignored).
 type Op struct {
-	Client int    `json:"client"`
-	Op     string `json:"op"`
-	Key    string `json:"key"`
-	Value  string `json:"value"`
+	Op    string `json:"op"`
+	Key   string `json:"key"`
+	Value string `json:"value"`
 	// C and R order calls and returns: strictly increasing in the order they happened.
 	C     int64  `json:"c"`
 	R     int64  `json:"r"`
@@ -62,8 +63,6 @@ func Parse(b []byte) (*History, error) {
 			return nil, fmt.Errorf("history: operation %d: state %q; want ok, pending or lost", i+1, o.State)
 		case o.State == "ok" && o.R < o.C:
 			return nil, fmt.Errorf("history: operation %d returns before its call", i+1)
-		case o.Client < 0:
-			return nil, fmt.Errorf("history: operation %d: negative client", i+1)
 		}
 	}
 	return &h, nil
@@ -80,15 +79,28 @@ func (o Op) command() (kv.Command, error) {
 }
 
 // Lincheck returns the history in lincheck's form: lost operations left out, pending ones
-// with an unknown outcome.
+// with an unknown outcome. The page's operations have no client: each goes to the first
+// client (a row of the visualization) with nothing outstanding at its call.
 func (h *History) Lincheck() *lincheck.History {
+	ops := slices.Clone(h.Ops)
+	slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.C, b.C) })
 	var lh lincheck.History
-	for _, o := range h.Ops {
+	var busy []int64 // per client: when its last operation returned (MaxInt64: never)
+	for _, o := range ops {
 		c, err := o.command()
-		if err != nil || o.State == "lost" {
-			continue
+		if err != nil || o.State == "lost" || o.State == "pending" && c.Op == kv.OpGet {
+			continue // never applied, or a read without an answer (it tells nothing)
 		}
-		lh.AddOp(lincheck.Op{Client: o.Client, Input: c, Call: time.Duration(o.C), Return: time.Duration(o.R),
+		client := slices.IndexFunc(busy, func(r int64) bool { return r < o.C })
+		if client < 0 {
+			client = len(busy)
+			busy = append(busy, 0)
+		}
+		busy[client] = o.R
+		if o.State == "pending" {
+			busy[client] = math.MaxInt64
+		}
+		lh.AddOp(lincheck.Op{Client: client, Input: c, Call: time.Duration(o.C), Return: time.Duration(o.R),
 			Output: lincheck.Output{Result: kv.Result{Value: o.Out, Found: o.Found}, Unknown: o.State == "pending"}})
 	}
 	return &lh

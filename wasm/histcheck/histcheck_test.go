@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// op builds an answered operation from call to ret.
-func op(client int, name, key, value string, call, ret int64, found bool, out string) Op {
-	return Op{Client: client, Op: name, Key: key, Value: value, C: call, R: ret, State: "ok", Found: found, Out: out}
+// op builds an answered operation from call to ret (client: only to read the cases).
+func op(_ int, name, key, value string, call, ret int64, found bool, out string) Op {
+	return Op{Op: name, Key: key, Value: value, C: call, R: ret, State: "ok", Found: found, Out: out}
 }
 
 func TestCheckVerdicts(t *testing.T) {
@@ -64,12 +64,12 @@ func TestCheckVerdicts(t *testing.T) {
 			op(1, "delete", "x", "", 3, 4, false, ""),
 		}, NotLinearizable, []string{"x"}},
 		{"a pending put may take effect late", true, []Op{
-			{Client: 0, Op: "put", Key: "x", Value: "1", C: 1, State: "pending"},
+			{Op: "put", Key: "x", Value: "1", C: 1, State: "pending"},
 			op(1, "get", "x", "", 2, 3, false, ""),
 			op(1, "get", "x", "", 4, 5, true, "1"),
 		}, Linearizable, nil},
 		{"a lost put never took effect", true, []Op{
-			{Client: 0, Op: "put", Key: "x", Value: "1", C: 1, State: "lost"},
+			{Op: "put", Key: "x", Value: "1", C: 1, State: "lost"},
 			op(1, "get", "x", "", 4, 5, true, "1"),
 		}, NotLinearizable, []string{"x"}},
 	} {
@@ -98,7 +98,6 @@ func TestParseRefusesBadHistories(t *testing.T) {
 		`{"ops": [{"op": "get", "key": "x", "value": "v", "state": "ok"}]}`,
 		`{"ops": [{"op": "get", "key": "x", "state": "maybe"}]}`,
 		`{"ops": [{"op": "get", "key": "x", "state": "ok", "c": 5, "r": 4}]}`,
-		`{"ops": [{"op": "get", "key": "x", "state": "ok", "client": -1}]}`,
 	} {
 		if _, err := Parse([]byte(in)); err == nil || !strings.HasPrefix(err.Error(), "history: ") {
 			t.Errorf("Parse(%q) = %v; want a history: error", in, err)
@@ -116,4 +115,22 @@ func FuzzParse(f *testing.F) {
 			Check(h, time.Second, true) // never panics on what Parse accepts
 		}
 	})
+}
+
+func TestClientsAreRowsOfConcurrentOperations(t *testing.T) {
+	h := &History{Fresh: true, Ops: []Op{
+		op(0, "put", "x", "1", 1, 10, false, ""),
+		op(0, "put", "y", "1", 2, 3, false, ""),
+		op(0, "get", "y", "", 4, 5, true, "1"),
+		{Op: "put", Key: "z", Value: "1", C: 6, State: "pending"},
+		op(0, "get", "x", "", 11, 12, true, "1"),
+		op(0, "get", "z", "", 13, 14, false, ""),
+	}}
+	var clients []int
+	for _, o := range h.Lincheck().Operations() {
+		clients = append(clients, o.ClientId)
+	}
+	if want := []int{0, 1, 1, 1, 0, 0}; !slices.Equal(clients, want) {
+		t.Errorf("clients %v; want %v (a new row only for an operation called while every row is busy)", clients, want)
+	}
 }

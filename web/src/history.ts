@@ -183,7 +183,9 @@ export class HistoryPanel {
     this.rows.id = "histOps";
     this.box.addEventListener("toggle", () => {
       this.listedKey = "";
-      if (this.box.open) this.schedule();
+      if (!this.box.open) return;
+      this.list(); // now: a paused page draws no frames
+      this.schedule();
     });
 
     this.banner = h("div", "banner linbanner");
@@ -239,14 +241,17 @@ export class HistoryPanel {
   /** check checks the history as it is now and shows the verdict. */
   async check(): Promise<Verdict> {
     if (this.running) await this.running.catch(() => undefined);
-    const hist = this.history();
+    // The whole history goes to the worker as the module's text, unparsed (the checker reads
+    // fresh and ops and ignores the rest); the page parses only the last operation's summary.
+    const text = this.historyJSON(0);
+    const hist = text === "null" ? null : (JSON.parse(this.historyJSON(1)) as HistoryView);
     if (!hist) throw new Error("the cluster is not running");
     const key = this.key;
     this.checkedKey = key;
     this.verdictEl.textContent = this.checker.started ? `checking ${hist.total} operations…` : `loading the checker module, then checking ${hist.total} operations…`;
     this.verdictEl.dataset.outcome = "checking";
     this.verdictEl.classList.remove("error");
-    const run = this.checker.check(JSON.stringify({ fresh: hist.fresh, ops: hist.ops }));
+    const run = this.checker.check(text);
     this.running = run;
     try {
       const v = await run;
