@@ -135,6 +135,24 @@ func TestBrowserHistory(t *testing.T) {
 			t.Errorf("checkHistory() = %v", got)
 		}
 		p.noProblems()
+
+		// The share link carries the switch and replays the history: opened embedded in
+		// another browser context, without the history view among its controls, the
+		// violation still shows.
+		eval[any](p, `raftlab.pause()`)
+		p.click("#share")
+		p.waitFor("the share link", `document.getElementById("shareLink").value.includes("run=")`)
+		link := eval[string](p, `document.getElementById("shareLink").value`)
+		q := b.openFresh(t, link+"&embed=1")
+		q.waitFor("the violation banner in the embedded replay", `!document.getElementById("linBanner").hidden && document.getElementById("linBanner").textContent.includes("key x")`)
+		if !eval[bool](q, `getComputedStyle(document.getElementById("historyBox")).display === "none"`) {
+			t.Errorf("the embed shows the history view though its controls leave it out")
+		}
+		ops := `JSON.stringify(raftlab.history().ops.map(o => [o.op, o.key, o.node, o.c, o.r, o.out ?? ""]))`
+		if a, b := eval[string](p, ops), eval[string](q, ops); a != b {
+			t.Errorf("the link replays another history:\n%s\nwant\n%s", b, a)
+		}
+		q.noProblems()
 	})
 
 	t.Run("WithoutTheSwitchLinearizable", func(t *testing.T) {

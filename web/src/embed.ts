@@ -22,7 +22,7 @@ export const CONTROLS: Record<string, string[]> = {
   cards: ["#cards"],
   breakit: ["#breakIt"],
   timeline: ["#timelineBox"],
-  history: ["#historyBox", "#linBanner"],
+  history: ["#historyBox"], // a violation's banner shows whatever the controls, as the live checker's
 };
 
 /** What embed mode shows when controls= is not given. */

@@ -138,6 +138,7 @@ export class HistoryPanel {
   private readonly rows: HTMLTableSectionElement;
   private readonly banner: HTMLElement;
   private readonly bannerText: HTMLElement;
+  private readonly showBtn: HTMLButtonElement;
   private readonly checker = new CheckerWorker();
   /** Set by a script's checkHistory(): checks go on after it, as if the view were open. */
   private asked = false;
@@ -196,6 +197,7 @@ export class HistoryPanel {
     open.type = "button";
     open.addEventListener("click", () => this.openViz());
     const show = h("button", "", this.banner, "Show the history");
+    this.showBtn = show;
     show.type = "button";
     show.addEventListener("click", () => {
       this.box.open = true;
@@ -287,6 +289,7 @@ export class HistoryPanel {
     this.vizBtn.dataset.href = this.vizURL;
     const bad = v.outcome === "not linearizable";
     this.banner.hidden = !bad;
+    this.showBtn.hidden = this.box.classList.contains("ctl-hidden"); // an embed without the history view
     if (bad) {
       this.bannerText.textContent =
         `Linearizability violation in the client history: key${v.keys && v.keys.length > 1 ? "s" : ""} ${keys}. ` +
