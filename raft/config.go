@@ -51,6 +51,13 @@ type Config struct {
 	// that benchmarks can show what sending at once buys; leave it off.
 	WaitForHeartbeat bool
 
+	// PreVote makes a node whose election timer fires first ask its peers whether they would
+	// vote for it (Raft thesis §9.6). Only when a majority would does it raise its term and
+	// start the election. A peer says no while it hears from a leader, so a node cut off from
+	// the cluster no longer comes back with a higher term that deposes a working leader. Nodes
+	// answer pre-votes whether or not they use them themselves.
+	PreVote bool
+
 	// Bugs plants known bugs, for teaching and for proving that the checkers catch them.
 	// All off by default; never turn one on outside a lab.
 	Bugs Bugs

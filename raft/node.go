@@ -35,8 +35,11 @@ type Node struct {
 	electionDeadline  time.Duration // follower and candidate
 	heartbeatDeadline time.Duration // leader
 
-	// Volatile state on candidates.
+	// Volatile state on candidates (and pre-candidates: the pre-votes).
 	votes map[string]bool
+	// When the node last heard from the leader of its term: it refuses pre-votes for an
+	// election timeout after that, since the cluster needs no new leader.
+	leaderContact time.Duration
 
 	// Volatile state on leaders (reinitialized after election).
 	prs  []*progress // per peer, in peers() order
@@ -138,17 +141,27 @@ func (n *Node) Tick(now time.Duration) {
 		n.broadcastAppend(true)
 	case n.state != Leader && now >= n.electionDeadline:
 		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
-		n.campaign()
+		n.startElection()
 	}
 	n.flush()
 }
 
+// startElection campaigns, or with PreVote first asks whether it could win.
+func (n *Node) startElection() {
+	if n.cfg.PreVote && n.state != Leader {
+		n.preCampaign()
+	} else {
+		n.campaign()
+	}
+}
+
 // Campaign makes the node time out at once and start an election, as if its election timer
-// had fired (the page's "force a timeout"). A leader steps down into the new term.
+// had fired (the page's "force a timeout"); with PreVote, a follower asks for pre-votes first.
+// A leader steps down into the new term.
 func (n *Node) Campaign(now time.Duration) {
 	n.advance(now)
 	n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
-	n.campaign()
+	n.startElection()
 	n.flush()
 }
 
@@ -253,8 +266,11 @@ func (n *Node) emit(e Event) {
 	n.events = append(n.events, e)
 }
 
-func (n *Node) send(m Message) {
-	m.From, m.Term = n.id, n.term
+func (n *Node) send(m Message) { n.sendTerm(m, n.term) }
+
+// sendTerm sends m stamped with term: the node's own, but for pre-votes the term asked about.
+func (n *Node) sendTerm(m Message, term uint64) {
+	m.From, m.Term = n.id, term
 	if cap(n.msgs) == 0 && n.state == Leader {
 		n.msgs = make([]Message, 0, len(n.members)-1) // room for a broadcast, grown once
 	}
@@ -338,6 +354,40 @@ func (n *Node) campaign() {
 	}
 }
 
+// preCampaign asks every peer whether it would vote for this node in the next term, without
+// raising the term or voting: nothing is persisted, and a refusal costs the cluster nothing.
+func (n *Node) preCampaign() {
+	changed := n.state != PreCandidate
+	n.state, n.leader, n.prs = PreCandidate, "", nil
+	n.votes = map[string]bool{n.id: true}
+	n.resetElectionTimer()
+	if changed {
+		n.emit(Event{Kind: EvState, State: PreCandidate, Term: n.term})
+	}
+	if len(n.votes) >= n.quorum() {
+		n.campaign()
+		return
+	}
+	for _, p := range n.peers() {
+		n.sendTerm(Message{Type: MsgPreVote, To: p, LastLogIndex: n.log.lastIndex(), LastLogTerm: n.log.lastTerm()}, n.term+1)
+	}
+}
+
+// handlePreVote answers a pre-vote: yes for a later term and a log at least as up to date as
+// ours, unless we hear from a leader (a node that cannot reach it must not replace it). It
+// changes neither our term nor our vote.
+func (n *Node) handlePreVote(m Message) {
+	upToDate := m.LastLogTerm > n.log.lastTerm() ||
+		(m.LastLogTerm == n.log.lastTerm() && m.LastLogIndex >= n.log.lastIndex())
+	hearsLeader := n.state == Leader ||
+		(n.leader != "" && n.now-n.leaderContact < n.cfg.ElectionTimeoutMin)
+	if m.Term > n.term && upToDate && !hearsLeader {
+		n.sendTerm(Message{Type: MsgPreVoteReply, To: m.From, Success: true}, m.Term)
+		return
+	}
+	n.send(Message{Type: MsgPreVoteReply, To: m.From})
+}
+
 func (n *Node) becomeLeader() {
 	n.state, n.leader, n.votes = Leader, n.id, nil
 	n.emit(Event{Kind: EvState, State: Leader, Term: n.term})
@@ -357,6 +407,23 @@ func (n *Node) becomeLeader() {
 func (n *Node) step(m Message) {
 	if !n.isMember(m.From) || m.To != n.id || m.From == n.id {
 		return // not for us: drivers filter these, but the core must not trust them
+	}
+	// Pre-votes are about a term nobody holds yet: they change no term, so they come before
+	// the term rules below. Only a refusal that carries a newer term teaches us that term.
+	switch {
+	case m.Type == MsgPreVote:
+		n.handlePreVote(m)
+		return
+	case m.Type == MsgPreVoteReply && m.Success:
+		if n.state == PreCandidate && m.Term == n.term+1 {
+			n.votes[m.From] = true
+			if len(n.votes) >= n.quorum() {
+				n.campaign()
+			}
+		}
+		return
+	case m.Type == MsgPreVoteReply && m.Term <= n.term:
+		return
 	}
 	switch {
 	case m.Term > n.term && n.state == Leader && n.cfg.Bugs.IgnoreHigherTerm:
@@ -414,7 +481,7 @@ func (n *Node) handleAppend(m Message) {
 	if n.state != Follower {
 		n.becomeFollower(n.term, m.From) // a candidate learns that the term has a leader
 	}
-	n.leader = m.From
+	n.leader, n.leaderContact = m.From, n.now
 	n.resetElectionTimer()
 
 	reply := Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex}

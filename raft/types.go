@@ -23,6 +23,9 @@ const (
 	Leader
 	// Dead is never a state of a running Node; drivers report it for a crashed node.
 	Dead
+	// PreCandidate: with Config.PreVote, a node whose election timer fired asks whether it
+	// could win before it starts an election (and raises its term).
+	PreCandidate
 )
 
 func (s State) String() string {
@@ -35,6 +38,8 @@ func (s State) String() string {
 		return "leader"
 	case Dead:
 		return "dead"
+	case PreCandidate:
+		return "pre-candidate"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
@@ -84,6 +89,11 @@ const (
 	MsgVoteReply
 	MsgApp
 	MsgAppReply
+	// MsgPreVote asks "would you vote for me in Term?" (Term is the asker's term + 1) without
+	// changing anyone's term or vote; MsgPreVoteReply answers with that Term when it would, with
+	// the answerer's own term when not.
+	MsgPreVote
+	MsgPreVoteReply
 )
 
 func (t MsgType) String() string {
@@ -96,6 +106,10 @@ func (t MsgType) String() string {
 		return "AppendEntries"
 	case MsgAppReply:
 		return "AppendEntriesReply"
+	case MsgPreVote:
+		return "PreVote"
+	case MsgPreVoteReply:
+		return "PreVoteReply"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -109,7 +123,7 @@ type Message struct {
 	To   string
 	Term uint64
 
-	// RequestVote: the candidate's last log entry.
+	// RequestVote and PreVote: the candidate's last log entry.
 	// AppendEntries: PrevLogIndex/PrevLogTerm precede Entries; Commit is the leader's commit index.
 	LastLogIndex uint64  `json:",omitempty"`
 	LastLogTerm  uint64  `json:",omitempty"`
@@ -133,7 +147,9 @@ type Message struct {
 }
 
 // IsResponse reports whether m answers another message.
-func (m *Message) IsResponse() bool { return m.Type == MsgVoteReply || m.Type == MsgAppReply }
+func (m *Message) IsResponse() bool {
+	return m.Type == MsgVoteReply || m.Type == MsgAppReply || m.Type == MsgPreVoteReply
+}
 
 func (m Message) String() string {
 	switch m.Type {
@@ -141,6 +157,10 @@ func (m Message) String() string {
 		return fmt.Sprintf("%s→%s RequestVote term=%d last=%d/%d", m.From, m.To, m.Term, m.LastLogIndex, m.LastLogTerm)
 	case MsgVoteReply:
 		return fmt.Sprintf("%s→%s RequestVoteReply term=%d granted=%t", m.From, m.To, m.Term, m.Success)
+	case MsgPreVote:
+		return fmt.Sprintf("%s→%s PreVote term=%d last=%d/%d", m.From, m.To, m.Term, m.LastLogIndex, m.LastLogTerm)
+	case MsgPreVoteReply:
+		return fmt.Sprintf("%s→%s PreVoteReply term=%d granted=%t", m.From, m.To, m.Term, m.Success)
 	case MsgApp:
 		return fmt.Sprintf("%s→%s AppendEntries term=%d prev=%d/%d entries=%d commit=%d", m.From, m.To, m.Term, m.PrevLogIndex, m.PrevLogTerm, len(m.Entries), m.Commit)
 	case MsgAppReply:

@@ -22,11 +22,12 @@ var (
 
 // randomRun runs one seed: 30 simulated seconds of every kind of fault under a light load, then
 // the faults heal and the cluster must elect a leader and commit a fresh command on every node.
+// Even seeds run with pre-vote.
 func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nodes := 3 + 2*int(seed%3) // 3, 5 or 7
 	applied := make(map[string]map[string]bool)
 	c, err := New(Options{
-		Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{Bugs: bugs},
+		Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -162,6 +163,86 @@ func TestStaleLeaderIgnoresHigherTerm(t *testing.T) {
 		if err := c.Violation(); err != nil {
 			t.Errorf("IgnoreHigherTerm=%t: %v", bug, err)
 		}
+	}
+}
+
+// TestPreVoteKeepsCutOffNodeHarmless: a follower cut off from the others times out again and
+// again. Without pre-vote each timeout raises its term, and when it comes back that term
+// deposes the working leader. With pre-vote its pre-votes find no taker, its term stays, and
+// the leader keeps leading: no election, no lost time.
+func TestPreVoteKeepsCutOffNodeHarmless(t *testing.T) {
+	for _, preVote := range []bool{false, true} {
+		c, err := New(Options{Nodes: 5, Seed: 3, KeepTrace: true, Raft: raft.Config{PreVote: preVote}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var leader string
+		c.RunUntilTrue(5*time.Second, func() bool { leader, _ = c.Leader(); return leader != "" })
+		term := c.Status(leader).Term
+		var cut string
+		for _, id := range c.IDs() {
+			if id != leader {
+				cut = id
+				break
+			}
+		}
+		elections := c.Elections()
+		c.Disconnect(cut)
+		c.RunFor(3 * time.Second) // ten or more election timeouts
+		cutTerm := c.Status(cut).Term
+		c.Reconnect(cut)
+		c.RunFor(2 * time.Second)
+		if err := c.Violation(); err != nil {
+			t.Fatal(err)
+		}
+		now, _ := c.Leader()
+		switch {
+		case !preVote && (cutTerm < term+5 || c.Elections() == elections):
+			t.Errorf("without pre-vote: the cut-off node reached term %d (leader's %d) and %d elections followed; want its term far ahead and a new election", cutTerm, term, c.Elections()-elections)
+		case preVote && (cutTerm != term || c.Elections() != elections || now != leader || c.Status(leader).Term != term):
+			t.Errorf("with pre-vote: cut-off node's term %d, leader %s of term %d (was %s of %d), %d elections; want nothing changed", cutTerm, now, c.Status(now).Term, leader, term, c.Elections()-elections)
+		}
+		if preVote {
+			states := map[raft.State]bool{}
+			for _, e := range c.Trace() {
+				if e.Kind == raft.EvState && e.Node == cut {
+					states[e.State] = true
+				}
+			}
+			if !states[raft.PreCandidate] || states[raft.Candidate] {
+				t.Errorf("with pre-vote the cut-off node went through states %v; want pre-candidate, never candidate", states)
+			}
+		}
+	}
+}
+
+// A pre-vote changes neither the answerer's term nor its vote, and a node that hears from its
+// leader refuses it.
+func TestPreVoteAnswers(t *testing.T) {
+	c, err := New(Options{Nodes: 3, Seed: 1, Raft: raft.Config{PreVote: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader string
+	c.RunUntilTrue(5*time.Second, func() bool { leader, _ = c.Leader(); return leader != "" })
+	c.RunFor(time.Second)
+	var f string
+	for _, id := range c.IDs() {
+		if id != leader {
+			f = id
+			break
+		}
+	}
+	n := c.Node(f)
+	before := n.Status()
+	n.Step(c.Now(), raft.Message{Type: raft.MsgPreVote, From: leader, To: f, Term: before.Term + 1, LastLogIndex: 1 << 30, LastLogTerm: before.Term})
+	rd := n.Ready()
+	after := n.Status()
+	if after.Term != before.Term || after.VotedFor != before.VotedFor {
+		t.Errorf("a pre-vote moved %s from term %d vote %q to term %d vote %q", f, before.Term, before.VotedFor, after.Term, after.VotedFor)
+	}
+	if len(rd.Messages) != 1 || rd.Messages[0].Type != raft.MsgPreVoteReply || rd.Messages[0].Success || rd.Messages[0].Term != before.Term {
+		t.Errorf("a follower hearing its leader answered %v; want a refusal with its own term", rd.Messages)
 	}
 }
 

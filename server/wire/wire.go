@@ -101,7 +101,7 @@ type Envelope struct {
 // MemberStatus is what a host reports about one member it runs.
 type MemberStatus struct {
 	ID      string `json:"id"`
-	State   string `json:"state"` // follower, candidate, leader, dead
+	State   string `json:"state"` // follower, pre-candidate, candidate, leader, dead
 	Term    uint64 `json:"term"`
 	Leader  string `json:"leader,omitempty"`
 	Commit  uint64 `json:"commit"`
@@ -323,7 +323,7 @@ func (e *Envelope) Validate() error {
 	return nil
 }
 
-var states = []string{"follower", "candidate", "leader", "dead"}
+var states = []string{"follower", "pre-candidate", "candidate", "leader", "dead"}
 
 // CheckID checks a member id or cluster name: 1 to MaxIDLen bytes of letters, digits, '-', '_'
 // and '.'.
@@ -375,7 +375,7 @@ func checkPresence(ps []Presence) error {
 // CheckMessage checks the fields of a Raft message: a known type, valid distinct ids, a term,
 // and entries with terms and known types.
 func CheckMessage(m *raft.Message) error {
-	if m.Type < raft.MsgVote || m.Type > raft.MsgAppReply {
+	if m.Type < raft.MsgVote || m.Type > raft.MsgPreVoteReply {
 		return fmt.Errorf("unknown message type %d", m.Type)
 	}
 	if err := CheckID("message From", m.From); err != nil {

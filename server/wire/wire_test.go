@@ -19,6 +19,8 @@ func TestRoundTrip(t *testing.T) {
 			{Type: raft.MsgApp, From: "n1", To: "b1", Term: 3, PrevLogIndex: 4, PrevLogTerm: 2, Commit: 4,
 				Entries: []raft.Entry{{Term: 3, Type: raft.EntryNoop}, {Term: 3, Type: raft.EntryCommand, Command: []byte("put x 1")}}},
 			{Type: raft.MsgVoteReply, From: "n1", To: "b2", Term: 3, Success: true},
+			{Type: raft.MsgPreVote, From: "b2", To: "n1", Term: 4, LastLogIndex: 6, LastLogTerm: 3},
+			{Type: raft.MsgPreVoteReply, From: "n1", To: "b2", Term: 4, Success: true},
 		}},
 		{Type: TypeStatus, Cluster: "demo", Status: []MemberStatus{{ID: "b1", State: "leader", Term: 3, Leader: "b1", Commit: 5, Applied: 5, Last: 6}}},
 		{Type: TypeSubmit, Cluster: "demo", Req: 9, Member: "b1", Command: []byte("put x 1")},
