@@ -41,7 +41,7 @@ const (
 )
 
 func main() {
-	skipWasm := flag.Bool("skip-wasm", false, "reuse web/dist/raftlab.wasm and checker.wasm (only the TypeScript and CSS changed)")
+	skipWasm := flag.Bool("skip-wasm", false, "reuse web/dist/raftlab.wasm, mixed.wasm and checker.wasm (only the TypeScript and CSS changed)")
 	flag.Parse()
 	start := time.Now()
 	if err := build(*skipWasm); err != nil {
@@ -88,7 +88,7 @@ func clean(keepWasm bool) error {
 	}
 	for _, e := range ents {
 		n := e.Name()
-		if n == placeholder || (keepWasm && (n == "raftlab.wasm" || n == "checker.wasm")) {
+		if n == placeholder || (keepWasm && (n == "raftlab.wasm" || n == "mixed.wasm" || n == "checker.wasm")) {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(distDir, n)); err != nil {
@@ -96,7 +96,7 @@ func clean(keepWasm bool) error {
 		}
 	}
 	if keepWasm {
-		for _, n := range []string{"raftlab.wasm", "checker.wasm"} {
+		for _, n := range []string{"raftlab.wasm", "mixed.wasm", "checker.wasm"} {
 			if _, err := os.Stat(filepath.Join(distDir, n)); err != nil {
 				return fmt.Errorf("-skip-wasm: no web/dist/%s to reuse; build without it once", n)
 			}
@@ -105,11 +105,13 @@ func clean(keepWasm bool) error {
 	return nil
 }
 
-// buildWasm builds the page's module and the checker module, one after the other (each
-// compile uses every core).
+// buildWasm builds the page's module, the mixed-cluster page's module (loaded instead of the
+// lab's for /?cluster=NAME) and the checker module, one after the other (each compile uses
+// every core).
 func buildWasm() error {
 	for _, m := range []struct{ out, pkg, tags string }{
 		{"raftlab.wasm", "./wasm", "raftlabpage"},
+		{"mixed.wasm", "./wasm", "raftlabmixed"},
 		{"checker.wasm", "./wasm/checker", ""},
 	} {
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+m.tags, "-o", filepath.Join(distDir, m.out), m.pkg)
@@ -194,7 +196,7 @@ func compressAll() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	for _, n := range []string{"raftlab.wasm", "checker.wasm", "app.js", "checkworker.js", "app.css"} {
+	for _, n := range []string{"raftlab.wasm", "mixed.wasm", "checker.wasm", "app.js", "checkworker.js", "app.css"} {
 		p := filepath.Join(distDir, n)
 		fmt.Printf("  %-14s %9s  gzip %9s  brotli %9s\n", n, size(p), size(p+".gz"), size(p+".br"))
 	}

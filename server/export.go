@@ -26,8 +26,9 @@ Browsers do not run WebAssembly from file:// pages, so serve the folder, for exa
     python3 -m http.server 8080      # then open http://localhost:8080/
     npx serve .                      # or any static host (GitHub Pages, a course platform)
 
-The server should send raftlab.wasm and checker.wasm (the client history's checker, loaded
-only when the history is checked) as application/wasm; the ones above do.
+The server should send the .wasm files as application/wasm; the ones above do. raftlab.wasm
+is the lab; checker.wasm (the client history's checker) loads only when the history is
+checked; mixed.wasm serves /?cluster= pages, which need raftlab's own server.
 Every simulated node stores its state in the browser's localStorage, under the page's origin.
 `
 

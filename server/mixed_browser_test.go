@@ -24,6 +24,10 @@ func TestBrowserMixedCluster(t *testing.T) {
 	waitUntil(t, "the page's three members to join", browserUp)
 	waitUntil(t, "a leader", func() bool { return info().Leader != "" })
 	p.waitFor("every member in the table", `document.querySelectorAll("#members tr[data-id]").length === 5`)
+	// The mixed page's own module: nothing of the simulator is downloaded.
+	if got := eval[string](p, `performance.getEntriesByType("resource").map((e) => e.name.split("/").pop()).filter((n) => n.endsWith(".wasm")).join(",")`); got != "mixed.wasm" {
+		t.Errorf("the mixed page fetched the modules %q; want mixed.wasm alone", got)
+	}
 	p.waitFor("the real-time notice", `document.getElementById("mixedNote").textContent.includes("pause, step and speed are off") && document.getElementById("play").disabled`)
 	pageSubmit(p, "put x 1")
 	p.screenshot("mixed-5.png")

@@ -23,7 +23,8 @@ import (
 //	guideState()          -> JSON GuideState | "null"
 //	next()                -> null | error text            the next pause point
 //	bugSwitches()         -> JSON [{name, label}]         the break-it switches
-//	breakIt(n, seed, names) -> null | error text          a cluster in memory with switches (JSON list) on
+//	optionSwitches()      -> JSON [{name, label}]         the options (pre-vote)
+//	breakIt(n, seed, names) -> null | error text          a cluster in memory with switches and options (JSON list) on
 //	beforeViolation()     -> null | error text            replay to just before the checker's violation
 //	timelineData(m, k)    -> JSON TimelineData              messages and lane marks after seq m and k
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
@@ -42,6 +43,7 @@ func addCourseAPI(api map[string]any) {
 		return jsonText(lab.TimelineData(uint64(argFloat(args, 0)), uint64(argFloat(args, 1))))
 	})
 	api["bugSwitches"] = guard(func(args []js.Value) any { return jsonText(bugSwitches) })
+	api["optionSwitches"] = guard(func(args []js.Value) any { return jsonText(optionSwitches) })
 	api["breakIt"] = guard(func(args []js.Value) any {
 		var names []string
 		if len(args) > 2 && args[2].Type() == js.TypeString {

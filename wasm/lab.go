@@ -36,6 +36,8 @@ type Config struct {
 	// FollowerReads is the key-value service's break-it switch: a get is answered at once from
 	// a follower's own state instead of through the log.
 	FollowerReads bool
+	// PreVote turns on pre-vote in every node (an option of Raft, not a bug).
+	PreVote bool
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
@@ -144,7 +146,7 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 		OnEvent: l.onEvent,
 		OnApply: l.onApply,
 		Record:  true,
-		Raft:    raft.Config{Bugs: cfg.Bugs},
+		Raft:    raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote},
 	}
 	c, err := build(o)
 	if err != nil {
@@ -570,6 +572,10 @@ func msgKind(t raft.MsgType) string {
 		return "append"
 	case raft.MsgAppReply:
 		return "append-reply"
+	case raft.MsgPreVote:
+		return "prevote"
+	case raft.MsgPreVoteReply:
+		return "prevote-reply"
 	}
 	return "other"
 }
@@ -634,7 +640,7 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
 		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
 	}
-	if st.State == raft.Follower || st.State == raft.Candidate {
+	if st.State == raft.Follower || st.State == raft.Candidate || st.State == raft.PreCandidate {
 		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))
 	}
 	if !detail {

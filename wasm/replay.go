@@ -200,7 +200,7 @@ func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memor
 			return nil, err
 		}
 	}
-	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs, FollowerReads: run.FollowerReads}, func(o sim.Options) (*sim.Cluster, error) {
+	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs, FollowerReads: run.FollowerReads, PreVote: run.PreVote}, func(o sim.Options) (*sim.Cluster, error) {
 		o.Unreliable, o.LatencyMin, o.LatencyMax = run.Unreliable, run.LatencyMin, run.LatencyMax
 		return sim.New(o)
 	})
@@ -256,6 +256,7 @@ type Timeline struct {
 	Seed    uint64   `json:"seed"`
 	Nodes   int      `json:"nodes"`
 	Bugs    []string `json:"bugs"`
+	Options []string `json:"options"` // Raft options on (pre-vote)
 	// ViolationAt is the simulated ms of the checker's violation (-1: none): the page offers to
 	// replay to just before it.
 	ViolationAt float64 `json:"violationAt"`
@@ -266,7 +267,7 @@ func (l *Lab) Timeline() Timeline {
 	t := Timeline{Now: ms(l.c.Now()), End: ms(l.End()), Future: len(l.course.future),
 		Actions: len(l.c.Recorded()) + len(l.course.future), Memory: l.course.memory,
 		Fresh: l.course.fresh, Guided: l.course.guide != nil, Seed: l.course.base.Seed,
-		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base), ViolationAt: -1}
+		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base), Options: optionNames(l.course.base), ViolationAt: -1}
 	if l.course.brokeOK {
 		t.ViolationAt = ms(l.course.broken)
 	}
@@ -282,18 +283,21 @@ func (l *Lab) BeforeViolation() (*Lab, error) {
 	return l.Seek(max(l.course.broken-time.Microsecond, 0))
 }
 
-// BreakIt starts a cluster of n nodes in memory with the named break-it switches planted.
+// BreakIt starts a cluster of n nodes in memory with the named break-it switches planted and
+// options (optionSwitches) on.
 func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
 	r := sim.Run{Version: sim.RunVersion, Nodes: n, Seed: seed}
 	for _, name := range names {
 		found := false
-		for _, s := range bugSwitches {
-			if s.Name == name {
-				*s.field(&r), found = true, true
+		for _, list := range [...][]bugSwitch{bugSwitches, optionSwitches} {
+			for _, s := range list {
+				if s.Name == name {
+					*s.field(&r), found = true, true
+				}
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("no break-it switch %q", name)
+			return nil, fmt.Errorf("no break-it switch or option %q", name)
 		}
 	}
 	switch n {
@@ -309,13 +313,18 @@ func (l *Lab) TraceHash() string { return l.c.TraceHash() }
 
 // setBase records the configuration of a free-play or guided lab.
 func (c *course) setBase(cfg Config) {
-	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads}
+	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads, PreVote: cfg.PreVote}
 }
 
 // bugNames lists the break-it switches that are on.
-func bugNames(r sim.Run) []string {
+func bugNames(r sim.Run) []string { return switchesOn(bugSwitches, r) }
+
+// optionNames lists the options that are on.
+func optionNames(r sim.Run) []string { return switchesOn(optionSwitches, r) }
+
+func switchesOn(list []bugSwitch, r sim.Run) []string {
 	out := []string{}
-	for _, s := range bugSwitches {
+	for _, s := range list {
 		if *s.field(&r) {
 			out = append(out, s.Name)
 		}
@@ -339,6 +348,12 @@ var bugSwitches = []bugSwitch{
 	{"SkipConsistencyCheck", "follower skips the log consistency check", func(r *sim.Run) *bool { return &r.Bugs.SkipConsistencyCheck }},
 	{"IgnoreHigherTerm", "leader ignores a higher term", func(r *sim.Run) *bool { return &r.Bugs.IgnoreHigherTerm }},
 	{"FollowerReads", "serve reads from a follower", func(r *sim.Run) *bool { return &r.FollowerReads }},
+}
+
+// optionSwitches are correct extensions of Raft, off by default, that a person can turn on to
+// compare (the page's Options panel).
+var optionSwitches = []bugSwitch{
+	{"PreVote", "pre-vote (Raft thesis §9.6)", func(r *sim.Run) *bool { return &r.PreVote }},
 }
 
 // storageNamespace prefixes the clusters' names in storage ("" for the page itself), so that

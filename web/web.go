@@ -12,7 +12,7 @@ var dist embed.FS
 // BuildHint tells a person how to build the page; the server shows it when the page is missing.
 const BuildHint = "the lab page is not built in this binary: run `go run build.go` at the repository root, then `go run ./server` (or `make run`, which does both)"
 
-// Dist returns the built page: index.html, app.js, app.css, wasm_exec.js, raftlab.wasm, each
+// Dist returns the built page: index.html, app.js, app.css, wasm_exec.js, the wasm modules, each
 // asset with precompressed .gz and .br copies. In a clone where the page was never built it
 // holds only the NOT_BUILT placeholder; see Built.
 func Dist() fs.FS {

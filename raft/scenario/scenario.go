@@ -42,6 +42,10 @@ var (
 	file08 []byte
 	//go:embed scenarios/09-whole-cluster-crash.json
 	file09 []byte
+	//go:embed scenarios/10-term-inflation.json
+	file10 []byte
+	//go:embed scenarios/11-pre-vote.json
+	file11 []byte
 )
 
 // files lists the shipped scenario files in order, by name.
@@ -52,6 +56,7 @@ var files = []struct {
 	{"01-leader-election.json", file01}, {"02-leader-crash.json", file02}, {"03-split-vote.json", file03},
 	{"04-replication.json", file04}, {"05-partition.json", file05}, {"06-figure8.json", file06},
 	{"07-persist-vote.json", file07}, {"08-unreliable.json", file08}, {"09-whole-cluster-crash.json", file09},
+	{"10-term-inflation.json", file10}, {"11-pre-vote.json", file11},
 }
 
 // Scenario is one guided story.
@@ -73,6 +78,7 @@ type Config struct {
 	MaxEntriesPerMsg   int       `json:"maxEntriesPerMsg,omitempty"`
 	Unreliable         bool      `json:"unreliable,omitempty"`
 	Bugs               raft.Bugs `json:"bugs,omitempty"`
+	PreVote            bool      `json:"preVote,omitempty"`
 }
 
 // Step is one pause point of a scenario.

@@ -166,3 +166,21 @@ func TestParseErrors(t *testing.T) {
 		t.Errorf("Get(nope) = %v; want an error listing the scenarios", err)
 	}
 }
+
+// The pre-vote scenario's happy ending is pre-vote's doing: played without it, n3's term runs
+// away and the claims fail, as the term-inflation scenario tells.
+func TestPreVoteScenarioNeedsPreVote(t *testing.T) {
+	sc, err := Get("pre-vote")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Config.PreVote = false
+	_, errs := play(t, sc)
+	found := false
+	for _, err := range errs {
+		found = found || strings.Contains(err.Error(), "n3 has term")
+	}
+	if !found {
+		t.Errorf("without pre-vote the scenario's claims held (%v); want n3's term to run away", errs)
+	}
+}

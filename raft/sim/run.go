@@ -26,14 +26,16 @@ type Run struct {
 	Bugs       raft.Bugs     `json:"b,omitempty"`
 	// FollowerReads is the key-value service's break-it switch "serve reads from a follower"
 	// (the page's lab acts on it; the simulator only carries it in links).
-	FollowerReads bool     `json:"fr,omitempty"`
-	Actions       []Action `json:"a,omitempty"`
+	FollowerReads bool `json:"fr,omitempty"`
+	// PreVote turns on pre-vote in every node (raft.Config.PreVote).
+	PreVote bool     `json:"pv,omitempty"`
+	Actions []Action `json:"a,omitempty"`
 }
 
 // Options returns the simulator options of the run (without hooks or storage).
 func (r *Run) Options() Options {
 	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable,
-		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs}}
+		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote}}
 }
 
 // Validate checks what a decoded run claims.
@@ -62,7 +64,7 @@ func (r *Run) Validate() error {
 func (r *Run) Replay(o Options, until time.Duration) (*Cluster, error) {
 	ro := r.Options()
 	o.Nodes, o.IDs, o.Seed, o.Unreliable = ro.Nodes, nil, ro.Seed, ro.Unreliable
-	o.LatencyMin, o.LatencyMax, o.Raft.Bugs = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs
+	o.LatencyMin, o.LatencyMax, o.Raft.Bugs, o.Raft.PreVote = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs, ro.Raft.PreVote
 	c, err := New(o)
 	if err != nil {
 		return nil, err

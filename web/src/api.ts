@@ -3,7 +3,7 @@
 /** One node as the core reports it (wasm/lab.go nodeView). */
 export interface NodeView {
   id: string;
-  state: "follower" | "candidate" | "leader" | "dead";
+  state: "follower" | "pre-candidate" | "candidate" | "leader" | "dead";
   term: number;
   vote: string;
   leader: string;
@@ -34,7 +34,7 @@ export interface Flight {
   n: number;
 }
 
-export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "other";
+export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "prevote" | "prevote-reply" | "other";
 
 export interface LabEvent {
   seq: number;

@@ -20,6 +20,7 @@ interface CourseAPI {
   next(): string | null;
   setNamespace(ns: string): string | null;
   bugSwitches(): string;
+  optionSwitches(): string;
   breakIt(n: number, seed: number, names: string): string | null;
   beforeViolation(): string | null;
 }
@@ -35,6 +36,7 @@ interface Timeline {
   seed: number;
   nodes: number;
   bugs: string[];
+  options: string[];
   violationAt: number;
 }
 
@@ -131,6 +133,8 @@ export class Course {
   private scenarios: ScenarioInfo[] = [];
   private readonly breakBox: HTMLDetailsElement;
   private readonly bugBoxes = new Map<string, HTMLInputElement>();
+  private readonly optionsBox: HTMLDetailsElement;
+  private readonly optionBoxes = new Map<string, HTMLInputElement>();
   private readonly brokenBadge: HTMLElement;
   private readonly violationBtn: HTMLButtonElement;
   private readonly timelineView: TimelineView;
@@ -208,6 +212,26 @@ export class Course {
       // no switches: the panel stays empty
     }
     h("p", "msg", this.breakBox, "The live checker watches every event: a broken safety property is named with its nodes and event, and the run stops there. Reads served from a follower break no Raft property: the client history's linearizability check (below) catches them; turn on the client load, or submit get commands, and cut a follower off.");
+    // Options: correct extensions of Raft, off by default, restarting the cluster the same way.
+    this.optionsBox = h("details", "breakit options", root);
+    this.optionsBox.id = "options";
+    const osum = h("summary", "", this.optionsBox, "Options: extensions of Raft (off by default)");
+    osum.title = "each option changes every node; the cluster restarts in memory with it on";
+    const olist = h("div", "switches", this.optionsBox);
+    try {
+      for (const o of JSON.parse(this.api.optionSwitches()) as { name: string; label: string }[]) {
+        const l = h("label", "", olist);
+        const box = h("input", "", l);
+        box.type = "checkbox";
+        box.dataset.option = o.name;
+        l.append(` ${o.label}`);
+        box.addEventListener("change", () => this.breakIt());
+        this.optionBoxes.set(o.name, box);
+      }
+    } catch {
+      // no options: the panel stays empty
+    }
+    h("p", "msg", this.optionsBox, "With pre-vote a node whose election timer fires first asks the others whether they would vote for it, without raising its term; they say no while they hear from a leader. Cut a follower off for a few seconds and reconnect it: without pre-vote its inflated term deposes the leader, with it nothing happens (guided scenarios “term inflation” and “pre-vote”).");
     this.violationBtn = h("button", "", undefined, "Replay to just before the violation");
     this.violationBtn.id = "beforeViolation";
     this.violationBtn.type = "button";
@@ -384,7 +408,9 @@ export class Course {
   // ---- break it ------------------------------------------------------------------------------
 
   private breakIt(): void {
-    const names = [...this.bugBoxes].filter(([, b]) => b.checked).map(([n]) => n);
+    const bugs = [...this.bugBoxes].filter(([, b]) => b.checked).map(([n]) => n);
+    const options = [...this.optionBoxes].filter(([, b]) => b.checked).map(([n]) => n);
+    const names = [...bugs, ...options];
     if (names.length === 0) {
       this.freePlay();
       return;
@@ -400,7 +426,9 @@ export class Course {
     this.picker.value = "";
     this.page.adopt();
     this.page.setRunning(true);
-    this.say(`Planted: ${names.join(", ")}. The cluster restarted in memory; crash, partition and submit to make the bug show.`, false);
+    const planted = bugs.length > 0 ? `Planted: ${bugs.join(", ")}. ` : "";
+    const on = options.length > 0 ? `On: ${options.join(", ")}. ` : "";
+    this.say(`${planted}${on}The cluster restarted in memory${bugs.length > 0 ? "; crash, partition and submit to make the bug show" : ""}.`, false);
   }
 
   private beforeViolation(): void {
@@ -570,6 +598,8 @@ export class Course {
       : `Free play: nodes keep their state in ${this.page.lab.storage}. Seed ${t.seed}.`;
     this.storage.classList.toggle("memory", t.memory !== "");
     for (const [name, box] of this.bugBoxes) box.checked = t.bugs.includes(name);
+    for (const [name, box] of this.optionBoxes) box.checked = (t.options ?? []).includes(name);
+    this.optionsBox.hidden = t.guided;
     this.brokenBadge.hidden = t.bugs.length === 0;
     this.brokenBadge.textContent = `BROKEN ON PURPOSE: ${t.bugs.join(", ")}`;
     document.body.classList.toggle("is-broken", t.bugs.length > 0);

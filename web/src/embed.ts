@@ -21,6 +21,7 @@ export const CONTROLS: Record<string, string[]> = {
   events: [".panel.events"],
   cards: ["#cards"],
   breakit: ["#breakIt"],
+  options: ["#options"],
   timeline: ["#timelineBox"],
   history: ["#historyBox"], // a violation's banner shows whatever the controls, as the live checker's
 };

@@ -379,14 +379,15 @@ async function main(): Promise<void> {
   const opts = parseOptions(params); // embed.ts: validated URL parameters
   const n = opts.nodes;
   const seed = opts.seed;
+  // A server's mixed cluster has a module of its own, without the simulator (mixed.ts).
+  const cluster = params.get("cluster");
   let lab: Lab;
   try {
-    lab = await loadLab("raftlab.wasm");
+    lab = await loadLab(cluster !== null ? "mixed.wasm" : "raftlab.wasm");
   } catch (e) {
     fatal(`The Raft module could not be loaded: ${String(e)}`);
     return;
   }
-  const cluster = params.get("cluster");
   if (cluster !== null) {
     await startMixed(cluster, params.get("members")); // a server's cluster, on the wall clock (mixed.ts)
     return;

@@ -36,6 +36,8 @@ const COLORS: Record<string, string> = {
   "vote-reply": "#f0b400",
   append: "#2f6fd0",
   "append-reply": "#18a0a0",
+  prevote: "#a05cc8",
+  "prevote-reply": "#c99be3",
   other: "#888",
 };
 const WINDOWS = [100, 300, 1000, 3000, 10000]; // simulated ms shown across the diagram
@@ -95,7 +97,7 @@ export class Timeline {
     const legend = document.createElement("span");
     legend.className = "tllegend";
     legend.innerHTML =
-      '<i style="background:#e07b00"></i>RequestVote <i style="background:#f0b400"></i>vote reply <i style="background:#2f6fd0"></i>AppendEntries <i style="background:#18a0a0"></i>reply · <b style="color:#1f7a3a">◆</b> leader <b style="color:#b8860b">●</b> candidate <b>✕</b> crash <b style="color:#2f6fd0">|</b> commit';
+      '<i style="background:#e07b00"></i>RequestVote <i style="background:#f0b400"></i>vote reply <i style="background:#2f6fd0"></i>AppendEntries <i style="background:#18a0a0"></i>reply · <b style="color:#1f7a3a">◆</b> leader <b style="color:#b8860b">●</b> candidate <b style="color:#b8860b">○</b> pre-candidate <b>✕</b> crash <b style="color:#2f6fd0">|</b> commit';
     bar.append(legend);
     root.append(bar);
     this.svg = document.createElementNS(NS, "svg");
@@ -188,6 +190,9 @@ export class Timeline {
           break;
         case "candidate":
           parts.push(`<g class="mark candidate"><circle cx="${cx}" cy="${cy}" r="5" fill="#b8860b"/>${title}</g>`);
+          break;
+        case "pre-candidate":
+          parts.push(`<g class="mark pre-candidate"><circle cx="${cx}" cy="${cy}" r="4" fill="#fff" stroke="#b8860b" stroke-width="2"/>${title}</g>`);
           break;
         case "crash":
           parts.push(`<g class="mark crash"><path d="M${+cx - 7},${cy - 7}l14,14M${+cx + 7},${cy - 7}l-14,14" stroke="#1d232b" stroke-width="3"/>${title}</g>`);
