@@ -385,6 +385,30 @@ func TestBrowserBreakIt(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("PreVoteOption", func(t *testing.T) {
+		p := b.openFresh(t, serve(t))
+		p.leader("")
+		p.click("#options summary")
+		p.click(`input[data-option=PreVote]`)
+		p.waitFor("pre-vote on", `JSON.stringify(JSON.parse(raftlab.timeline()).options) === '["PreVote"]'`)
+		if !eval[bool](p, `document.getElementById("brokenBadge").hidden`) {
+			t.Errorf("pre-vote is an option, not a bug: the BROKEN badge shows")
+		}
+		lead := p.leader("")
+		follower := eval[string](p, `document.querySelector(".card:not([data-state=leader])").dataset.node`)
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=disconnect]`, follower))
+		p.waitFor(follower+" shown as a pre-candidate", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "pre-candidate"`, follower))
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=reconnect]`, follower))
+		p.waitFor(follower+" following again", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "follower"`, follower))
+		if now := p.leader(""); now != lead {
+			t.Errorf("with pre-vote a reconnected follower deposed %s (now %s leads)", lead, now)
+		}
+		p.screenshot("prevote.png")
+		p.click(`input[data-option=PreVote]`)
+		p.waitFor("free play again", `JSON.parse(raftlab.timeline()).memory === "" && JSON.parse(raftlab.timeline()).options.length === 0`)
+		p.noProblems()
+	})
+
 	t.Run("SwitchesRestartInMemoryAndOffReturnsToFreePlay", func(t *testing.T) {
 		p := b.openFresh(t, serve(t))
 		p.leader("")

@@ -22,6 +22,7 @@ type simConfig struct {
 	faults   sim.FaultSet
 	load     float64
 	verbose  bool
+	preVote  bool
 	kv       kvConfig
 }
 
@@ -35,6 +36,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	faults := fs.String("faults", "none", "comma-separated faults: crash, partition, unreliable, duplicate; or all, or none")
 	fs.Float64Var(&cfg.load, "load", 10, "client commands per simulated second, submitted to the leader")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every trace event")
+	fs.BoolVar(&cfg.preVote, "prevote", false, "nodes ask for pre-votes before they start an election (Raft thesis 9.6)")
 	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
@@ -84,7 +86,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sim: %v (see server sim -h)\n", err)
 		return 2
 	}
-	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true}
+	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote}}
 	if cfg.verbose {
 		opts.OnEvent = func(e raft.Event) { fmt.Fprintln(stdout, e) }
 	}
@@ -131,5 +133,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 }
 
 func flagLine(cfg simConfig) string {
-	return fmt.Sprintf("-seed %d -nodes %d -duration %v -faults %s -load %g", cfg.seed, cfg.nodes, cfg.duration, cfg.faults, cfg.load) + cfg.kv.flags()
+	line := fmt.Sprintf("-seed %d -nodes %d -duration %v -faults %s -load %g", cfg.seed, cfg.nodes, cfg.duration, cfg.faults, cfg.load)
+	if cfg.preVote {
+		line += " -prevote"
+	}
+	return line + cfg.kv.flags()
 }

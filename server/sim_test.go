@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -90,5 +91,21 @@ func TestSimBadFlags(t *testing.T) {
 	}
 	if code, _, _ := runSimArgs(t, "-h"); code != 0 {
 		t.Errorf("sim -h: exit %d; want 0", code)
+	}
+}
+
+// -prevote runs every node with pre-vote: under partitions, fewer elections disrupt the cluster.
+func TestSimPreVote(t *testing.T) {
+	args := []string{"-seed", "1", "-nodes", "5", "-duration", "600s", "-faults", "all", "-load", "10"}
+	_, out, _ := runSimArgs(t, args...)
+	code, outPV, errs := runSimArgs(t, append(args, "-prevote")...)
+	if code != 0 {
+		t.Fatalf("-prevote: exit %d; stderr %s", code, errs)
+	}
+	without, with := summaryFields(t, out), summaryFields(t, outPV)
+	e0, _ := strconv.Atoi(without["elections"])
+	e1, _ := strconv.Atoi(with["elections"])
+	if with["violations"] != "0" || e1 >= e0 {
+		t.Errorf("with -prevote: %v; without: %v; want no violation and fewer elections", with, without)
 	}
 }

@@ -470,3 +470,62 @@ func TestTimelineData(t *testing.T) {
 		t.Errorf("after the last sequence numbers: %d messages, %d marks", len(more.Msgs), len(more.Marks))
 	}
 }
+
+// The pre-vote option restarts the cluster in memory with pre-vote in every node; the share
+// link carries it, and a follower cut off from the others shows as a pre-candidate whose term
+// does not move, while the leader keeps leading.
+func TestPreVoteOption(t *testing.T) {
+	l, err := BreakIt(5, 3, []string{"PreVote"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := l.Timeline(); len(tl.Options) != 1 || tl.Options[0] != "PreVote" || len(tl.Bugs) != 0 || tl.Memory == "" {
+		t.Fatalf("timeline %+v: want the PreVote option on, no bug, in memory", tl)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	lead, _ := l.c.Leader()
+	term := l.c.Status(lead).Term
+	var cut string
+	for _, id := range l.c.IDs() {
+		if id != lead {
+			cut = id
+			break
+		}
+	}
+	if err := l.Do(Action{Kind: "disconnect", Node: cut}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(2*time.Second, time.Hour)
+	var view nodeView
+	for _, n := range l.Snapshot(0, 0).Nodes {
+		if n.ID == cut {
+			view = n
+		}
+	}
+	if view.State != "pre-candidate" || view.Term != term || view.TimerLeft < 0 {
+		t.Errorf("cut-off %s: %+v; want a pre-candidate still in term %d, with its timer shown", cut, view, term)
+	}
+	if err := l.Do(Action{Kind: "reconnect", Node: cut}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(time.Second, time.Hour)
+	if now, _ := l.c.Leader(); now != lead || l.c.Status(lead).Term != term {
+		t.Errorf("after the reconnect %s leads term %d; want %s still leading term %d", now, l.c.Status(now).Term, lead, term)
+	}
+	// The share link replays the same run, pre-vote included.
+	run := l.Run()
+	if !run.PreVote {
+		t.Fatal("the share link's run lacks pre-vote")
+	}
+	back, err := sim.DecodeRun(run.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRun(back, l.c.Now(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TraceHash() != l.TraceHash() {
+		t.Errorf("the link replays to trace %s; the run was %s", r.TraceHash(), l.TraceHash())
+	}
+}

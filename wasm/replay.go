@@ -305,7 +305,11 @@ func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
 	default:
 		return nil, fmt.Errorf("lab: %d nodes; choose 3, 5, 7 or 9", n)
 	}
-	return OpenRun(&r, 0, nil, "break-it switches")
+	why := "break-it switches"
+	if len(bugNames(r)) == 0 {
+		why = "options"
+	}
+	return OpenRun(&r, 0, nil, why)
 }
 
 // TraceHash is the hash of every event so far: equal hashes at equal times mean equal runs.
