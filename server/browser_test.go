@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,12 +177,22 @@ func (p *page) waitReady() {
 	p.waitFor("the page becoming interactive", `document.body.dataset.ready === "1" || !document.getElementById("banner").hidden`)
 }
 
-func (p *page) noProblems() {
+func (p *page) noProblems() { p.tb.Helper(); p.noProblemsBut() }
+
+// noProblemsBut is noProblems where problems containing one of expected are expected (the
+// browser's own network errors while a test has the server down).
+func (p *page) noProblemsBut(expected ...string) {
 	p.tb.Helper()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.problems) > 0 {
-		p.tb.Errorf("the page reported errors:\n%s", strings.Join(p.problems, "\n"))
+	var left []string
+	for _, pr := range p.problems {
+		if !slices.ContainsFunc(expected, func(e string) bool { return strings.Contains(pr, e) }) {
+			left = append(left, pr)
+		}
+	}
+	if len(left) > 0 {
+		p.tb.Errorf("the page reported errors:\n%s", strings.Join(left, "\n"))
 	}
 }
 
