@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"raftlab/web"
 )
@@ -177,13 +178,24 @@ func TestBrowserHistory(t *testing.T) {
 	})
 
 	t.Run("CheckerMissingSaysWhy", func(t *testing.T) {
-		url, _ := serveCounting(t, "/checker.wasm")
+		url, hits := serveCounting(t, "/checker.wasm")
 		p := b.openFresh(t, url+"?seed=3")
 		p.leader("")
 		p.click("#historyBox summary")
 		p.waitFor("the reason shown", `document.getElementById("histVerdict").textContent.includes("checker.wasm: HTTP 404")`)
+		// No automatic retries of a module that is missing, however the history grows.
+		n := hits("/checker.wasm")
+		eval[any](p, `raftlab.submit("put a 1")`)
+		p.waitFor("put a 1 answered", lastAnswered)
+		time.Sleep(time.Second) // the page's debounce is 0.3 s: a retry would have come
+		if m := hits("/checker.wasm"); m != n {
+			t.Errorf("checker.wasm fetched %d more times after it failed; want none until asked", m-n)
+		}
 		if got := eval[string](p, `raftlab.checkHistory().then(() => "no error", e => e.message)`); !strings.Contains(got, "could not be loaded") {
 			t.Errorf("checkHistory() with the module missing: %q", got)
+		}
+		if hits("/checker.wasm") == n {
+			t.Errorf("checkHistory() did not try to load the module again")
 		}
 	})
 }

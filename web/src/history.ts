@@ -153,6 +153,9 @@ export class HistoryPanel {
   private vizURL = "";
   private verdict: Verdict | null = null;
   private verdictKey = "";
+  /** The last check failed (the module did not load, or timed out): no automatic checks until Check now. */
+  private failed = false;
+  private lastGen = -1;
 
   constructor(root: HTMLElement, private readonly generation: () => number) {
     const api = globalThis.raftlab as unknown as { history(n: number): string };
@@ -168,7 +171,10 @@ export class HistoryPanel {
     const checkBtn = h("button", "", bar, "Check now");
     checkBtn.id = "histCheck";
     checkBtn.type = "button";
-    checkBtn.addEventListener("click", () => void this.check().catch(() => undefined));
+    checkBtn.addEventListener("click", () => {
+      this.failed = false;
+      void this.check().catch(() => undefined);
+    });
     this.vizBtn = h("button", "", bar, "Open visualization");
     this.vizBtn.id = "histViz";
     this.vizBtn.type = "button";
@@ -208,12 +214,16 @@ export class HistoryPanel {
 
   /** active says whether checks run: the view is open, the follower-read switch is on, or a script asked. */
   private active(): boolean {
-    return this.box.open || this.followerReads || this.asked;
+    return (this.box.open || this.followerReads || this.asked) && !this.failed;
   }
 
   /** draw is called every frame: cheap unless the history changed. */
   draw(s: Snapshot, bugs: string[]): void {
     this.followerReads = bugs.includes("FollowerReads");
+    if (this.generation() !== this.lastGen) {
+      this.lastGen = this.generation();
+      this.failed = false; // a new cluster: check it as usual
+    }
     this.key = `${this.generation()}/${s.histVer}`;
     if (this.verdictKey !== "" && !this.verdictKey.startsWith(`${this.generation()}/`)) this.clearVerdict();
     if (this.box.open && this.key !== this.listedKey && performance.now() - this.lastList >= LIST_MS) this.list();
@@ -224,7 +234,7 @@ export class HistoryPanel {
     if (this.timer !== 0) return;
     this.timer = window.setTimeout(() => {
       this.timer = 0;
-      if (this.key !== this.checkedKey && this.running === null) void this.check().catch(() => undefined);
+      if (this.active() && this.key !== this.checkedKey && this.running === null) void this.check().catch(() => undefined);
     }, DEBOUNCE_MS);
   }
 
@@ -237,6 +247,7 @@ export class HistoryPanel {
   /** checkFromScript checks the history now and keeps checking it as it grows. */
   checkFromScript(): Promise<Verdict> {
     this.asked = true;
+    this.failed = false;
     return this.check();
   }
 
@@ -264,11 +275,11 @@ export class HistoryPanel {
       this.verdictEl.textContent = `No verdict: ${msg}. Check now tries again.`;
       this.verdictEl.dataset.outcome = "error";
       this.verdictEl.classList.add("error");
-      this.checkedKey = ""; // try again when the history changes
+      this.failed = true; // not again by itself: a missing module would be fetched over and over
       throw new Error(msg);
     } finally {
       this.running = null;
-      if (this.active() && this.key !== this.checkedKey && this.checkedKey !== "") this.schedule();
+      if (this.active() && this.key !== this.checkedKey) this.schedule();
     }
   }
 
