@@ -35,6 +35,9 @@ const (
 	EvSubmit     // a client command reached Node; Index is its log index, 0 if refused
 	EvViolation  // a safety property failed; Detail names it
 	EvNote       // free text from a driver or scenario
+
+	// Emitted by the core (added after the drivers' kinds, whose numbers stay as they were).
+	EvTransfer // leader Node hands leadership to Peer (Detail "" when asked; else why it gave up)
 )
 
 var eventKindNames = [...]string{
@@ -42,7 +45,7 @@ var eventKindNames = [...]string{
 	EvAppend: "append", EvTruncate: "truncate", EvCommit: "commit", EvStorageError: "storage-error",
 	EvSend: "send", EvDeliver: "deliver", EvDrop: "drop", EvCrash: "crash", EvRestart: "restart",
 	EvDisconnect: "disconnect", EvReconnect: "reconnect", EvCut: "cut", EvHeal: "heal",
-	EvSubmit: "submit", EvViolation: "violation", EvNote: "note",
+	EvSubmit: "submit", EvViolation: "violation", EvNote: "note", EvTransfer: "transfer",
 }
 
 func (k EventKind) String() string {
@@ -121,6 +124,11 @@ func (e Event) String() string {
 		return at + fmt.Sprintf("SAFETY VIOLATION: %s", e.Detail)
 	case EvNote:
 		return at + e.Detail
+	case EvTransfer:
+		if e.Detail != "" {
+			return at + fmt.Sprintf("%s gave up handing leadership to %s: %s", e.Node, e.Peer, e.Detail)
+		}
+		return at + fmt.Sprintf("%s hands leadership to %s (term %d)", e.Node, e.Peer, e.Term)
 	}
 	return at + fmt.Sprintf("%s %s term=%d index=%d peer=%s %s", e.Node, e.Kind, e.Term, e.Index, e.Peer, e.Detail)
 }

@@ -3,6 +3,7 @@
 package raft
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -44,6 +45,9 @@ type Node struct {
 	// Volatile state on leaders (reinitialized after election).
 	prs  []*progress // per peer, in peers() order
 	lent lentEntries // the entries last copied into a message
+	// A leadership transfer under way: the chosen peer and when the leader gives up on it.
+	transferTo       string
+	transferDeadline time.Duration
 
 	// Output gathered during calls, handed out by Ready.
 	msgs      []Message
@@ -139,6 +143,7 @@ func (n *Node) Tick(now time.Duration) {
 		n.heartbeatDeadline = now + n.cfg.HeartbeatInterval
 		n.detectLoss()
 		n.broadcastAppend(true)
+		n.checkTransfer()
 	case n.state != Leader && now >= n.electionDeadline:
 		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
 		n.startElection()
@@ -179,6 +184,9 @@ func (n *Node) SubmitBatch(now time.Duration, commands [][]byte) (first, last, t
 	n.advance(now)
 	if n.state != Leader {
 		return 0, 0, 0, &NotLeaderError{ID: n.id, Leader: n.leader, Term: n.term}
+	}
+	if n.transferTo != "" {
+		return 0, 0, 0, fmt.Errorf("%w to %s", ErrTransferring, n.transferTo)
 	}
 	if len(commands) == 0 {
 		return 0, 0, n.term, nil
@@ -223,6 +231,53 @@ func (n *Node) Ready() Ready {
 		n.applied = n.commit
 	}
 	return rd
+}
+
+// TransferLeadership hands the leader's leadership to peer to (Raft thesis §3.10): the leader
+// stops taking commands, brings to's log up to date, then tells it to start an election at once
+// (TimeoutNow), which it wins before any other timer fires. If to has not taken over within
+// an election timeout (it crashed, or is cut off), the leader gives up and takes commands again.
+func (n *Node) TransferLeadership(now time.Duration, to string) error {
+	n.advance(now)
+	defer n.flush()
+	switch {
+	case n.state != Leader:
+		return &NotLeaderError{ID: n.id, Leader: n.leader, Term: n.term}
+	case to == n.id:
+		return fmt.Errorf("raft: %s already leads term %d", n.id, n.term)
+	case n.progressOf(to) == nil:
+		return fmt.Errorf("raft: %s is not a member (members: %v)", to, n.members)
+	case n.transferTo != "":
+		return fmt.Errorf("%w to %s", ErrTransferring, n.transferTo)
+	}
+	n.transferTo, n.transferDeadline = to, n.now+n.cfg.ElectionTimeoutMax
+	n.emit(Event{Kind: EvTransfer, Peer: to, Term: n.term})
+	if !n.sendTimeoutNow() {
+		n.sendAppend(to, n.progressOf(to), true)
+	}
+	return nil
+}
+
+// sendTimeoutNow tells the transfer's target to campaign once its log matches the leader's.
+func (n *Node) sendTimeoutNow() bool {
+	if pr := n.progressOf(n.transferTo); pr != nil && pr.Match == n.log.lastIndex() {
+		n.send(Message{Type: MsgTimeoutNow, To: n.transferTo})
+		return true
+	}
+	return false
+}
+
+// checkTransfer, on each heartbeat, gives up a transfer whose time is out, or repeats the
+// TimeoutNow in case it was lost.
+func (n *Node) checkTransfer() {
+	switch {
+	case n.transferTo == "":
+	case n.now >= n.transferDeadline:
+		n.emit(Event{Kind: EvTransfer, Peer: n.transferTo, Term: n.term, Detail: "it did not take over within an election timeout"})
+		n.transferTo = ""
+	default:
+		n.sendTimeoutNow()
+	}
 }
 
 // Role reports the node's state and term; unlike Status it costs nothing.
@@ -330,7 +385,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 	}
 	changed := n.state != Follower
 	n.state, n.leader = Follower, leader
-	n.votes, n.prs = nil, nil
+	n.votes, n.prs, n.transferTo = nil, nil, ""
 	n.resetElectionTimer()
 	if changed {
 		n.emit(Event{Kind: EvState, State: Follower, Term: n.term})
@@ -340,7 +395,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 func (n *Node) campaign() {
 	n.setTermAndVote(n.term+1, n.id)
 	n.state, n.leader = Candidate, ""
-	n.prs = nil
+	n.prs, n.transferTo = nil, ""
 	n.votes = map[string]bool{n.id: true}
 	n.resetElectionTimer()
 	n.emit(Event{Kind: EvState, State: Candidate, Term: n.term})
@@ -458,7 +513,20 @@ func (n *Node) step(m Message) {
 		n.handleAppend(m)
 	case MsgAppReply:
 		if n.state == Leader {
+			var before uint64
+			if pr := n.progressOf(m.From); pr != nil {
+				before = pr.Match
+			}
 			n.handleAppendReply(m)
+			if n.transferTo == m.From && before < n.log.lastIndex() {
+				n.sendTimeoutNow() // the target may just have caught up
+			}
+		}
+	case MsgTimeoutNow:
+		// Our leader hands over: campaign now, without pre-vote (the leader asked for it).
+		if n.state != Leader && m.From == n.leader {
+			n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
+			n.campaign()
 		}
 	}
 }

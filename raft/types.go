@@ -94,6 +94,9 @@ const (
 	// the answerer's own term when not.
 	MsgPreVote
 	MsgPreVoteReply
+	// MsgTimeoutNow: a leader handing over its leadership tells the chosen follower, whose log
+	// it has brought up to date, to start an election at once.
+	MsgTimeoutNow
 )
 
 func (t MsgType) String() string {
@@ -110,6 +113,8 @@ func (t MsgType) String() string {
 		return "PreVote"
 	case MsgPreVoteReply:
 		return "PreVoteReply"
+	case MsgTimeoutNow:
+		return "TimeoutNow"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -203,6 +208,10 @@ type NotLeaderError struct {
 	Leader string // the leader it knows of, or "" if none
 	Term   uint64
 }
+
+// ErrTransferring is returned by Submit on a leader that is handing its leadership over: the
+// command belongs with the next leader.
+var ErrTransferring = errors.New("raft: the leader is handing over its leadership")
 
 // ErrNotLeader matches every NotLeaderError with errors.Is.
 var ErrNotLeader = errors.New("raft: not the leader")

@@ -299,6 +299,22 @@ func TestBrowser(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("LeadHandsTheLeadershipOver", func(t *testing.T) {
+		p := b.open(t, serve(t))
+		old := p.leader("")
+		if !eval[bool](p, fmt.Sprintf(`document.querySelector(".card[data-node=%s] button[data-act=transfer]").disabled`, old)) {
+			t.Errorf("the leader's own Lead button is enabled")
+		}
+		to := eval[string](p, `document.querySelector(".card:not([data-state=leader])").dataset.node`)
+		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=transfer]`, to))
+		p.waitFor(to+" leading", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "leader"`, to))
+		p.waitFor(old+" following", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "follower"`, old))
+		if !eval[bool](p, `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("hands leadership to"))`) {
+			t.Errorf("the event log does not tell of the hand-over")
+		}
+		p.noProblems()
+	})
+
 	t.Run("SubmittedCommandsCommitOnEveryLiveNode", func(t *testing.T) {
 		p := b.open(t, serve(t))
 		lead := p.leader("")

@@ -396,7 +396,7 @@ func (l *Lab) Do(a Action) (err error) {
 		return err
 	case sim.ActSetLatency:
 		return l.act(sim.Action{Kind: sim.ActSetLatency, Min: msDur(a.MinMs), Max: msDur(a.MaxMs)})
-	case sim.ActTimeout, sim.ActCrash, sim.ActDisconnect, sim.ActReconnect:
+	case sim.ActTimeout, sim.ActCrash, sim.ActDisconnect, sim.ActReconnect, sim.ActTransfer:
 		if a.Node == "" {
 			return fmt.Errorf("%s: which node?", a.Kind)
 		}
@@ -576,6 +576,8 @@ func msgKind(t raft.MsgType) string {
 		return "prevote"
 	case raft.MsgPreVoteReply:
 		return "prevote-reply"
+	case raft.MsgTimeoutNow:
+		return "timeoutnow"
 	}
 	return "other"
 }

@@ -46,6 +46,8 @@ var (
 	file10 []byte
 	//go:embed scenarios/11-pre-vote.json
 	file11 []byte
+	//go:embed scenarios/12-leadership-transfer.json
+	file12 []byte
 )
 
 // files lists the shipped scenario files in order, by name.
@@ -56,7 +58,7 @@ var files = []struct {
 	{"01-leader-election.json", file01}, {"02-leader-crash.json", file02}, {"03-split-vote.json", file03},
 	{"04-replication.json", file04}, {"05-partition.json", file05}, {"06-figure8.json", file06},
 	{"07-persist-vote.json", file07}, {"08-unreliable.json", file08}, {"09-whole-cluster-crash.json", file09},
-	{"10-term-inflation.json", file10}, {"11-pre-vote.json", file11},
+	{"10-term-inflation.json", file10}, {"11-pre-vote.json", file11}, {"12-leadership-transfer.json", file12},
 }
 
 // Scenario is one guided story.

@@ -27,6 +27,7 @@ const (
 	ActPartition    ActionKind = "partition"  // Groups
 	ActHealAll      ActionKind = "heal-all"
 	ActTimeout      ActionKind = "timeout"      // Node
+	ActTransfer     ActionKind = "transfer"     // Node: the leader hands its leadership to Node
 	ActSubmit       ActionKind = "submit"       // Command to Node, or to the leader if Node is ""
 	ActUnreliable   ActionKind = "unreliable"   // On
 	ActSetLatency   ActionKind = "latency"      // Min, Max
@@ -126,6 +127,8 @@ func (c *Cluster) do(a Action) error {
 		c.HealAll()
 	case ActTimeout:
 		return c.Timeout(a.Node)
+	case ActTransfer:
+		return c.Transfer(a.Node)
 	case ActSubmit, ActSubmitBatch:
 		cmds := a.Commands
 		if a.Kind == ActSubmit {

@@ -4,6 +4,7 @@
 package sim
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"regexp"
@@ -282,5 +283,71 @@ func TestForgetVote(t *testing.T) {
 		if bug && (err == nil || !strings.Contains(err.Error(), "Election Safety: n1 and n3 are both leaders of term 1")) {
 			t.Fatalf("with ForgetVote: violation %v; want two leaders of term 1", err)
 		}
+	}
+}
+
+// TestTransferLeadership: the leader hands over to a follower, which leads within one round
+// trip and an election instead of an election timeout; commands sent meanwhile are refused, not
+// lost. A transfer to a crashed node is given up after an election timeout and the leader takes
+// commands again.
+func TestTransferLeadership(t *testing.T) {
+	c, err := New(Options{Nodes: 5, Seed: 2, KeepTrace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Schedule(Load(2, 3*time.Second, 50)...)
+	var leader string
+	c.RunUntilTrue(5*time.Second, func() bool { leader, _ = c.Leader(); return leader != "" })
+	c.RunFor(time.Second)
+	var to string
+	for _, id := range c.IDs() {
+		if id != leader {
+			to = id
+			break
+		}
+	}
+	term, start := c.Status(leader).Term, c.Now()
+	if err := c.Transfer(to); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Submit(leader, []byte("during")); !errors.Is(err, raft.ErrTransferring) {
+		t.Errorf("submit during the transfer: %v; want ErrTransferring", err)
+	}
+	if !c.RunUntilTrue(time.Second, func() bool { l, _ := c.Leader(); return l == to }) {
+		t.Fatalf("%s does not lead a second after the transfer", to)
+	}
+	if took := c.Now() - start; took > 50*time.Millisecond || c.Status(to).Term != term+1 {
+		t.Errorf("%s leads term %d after %v; want term %d within 50 ms (no election timeout waited)", to, c.Status(to).Term, took, term+1)
+	}
+	c.RunFor(2 * time.Second)
+	if err := c.Violation(); err != nil {
+		t.Fatal(err)
+	}
+	// To a crashed node: given up, and the leader leads on.
+	leader = to
+	var dead string
+	for _, id := range c.IDs() {
+		if id != leader {
+			dead = id
+			break
+		}
+	}
+	c.Crash(dead)
+	if err := c.Transfer(dead); err != nil {
+		t.Fatal(err)
+	}
+	c.RunFor(500 * time.Millisecond)
+	if l, _ := c.Leader(); l != leader {
+		t.Fatalf("after a transfer to crashed %s, %s leads; want %s still", dead, l, leader)
+	}
+	if _, err := c.Submit(leader, []byte("after")); err != nil {
+		t.Errorf("the leader refuses commands after giving the transfer up: %v", err)
+	}
+	gaveUp := false
+	for _, e := range c.Trace() {
+		gaveUp = gaveUp || (e.Kind == raft.EvTransfer && e.Peer == dead && e.Detail != "")
+	}
+	if !gaveUp {
+		t.Error("no event says the transfer was given up")
 	}
 }

@@ -788,6 +788,21 @@ func (c *Cluster) Timeout(id string) error {
 	return nil
 }
 
+// Transfer asks the current leader to hand its leadership to node to.
+func (c *Cluster) Transfer(to string) error {
+	if _, err := c.get(to); err != nil {
+		return err
+	}
+	leader, ok := c.Leader()
+	if !ok {
+		return errors.New("sim: no leader to hand over")
+	}
+	sn := c.lookup(leader)
+	err := sn.node.TransferLeadership(c.now, to)
+	c.process(sn)
+	return err
+}
+
 // Submit hands a command to node id, which must be the live leader.
 func (c *Cluster) Submit(id string, cmd []byte) (uint64, error) {
 	first, _, err := c.SubmitBatch(id, [][]byte{cmd})

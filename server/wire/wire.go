@@ -375,7 +375,7 @@ func checkPresence(ps []Presence) error {
 // CheckMessage checks the fields of a Raft message: a known type, valid distinct ids, a term,
 // and entries with terms and known types.
 func CheckMessage(m *raft.Message) error {
-	if m.Type < raft.MsgVote || m.Type > raft.MsgPreVoteReply {
+	if m.Type < raft.MsgVote || m.Type > raft.MsgTimeoutNow {
 		return fmt.Errorf("unknown message type %d", m.Type)
 	}
 	if err := CheckID("message From", m.From); err != nil {

@@ -21,6 +21,7 @@ func TestRoundTrip(t *testing.T) {
 			{Type: raft.MsgVoteReply, From: "n1", To: "b2", Term: 3, Success: true},
 			{Type: raft.MsgPreVote, From: "b2", To: "n1", Term: 4, LastLogIndex: 6, LastLogTerm: 3},
 			{Type: raft.MsgPreVoteReply, From: "n1", To: "b2", Term: 4, Success: true},
+			{Type: raft.MsgTimeoutNow, From: "n1", To: "b2", Term: 4},
 		}},
 		{Type: TypeStatus, Cluster: "demo", Status: []MemberStatus{{ID: "b1", State: "leader", Term: 3, Leader: "b1", Commit: 5, Applied: 5, Last: 6}}},
 		{Type: TypeSubmit, Cluster: "demo", Req: 9, Member: "b1", Command: []byte("put x 1")},

@@ -34,7 +34,7 @@ export interface Flight {
   n: number;
 }
 
-export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "prevote" | "prevote-reply" | "other";
+export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "prevote" | "prevote-reply" | "timeoutnow" | "other";
 
 export interface LabEvent {
   seq: number;

@@ -57,6 +57,7 @@ const ACTIONS: [kind: string, label: string, title: string][] = [
   ["disconnect", "Disconnect", "cut every link of this node"],
   ["reconnect", "Reconnect", "restore this node's links"],
   ["timeout", "Timeout", "make the election timer fire now"],
+  ["transfer", "Lead", "ask the leader to hand its leadership to this node (Raft thesis §3.10)"],
 ];
 
 /** Cards draws a card per node. */
@@ -151,6 +152,7 @@ export class Cards {
       c.buttons.get("crash")!.disabled = dead;
       c.buttons.get("restart")!.disabled = !dead;
       c.buttons.get("timeout")!.disabled = dead;
+      c.buttons.get("transfer")!.disabled = dead || n.state === "leader";
     }
     const cutAll = s.nodes.every((o) => o.id === n.id || s.cut.some(([a, b]) => (a === n.id && b === o.id) || (b === n.id && a === o.id)));
     if (this.changed(c, "net", String(cutAll))) {

@@ -38,6 +38,7 @@ const COLORS: Record<string, string> = {
   "append-reply": "#18a0a0",
   prevote: "#a05cc8",
   "prevote-reply": "#c99be3",
+  timeoutnow: "#d0308a",
   other: "#888",
 };
 const WINDOWS = [100, 300, 1000, 3000, 10000]; // simulated ms shown across the diagram
