@@ -57,6 +57,10 @@ type Config struct {
 	// the cluster no longer comes back with a higher term that deposes a working leader. Nodes
 	// answer pre-votes whether or not they use them themselves.
 	PreVote bool
+	// CheckQuorum makes a leader that has not heard from a majority of the cluster (itself
+	// included) within an election timeout step down: cut off in a minority, it stops telling
+	// clients it leads. Off by default, as in the Raft paper.
+	CheckQuorum bool
 
 	// Bugs plants known bugs, for teaching and for proving that the checkers catch them.
 	// All off by default; never turn one on outside a lab.

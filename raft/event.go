@@ -38,6 +38,7 @@ const (
 
 	// Emitted by the core (added after the drivers' kinds, whose numbers stay as they were).
 	EvTransfer // leader Node hands leadership to Peer (Detail "" when asked; else why it gave up)
+	EvStepDown // leader Node stepped down in Term without a newer term; Detail says why
 )
 
 var eventKindNames = [...]string{
@@ -45,7 +46,7 @@ var eventKindNames = [...]string{
 	EvAppend: "append", EvTruncate: "truncate", EvCommit: "commit", EvStorageError: "storage-error",
 	EvSend: "send", EvDeliver: "deliver", EvDrop: "drop", EvCrash: "crash", EvRestart: "restart",
 	EvDisconnect: "disconnect", EvReconnect: "reconnect", EvCut: "cut", EvHeal: "heal",
-	EvSubmit: "submit", EvViolation: "violation", EvNote: "note", EvTransfer: "transfer",
+	EvSubmit: "submit", EvViolation: "violation", EvNote: "note", EvTransfer: "transfer", EvStepDown: "step-down",
 }
 
 func (k EventKind) String() string {
@@ -124,6 +125,8 @@ func (e Event) String() string {
 		return at + fmt.Sprintf("SAFETY VIOLATION: %s", e.Detail)
 	case EvNote:
 		return at + e.Detail
+	case EvStepDown:
+		return at + fmt.Sprintf("%s stepped down in term %d: %s", e.Node, e.Term, e.Detail)
 	case EvTransfer:
 		if e.Detail != "" {
 			return at + fmt.Sprintf("%s gave up handing leadership to %s: %s", e.Node, e.Peer, e.Detail)

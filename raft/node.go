@@ -48,6 +48,8 @@ type Node struct {
 	// A leadership transfer under way: the chosen peer and when the leader gives up on it.
 	transferTo       string
 	transferDeadline time.Duration
+	// CheckQuorum: when the leader next checks that it heard from a majority.
+	quorumCheckAt time.Duration
 
 	// Output gathered during calls, handed out by Ready.
 	msgs      []Message
@@ -79,6 +81,7 @@ type progress struct {
 	// heartbeats in a row entries have been out without Match moving.
 	heartbeatMatch uint64
 	stalled        int
+	heard          bool // CheckQuorum: the follower answered since the last check
 }
 
 // forgetSent treats every message in flight as lost.
@@ -144,6 +147,7 @@ func (n *Node) Tick(now time.Duration) {
 		n.detectLoss()
 		n.broadcastAppend(true)
 		n.checkTransfer()
+		n.checkQuorum()
 	case n.state != Leader && now >= n.electionDeadline:
 		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
 		n.startElection()
@@ -454,8 +458,29 @@ func (n *Node) becomeLeader() {
 	// A no-op of the new term lets the leader commit what earlier terms left uncommitted.
 	n.appendEntries(last+1, []Entry{{Term: n.term, Type: EntryNoop}})
 	n.heartbeatDeadline = n.now + n.cfg.HeartbeatInterval
+	n.quorumCheckAt = n.now + n.cfg.ElectionTimeoutMax
 	if !n.maybeCommit() {
 		n.broadcastAppend(true)
+	}
+}
+
+// checkQuorum, with CheckQuorum, steps a leader down when fewer than a majority (itself
+// included) answered it since the last check, an election timeout ago.
+func (n *Node) checkQuorum() {
+	if !n.cfg.CheckQuorum || n.state != Leader || n.now < n.quorumCheckAt {
+		return
+	}
+	n.quorumCheckAt = n.now + n.cfg.ElectionTimeoutMax
+	heard := 1
+	for _, pr := range n.prs {
+		if pr.heard {
+			heard++
+		}
+		pr.heard = false
+	}
+	if heard < n.quorum() {
+		n.emit(Event{Kind: EvStepDown, Term: n.term, Detail: fmt.Sprintf("it heard from %d of %d nodes in an election timeout, fewer than a majority", heard, len(n.members))})
+		n.becomeFollower(n.term, "")
 	}
 }
 
@@ -589,6 +614,7 @@ func (n *Node) handleAppendReply(m Message) {
 	if pr == nil {
 		return // step lets only members through; this keeps a future change from panicking
 	}
+	pr.heard = true
 	if m.Success {
 		advanced := m.Index > pr.Match
 		if advanced {

@@ -23,6 +23,7 @@ type simConfig struct {
 	load     float64
 	verbose  bool
 	preVote  bool
+	quorum   bool
 	kv       kvConfig
 }
 
@@ -37,6 +38,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.Float64Var(&cfg.load, "load", 10, "client commands per simulated second, submitted to the leader")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every trace event")
 	fs.BoolVar(&cfg.preVote, "prevote", false, "nodes ask for pre-votes before they start an election (Raft thesis 9.6)")
+	fs.BoolVar(&cfg.quorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
 	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
@@ -86,7 +88,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sim: %v (see server sim -h)\n", err)
 		return 2
 	}
-	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote}}
+	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.quorum}}
 	if cfg.verbose {
 		opts.OnEvent = func(e raft.Event) { fmt.Fprintln(stdout, e) }
 	}
@@ -136,6 +138,9 @@ func flagLine(cfg simConfig) string {
 	line := fmt.Sprintf("-seed %d -nodes %d -duration %v -faults %s -load %g", cfg.seed, cfg.nodes, cfg.duration, cfg.faults, cfg.load)
 	if cfg.preVote {
 		line += " -prevote"
+	}
+	if cfg.quorum {
+		line += " -checkquorum"
 	}
 	return line + cfg.kv.flags()
 }

@@ -108,4 +108,7 @@ func TestSimPreVote(t *testing.T) {
 	if with["violations"] != "0" || e1 >= e0 {
 		t.Errorf("with -prevote: %v; without: %v; want no violation and fewer elections", with, without)
 	}
+	if code, out, errs := runSimArgs(t, append(args, "-checkquorum", "-prevote")...); code != 0 || summaryFields(t, out)["violations"] != "0" {
+		t.Errorf("-checkquorum -prevote: exit %d, %s %s", code, out, errs)
+	}
 }

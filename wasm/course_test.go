@@ -529,3 +529,33 @@ func TestPreVoteOption(t *testing.T) {
 		t.Errorf("the link replays to trace %s; the run was %s", r.TraceHash(), l.TraceHash())
 	}
 }
+
+// The check-quorum option: the leader, disconnected, steps down on its own and says why.
+func TestCheckQuorumOption(t *testing.T) {
+	l, err := BreakIt(5, 3, []string{"CheckQuorum", "PreVote"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := l.Timeline(); len(tl.Options) != 2 || len(tl.Bugs) != 0 {
+		t.Fatalf("timeline %+v: want two options on, no bug", tl)
+	}
+	if run := l.Run(); !run.CheckQuorum || !run.PreVote {
+		t.Fatalf("the share link's run lacks the options: %+v", run)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	lead, _ := l.c.Leader()
+	if err := l.Do(Action{Kind: "disconnect", Node: lead}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(time.Second, time.Hour)
+	if st := l.c.Status(lead); st.State.String() == "leader" {
+		t.Errorf("disconnected %s still leads with check quorum on", lead)
+	}
+	said := false
+	for _, e := range l.Snapshot(0, 0).Events {
+		said = said || strings.Contains(e.Text, lead+" stepped down")
+	}
+	if !said {
+		t.Error("the event log does not say the leader stepped down")
+	}
+}

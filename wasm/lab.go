@@ -36,8 +36,9 @@ type Config struct {
 	// FollowerReads is the key-value service's break-it switch: a get is answered at once from
 	// a follower's own state instead of through the log.
 	FollowerReads bool
-	// PreVote turns on pre-vote in every node (an option of Raft, not a bug).
-	PreVote bool
+	// PreVote and CheckQuorum turn those options of Raft on in every node (options, not bugs).
+	PreVote     bool
+	CheckQuorum bool
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
@@ -146,7 +147,7 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 		OnEvent: l.onEvent,
 		OnApply: l.onApply,
 		Record:  true,
-		Raft:    raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote},
+		Raft:    raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum},
 	}
 	c, err := build(o)
 	if err != nil {

@@ -200,7 +200,7 @@ func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memor
 			return nil, err
 		}
 	}
-	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs, FollowerReads: run.FollowerReads, PreVote: run.PreVote}, func(o sim.Options) (*sim.Cluster, error) {
+	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs, FollowerReads: run.FollowerReads, PreVote: run.PreVote, CheckQuorum: run.CheckQuorum}, func(o sim.Options) (*sim.Cluster, error) {
 		o.Unreliable, o.LatencyMin, o.LatencyMax = run.Unreliable, run.LatencyMin, run.LatencyMax
 		return sim.New(o)
 	})
@@ -317,7 +317,7 @@ func (l *Lab) TraceHash() string { return l.c.TraceHash() }
 
 // setBase records the configuration of a free-play or guided lab.
 func (c *course) setBase(cfg Config) {
-	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads, PreVote: cfg.PreVote}
+	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum}
 }
 
 // bugNames lists the break-it switches that are on.
@@ -358,6 +358,7 @@ var bugSwitches = []bugSwitch{
 // compare (the page's Options panel).
 var optionSwitches = []bugSwitch{
 	{"PreVote", "pre-vote (Raft thesis §9.6)", func(r *sim.Run) *bool { return &r.PreVote }},
+	{"CheckQuorum", "check quorum: a leader cut off from a majority steps down", func(r *sim.Run) *bool { return &r.CheckQuorum }},
 }
 
 // storageNamespace prefixes the clusters' names in storage ("" for the page itself), so that

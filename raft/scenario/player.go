@@ -40,7 +40,7 @@ func NewPlayer(sc *Scenario, options func(*sim.Options)) (*Player, error) {
 	o.Raft.ElectionTimeoutMin = time.Duration(sc.Config.ElectionTimeoutMin)
 	o.Raft.ElectionTimeoutMax = time.Duration(sc.Config.ElectionTimeoutMax)
 	o.Raft.MaxEntriesPerMsg = sc.Config.MaxEntriesPerMsg
-	o.Raft.Bugs, o.Raft.PreVote = sc.Config.Bugs, sc.Config.PreVote
+	o.Raft.Bugs, o.Raft.PreVote, o.Raft.CheckQuorum = sc.Config.Bugs, sc.Config.PreVote, sc.Config.CheckQuorum
 	o.OnApply = func(id string, e raft.CommitEntry) {
 		if e.Type == raft.EntryCommand {
 			if p.applied[id] == nil {

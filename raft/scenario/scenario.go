@@ -81,6 +81,7 @@ type Config struct {
 	Unreliable         bool      `json:"unreliable,omitempty"`
 	Bugs               raft.Bugs `json:"bugs,omitempty"`
 	PreVote            bool      `json:"preVote,omitempty"`
+	CheckQuorum        bool      `json:"checkQuorum,omitempty"`
 }
 
 // Step is one pause point of a scenario.

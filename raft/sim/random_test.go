@@ -23,12 +23,14 @@ var (
 
 // randomRun runs one seed: 30 simulated seconds of every kind of fault under a light load, then
 // the faults heal and the cluster must elect a leader and commit a fresh command on every node.
-// Even seeds run with pre-vote.
+// Even seeds run with pre-vote, and seeds 4k+1 and 4k+2 with check-quorum (so that every
+// combination of the two has a quarter of the seeds).
 func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nodes := 3 + 2*int(seed%3) // 3, 5 or 7
 	applied := make(map[string]map[string]bool)
 	c, err := New(Options{
-		Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0},
+		Nodes: nodes, Seed: seed, Reorder: 0.02,
+		Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0, CheckQuorum: seed%4 == 1 || seed%4 == 2},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -349,5 +351,33 @@ func TestTransferLeadership(t *testing.T) {
 	}
 	if !gaveUp {
 		t.Error("no event says the transfer was given up")
+	}
+}
+
+// TestCheckQuorum: a leader cut off in a minority keeps calling itself leader; with CheckQuorum
+// it steps down within two election timeouts, while the majority elects a new leader.
+func TestCheckQuorum(t *testing.T) {
+	for _, cq := range []bool{false, true} {
+		c, err := New(Options{Nodes: 5, Seed: 4, Raft: raft.Config{CheckQuorum: cq}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var old string
+		c.RunUntilTrue(5*time.Second, func() bool { old, _ = c.Leader(); return old != "" })
+		c.RunFor(time.Second)
+		c.Disconnect(old)
+		c.RunFor(700 * time.Millisecond) // two election timeouts at most, and an election
+		stillLeads := c.Status(old).State == raft.Leader
+		if stillLeads == cq {
+			t.Errorf("CheckQuorum=%t: cut-off leader %s still leads = %t", cq, old, stillLeads)
+		}
+		if err := c.Violation(); err != nil {
+			t.Fatal(err)
+		}
+		c.Reconnect(old)
+		c.RunFor(time.Second)
+		if l, ok := c.Leader(); !ok || l == old {
+			t.Errorf("CheckQuorum=%t: after healing the leader is %q; want one of the majority's", cq, l)
+		}
 	}
 }

@@ -28,14 +28,16 @@ type Run struct {
 	// (the page's lab acts on it; the simulator only carries it in links).
 	FollowerReads bool `json:"fr,omitempty"`
 	// PreVote turns on pre-vote in every node (raft.Config.PreVote).
-	PreVote bool     `json:"pv,omitempty"`
-	Actions []Action `json:"a,omitempty"`
+	PreVote bool `json:"pv,omitempty"`
+	// CheckQuorum turns on check-quorum in every node (raft.Config.CheckQuorum).
+	CheckQuorum bool     `json:"cq,omitempty"`
+	Actions     []Action `json:"a,omitempty"`
 }
 
 // Options returns the simulator options of the run (without hooks or storage).
 func (r *Run) Options() Options {
 	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable,
-		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote}}
+		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote, CheckQuorum: r.CheckQuorum}}
 }
 
 // Validate checks what a decoded run claims.
@@ -64,7 +66,8 @@ func (r *Run) Validate() error {
 func (r *Run) Replay(o Options, until time.Duration) (*Cluster, error) {
 	ro := r.Options()
 	o.Nodes, o.IDs, o.Seed, o.Unreliable = ro.Nodes, nil, ro.Seed, ro.Unreliable
-	o.LatencyMin, o.LatencyMax, o.Raft.Bugs, o.Raft.PreVote = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs, ro.Raft.PreVote
+	o.LatencyMin, o.LatencyMax, o.Raft.Bugs = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs
+	o.Raft.PreVote, o.Raft.CheckQuorum = ro.Raft.PreVote, ro.Raft.CheckQuorum
 	c, err := New(o)
 	if err != nil {
 		return nil, err
