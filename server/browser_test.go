@@ -309,9 +309,7 @@ func TestBrowser(t *testing.T) {
 		p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=transfer]`, to))
 		p.waitFor(to+" leading", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "leader"`, to))
 		p.waitFor(old+" following", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "follower"`, old))
-		if !eval[bool](p, `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("hands leadership to"))`) {
-			t.Errorf("the event log does not tell of the hand-over")
-		}
+		p.waitFor("the event log to tell of the hand-over", `[...document.querySelectorAll("#events li")].some(li => li.textContent.includes("hands leadership to"))`)
 		p.noProblems()
 	})
 
