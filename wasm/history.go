@@ -59,6 +59,9 @@ type history struct {
 	stamp   int64
 	ver     uint64 // changes with every call, return and loss
 	full    bool
+	src     string // who submits now (submit, batch, load); "" for a scenario's script
+	unseen  bool   // a scenario submitted commands before the lab could record them
+	reads   int    // follower reads the person asked for (they rotate over the followers)
 }
 
 // mark returns the next order stamp: the simulated time, or just after the last stamp.
@@ -133,42 +136,32 @@ func (h *history) crashed(node string) {
 	}
 }
 
-// recordSubmit performs a submit or batch action with do and records its commands as calls
-// waiting on the node that took them (the named node, or the leader).
-func (l *Lab) recordSubmit(a sim.Action, do func(sim.Action) error) error {
-	if a.Kind != sim.ActSubmit && a.Kind != sim.ActSubmitBatch {
-		return do(a)
+// onSubmit records the commands a node took (the trace's submit event), whoever submitted
+// them: the person, a replay, the client load (src says which) or a scenario's script.
+func (l *Lab) onSubmit(e raft.Event) {
+	if l.c == nil { // a guided scenario replaying its steps before the person's
+		l.hist.unseen = true
+		return
 	}
-	id := a.Node
-	if id == "" {
-		id, _ = l.c.Leader()
+	n := l.c.Node(e.Node)
+	src := l.hist.src
+	if src == "" {
+		src = "scenario"
 	}
-	var before uint64
-	alive := id != "" && l.c.Alive(id)
-	if alive {
-		before = l.c.Status(id).LastIndex
+	for i := e.Index; n != nil && i <= e.Last; i++ {
+		if ent, ok := n.Entry(i); ok {
+			if r, err := kv.DecodeRequest(ent.Command); err == nil {
+				l.hist.call(e.Time, src, e.Node, r.Command, i, ent.Term)
+			}
+		}
 	}
-	if err := do(a); err != nil || !alive || !l.c.Alive(id) {
-		return err
-	}
-	cmds := a.Commands
-	if a.Kind == sim.ActSubmit {
-		cmds = []string{a.Command}
-	}
-	st := l.c.Status(id)
-	if st.State != raft.Leader || st.LastIndex != before+uint64(len(cmds)) {
-		return nil // not taken (no leader, or refused)
-	}
-	for i, c := range cmds {
-		l.recordCall(string(a.Kind), id, []byte(c), before+1+uint64(i), st.Term)
-	}
-	return nil
 }
 
-func (l *Lab) recordCall(src, node string, cmd []byte, index, term uint64) {
-	if r, err := kv.DecodeRequest(cmd); err == nil {
-		l.hist.call(l.c.Now(), src, node, r.Command, index, term)
-	}
+// do performs a (person's or recorded) action, its submits recorded as from src.
+func (l *Lab) do(a sim.Action, do func(sim.Action) error) error {
+	l.hist.src = string(a.Kind)
+	defer func() { l.hist.src = "" }()
+	return do(a)
 }
 
 // readAt records a get answered at once from node's own state.
@@ -219,7 +212,8 @@ func (l *Lab) readNode(named string, turn int) (string, bool) {
 // HistoryView is the client history for the page and the checker.
 type HistoryView struct {
 	// Fresh: the cluster started empty, so every key starts absent. Otherwise it started from
-	// stored data and the checker takes each key's first value as unknown.
+	// stored data (or a guided scenario's steps before this one wrote) and the checker takes
+	// each key's first value as unknown.
 	Fresh   bool     `json:"fresh"`
 	Total   int      `json:"total"`
 	Pending int      `json:"pending"`
@@ -232,7 +226,7 @@ type HistoryView struct {
 // History returns the client history: its last n operations (all when n <= 0).
 func (l *Lab) History(n int) HistoryView {
 	h := &l.hist
-	v := HistoryView{Fresh: l.course.fresh, Total: len(h.ops), Full: h.full, Cap: historyCap, Ver: h.ver, Ops: h.ops}
+	v := HistoryView{Fresh: l.course.fresh && !h.unseen, Total: len(h.ops), Full: h.full, Cap: historyCap, Ver: h.ver, Ops: h.ops}
 	for _, o := range h.ops {
 		if o.State == "pending" {
 			v.Pending++

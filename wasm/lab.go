@@ -181,6 +181,10 @@ func (l *Lab) onEvent(e raft.Event) {
 		l.states[e.Node] = kv.NewStore()
 		l.applied[e.Node] = nil
 		l.bump(e.Node, true, true)
+	case raft.EvSubmit:
+		if e.Index > 0 {
+			l.onSubmit(e)
+		}
 	case raft.EvCrash:
 		l.hist.crashed(e.Node)
 		l.bump(e.Node, true, false)
@@ -344,10 +348,10 @@ func (l *Lab) submitLoad() {
 		return
 	}
 	l.loadSeq++
-	enc := kv.Request{Command: kv.Put(fmt.Sprintf("k%d", l.loadSeq%10), fmt.Sprint(l.loadSeq))}.Encode()
-	if i, err := l.c.Submit(id, enc); err == nil {
-		l.recordCall("load", id, enc, i, l.c.Status(id).Term)
-	}
+	cmd := kv.Put(fmt.Sprintf("k%d", l.loadSeq%10), fmt.Sprint(l.loadSeq))
+	l.hist.src = "load"
+	l.c.Submit(id, kv.Request{Command: cmd}.Encode())
+	l.hist.src = ""
 	if l.cfg.FollowerReads {
 		if node, ok := l.readNode("", int(l.loadSeq)); ok {
 			l.readAt(node, fmt.Sprintf("k%d", (l.loadSeq+9)%10), "load")
@@ -442,7 +446,8 @@ func (l *Lab) submit(a Action) error {
 		}
 	}
 	for _, k := range reads {
-		node, ok := l.readNode(a.Node, len(l.hist.ops))
+		l.hist.reads++ // the followers answer in turn; the note names the node for a replay
+		node, ok := l.readNode(a.Node, l.hist.reads)
 		if !ok {
 			return errors.New("no live node to read from")
 		}

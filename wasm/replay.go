@@ -97,7 +97,7 @@ func (c *course) due(l *Lab, target, next time.Duration, pending bool) bool {
 	}
 	c.future = c.future[1:]
 	l.c.RunUntil(a.At)
-	if err := l.recordSubmit(a, l.c.Do); err != nil {
+	if err := l.do(a, l.c.Do); err != nil {
 		// The same action succeeded when it was recorded; a replay that refuses it has diverged.
 		l.nodeErr[a.Node] = fmt.Sprintf("replay: recorded action %s failed: %v", a, err)
 	}
@@ -126,9 +126,9 @@ func (c *course) beforeAct(l *Lab, _ Action) error {
 // mode). Acting in the past forks: the recorded future is dropped.
 func (l *Lab) act(a sim.Action) error {
 	if g := l.course.guide; g != nil {
-		return l.recordSubmit(a, func(a sim.Action) error { return g.act(l, a) })
+		return l.do(a, func(a sim.Action) error { return g.act(l, a) })
 	}
-	if err := l.recordSubmit(a, l.c.Do); err != nil {
+	if err := l.do(a, l.c.Do); err != nil {
 		return err
 	}
 	if len(l.course.future) > 0 {
