@@ -1,10 +1,12 @@
 // The lab's key-value client history: every operation of the page's clients (the submit box,
-// batches, the client load, window.raftlab.submit), with its call and return on the simulated
-// clock, for the linearizability check of the checker module (wasm/checker, package histcheck).
+// batches, the client load, window.raftlab.submit, a guided scenario's script), with its call
+// and return on the simulated clock, for the linearizability check of the checker module
+// (wasm/checker, package histcheck).
 //
-// The history is built only from what a replay repeats (actions, load ticks, applied entries,
-// notes), so a run replayed from a link, or cut by the time slider, has the same history up
-// to that time. This file stays small: the page's module is near its size budget.
+// The history is built only from what a replay repeats (the trace's submit, crash and note
+// events, applied entries, load ticks), so a run replayed from a link, or cut by the time
+// slider, has the same history up to that time. This file stays small: it is part of the
+// page's module, which has a size budget.
 
 package main
 
@@ -17,10 +19,11 @@ import (
 	"raftlab/raft/sim"
 )
 
-// historyCap is the most operations a history records (a variable for tests). When a run reaches it the history
-// stops: later calls are left out and operations still unanswered stay unknown, which keeps
-// the check sound (a read can only have seen writes called before it returned). Porcupine
-// checks 2,000 page operations in well under a second in the browser (see the README).
+// historyCap is the most operations a history records (a variable for tests). When a run
+// reaches it the history stops: later calls are left out and operations still unanswered stay
+// unknown, which keeps the check sound (a read can only have seen writes called before it
+// returned). Porcupine checks 2,000 page operations in tens of milliseconds in the browser's
+// worker; the cap bounds what the page's thread encodes for each check (see the README).
 var historyCap = 2000
 
 // followerReadNote starts the trace note of a read answered by a node from its own state
@@ -29,7 +32,7 @@ const followerReadNote = "follower read "
 
 // histOp is one operation as the page and the checker see it.
 type histOp struct {
-	Src   string `json:"src"` // submit, batch, load, or follower read
+	Src   string `json:"src"` // submit, batch, load, follower read, or scenario
 	Op    string `json:"op"`
 	Key   string `json:"key"`
 	Value string `json:"value,omitempty"`
