@@ -482,6 +482,12 @@ func TestBrowserHostAPI(t *testing.T) {
 		p.waitFor("a new leader", fmt.Sprintf(`(l => l !== "" && l !== %q)(raftlab.status().leader)`, lead))
 		eval[bool](p, `raftlab.submit("put z 9") === null`)
 		p.kvOnLive("z", "9")
+		newLead := eval[string](p, "raftlab.status().leader")
+		to := eval[string](p, fmt.Sprintf(`raftlab.status().nodes.find((n) => n.state === "follower" && n.id !== %q).id`, lead))
+		if !eval[bool](p, fmt.Sprintf(`raftlab.transfer(%q) === null`, to)) {
+			t.Errorf("transfer(%s) did not return null", to)
+		}
+		p.waitFor(to+" leading after the transfer from "+newLead, fmt.Sprintf(`raftlab.status().leader === %q`, to))
 		eval[bool](p, fmt.Sprintf(`raftlab.restart(%q) === null && raftlab.partition(["n1", "n2"], ["n3", "n4", "n5"]) === null`, lead))
 		p.waitFor("six links cut", `JSON.parse(raftlab.snapshot(1e15, 1e15)).cut.length === 6`)
 		eval[bool](p, `raftlab.heal() === null && raftlab.pause() === null`)

@@ -1,4 +1,4 @@
-// The page's scripting API for course pages: window.raftlab.status/submit/crash/restart/
+// The page's scripting API for course pages: window.raftlab.status/submit/crash/restart/transfer/
 // partition/heal/seek/traceHash/pause/run/history/checkHistory, and the same through
 // postMessage for host pages on another origin (checkHistory's answer comes when its promise
 // settles). Actions go through the page, so they are drawn and recorded as a person's.
@@ -52,6 +52,7 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
     submit: (cmd: unknown) => act({ kind: "submit", command: str(cmd, "submit") }),
     crash: (id: unknown) => act({ kind: "crash", node: str(id, "crash") }),
     restart: (id: unknown) => act({ kind: "restart", node: str(id, "restart") }),
+    transfer: (id: unknown) => act({ kind: "transfer", node: str(id, "transfer") }),
     partition: (...groups: unknown[]) => {
       if (groups.length < 2 || !groups.every((g) => Array.isArray(g) && g.every((x) => typeof x === "string"))) {
         throw new Error("partition: want two groups of node ids or more, such as [\"n1\"], [\"n2\", \"n3\"]");
