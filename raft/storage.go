@@ -277,7 +277,10 @@ func (s *MapStorage) Set(key string, value []byte) {
 	}
 	if i, ok := logIndex(key); ok {
 		if i >= len(s.log) {
-			s.log = slices.Grow(s.log, i+1-len(s.log))[:i+1]
+			if i >= cap(s.log) { // double: a log grows one entry at a time
+				s.log = slices.Grow(s.log, max(i+1, 2*cap(s.log), 64)-len(s.log))
+			}
+			s.log = s.log[:i+1]
 		}
 		s.log[i] = value
 	} else {

@@ -124,6 +124,10 @@ func (c *Cluster) lookup(id string) *simNode {
 	if id == "" {
 		return nil
 	}
+	// With the default ids n1…n9 (sorted), n<k> is at k-1: try there first.
+	if k := int(id[len(id)-1]) - '1'; len(id) == 2 && k >= 0 && k < len(c.nodes) && c.nodes[k].id == id {
+		return c.nodes[k]
+	}
 	last := id[len(id)-1] // ids mostly differ in their last byte: compare it first
 	for _, sn := range c.nodes {
 		if len(sn.id) == len(id) && sn.id[len(sn.id)-1] == last && sn.id == id {
