@@ -2,18 +2,11 @@
 // the leader's view of its followers, the key-value contents, and the node's actions.
 
 import type { Action, NodeView, Snapshot } from "./api";
+import { h } from "./dom";
 
 /** termHue gives each term its own colour. */
 export function termHue(term: number): number {
   return (term * 67 + 200) % 360;
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent?: ParentNode, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  parent?.append(e);
-  return e;
 }
 
 /** sync makes parent hold count children made by make, and updates each: the DOM is reused. */

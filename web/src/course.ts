@@ -6,6 +6,7 @@ import type { Snapshot } from "./api";
 import type { Page } from "./main";
 import { Timeline as TimelineView } from "./timeline";
 import { HistoryPanel } from "./history";
+import { h } from "./dom";
 
 /** The course part of globalThis.raftlab (wasm/course_js.go). */
 interface CourseAPI {
@@ -60,14 +61,6 @@ interface GuideState {
   last: boolean;
   late?: string;
   checks?: string[];
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent?: ParentNode, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  parent?.append(e);
-  return e;
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(3)} s`;
@@ -197,40 +190,14 @@ export class Course {
     this.breakBox.id = "breakIt";
     const sum = h("summary", "", this.breakBox, "Break it: plant a known bug (off by default)");
     sum.title = "each switch plants a known bug in every node; the cluster restarts in memory with the switches on";
-    const list = h("div", "switches", this.breakBox);
-    try {
-      for (const b of JSON.parse(this.api.bugSwitches()) as { name: string; label: string }[]) {
-        const l = h("label", "", list);
-        const box = h("input", "", l);
-        box.type = "checkbox";
-        box.dataset.bug = b.name;
-        l.append(` ${b.label}`);
-        box.addEventListener("change", () => this.breakIt());
-        this.bugBoxes.set(b.name, box);
-      }
-    } catch {
-      // no switches: the panel stays empty
-    }
+    this.switchBoxes(this.breakBox, this.api.bugSwitches(), "bug", this.bugBoxes);
     h("p", "msg", this.breakBox, "The live checker watches every event: a broken safety property is named with its nodes and event, and the run stops there. Reads served from a follower break no Raft property: the client history's linearizability check (below) catches them; turn on the client load, or submit get commands, and cut a follower off.");
     // Options: correct extensions of Raft, off by default, restarting the cluster the same way.
     this.optionsBox = h("details", "breakit options", root);
     this.optionsBox.id = "options";
     const osum = h("summary", "", this.optionsBox, "Options: extensions of Raft (off by default)");
     osum.title = "each option changes every node; the cluster restarts in memory with it on";
-    const olist = h("div", "switches", this.optionsBox);
-    try {
-      for (const o of JSON.parse(this.api.optionSwitches()) as { name: string; label: string }[]) {
-        const l = h("label", "", olist);
-        const box = h("input", "", l);
-        box.type = "checkbox";
-        box.dataset.option = o.name;
-        l.append(` ${o.label}`);
-        box.addEventListener("change", () => this.breakIt());
-        this.optionBoxes.set(o.name, box);
-      }
-    } catch {
-      // no options: the panel stays empty
-    }
+    this.switchBoxes(this.optionsBox, this.api.optionSwitches(), "option", this.optionBoxes);
     h("p", "msg", this.optionsBox, "With pre-vote a node whose election timer fires first asks the others whether they would vote for it, without raising its term; they say no while they hear from a leader. Cut a follower off for a few seconds and reconnect it: without pre-vote its inflated term deposes the leader, with it nothing happens (guided scenarios “term inflation” and “pre-vote”). With check quorum, a leader that has not heard from a majority within an election timeout steps down: disconnect the leader and watch it give up instead of leading a minority.");
     this.violationBtn = h("button", "", undefined, "Replay to just before the violation");
     this.violationBtn.id = "beforeViolation";
@@ -251,6 +218,27 @@ export class Course {
 
     this.wire();
     page.onDraw = (s) => this.draw(s);
+  }
+
+  /** switchBoxes adds a checkbox per switch of list (JSON [{name, label}]) to panel, marked
+   * data-<key>=name; each change restarts the cluster with every box that is on. */
+  private switchBoxes(panel: HTMLElement, list: string, key: string, boxes: Map<string, HTMLInputElement>): void {
+    const div = h("div", "switches", panel);
+    let switches: { name: string; label: string }[] = [];
+    try {
+      switches = JSON.parse(list) as { name: string; label: string }[];
+    } catch {
+      // none: the panel stays empty
+    }
+    for (const sw of switches) {
+      const l = h("label", "", div);
+      const box = h("input", "", l);
+      box.type = "checkbox";
+      box.dataset[key] = sw.name;
+      l.append(` ${sw.label}`);
+      box.addEventListener("change", () => this.breakIt());
+      boxes.set(sw.name, box);
+    }
   }
 
   /** setNamespace gives this lab's clusters their own localStorage namespace (embeds). */

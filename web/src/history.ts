@@ -6,6 +6,7 @@
 // shown in a banner like the live checker's, with porcupine's visualization a click away.
 
 import type { Snapshot } from "./api";
+import { h } from "./dom";
 
 /** One operation (wasm/history.go histOp). c and r are simulated ns (r 0: no answer). */
 export interface HistOp {
@@ -55,14 +56,6 @@ const ROWS = 40;
 const LIST_MS = 250;
 
 const secs = (ns: number): string => (ns / 1e9).toFixed(3);
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, parent?: ParentNode, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  parent?.append(e);
-  return e;
-}
 
 /** CheckerWorker runs the checker module in a worker, started on the first check. */
 class CheckerWorker {
