@@ -167,20 +167,28 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// The pre-vote scenario's happy ending is pre-vote's doing: played without it, n3's term runs
-// away and the claims fail, as the term-inflation scenario tells.
-func TestPreVoteScenarioNeedsPreVote(t *testing.T) {
-	sc, err := Get("pre-vote")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc.Config.PreVote = false
-	_, errs := play(t, sc)
-	found := false
-	for _, err := range errs {
-		found = found || strings.Contains(err.Error(), "n3 has term")
-	}
-	if !found {
-		t.Errorf("without pre-vote the scenario's claims held (%v); want n3's term to run away", errs)
+// The option scenarios' endings are the options' doing: played with the option off, their
+// claims fail as the narration says they would.
+func TestOptionScenariosNeedTheirOption(t *testing.T) {
+	for _, tc := range []struct {
+		id, want string
+		off      func(*Config)
+	}{
+		{"pre-vote", "n3 has term", func(c *Config) { c.PreVote = false }},            // n3's term runs away
+		{"check-quorum", "did not happen", func(c *Config) { c.CheckQuorum = false }}, // n1 leads on
+	} {
+		sc, err := Get(tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.off(&sc.Config)
+		_, errs := play(t, sc)
+		found := false
+		for _, err := range errs {
+			found = found || strings.Contains(err.Error(), tc.want)
+		}
+		if !found {
+			t.Errorf("%s without its option: claims failed with %v; want one saying %q", tc.id, errs, tc.want)
+		}
 	}
 }
