@@ -216,8 +216,10 @@ func msgHash(m *raft.Message) uint64 {
 func (t *traceHash) add(e *raft.Event, mh uint64) {
 	h := mixWord(t.h, uint64(e.Time))
 	h = mixWord(h, uint64(e.Kind)|uint64(e.State)<<8)
-	h = mixString(h, e.Node)
-	h = mixString(h, e.Peer)
+	if mh == 0 { // a message event's Node and Peer are its From and To, already in mh
+		h = mixString(h, e.Node)
+		h = mixString(h, e.Peer)
+	}
 	h = mixWord(h, e.Term)
 	h = mixWord(h, e.Index)
 	h = mixWord(h, e.Last)
