@@ -2,8 +2,8 @@
 // drops, and each node's election countdown.
 
 import type { Action, Snapshot } from "./api";
+import { svg as el } from "./dom";
 
-const SVG = "http://www.w3.org/2000/svg";
 const CX = 300;
 const CY = 300;
 const R_RING = 225;
@@ -11,12 +11,6 @@ const R_NODE = 38;
 /** How long a drop's × stays visible, in wall milliseconds. */
 const DROP_FADE_MS = 900;
 
-function el<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  parent?.append(e);
-  return e;
-}
 
 interface Pt {
   x: number;

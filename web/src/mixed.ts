@@ -3,6 +3,8 @@
 // the wall clock, so pause, step and speed are off; the page shows every member, where it runs
 // and whether it is reachable, and can crash, restart, disconnect and reconnect its own.
 
+import { svg } from "./dom";
+
 /** One member as GET /api/clusters/NAME reports it. */
 interface ApiMember {
   id: string;
@@ -249,14 +251,6 @@ interface PictureMember {
   reachable: boolean;
 }
 
-const SVG_NS = "http://www.w3.org/2000/svg";
-
-function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, parent?: Element): SVGElementTagNameMap[K] {
-  const e = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  parent?.append(e);
-  return e;
-}
 
 /**
  * MixedPicture draws the members on a ring as the simulator's view does: role by colour, term,
@@ -265,7 +259,7 @@ function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<strin
  * than a frame.
  */
 class MixedPicture {
-  readonly svg = svgEl("svg", { viewBox: "0 0 600 600", id: "mixedSvg", role: "img", "aria-label": "the cluster's members" });
+  readonly svg = svg("svg", { viewBox: "0 0 600 600", id: "mixedSvg", role: "img", "aria-label": "the cluster's members" });
   readonly legend = el("p", "green: leader · blue: follower · yellow: candidate · grey: crashed · red dashes: unreachable", "legend");
   private key = "";
 
@@ -273,8 +267,8 @@ class MixedPicture {
     const key = JSON.stringify([members, leader]);
     if (key === this.key) return; // nothing changed since the last poll
     this.key = key;
-    const links = svgEl("g", {});
-    const nodes = svgEl("g", {});
+    const links = svg("g", {});
+    const nodes = svg("g", {});
     const n = members.length;
     const at = (i: number): { x: number; y: number } => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
@@ -286,14 +280,14 @@ class MixedPicture {
       if (li >= 0 && i !== li) {
         const q = at(li);
         const cut = !m.reachable || !members[li]!.reachable;
-        svgEl("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "link cut" : "link" }, links);
+        svg("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "link cut" : "link" }, links);
       }
       const state = m.state === "" ? "dead" : m.state;
-      const g = svgEl("g", { class: "node", transform: `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`, "data-node": m.id, "data-state": state }, nodes);
-      svgEl("circle", { r: 40, class: m.reachable ? "body" : "body unreachable" }, g);
-      svgEl("text", { class: "id", y: -6 }, g).textContent = m.id;
-      svgEl("text", { class: "term", y: 12 }, g).textContent = m.state ? `T${m.term} ${m.state[0]!.toUpperCase()}` : "?";
-      svgEl("text", { class: "where", y: 62 }, g).textContent = m.reachable ? m.where : `${m.where}, unreachable`;
+      const g = svg("g", { class: "node", transform: `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`, "data-node": m.id, "data-state": state }, nodes);
+      svg("circle", { r: 40, class: m.reachable ? "body" : "body unreachable" }, g);
+      svg("text", { class: "id", y: -6 }, g).textContent = m.id;
+      svg("text", { class: "term", y: 12 }, g).textContent = m.state ? `T${m.term} ${m.state[0]!.toUpperCase()}` : "?";
+      svg("text", { class: "where", y: 62 }, g).textContent = m.reachable ? m.where : `${m.where}, unreachable`;
     });
     this.svg.replaceChildren(links, nodes);
   }
