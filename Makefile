@@ -35,6 +35,11 @@ bench:
 	@echo "--- sim: 5 nodes, 600 simulated seconds, no faults, then all faults"
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 10
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10
+	@echo "--- the same with pre-vote, then with pre-vote and check quorum (compare elections and committed)"
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10 -prevote
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10 -prevote -checkquorum
+	@echo "--- the simulator's speed with 100 commands per simulated second (the sim command, 600 simulated s)"
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 100
 	@echo "--- sim with the key-value workload: 5 clients, no faults, then leader crashes"
 	$(GO) run ./server sim -nodes 5 -duration 60s -faults none -workload kv -clients 5
 	$(GO) run ./server sim -nodes 5 -duration 60s -faults crash -workload kv -clients 5
