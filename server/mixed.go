@@ -27,6 +27,7 @@ import (
 type clusterFlags struct {
 	cluster, members, native, data string
 	allowOrigins                   stringList
+	options                        wire.Options
 }
 
 type stringList []string
@@ -41,6 +42,8 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.members, "members", "", "the cluster's member ids, comma-separated, e.g. n1,n2,b1,b2,b3")
 	fs.StringVar(&f.native, "native", "", "members to run as native nodes inside this server, e.g. n1,n2 (the others join from pages or `server node`)")
 	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
+	fs.BoolVar(&f.options.PreVote, "prevote", false, "every member asks for pre-votes before it starts an election (Raft thesis 9.6)")
+	fs.BoolVar(&f.options.CheckQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
 	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws besides the server's own; repeatable; * allows any")
 	return f
 }
@@ -76,6 +79,7 @@ type mixed struct {
 	logf    func(string, ...any)
 	hub     *hub.Hub
 	cluster string
+	options wire.Options
 	natives []*localMember
 }
 
@@ -99,8 +103,8 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 	}
 	m := &mixed{logf: logf, hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
 	if f.cluster == "" {
-		if f.members != "" || f.native != "" {
-			return nil, usagef("-members and -native need -cluster NAME")
+		if f.members != "" || f.native != "" || f.options != (wire.Options{}) {
+			return nil, usagef("-members, -native, -prevote and -checkquorum need -cluster NAME")
 		}
 		return m, nil
 	}
@@ -129,6 +133,10 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 	if err := m.hub.AddCluster(f.cluster, members); err != nil {
 		return nil, usagef("%v", err)
 	}
+	m.options = f.options
+	if err := m.hub.SetOptions(f.cluster, f.options); err != nil {
+		return nil, err
+	}
 	if len(natives) > 0 {
 		if fi, err := os.Stat(f.data); err == nil && !fi.IsDir() {
 			return nil, usagef("-data %s is a file; want a directory", f.data)
@@ -156,8 +164,10 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	if native.UnreliableFromEnv() {
 		send = native.Unreliable(send, seed(id))
 	}
+	rc := raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)}
+	m.options.Apply(&rc)
 	n, err := native.Start(native.Config{
-		Raft: raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)},
+		Raft: rc,
 		Send: send,
 		Apply: func(e raft.CommitEntry) []byte {
 			o, err := sm.Apply(e)

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"raftlab/server/wire"
 )
 
 func TestBrowserMixedCluster(t *testing.T) {
@@ -104,4 +106,33 @@ func pageSubmit(p *page, cmd string) {
 	p.tb.Helper()
 	p.do(chromedp.SetValue(chromedp.CSS("#cmd"), cmd), chromedp.Click(chromedp.CSS(`#submitForm button[type=submit]`)))
 	p.waitFor("the command "+cmd+" committed", fmt.Sprintf(`document.getElementById("submitMsg").textContent.startsWith(%q + " committed at index")`, cmd))
+}
+
+// With -prevote, every member runs pre-vote wherever it runs: a member the page disconnects
+// becomes a pre-candidate and its term stays, and the leader keeps leading.
+func TestBrowserMixedClusterPreVote(t *testing.T) {
+	b := startBrowser(t)
+	base, _, _ := startMixedWith(t, "127.0.0.1:0", t.TempDir(), wire.Options{PreVote: true})
+	info := func() apiCluster { return clusterInfo(t, base) }
+	p := b.open(t, "http://"+base+"/?cluster=demo")
+	waitUntil(t, "the page's members to join and a leader", func() bool { c := info(); return browsersUp(c) && c.Leader != "" })
+	c := info()
+	var cut string
+	for _, id := range []string{"b1", "b2", "b3"} {
+		if id != c.Leader {
+			cut = id
+			break
+		}
+	}
+	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=disconnect]`, cut))
+	waitUntil(t, cut+" to become a pre-candidate", func() bool { return info().member(cut).State == "pre-candidate" })
+	if got := info().member(cut).Term; got != c.Term {
+		t.Errorf("%s moved from term %d to %d while cut off; with pre-vote it keeps its term", cut, c.Term, got)
+	}
+	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=reconnect]`, cut))
+	waitUntil(t, cut+" to follow again", func() bool { return info().member(cut).State == "follower" })
+	if now := info(); now.Leader != c.Leader || now.Term != c.Term {
+		t.Errorf("after the reconnect %s leads term %d; want %s still leading term %d", now.Leader, now.Term, c.Leader, c.Term)
+	}
+	p.noProblems()
 }

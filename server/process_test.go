@@ -358,7 +358,8 @@ func TestCommandFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-members", "n1,n2"}, 2, "-members and -native need -cluster"},
+		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote and -checkquorum need -cluster"},
+		{[]string{"-prevote"}, 2, "-members, -native, -prevote and -checkquorum need -cluster"},
 		{[]string{"-cluster", "demo"}, 2, "needs -members"},
 		{[]string{"-cluster", "demo", "-members", "n1,n1"}, 2, `member "n1" listed twice`},
 		{[]string{"-cluster", "demo", "-members", "n1,n 2"}, 2, "use letters, digits"},

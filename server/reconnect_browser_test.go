@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"testing"
 
+	"raftlab/server/wire"
 	"raftlab/web"
 )
 
@@ -18,7 +19,13 @@ import (
 // a server shutting down does.
 func startMixed(t *testing.T, addr, dir string) (base string, m *mixed, stop func()) {
 	t.Helper()
-	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: dir}
+	return startMixedWith(t, addr, dir, wire.Options{})
+}
+
+// startMixedWith is startMixed with options of Raft for the cluster (-prevote, -checkquorum).
+func startMixedWith(t *testing.T, addr, dir string, o wire.Options) (base string, m *mixed, stop func()) {
+	t.Helper()
+	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: dir, options: o}
 	m, err := f.start(t.Logf)
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,7 @@ type mixedHost struct {
 	open     bool   // the socket is open and welcomed
 	stopped  string // why the hub refused us for good; no more reconnects
 	members  []string
+	options  *wire.Options // the cluster's options of Raft, from the first welcome
 	presence []wire.Presence
 	nodes    map[string]*hostedNode
 	events   []string
@@ -242,7 +243,7 @@ func (h *mixedHost) welcome(e *wire.Envelope) {
 		h.logf("reconnected to the server")
 		return
 	}
-	h.members = e.Members
+	h.members, h.options = e.Members, e.Options
 	if err := checkCluster(store, h.storageCluster(), e.Members); err != nil {
 		h.stopped = err.Error()
 		return
@@ -267,7 +268,9 @@ func (h *mixedHost) welcome(e *wire.Envelope) {
 // start starts (or restarts) a member from its storage.
 func (h *mixedHost) start(hn *hostedNode) {
 	hn.store = newNodeStorage(store, h.storageCluster(), hn.id, store.Keys())
-	rn, err := raft.NewNode(raft.Config{ID: hn.id, Members: h.members, Storage: hn.store, Seed: rand.Uint64()}, h.now())
+	rc := raft.Config{ID: hn.id, Members: h.members, Storage: hn.store, Seed: rand.Uint64()}
+	h.options.Apply(&rc)
+	rn, err := raft.NewNode(rc, h.now())
 	if err != nil {
 		hn.failure = err.Error()
 		h.logf("%s cannot start: %v", hn.id, err)

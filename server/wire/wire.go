@@ -81,6 +81,8 @@ type Envelope struct {
 
 	// welcome, presence: where each member of the cluster runs and whether it is reachable.
 	Presence []Presence `json:"presence,omitempty"`
+	// welcome: the options of Raft every member runs with (nil: none).
+	Options *Options `json:"options,omitempty"`
 
 	// submit, result: the request, the member asked, the command.
 	Req     uint64 `json:"req,omitempty"`
@@ -96,6 +98,20 @@ type Envelope struct {
 	// error (and a failed result): a code from the Code* constants and a sentence.
 	Code  string `json:"code,omitempty"`
 	Error string `json:"error,omitempty"`
+}
+
+// Options are the options of Raft a cluster's members run with (raft.Config's fields of the
+// same names). The server sets them; every host applies them to the members it runs.
+type Options struct {
+	PreVote     bool `json:"preVote,omitempty"`
+	CheckQuorum bool `json:"checkQuorum,omitempty"`
+}
+
+// Apply sets the options in a member's configuration; o may be nil.
+func (o *Options) Apply(c *raft.Config) {
+	if o != nil {
+		c.PreVote, c.CheckQuorum = o.PreVote, o.CheckQuorum
+	}
 }
 
 // MemberStatus is what a host reports about one member it runs.
@@ -228,6 +244,9 @@ func (e *Envelope) Validate() error {
 			return err
 		}
 		return nil
+	}
+	if e.Options != nil && e.Type != TypeWelcome {
+		return errorf(CodeBadFrame, "%s: options come only in a welcome", e.Type)
 	}
 	switch e.Type {
 	case TypeHello:

@@ -15,6 +15,7 @@ func TestRoundTrip(t *testing.T) {
 	frames := []*Envelope{
 		{Type: TypeHello, Cluster: "demo", Kind: KindBrowser, Members: []string{"b1", "b2"}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Presence: []Presence{{ID: "n1", Kind: KindNative, Host: "server", Reachable: true}, {ID: "b1", Kind: KindBrowser}}},
+		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{PreVote: true, CheckQuorum: true}},
 		{Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{
 			{Type: raft.MsgApp, From: "n1", To: "b1", Term: 3, PrevLogIndex: 4, PrevLogTerm: 2, Commit: 4,
 				Entries: []raft.Entry{{Term: 3, Type: raft.EntryNoop}, {Term: 3, Type: raft.EntryCommand, Command: []byte("put x 1")}}},

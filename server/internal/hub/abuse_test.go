@@ -308,3 +308,32 @@ func TestCommandErrors(t *testing.T) {
 		t.Errorf("POST of 20 KiB = %d; want 413", resp.StatusCode)
 	}
 }
+
+// A cluster's options of Raft travel in every welcome; without options the welcome has none,
+// and an unknown cluster cannot be given options.
+func TestWelcomeCarriesOptions(t *testing.T) {
+	s := newServer(t, hub.Config{}, map[string][]string{"demo": {"b1", "b2"}, "plain": {"b1"}})
+	if err := s.hub.SetOptions("demo", wire.Options{PreVote: true, CheckQuorum: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.hub.SetOptions("nope", wire.Options{PreVote: true}); err == nil {
+		t.Error("options for an unknown cluster: no error")
+	}
+	for cluster, want := range map[string]*wire.Options{"demo": {PreVote: true, CheckQuorum: true}, "plain": nil} {
+		c := dial(t, s.url, nil)
+		if err := c.send(&wire.Envelope{Type: wire.TypeHello, Cluster: cluster, Kind: wire.KindBrowser, Members: []string{"b1"}}); err != nil {
+			t.Fatal(err)
+		}
+		e := c.next()
+		if e == nil || e.Type != wire.TypeWelcome {
+			t.Fatalf("%s: got %+v; want a welcome", cluster, e)
+		}
+		if (e.Options == nil) != (want == nil) || (want != nil && *e.Options != *want) {
+			t.Errorf("%s: welcome options %+v; want %+v", cluster, e.Options, want)
+		}
+	}
+	// A client may not send options.
+	c := dial(t, s.url, nil)
+	c.sendText(`{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b2"],"options":{"preVote":true}}`)
+	c.expectError(wire.CodeBadFrame, "options come only in a welcome")
+}

@@ -326,6 +326,10 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		delete(cl.status, m)
 	}
 	welcome := &wire.Envelope{Type: wire.TypeWelcome, Cluster: cl.name, Members: slices.Clone(cl.members), Presence: cl.presenceLocked()}
+	if cl.options != (wire.Options{}) {
+		o := cl.options
+		welcome.Options = &o
+	}
 	h.mu.Unlock()
 	b, err := wire.Encode(welcome)
 	if err != nil {

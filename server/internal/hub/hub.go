@@ -90,9 +90,10 @@ type cluster struct {
 	name    string
 	members []string
 	// Guarded by Hub.mu.
-	hosts  map[string]host
-	kinds  map[string]string // where each member runs, or ran last (browser until seen)
-	status map[string]remoteStatus
+	hosts   map[string]host
+	kinds   map[string]string // where each member runs, or ran last (browser until seen)
+	options wire.Options      // sent in every welcome
+	status  map[string]remoteStatus
 }
 
 type remoteStatus struct {
@@ -141,6 +142,19 @@ func New(cfg Config) *Hub {
 	h := &Hub{cfg: cfg, clusters: make(map[string]*cluster), conns: make(map[*conn]struct{})}
 	h.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: h.checkOrigin}
 	return h
+}
+
+// SetOptions sets the options of Raft that the cluster's members run with: every welcome
+// carries them, and hosts apply them to the members they start.
+func (h *Hub) SetOptions(name string, o wire.Options) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.clusters[name]
+	if c == nil {
+		return fmt.Errorf("no cluster %q", name)
+	}
+	c.options = o
+	return nil
 }
 
 // AddCluster adds a cluster with a fixed member list.

@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 				}
 				return nil
 			}
-			startErr = m.startNode(e.Members)
+			startErr = m.startNode(e.Members, e.Options)
 			close(welcomed)
 			return startErr
 		},
@@ -119,8 +119,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	return m, nil
 }
 
-// startNode expects m.mu to be held.
-func (m *Member) startNode(members []string) error {
+// startNode expects m.mu to be held. The cluster's options (from the welcome) are applied
+// over the member's own configuration.
+func (m *Member) startNode(members []string, opts *wire.Options) error {
 	var st raft.Storage
 	if m.cfg.DataDir == "" {
 		st = raft.NewMapStorage()
@@ -133,6 +134,7 @@ func (m *Member) startNode(members []string) error {
 	}
 	rc := m.cfg.Raft
 	rc.ID, rc.Members, rc.Storage = m.cfg.ID, members, st
+	opts.Apply(&rc)
 	if rc.Seed == 0 {
 		rc.Seed = uint64(time.Now().UnixNano())
 	}
