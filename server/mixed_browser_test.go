@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -115,7 +116,13 @@ func TestBrowserMixedClusterPreVote(t *testing.T) {
 	base, _, _ := startMixedWith(t, "127.0.0.1:0", t.TempDir(), wire.Options{PreVote: true})
 	info := func() apiCluster { return clusterInfo(t, base) }
 	p := b.open(t, "http://"+base+"/?cluster=demo")
-	waitUntil(t, "the page's members to join and a leader", func() bool { c := info(); return browsersUp(c) && c.Leader != "" })
+	deadline := time.Now().Add(30 * time.Second)
+	for c := info(); !browsersUp(c) || c.Leader == ""; c = info() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no leader with the page's members joined: %+v\npage events: %s", c, eval[string](p, "raftlab.mixedSnapshot()"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	c := info()
 	var cut string
 	for _, id := range []string{"b1", "b2", "b3"} {
