@@ -30,6 +30,8 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/evanw/esbuild/pkg/api"
+
+	"raftlab/web"
 )
 
 const (
@@ -74,7 +76,11 @@ func build(skipWasm bool) error {
 			return err
 		}
 	}
-	return compressAll()
+	if err := compressAll(); err != nil {
+		return err
+	}
+	// What it was built from, so that the browser tests can refuse a stale page.
+	return web.WriteStamp(".", distDir)
 }
 
 // clean removes everything in dist but the placeholder (and the wasm module when reused).

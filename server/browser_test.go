@@ -65,6 +65,9 @@ func startBrowser(tb testing.TB) *browser {
 	if !web.Built(web.Dist()) {
 		skip("the page is not built into this test binary: run `go run build.go` first (make test does)")
 	}
+	if why := web.Stale(web.Dist(), ".."); why != "" {
+		skip(why)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.NoSandbox, // as root, Chromium's sandbox refuses to start

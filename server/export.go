@@ -80,7 +80,7 @@ func exportPage(page fs.FS, dir string) (int, error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		if strings.HasSuffix(p, ".gz") || strings.HasSuffix(p, ".br") || strings.HasSuffix(p, ".map") || p == "NOT_BUILT" {
+		if strings.HasSuffix(p, ".gz") || strings.HasSuffix(p, ".br") || strings.HasSuffix(p, ".map") || p == "NOT_BUILT" || p == "SOURCES" {
 			return nil
 		}
 		b, err := fs.ReadFile(page, p)

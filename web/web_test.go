@@ -5,6 +5,7 @@ package web
 import (
 	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -69,5 +70,42 @@ func BenchmarkWasmSize(b *testing.B) {
 	}
 	for unit, n := range sizes {
 		b.ReportMetric(float64(n), unit)
+	}
+}
+
+// The stamp changes with any source of the page and with nothing else.
+func TestSourceStamp(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, s string) {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module raftlab\n")
+	write("raft/node.go", "package raft\n")
+	write("web/src/main.ts", "let x = 1;\n")
+	stamp := func() string {
+		s, err := SourceStamp(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s0 := stamp()
+	write("raft/node_test.go", "package raft\n")
+	write("raft/sim/testdata/failures/f.json", "{}")
+	write("README.md", "words")
+	if s := stamp(); s != s0 {
+		t.Errorf("tests, test data or the README changed the stamp")
+	}
+	write("web/src/main.ts", "let x = 2;\n")
+	if s := stamp(); s == s0 {
+		t.Errorf("a change to the page's TypeScript left the stamp as it was")
+	}
+	write("raft/scenario/scenarios/01.json", "{}")
+	if s := stamp(); s == s0 {
+		t.Errorf("a new scenario file left the stamp as it was")
 	}
 }
