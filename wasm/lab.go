@@ -564,7 +564,9 @@ type dropView struct {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 func msDur(m float64) time.Duration {
-	return time.Duration(m * float64(time.Millisecond))
+	// Round, not truncate: ms(d) of a nanosecond count is often a hair below it in binary
+	// (1049.999979 ms * 1e6 = 1049999978.9999999), and a share link must land on its time.
+	return time.Duration(math.Round(m * float64(time.Millisecond)))
 }
 
 // msgKind is the short name the page styles messages by.

@@ -355,3 +355,17 @@ func TestLabAdvanceBudgetAndStep(t *testing.T) {
 		}
 	}
 }
+
+// Milliseconds as the page passes them convert back to the very nanosecond they came from.
+func TestMsRoundTrip(t *testing.T) {
+	for _, d := range []time.Duration{0, 1, 999, 1049999979, 1234567891, 3*time.Hour + 7} {
+		if got := msDur(ms(d)); got != d {
+			t.Errorf("msDur(ms(%d)) = %d", d, got)
+		}
+	}
+	for ns := time.Duration(1_000_000_000); ns < 1_000_100_000; ns += 7 {
+		if got := msDur(ms(ns)); got != ns {
+			t.Fatalf("msDur(ms(%d)) = %d", ns, got)
+		}
+	}
+}
