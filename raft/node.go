@@ -73,8 +73,9 @@ type progress struct {
 	Progress
 	probeSent bool // in probe state, an AppendEntries is out; wait for its answer or a heartbeat
 	// sent holds the last index of each AppendEntries with entries not yet answered, in
-	// ascending order; Inflight is its length. A reply freeing everything up to Match frees
-	// exactly the messages it answers, however replies are lost, duplicated or reordered.
+	// ascending order (Status reports its length as Inflight). A reply freeing everything up to
+	// Match frees exactly the messages it answers, however replies are lost, duplicated or
+	// reordered.
 	sent       []uint64
 	toldCommit uint64 // the highest commit index the follower can have learned from us
 	// Loss detection while replicating: the Match seen at the last heartbeat, and for how many
@@ -85,7 +86,7 @@ type progress struct {
 }
 
 // forgetSent treats every message in flight as lost.
-func (pr *progress) forgetSent() { pr.sent, pr.Inflight = pr.sent[:0], 0 }
+func (pr *progress) forgetSent() { pr.sent = pr.sent[:0] }
 
 // NewNode starts a node at time now, restoring its persistent state from cfg.Storage when the
 // storage has data. Missing or corrupt stored data gives a *StorageError naming the key.
@@ -256,15 +257,16 @@ func (n *Node) TransferLeadership(now time.Duration, to string) error {
 	}
 	n.transferTo, n.transferDeadline = to, n.now+n.cfg.ElectionTimeoutMax
 	n.emit(Event{Kind: EvTransfer, Peer: to, Term: n.term})
-	if !n.sendTimeoutNow() {
-		n.sendAppend(to, n.progressOf(to), true)
+	if pr := n.progressOf(to); !n.sendTimeoutNow(pr) {
+		n.sendAppend(to, pr, true)
 	}
 	return nil
 }
 
-// sendTimeoutNow tells the transfer's target to campaign once its log matches the leader's.
-func (n *Node) sendTimeoutNow() bool {
-	if pr := n.progressOf(n.transferTo); pr != nil && pr.Match == n.log.lastIndex() {
+// sendTimeoutNow tells the transfer's target, whose progress is pr, to campaign once its log
+// matches the leader's.
+func (n *Node) sendTimeoutNow(pr *progress) bool {
+	if pr != nil && pr.Match == n.log.lastIndex() {
 		n.send(Message{Type: MsgTimeoutNow, To: n.transferTo})
 		return true
 	}
@@ -280,7 +282,7 @@ func (n *Node) checkTransfer() {
 		n.emit(Event{Kind: EvTransfer, Peer: n.transferTo, Term: n.term, Detail: "it did not take over within an election timeout"})
 		n.transferTo = ""
 	default:
-		n.sendTimeoutNow()
+		n.sendTimeoutNow(n.progressOf(n.transferTo))
 	}
 }
 
@@ -298,7 +300,9 @@ func (n *Node) Status() Status {
 	} else {
 		st.Progress = make(map[string]Progress, len(n.prs))
 		for i, pr := range n.prs {
-			st.Progress[n.peers()[i]] = pr.Progress
+			p := pr.Progress
+			p.Inflight = len(pr.sent)
+			st.Progress[n.peers()[i]] = p
 		}
 	}
 	return st
@@ -553,14 +557,7 @@ func (n *Node) step(m *Message) {
 		n.handleAppend(m)
 	case MsgAppReply:
 		if n.state == Leader {
-			var before uint64
-			if pr := n.progressOf(m.From); pr != nil {
-				before = pr.Match
-			}
 			n.handleAppendReply(m)
-			if n.transferTo == m.From && before < n.log.lastIndex() {
-				n.sendTimeoutNow() // the target may just have caught up
-			}
 		}
 	case MsgTimeoutNow:
 		// Our leader hands over: campaign now, without pre-vote (the leader asked for it).
@@ -647,7 +644,9 @@ func (n *Node) handleAppendReply(m *Message) {
 				i++
 			}
 			pr.sent = pr.sent[:copy(pr.sent, pr.sent[i:])]
-			pr.Inflight = len(pr.sent)
+		}
+		if advanced && n.transferTo == m.From {
+			n.sendTimeoutNow(pr) // the target may just have caught up
 		}
 		// Only a Match that moves past the commit index can move the commit index.
 		if advanced && pr.Match > n.commit && n.maybeCommit() {
@@ -732,11 +731,10 @@ func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
 		n.sendEntries(to, pr, last)
 		return
 	}
-	if pr.Next <= last && pr.Inflight < n.cfg.MaxInflight {
+	if pr.Next <= last && len(pr.sent) < n.cfg.MaxInflight {
 		hi := n.sendEntries(to, pr, last)
 		pr.Next = hi + 1
 		pr.sent = append(pr.sent, hi)
-		pr.Inflight = len(pr.sent)
 		return
 	}
 	// Nothing new to send. A heartbeat goes anyway; so does news of the commit index that the

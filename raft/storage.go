@@ -312,17 +312,6 @@ func (s *MapStorage) Get(key string) ([]byte, bool) {
 	return bytes.Clone(v), ok
 }
 
-// remove deletes key, for tests of damaged storage.
-func (s *MapStorage) remove(key string) {
-	if i, ok := logIndex(key); ok {
-		if i < len(s.log) {
-			s.log[i] = nil
-		}
-		return
-	}
-	delete(s.m, key)
-}
-
 // HasData reports whether anything was ever stored.
 func (s *MapStorage) HasData() bool { return len(s.m) > 0 || len(s.log) > 0 }
 

@@ -306,3 +306,14 @@ func TestMapStorageKeys(t *testing.T) {
 		t.Errorf("clone lost %s: %q, %v", KeyLogEntry(3), v, ok)
 	}
 }
+
+// remove deletes key, for tests of damaged storage.
+func (s *MapStorage) remove(key string) {
+	if i, ok := logIndex(key); ok {
+		if i < len(s.log) {
+			s.log[i] = nil
+		}
+		return
+	}
+	delete(s.m, key)
+}

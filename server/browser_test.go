@@ -50,6 +50,10 @@ type browser struct {
 	ctx context.Context
 }
 
+// stalePage says why the embedded page is not built from the working tree's sources ("" if it
+// is), hashing them once per test binary.
+var stalePage = sync.OnceValue(func() string { return web.Stale(web.Dist(), "..") })
+
 func startBrowser(tb testing.TB) *browser {
 	tb.Helper()
 	skip := func(why string) {
@@ -65,7 +69,7 @@ func startBrowser(tb testing.TB) *browser {
 	if !web.Built(web.Dist()) {
 		skip("the page is not built into this test binary: run `go run build.go` first (make test does)")
 	}
-	if why := web.Stale(web.Dist(), ".."); why != "" {
+	if why := stalePage(); why != "" {
 		skip(why)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],

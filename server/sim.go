@@ -16,15 +16,15 @@ import (
 
 // simConfig is what the sim flags describe.
 type simConfig struct {
-	seed     uint64
-	nodes    int
-	duration time.Duration
-	faults   sim.FaultSet
-	load     float64
-	verbose  bool
-	preVote  bool
-	quorum   bool
-	kv       kvConfig
+	seed        uint64
+	nodes       int
+	duration    time.Duration
+	faults      sim.FaultSet
+	load        float64
+	verbose     bool
+	preVote     bool
+	checkQuorum bool
+	kv          kvConfig
 }
 
 func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
@@ -38,7 +38,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.Float64Var(&cfg.load, "load", 10, "client commands per simulated second, submitted to the leader")
 	fs.BoolVar(&cfg.verbose, "v", false, "print every trace event")
 	fs.BoolVar(&cfg.preVote, "prevote", false, "nodes ask for pre-votes before they start an election (Raft thesis 9.6)")
-	fs.BoolVar(&cfg.quorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
+	fs.BoolVar(&cfg.checkQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
 	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
@@ -88,7 +88,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sim: %v (see server sim -h)\n", err)
 		return 2
 	}
-	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.quorum}}
+	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.checkQuorum}}
 	if cfg.verbose {
 		opts.OnEvent = func(e raft.Event) { fmt.Fprintln(stdout, e) }
 	}
@@ -139,7 +139,7 @@ func flagLine(cfg simConfig) string {
 	if cfg.preVote {
 		line += " -prevote"
 	}
-	if cfg.quorum {
+	if cfg.checkQuorum {
 		line += " -checkquorum"
 	}
 	return line + cfg.kv.flags()

@@ -19,7 +19,6 @@ type checker struct {
 	// byIndex, any other (rare: a log repaired after a leader change) in byEntry.
 	byIndex   []termHash
 	byEntry   map[entryKey]uint64
-	nodes     map[string]*nodeCheck
 	committed []uint64 // committed[i]: prefix hash of the committed log up to i; [0] = 0
 
 	elections         int
@@ -44,24 +43,15 @@ func newChecker(c *Cluster) *checker {
 		c:         c,
 		leaders:   make(map[uint64]string),
 		byEntry:   make(map[entryKey]uint64),
-		nodes:     make(map[string]*nodeCheck),
 		committed: []uint64{0},
 	}
 }
 
 func (k *checker) node(id string) *nodeCheck {
 	if sn := k.c.lookup(id); sn != nil {
-		if sn.check == nil {
-			sn.check = &nodeCheck{hashes: []uint64{0}}
-		}
 		return sn.check
 	}
-	nc := k.nodes[id] // not a member: only a broken driver names one
-	if nc == nil {
-		nc = &nodeCheck{hashes: []uint64{0}}
-		k.nodes[id] = nc
-	}
-	return nc
+	return &nodeCheck{hashes: []uint64{0}} // not a member: only a broken driver names one
 }
 
 func entryHash(prev uint64, index uint64, e raft.Entry) uint64 {

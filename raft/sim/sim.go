@@ -128,9 +128,8 @@ func (c *Cluster) lookup(id string) *simNode {
 	if k := int(id[len(id)-1]) - '1'; len(id) == 2 && k >= 0 && k < len(c.nodes) && c.nodes[k].id == id {
 		return c.nodes[k]
 	}
-	last := id[len(id)-1] // ids mostly differ in their last byte: compare it first
 	for _, sn := range c.nodes {
-		if len(sn.id) == len(id) && sn.id[len(sn.id)-1] == last && sn.id == id {
+		if sn.id == id {
 			return sn
 		}
 	}
@@ -183,7 +182,7 @@ func New(o Options) (*Cluster, error) {
 	}
 	c.check = newChecker(c)
 	for _, id := range ids {
-		sn := &simNode{id: id, storage: o.Storage(id)}
+		sn := &simNode{id: id, storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
 		c.nodes = append(c.nodes, sn)
 		if err := c.start(sn); err != nil {
 			return nil, err
