@@ -229,7 +229,7 @@ type pageSnapshot struct {
 func (p *page) snapshot() pageSnapshot {
 	p.tb.Helper()
 	var s pageSnapshot
-	if err := json.Unmarshal([]byte(eval[string](p, "raftlab.snapshot(1e15, 1e15)")), &s); err != nil {
+	if err := json.Unmarshal([]byte(eval[string](p, "raftlabWasm.snapshot(1e15, 1e15)")), &s); err != nil {
 		p.tb.Fatalf("snapshot: %v", err)
 	}
 	return s
@@ -462,10 +462,10 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("paused: clock moved from %v to %v ms, events %d to %d", s1.Now, s2.Now, s1.Stats.Events, s2.Stats.Events)
 		}
 		p.do(chromedp.KeyEvent(kb.ArrowRight))
-		p.waitFor("one event processed", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.events > %d`, s1.Stats.Events))
+		p.waitFor("one event processed", fmt.Sprintf(`JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).stats.events > %d`, s1.Stats.Events))
 		p.waitFor("the clock shown", fmt.Sprintf(`document.getElementById("clock").textContent === (%f / 1000).toFixed(3) + " s"`, p.snapshot().Now))
 		p.do(chromedp.KeyEvent(" "))
-		p.waitFor("running again", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).now > %f + 100`, s1.Now))
+		p.waitFor("running again", fmt.Sprintf(`JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).now > %f + 100`, s1.Now))
 		p.noProblems()
 	})
 
@@ -483,11 +483,11 @@ func TestBrowser(t *testing.T) {
 		p := b.open(t, serve(t))
 		p.leader("")
 		p.do(chromedp.SendKeys(chromedp.CSS("#groups"), "n1 n2 | n3 n4 n5"), chromedp.Click(chromedp.CSS("#partition")))
-		p.waitFor("six links cut", `JSON.parse(raftlab.snapshot(1e15, 1e15)).cut.length === 6 && document.querySelectorAll("line.link.cut").length === 6`)
+		p.waitFor("six links cut", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).cut.length === 6 && document.querySelectorAll("line.link.cut").length === 6`)
 		p.click("#healAll")
 		p.waitFor("links healed", `document.querySelectorAll("line.link.cut").length === 0`)
 		p.click("#unreliable")
-		p.waitFor("drops counted", `JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.dropped > 0`)
+		p.waitFor("drops counted", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).stats.dropped > 0`)
 		p.noProblems()
 	})
 

@@ -68,7 +68,7 @@ type timeline struct {
 
 func (p *page) timeline() timeline {
 	p.tb.Helper()
-	return evalJSON[timeline](p, "raftlab.timeline()")
+	return evalJSON[timeline](p, "raftlabWasm.timeline()")
 }
 
 func evalJSON[T any](p *page, js string) T {
@@ -85,7 +85,7 @@ func (p *page) seekSlider(ms float64) {
 	p.tb.Helper()
 	eval[bool](p, fmt.Sprintf(`(() => { const s = document.getElementById("timeSlider"); s.value = %q;
 		s.dispatchEvent(new Event("input")); s.dispatchEvent(new Event("change")); return true; })()`, fmt.Sprint(ms)))
-	p.waitFor(fmt.Sprintf("the run replayed to %v ms", ms), fmt.Sprintf(`JSON.parse(raftlab.timeline()).now === %v`, ms))
+	p.waitFor(fmt.Sprintf("the run replayed to %v ms", ms), fmt.Sprintf(`JSON.parse(raftlabWasm.timeline()).now === %v`, ms))
 }
 
 func (p *page) raftlabKeys() int {
@@ -124,7 +124,7 @@ func TestBrowserCourse(t *testing.T) {
 		p.screenshot("course-share.png")
 
 		q := b.openFresh(t, link)
-		q.waitFor("the shared run at its time", fmt.Sprintf(`JSON.parse(raftlab.timeline()).now === %v`, tl.Now))
+		q.waitFor("the shared run at its time", fmt.Sprintf(`JSON.parse(raftlabWasm.timeline()).now === %v`, tl.Now))
 		if got := eval[string](q, "raftlab.traceHash()"); got != hash {
 			t.Errorf("the link replays to trace %s at %v ms; the run had %s", got, tl.Now, hash)
 		}
@@ -173,7 +173,7 @@ func TestBrowserCourse(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := b.openFresh(t, serve(t)+"?t=3000&run="+url.QueryEscape(run.Encode()))
-		p.waitFor("the run at 3 s", `JSON.parse(raftlab.timeline()).now === 3000`)
+		p.waitFor("the run at 3 s", `JSON.parse(raftlabWasm.timeline()).now === 3000`)
 		if got := eval[string](p, "raftlab.traceHash()"); got != c.TraceHash() {
 			t.Errorf("the page replays sim.Run.Encode's link to trace %s; the simulator to %s", got, c.TraceHash())
 		}
@@ -227,13 +227,13 @@ func TestBrowserCourse(t *testing.T) {
 		}
 		// Leaving for free play: → steps again (outside guided mode it is the step key).
 		p.click("#freePlay")
-		p.waitFor("free play", `document.getElementById("guide").hidden && JSON.parse(raftlab.timeline()).memory === ""`)
+		p.waitFor("free play", `document.getElementById("guide").hidden && JSON.parse(raftlabWasm.timeline()).memory === ""`)
 		p.leader("")
 		p.do(chromedp.KeyEvent(" "))
 		p.waitFor("paused", `document.body.classList.contains("paused")`)
 		ev := p.snapshot().Stats.Events
 		p.do(chromedp.KeyEvent(kb.ArrowRight))
-		p.waitFor("one event stepped", fmt.Sprintf(`JSON.parse(raftlab.snapshot(1e15, 1e15)).stats.events > %d`, ev))
+		p.waitFor("one event stepped", fmt.Sprintf(`JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).stats.events > %d`, ev))
 		p.noProblems()
 	})
 }
@@ -250,7 +250,7 @@ func TestBrowserEmbed(t *testing.T) {
 		p := b.openFreshHost(t, serve(t)+"embed-demo.html")
 		for _, id := range []string{"labA", "labB"} {
 			p.waitFor(id+" loaded", fmt.Sprintf(`document.getElementById(%q).contentWindow.document.body.dataset.ready === "1"`, id))
-			p.waitFor(id+" elects a leader", frame(id, `document.body.dataset.ready === "1" && JSON.parse(raftlab.snapshot(1e15, 1e15)).leader !== ""`))
+			p.waitFor(id+" elects a leader", frame(id, `document.body.dataset.ready === "1" && JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).leader !== ""`))
 		}
 		// Both clusters are named lab3; each frame keeps its own namespace.
 		for _, ns := range []string{"demo-a", "demo-b"} {
@@ -262,15 +262,15 @@ func TestBrowserEmbed(t *testing.T) {
 			t.Errorf("%d keys in the page's own namespace; embeds should use theirs", n)
 		}
 		// Crashing A's leader leaves B alone, and neither sees the other's writes as a conflict.
-		leadA := eval[string](p, frame("labA", `JSON.parse(raftlab.snapshot(1e15, 1e15)).leader`))
+		leadA := eval[string](p, frame("labA", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).leader`))
 		eval[bool](p, frame("labA", fmt.Sprintf(`document.querySelector(".card[data-node=%s] button[data-act=crash]").click(), true`, leadA)))
 		p.waitFor("A's leader down", frame("labA", fmt.Sprintf(`document.querySelector(".card[data-node=%s]").dataset.state === "dead"`, leadA)))
-		termB := eval[float64](p, frame("labB", `JSON.parse(raftlab.snapshot(1e15, 1e15)).nodes[0].term`))
-		p.waitFor("A elects another leader", frame("labA", fmt.Sprintf(`(l => l !== "" && l !== %q)(JSON.parse(raftlab.snapshot(1e15, 1e15)).leader)`, leadA)))
-		if s := eval[string](p, frame("labB", `JSON.parse(raftlab.snapshot(1e15, 1e15)).nodes.map(n => n.state).join(",")`)); strings.Contains(s, "dead") {
+		termB := eval[float64](p, frame("labB", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).nodes[0].term`))
+		p.waitFor("A elects another leader", frame("labA", fmt.Sprintf(`(l => l !== "" && l !== %q)(JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).leader)`, leadA)))
+		if s := eval[string](p, frame("labB", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).nodes.map(n => n.state).join(",")`)); strings.Contains(s, "dead") {
 			t.Errorf("B's nodes %s: a crash in A reached B", s)
 		}
-		if got := eval[float64](p, frame("labB", `JSON.parse(raftlab.snapshot(1e15, 1e15)).nodes[0].term`)); got != termB {
+		if got := eval[float64](p, frame("labB", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).nodes[0].term`)); got != termB {
 			t.Errorf("B's n1 went from term %v to %v while A re-elected", termB, got)
 		}
 		for _, id := range []string{"labA", "labB"} {
@@ -290,7 +290,7 @@ func TestBrowserEmbed(t *testing.T) {
 		if len(s.Nodes) != 3 {
 			t.Errorf("%d nodes; nodes=3 was asked", len(s.Nodes))
 		}
-		if !eval[bool](p, `JSON.parse(raftlab.snapshot(1e15, 1e15)).unreliable`) {
+		if !eval[bool](p, `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).unreliable`) {
 			t.Errorf("unreliable=1 not applied")
 		}
 		if got := eval[string](p, `document.getElementById("speedText").textContent`); got != "0.1×" {
@@ -390,7 +390,7 @@ func TestBrowserBreakIt(t *testing.T) {
 		p.leader("")
 		p.click("#options summary")
 		p.click(`input[data-option=PreVote]`)
-		p.waitFor("pre-vote on", `JSON.stringify(JSON.parse(raftlab.timeline()).options) === '["PreVote"]'`)
+		p.waitFor("pre-vote on", `JSON.stringify(JSON.parse(raftlabWasm.timeline()).options) === '["PreVote"]'`)
 		if !eval[bool](p, `document.getElementById("brokenBadge").hidden`) {
 			t.Errorf("pre-vote is an option, not a bug: the BROKEN badge shows")
 		}
@@ -405,7 +405,7 @@ func TestBrowserBreakIt(t *testing.T) {
 		}
 		p.screenshot("prevote.png")
 		p.click(`input[data-option=PreVote]`)
-		p.waitFor("free play again", `JSON.parse(raftlab.timeline()).memory === "" && JSON.parse(raftlab.timeline()).options.length === 0`)
+		p.waitFor("free play again", `JSON.parse(raftlabWasm.timeline()).memory === "" && JSON.parse(raftlabWasm.timeline()).options.length === 0`)
 		p.noProblems()
 	})
 
@@ -414,7 +414,7 @@ func TestBrowserBreakIt(t *testing.T) {
 		p.leader("")
 		p.click("#breakIt summary")
 		p.click(`input[data-bug=IgnoreHigherTerm]`)
-		p.waitFor("the switch planted", `JSON.stringify(JSON.parse(raftlab.timeline()).bugs) === '["IgnoreHigherTerm"]'`)
+		p.waitFor("the switch planted", `JSON.stringify(JSON.parse(raftlabWasm.timeline()).bugs) === '["IgnoreHigherTerm"]'`)
 		if tl := p.timeline(); tl.Memory == "" {
 			t.Errorf("a broken cluster runs on localStorage; it should be in memory")
 		}
@@ -424,7 +424,7 @@ func TestBrowserBreakIt(t *testing.T) {
 		p.leader("")
 		p.screenshot("breakit-switch.png")
 		p.click(`input[data-bug=IgnoreHigherTerm]`)
-		p.waitFor("free play again", `JSON.parse(raftlab.timeline()).memory === "" && JSON.parse(raftlab.timeline()).bugs.length === 0`)
+		p.waitFor("free play again", `JSON.parse(raftlabWasm.timeline()).memory === "" && JSON.parse(raftlabWasm.timeline()).bugs.length === 0`)
 		// The broken run wrote nothing to localStorage: only the free-play cluster's keys are there.
 		if n := eval[int](p, `Object.keys(localStorage).filter(k => !k.startsWith("raftlab/lab5/")).length`); n != 0 {
 			t.Errorf("%d keys outside the free-play cluster", n)
@@ -489,7 +489,7 @@ func TestBrowserHostAPI(t *testing.T) {
 		}
 		p.waitFor(to+" leading after the transfer from "+newLead, fmt.Sprintf(`raftlab.status().leader === %q`, to))
 		eval[bool](p, fmt.Sprintf(`raftlab.restart(%q) === null && raftlab.partition(["n1", "n2"], ["n3", "n4", "n5"]) === null`, lead))
-		p.waitFor("six links cut", `JSON.parse(raftlab.snapshot(1e15, 1e15)).cut.length === 6`)
+		p.waitFor("six links cut", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).cut.length === 6`)
 		eval[bool](p, `raftlab.heal() === null && raftlab.pause() === null`)
 		st := evalJSON[struct {
 			Now     float64 `json:"now"`

@@ -100,7 +100,7 @@ func TestBrowserHistory(t *testing.T) {
 		}
 		p.click("#breakIt summary")
 		p.click(`input[data-bug=FollowerReads]`)
-		p.waitFor("the switch planted", `JSON.stringify(JSON.parse(raftlab.timeline()).bugs) === '["FollowerReads"]'`)
+		p.waitFor("the switch planted", `JSON.stringify(JSON.parse(raftlabWasm.timeline()).bugs) === '["FollowerReads"]'`)
 		if !eval[bool](p, `document.getElementById("brokenBadge").textContent.includes("FollowerReads")`) {
 			t.Errorf("the follower-read switch is not marked BROKEN ON PURPOSE")
 		}

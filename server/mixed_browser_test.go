@@ -57,7 +57,7 @@ func TestBrowserMixedCluster(t *testing.T) {
 	p.waitReady()
 	waitUntil(t, "the page's members to rejoin after the reload", browserUp)
 	var snap struct{ Events []string }
-	json.Unmarshal([]byte(eval[string](p, "raftlab.mixedSnapshot()")), &snap)
+	json.Unmarshal([]byte(eval[string](p, "raftlabWasm.mixedSnapshot()")), &snap)
 	for _, id := range []string{"b1", "b2", "b3"} {
 		found := false
 		for _, e := range snap.Events {
@@ -119,7 +119,7 @@ func TestBrowserMixedClusterPreVote(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for c := info(); !browsersUp(c) || c.Leader == ""; c = info() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no leader with the page's members joined: %+v\npage events: %s", c, eval[string](p, "raftlab.mixedSnapshot()"))
+			t.Fatalf("no leader with the page's members joined: %+v\npage events: %s", c, eval[string](p, "raftlabWasm.mixedSnapshot()"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

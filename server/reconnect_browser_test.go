@@ -80,13 +80,13 @@ func TestBrowserMixedServerRestart(t *testing.T) {
 	n1Last := info().member("n1").Last
 
 	stop()
-	p.waitFor("the page to notice the server is gone", `raftlab.mixedSnapshot().includes("lost the server")`)
+	p.waitFor("the page to notice the server is gone", `raftlabWasm.mixedSnapshot().includes("lost the server")`)
 
 	// The same address and data: the page's next reconnect finds the new server.
 	_, _, stop2 := startMixed(t, base, dir)
 	defer stop2()
 	waitUntil(t, "the page's members to rejoin the restarted server", browserUp)
-	p.waitFor("the page to say it reconnected", `raftlab.mixedSnapshot().includes("reconnected to the server")`)
+	p.waitFor("the page to say it reconnected", `raftlabWasm.mixedSnapshot().includes("reconnected to the server")`)
 	pageSubmit(p, "append a 2")
 	pageSubmit(p, "get a")
 	p.waitFor("get a answered 12", `document.getElementById("submitMsg").textContent.endsWith('→ "12"')`)

@@ -11,7 +11,7 @@ import (
 	"syscall/js"
 )
 
-// addCourseAPI adds to globalThis.raftlab:
+// addCourseAPI adds to globalThis.raftlabWasm:
 //
 //	share()               -> JSON Share | error text      the run as link parts (run as JSON)
 //	openRun(json, atMs)   -> null | error text            replay a run (JSON) to atMs, in memory

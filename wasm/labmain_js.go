@@ -67,7 +67,7 @@ func main() {
 		}),
 	}
 	addCourseAPI(api) // course_js.go
-	js.Global().Set("raftlab", js.ValueOf(api))
+	js.Global().Set("raftlabWasm", js.ValueOf(api))
 	if f := js.Global().Get("onRaftlabReady"); f.Type() == js.TypeFunction {
 		f.Invoke()
 	}

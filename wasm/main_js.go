@@ -2,7 +2,8 @@
 
 //go:build js && wasm
 
-// Command wasm is the lab page's module. It installs globalThis.raftlab:
+// Command wasm is the lab page's module. It installs globalThis.raftlabWasm (web/src/api.ts types
+// it; window.raftlab is the page's host API, another object):
 //
 //	start(nodes, seed) -> null | error text     start (or restart) a cluster of 3, 5, 7 or 9 nodes
 //	reset(nodes)       -> keys removed          clear that cluster's localStorage

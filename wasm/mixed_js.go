@@ -21,7 +21,7 @@ import (
 	"raftlab/server/wire"
 )
 
-// mixedAPI is what main adds to globalThis.raftlab:
+// mixedAPI is what main adds to globalThis.raftlabWasm:
 //
 //	joinCluster(wsURL, cluster, members) -> null | error text   host these members (comma-separated)
 //	mixedAct(json)      -> null | error text   {"kind":"crash|restart|disconnect|reconnect","node":"b1"}

@@ -13,7 +13,7 @@ func main() {
 	store, storageName = openStorage()
 	api := mixedAPI()
 	api["storage"] = storageName
-	js.Global().Set("raftlab", js.ValueOf(api))
+	js.Global().Set("raftlabWasm", js.ValueOf(api))
 	if f := js.Global().Get("onRaftlabReady"); f.Type() == js.TypeFunction {
 		f.Invoke()
 	}

@@ -1,4 +1,8 @@
-// The wasm module's JS API (wasm/main_js.go) and the shapes of what it reports.
+// The wasm modules' JS API, typed in this one module: what raftlab.wasm (wasm/labmain_js.go,
+// wasm/course_js.go) and mixed.wasm (wasm/mixedmain_js.go) install as globalThis.raftlabWasm,
+// and the shapes of what they report. The rest of the page receives the API from here and
+// never reads the global itself; window.raftlab is the page's host API (hostapi.ts), a
+// different object.
 
 /** One node as the core reports it (wasm/lab.go nodeView). */
 export interface NodeView {
@@ -90,8 +94,9 @@ export interface Action {
   maxMs?: number;
 }
 
-/** globalThis.raftlab, installed by the wasm module. */
-interface RaftlabAPI {
+/** The simulated cluster's calls (wasm/labmain_js.go). */
+export interface ClusterAPI {
+  /** Where the nodes keep their state: "localStorage", or "memory (why)". */
   storage: string;
   start(nodes: number, seed: number): string | null;
   reset(nodes: number): number;
@@ -101,14 +106,48 @@ interface RaftlabAPI {
   snapshot(eventsAfter: number, dropsAfter: number, light?: boolean): string;
 }
 
+/** The course calls of the lab module (wasm/course_js.go); JSON texts, or null / an error text. */
+export interface CourseAPI {
+  share(): string;
+  openRun(run: string, atMs: number): string | null;
+  seek(ms: number): string | null;
+  timeline(): string;
+  traceHash(): string;
+  scenarios(): string;
+  guide(id: string, step: number): string | null;
+  guideState(): string;
+  next(): string | null;
+  setNamespace(ns: string): string | null;
+  bugSwitches(): string;
+  optionSwitches(): string;
+  breakIt(n: number, seed: number, names: string): string | null;
+  beforeViolation(): string | null;
+  /** The client history, its last n operations (0: all), as JSON, or "null". */
+  history(n: number): string;
+  /** Messages and lane marks after the given sequence numbers, as JSON. */
+  timelineData(msgsAfter: number, marksAfter: number): string;
+}
+
+/** What raftlab.wasm installs. */
+export type LabAPI = ClusterAPI & CourseAPI;
+
+/** What mixed.wasm installs (wasm/mixed_js.go). */
+export interface MixedAPI {
+  storage: string;
+  joinCluster(url: string, cluster: string, members: string): string | null;
+  mixedAct(action: string): string | null;
+  mixedSnapshot(): string;
+}
+
 declare class Go {
   importObject: WebAssembly.Imports;
   run(instance: WebAssembly.Instance): Promise<void>;
 }
 
 declare global {
+  // The wasm module's own global, read once by instantiate; tests may read it too.
   // eslint-disable-next-line no-var
-  var raftlab: RaftlabAPI | undefined;
+  var raftlabWasm: unknown;
 }
 
 /** Lab wraps the wasm API with types. Every method returns an error text or a value; none throws. */
@@ -116,7 +155,7 @@ export class Lab {
   /** The first internal error a call reported (a Go panic, turned into text); null if none. */
   failure: string | null = null;
 
-  constructor(private readonly api: RaftlabAPI) {}
+  constructor(readonly api: LabAPI) {}
 
   private check<T>(v: T | string, isError: (v: T | string) => v is string): T | null {
     if (isError(v)) {
@@ -173,8 +212,8 @@ function isText(v: unknown): v is string {
   return typeof v === "string";
 }
 
-/** Loads wasm_exec.js's Go runtime with the module and returns the API once it is installed. */
-export async function loadLab(url: string): Promise<Lab> {
+/** instantiate runs a module with wasm_exec.js's Go runtime and returns what it installed. */
+async function instantiate(url: string): Promise<object> {
   const go = new Go();
   const resp = fetch(url);
   let result: WebAssembly.WebAssemblyInstantiatedSource;
@@ -185,10 +224,20 @@ export async function loadLab(url: string): Promise<Lab> {
     const buf = await (await fetch(url)).arrayBuffer();
     result = await WebAssembly.instantiate(buf, go.importObject);
   }
-  void go.run(result.instance); // runs main until it blocks, which installs globalThis.raftlab
-  const api = globalThis.raftlab;
-  if (!api) {
+  void go.run(result.instance); // runs main until it blocks, which installs globalThis.raftlabWasm
+  const api = globalThis.raftlabWasm;
+  if (typeof api !== "object" || api === null) {
     throw new Error("the wasm module did not install its API");
   }
-  return new Lab(api);
+  return api;
+}
+
+/** Loads the lab's module (raftlab.wasm) and returns its API, with types. */
+export async function loadLab(url: string): Promise<Lab> {
+  return new Lab((await instantiate(url)) as LabAPI);
+}
+
+/** Loads the mixed-cluster module (mixed.wasm) and returns its API, with types. */
+export async function loadMixed(url: string): Promise<MixedAPI> {
+  return (await instantiate(url)) as MixedAPI;
 }

@@ -2,29 +2,11 @@
 // by acting), and guided scenarios (narration, Back / Next / jump, ←/→, asked actions
 // highlighted). The wasm side is wasm/replay.go and wasm/guide.go.
 
-import type { Snapshot } from "./api";
-import type { Page } from "./main";
+import type { CourseAPI, Snapshot } from "./api";
+import type { Page } from "./page";
 import { Timeline as TimelineView } from "./timeline";
 import { HistoryPanel } from "./history";
 import { h } from "./dom";
-
-/** The course part of globalThis.raftlab (wasm/course_js.go). */
-interface CourseAPI {
-  share(): string;
-  openRun(run: string, atMs: number): string | null;
-  seek(ms: number): string | null;
-  timeline(): string;
-  traceHash(): string;
-  scenarios(): string;
-  guide(id: string, step: number): string | null;
-  guideState(): string;
-  next(): string | null;
-  setNamespace(ns: string): string | null;
-  bugSwitches(): string;
-  optionSwitches(): string;
-  breakIt(n: number, seed: number, names: string): string | null;
-  beforeViolation(): string | null;
-}
 
 interface Timeline {
   now: number;
@@ -106,7 +88,6 @@ export async function decodeRun(text: string): Promise<string> {
 
 /** Course adds the course controls to the page. */
 export class Course {
-  private readonly api: CourseAPI;
   private readonly slider: HTMLInputElement;
   private readonly timeText: HTMLElement;
   private readonly storage: HTMLElement;
@@ -134,9 +115,10 @@ export class Course {
   /** The client history and its linearizability check (history.ts). */
   readonly history: HistoryPanel;
 
-  constructor(private readonly page: Page) {
-    // A copy: hostapi.ts later adds page-level methods of the same names (seek) to raftlab.
-    this.api = { ...(globalThis.raftlab as unknown as CourseAPI) };
+  constructor(
+    private readonly page: Page,
+    private readonly api: CourseAPI,
+  ) {
     const root = document.getElementById("course");
     if (!root) throw new Error("missing #course");
 
@@ -208,8 +190,8 @@ export class Course {
 
     const tl = h("details", "timelinebox", root);
     tl.id = "timelineBox";
-    this.timelineView = new TimelineView(tl);
-    this.history = new HistoryPanel(root, () => page.generation);
+    this.timelineView = new TimelineView(tl, (m, k) => api.timelineData(m, k));
+    this.history = new HistoryPanel(root, (n) => api.history(n), () => page.generation);
 
     this.guidePanel = h("section", "guide", root);
     this.guidePanel.id = "guide";

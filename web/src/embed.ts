@@ -2,7 +2,7 @@
 // 800×500); nodes, seed, speed, autoplay, controls, unreliable, theme and ns (storage
 // namespace) configure it. A bad parameter is named in a visible message and its default used.
 
-import type { Page } from "./main";
+import type { Page } from "./page";
 
 /** The controls a host page may show (controls=a,b,c), and the parts of the page they are. */
 export const CONTROLS: Record<string, string[]> = {

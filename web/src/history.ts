@@ -122,8 +122,6 @@ class CheckerWorker {
 
 /** HistoryPanel is the client history view and the linearizability banner. */
 export class HistoryPanel {
-  /** The module's history(n) (hostapi.ts later puts a page-level history() in its place). */
-  private readonly historyJSON: (n: number) => string;
   private readonly box: HTMLDetailsElement;
   private readonly verdictEl: HTMLElement;
   private readonly noteEl: HTMLElement;
@@ -150,9 +148,12 @@ export class HistoryPanel {
   private failed = false;
   private lastGen = -1;
 
-  constructor(root: HTMLElement, private readonly generation: () => number) {
-    const api = globalThis.raftlab as unknown as { history(n: number): string };
-    this.historyJSON = api.history.bind(api);
+  /** historyJSON is the module's history(n) (api.ts CourseAPI); generation the page's cluster generation. */
+  constructor(
+    root: HTMLElement,
+    private readonly historyJSON: (n: number) => string,
+    private readonly generation: () => number,
+  ) {
     this.box = h("details", "historybox", root);
     this.box.id = "historyBox";
     const sum = h("summary", "", this.box, "Client history: linearizability check");

@@ -2,9 +2,17 @@
 // partition/heal/seek/traceHash/pause/run/history/checkHistory, and the same through
 // postMessage for host pages on another origin (checkHistory's answer comes when its promise
 // settles). Actions go through the page, so they are drawn and recorded as a person's.
+// window.raftlab is this API alone: the wasm module's own calls stay on globalThis.raftlabWasm
+// (api.ts), which the page reads only through api.ts.
 
-import type { Page } from "./main";
+import type { Page } from "./page";
 import type { Course } from "./course";
+
+declare global {
+  /** The host API, installed by installHostAPI. */
+  // eslint-disable-next-line no-var
+  var raftlab: Record<string, Method> | undefined;
+}
 
 /** What status() returns. */
 export interface Status {
@@ -24,9 +32,7 @@ const str = (v: unknown, what: string): string => {
 };
 
 export function hostMethods(page: Page, course: Course): Record<string, Method> {
-  const api = globalThis.raftlab as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const snapshot = api.snapshot!.bind(api);
-  const traceHash = api.traceHash!.bind(api);
+  const lab = page.lab;
   const act = (a: Parameters<Page["act"]>[0]): null => {
     const sink = document.createElement("p"); // the page writes its refusal here
     if (!page.act(a, sink)) throw new Error(sink.textContent || "the cluster is not running");
@@ -34,12 +40,7 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
   };
   return {
     status: (): Status => {
-      const s = JSON.parse(snapshot(1e15, 1e15) as string) as {
-        now: number;
-        leader: string;
-        violation?: string;
-        nodes: { id: string; state: string; term: number; commit: number; last: number }[];
-      } | null;
+      const s = lab.snapshot(1e15, 1e15, true);
       if (!s) throw new Error("the cluster is not running");
       return {
         now: s.now,
@@ -66,7 +67,7 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
       if (err) throw new Error(err);
       return null;
     },
-    traceHash: () => traceHash() as string,
+    traceHash: () => lab.api.traceHash(),
     history: () => {
       const h = course.history.history();
       if (!h) throw new Error("the cluster is not running");
@@ -82,7 +83,7 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
 /** installHostAPI adds the methods to window.raftlab and answers postMessage calls. */
 export function installHostAPI(page: Page, course: Course): void {
   const methods = hostMethods(page, course);
-  Object.assign(globalThis.raftlab as object, methods);
+  globalThis.raftlab = methods;
   // A host page sends {raftlab: id, method, args}; the answer is {raftlab: id, result} or
   // {raftlab: id, error}. Only these methods can be called.
   window.addEventListener("message", (e: MessageEvent) => {
@@ -102,6 +103,7 @@ export function installHostAPI(page: Page, course: Course): void {
     } catch (err) {
       fail(err);
     }
-  });  // Tell an embedding page that calls are answered from now on (messages sent before are lost).
+  });
+  // Tell an embedding page that calls are answered from now on (messages sent before are lost).
   if (window.parent !== window) window.parent.postMessage({ raftlab: "ready" }, "*");
 }

@@ -1,405 +1,56 @@
-// The lab page: loads the wasm cluster, drives its clock from the event loop, and draws what
-// the core reports. No Raft logic lives here.
+// The lab page's entry: reads the URL, loads the wasm module, and starts the page, its course
+// features and its host API. Nothing imports this file.
 
-import { Lab, loadLab, type Action, type LabEvent, type Snapshot } from "./api";
-import { ClusterView } from "./cluster";
-import { Cards } from "./cards";
+import { loadLab, loadMixed, type Lab, type MixedAPI } from "./api";
+import { Page } from "./page";
 import { Course } from "./course";
 import { startMixed } from "./mixed";
 import { applyLayout, applyRun, parseOptions } from "./embed";
 import { installHostAPI } from "./hostapi";
 
-const $ = <T extends Element = HTMLElement>(id: string): T => {
-  const el: Element | null = document.getElementById(id);
-  if (!el) throw new Error(`missing #${id}`);
-  return el as T;
-};
-
-/** Wall-time budget per frame for the simulation, so that drawing keeps its share. */
-const FRAME_BUDGET_MS = 10;
-/** The speed slider's top position: as fast as the budget allows. */
-const SPEED_MAX = 100;
-const EVENT_ROWS = 300;
-/** While running, the nodes' details are redrawn this often (wall ms); the rest every frame. */
-const DETAIL_MS = 66;
-/** The event log is redrawn at most this often while running (wall milliseconds). */
-const EVENT_FLUSH_MS = 100;
-
-/** speedOf maps the slider (0..100) to a multiple of real time: 0.01× .. ~90×, then max. */
-function speedOf(v: number): number {
-  return v >= SPEED_MAX ? Infinity : Math.pow(10, (v - 50) / 25);
-}
-
-function speedText(s: number): string {
-  if (!isFinite(s)) return "max";
-  return s >= 10 ? `${Math.round(s)}×` : s >= 1 ? `${s.toFixed(1).replace(/\.0$/, "")}×` : `${s.toPrecision(1)}×`;
-}
-
-/** Frames drawn while running and the wall time they took, for benchmarks (globalThis.raftlabFrames). */
-const frameStats = { frames: 0, workMs: 0 };
-(globalThis as unknown as { raftlabFrames: typeof frameStats }).raftlabFrames = frameStats;
-
-export class Page {
-  private running = true;
-  private speed = 1;
-  private lastFrame = 0;
-  private frameReq = 0;
-  private n = 5;
-  private eventSeq = 0;
-  private dropSeq = 0;
-  private snap: Snapshot | null = null;
-  private pendingEvents: LabEvent[] = [];
-  private lastDetail = 0;
-  /** Where the last speed measurement started; null to start a new one. */
-  private speedWindow: { wall: number; sim: number; warmup: boolean } | null = null;
-  /** Another tab wrote this cluster's storage: this tab stays paused until reloaded. */
-  private conflict = false;
-  private lastEventFlush = 0;
-  private readonly view: ClusterView;
-  private readonly cards: Cards;
-  private readonly events = $<HTMLOListElement>("events");
-  /** Bumped each time the page adopts a new cluster (start, link, seek, scenario). */
-  generation = 0;
-  /** Called after each draw (course.ts: time slider, narration). */
-  onDraw: ((s: Snapshot) => void) | null = null;
-
-  constructor(readonly lab: Lab, private readonly seed: number) {
-    this.view = new ClusterView($<SVGSVGElement>("svg"), (a) => this.act(a, $("netMsg")), (id) => this.cards.focus(id));
-    this.cards = new Cards($("cards"), (a) => this.act(a, $("submitMsg")));
-    this.wire();
-  }
-
-  /** start (re)starts the cluster of n nodes from storage, or shows why it cannot. */
-  start(n: number): void {
-    this.n = n;
-    $<HTMLSelectElement>("nodes").value = String(n);
-    this.eventSeq = 0;
-    this.dropSeq = 0;
-    this.pendingEvents = [];
-    this.conflict = false;
-    this.events.replaceChildren();
-    const err = this.lab.start(n, this.seed);
-    if (err) {
-      this.snap = null;
-      this.showBanner(err, true);
-      this.view.clear();
-      this.cards.clear();
-      this.setStatus("stopped");
-      return;
-    }
-    this.adopt();
-  }
-
-  /** adopt draws the cluster the wasm module now runs from scratch (after start, or a run opened by course.ts). */
-  adopt(): void {
-    this.generation++;
-    this.eventSeq = 0;
-    this.dropSeq = 0;
-    this.pendingEvents = [];
-    this.conflict = false;
-    this.events.replaceChildren();
-    this.snap = null;
-    this.hideBanner();
-    const s = this.lab.snapshot(0, 0);
-    if (!s) return;
-    this.n = s.nodes.length;
-    if ([3, 5, 7, 9].includes(this.n)) $<HTMLSelectElement>("nodes").value = String(this.n);
-    this.view.build(s.nodes.map((nd) => nd.id));
-    this.cards.build(s.nodes.map((nd) => nd.id));
-    this.draw(s);
-    this.schedule();
-  }
-
-  private wire(): void {
-    $<HTMLSelectElement>("nodes").addEventListener("change", (e) => {
-      this.start(Number((e.target as HTMLSelectElement).value));
-    });
-    $("play").addEventListener("click", () => this.setRunning(!this.running));
-    $("step").addEventListener("click", () => this.stepOnce());
-    const speed = $<HTMLInputElement>("speed");
-    const onSpeed = (): void => {
-      this.speed = speedOf(Number(speed.value));
-      this.speedWindow = null;
-      $("speedText").textContent = speedText(this.speed);
-    };
-    speed.addEventListener("input", onSpeed);
-    onSpeed();
-    $("reset").addEventListener("click", () => {
-      this.lab.reset(this.n);
-      this.start(this.n);
-    });
-    $<HTMLFormElement>("submitForm").addEventListener("submit", (e) => {
-      e.preventDefault();
-      const input = $<HTMLInputElement>("cmd");
-      if (this.act({ kind: "submit", command: input.value }, $("submitMsg"))) {
-        $("submitMsg").textContent = `submitted: ${input.value}`;
-        input.value = "";
-      }
-    });
-    $("batch").addEventListener("click", () => {
-      const t = Math.floor(this.snap?.now ?? 0);
-      const commands = Array.from({ length: 10 }, (_, i) => `put b${i} ${t}`);
-      if (this.act({ kind: "batch", commands }, $("submitMsg"))) {
-        $("submitMsg").textContent = "submitted a batch of 10 puts";
-      }
-    });
-    $<HTMLInputElement>("load").addEventListener("change", (e) => {
-      this.act({ kind: "load", on: (e.target as HTMLInputElement).checked }, $("submitMsg"));
-    });
-    $<HTMLInputElement>("unreliable").addEventListener("change", (e) => {
-      this.act({ kind: "unreliable", on: (e.target as HTMLInputElement).checked }, $("netMsg"));
-    });
-    const onLatency = (): void => {
-      const lo = Number($<HTMLInputElement>("latMin").value);
-      const hi = Number($<HTMLInputElement>("latMax").value);
-      this.act({ kind: "latency", minMs: lo, maxMs: hi }, $("netMsg"));
-    };
-    $("latMin").addEventListener("change", onLatency);
-    $("latMax").addEventListener("change", onLatency);
-    $("partition").addEventListener("click", () => {
-      const text = $<HTMLInputElement>("groups").value;
-      const groups = text.split("|").map((g) => g.split(/[\s,]+/).filter((x) => x !== ""));
-      if (groups.filter((g) => g.length > 0).length < 2) {
-        this.say($("netMsg"), "write two groups or more, such as: n1 n2 | n3 n4 n5", true);
-        return;
-      }
-      if (this.act({ kind: "partition", groups }, $("netMsg"))) {
-        this.say($("netMsg"), `partitioned: ${groups.map((g) => g.join(" ")).join(" | ")}`, false);
-      }
-    });
-    $("healAll").addEventListener("click", () => {
-      if (this.act({ kind: "heal-all" }, $("netMsg"))) this.say($("netMsg"), "every link healed", false);
-    });
-    document.addEventListener("keydown", (e) => {
-      const t = e.target as HTMLElement;
-      if (t.closest("input, textarea, select") || e.altKey || e.ctrlKey || e.metaKey) return;
-      if (e.key === " ") {
-        e.preventDefault();
-        this.setRunning(!this.running);
-      } else if (e.key === "ArrowRight") {
-        e.preventDefault();
-        this.stepOnce();
-      }
-    });
-    document.addEventListener("visibilitychange", () => {
-      this.lastFrame = 0; // a hidden tab gets no frames: don't catch up on return
-    });
-    // localStorage is shared by the tabs of one origin: two tabs running the same cluster
-    // would overwrite each other's nodes. The storage event fires only for other tabs' writes.
-    window.addEventListener("storage", (e) => {
-      if (!this.snap || e.key === null || !e.key.startsWith(`raftlab/${this.snap.cluster}/`)) return;
-      if (this.running) this.setRunning(false);
-      this.conflict = true; // its nodes' memory no longer matches storage: never resume
-      this.showBanner(
-        `Another tab is running cluster ${this.snap.cluster} on this browser's storage (it wrote ${e.key}). ` +
-          "This tab paused so that the two do not overwrite each other's nodes: close the other tab and reload this one, or choose another cluster size.",
-        false,
-      );
-    });
-  }
-
-  /** act performs an action, draws its result, and reports whether it succeeded. */
-  act(a: Action, msg: HTMLElement): boolean {
-    if (!this.snap) return false;
-    if (this.conflict) {
-      this.say(msg, "another tab is running this cluster: reload this tab to go on", true);
-      return false;
-    }
-    const err = this.lab.act(a);
-    if (err) {
-      this.say(msg, err, true);
-    } else if (a.kind !== "submit" && a.kind !== "batch") {
-      this.say(msg, "", false);
-    }
-    this.refresh();
-    return !err;
-  }
-
-  private say(el: HTMLElement, text: string, isError: boolean): void {
-    el.textContent = text;
-    el.classList.toggle("error", isError);
-  }
-
-  isRunning(): boolean {
-    return this.running;
-  }
-
-  setRunning(on: boolean): void {
-    if (on && this.conflict) return;
-    this.running = on;
-    this.speedWindow = null;
-    $("play").textContent = on ? "Pause" : "Run";
-    document.body.classList.toggle("paused", !on);
-    this.lastFrame = 0;
-    this.schedule();
-    this.refresh();
-  }
-
-  stepOnce(): void {
-    if (this.running) this.setRunning(false);
-    if (!this.snap || this.conflict) return;
-    this.lab.step(); // with nothing pending it does nothing; the status line says so
-    this.refresh();
-  }
-
-  /** schedule asks for a frame while running; paused, nothing runs at all. */
-  private schedule(): void {
-    if (this.running && this.snap && this.frameReq === 0) {
-      this.frameReq = requestAnimationFrame((t) => this.frame(t));
-    }
-  }
-
-  private frame(t: number): void {
-    this.frameReq = 0;
-    if (!this.running || !this.snap) return;
-    const start = performance.now();
-    const dt = this.lastFrame === 0 ? 0 : Math.min(t - this.lastFrame, 100);
-    this.lastFrame = t;
-    const simMs = isFinite(this.speed) ? dt * this.speed : dt * 10000;
-    if (simMs > 0) this.lab.advance(simMs, FRAME_BUDGET_MS);
-    this.refresh(t - this.lastDetail < DETAIL_MS);
-    this.measureSpeed(t);
-    frameStats.frames++;
-    frameStats.workMs += performance.now() - start;
-    this.schedule();
-  }
-
-  /**
-   * measureSpeed shows the speed reached when it falls short of the one asked for (the
-   * machine's limit, or "max"), measured over a second of wall time.
-   */
-  private measureSpeed(t: number): void {
-    const now = this.snap?.now ?? 0;
-    if (this.speedWindow === null) {
-      // The first window after a start, a resume or a new speed is a warm-up: not shown.
-      this.speedWindow = { wall: t, sim: now, warmup: true };
-      return;
-    }
-    const wall = t - this.speedWindow.wall;
-    if (wall < 1000) return;
-    const reached = (now - this.speedWindow.sim) / wall;
-    const warmup = this.speedWindow.warmup;
-    this.speedWindow = { wall: t, sim: now, warmup: false };
-    if (warmup) return;
-    const asked = speedText(this.speed);
-    $("speedText").textContent = !isFinite(this.speed) || reached < this.speed * 0.8 ? `${asked} (${speedText(reached)})` : asked;
-  }
-
-  /** refresh draws the lab; light leaves the nodes' details (logs, kv, progress) as they are. */
-  private refresh(light = false): void {
-    if (!light) this.lastDetail = performance.now();
-    const s = this.lab.snapshot(this.eventSeq, this.dropSeq, light);
-    if (s) this.draw(s);
-    if (this.lab.failure !== null && this.running) {
-      this.showBanner(`The Raft module failed: ${this.lab.failure}. Reload the page; if it happens again, please report it.`, false);
-      this.setRunning(false);
-    }
-  }
-
-  private draw(s: Snapshot): void {
-    const first = this.snap === null;
-    this.snap = s;
-    $("clock").textContent = `${(s.now / 1000).toFixed(3)} s`;
-    const problem = s.violation ? `Safety violation: ${s.violation}` : s.error;
-    if (problem) {
-      this.showBanner(problem, true);
-      if (this.running) this.setRunning(false);
-    }
-    this.setStatus(
-      `${s.leader ? `leader ${s.leader}` : "no leader"} · ${s.stats.elections} elections · ${s.stats.committed} commands committed · ${s.stats.delivered} delivered, ${s.stats.dropped} dropped · seed ${s.seed}` +
-        (this.running ? "" : s.pending ? " · paused" : " · paused, nothing pending"),
-    );
-    $<HTMLInputElement>("unreliable").checked = s.unreliable;
-    $<HTMLInputElement>("load").checked = s.load;
-    this.view.draw(s);
-    this.cards.draw(s);
-    this.appendEvents(s);
-    if (s.drops.length > 0) this.dropSeq = s.drops[s.drops.length - 1]!.seq;
-    this.onDraw?.(s);
-    if (first) {
-      document.body.dataset.ready = "1";
-      performance.mark("raftlab-interactive");
-    }
-  }
-
-  /**
-   * appendEvents adds the new events at the top of the log, newest first. Under load events
-   * come by the hundred per second, so they are added at most every EVENT_FLUSH_MS, and the
-   * list is never measured (reading its layout every frame cost more than the whole rest).
-   */
-  private appendEvents(s: Snapshot): void {
-    if (s.events.length > 0) {
-      this.pendingEvents.push(...s.events);
-      this.eventSeq = s.events[s.events.length - 1]!.seq;
-    }
-    const now = performance.now();
-    if (this.pendingEvents.length === 0 || (this.running && now - this.lastEventFlush < EVENT_FLUSH_MS)) return;
-    this.lastEventFlush = now;
-    const list = this.events;
-    const frag = document.createDocumentFragment();
-    const events = this.pendingEvents.slice(-EVENT_ROWS);
-    this.pendingEvents = [];
-    for (let i = events.length - 1; i >= 0; i--) {
-      const e = events[i]!;
-      const li = document.createElement("li");
-      li.dataset.kind = e.kind;
-      const time = document.createElement("time");
-      time.textContent = (e.t / 1000).toFixed(3);
-      li.append(time, " ", e.text);
-      frag.append(li);
-    }
-    list.prepend(frag);
-    let extra = list.childElementCount - EVENT_ROWS;
-    while (extra-- > 0) list.lastElementChild?.remove();
-  }
-
-  private setStatus(text: string): void {
-    $("status").textContent = text;
-  }
-
-  private showBanner(text: string, canReset: boolean): void {
-    $("bannerText").textContent = text;
-    $("reset").hidden = !canReset;
-    $("banner").hidden = false;
-  }
-
-  private hideBanner(): void {
-    $("banner").hidden = true;
-  }
-}
-
+/** fatal shows why the page cannot run at all. */
 function fatal(text: string): void {
-  $("bannerText").textContent = text;
-  $("reset").hidden = true;
-  $("banner").hidden = false;
+  const banner = document.getElementById("banner");
+  const textEl = document.getElementById("bannerText");
+  const reset = document.getElementById("reset");
+  if (!banner || !textEl || !reset) return;
+  textEl.textContent = text;
+  reset.hidden = true;
+  banner.hidden = false;
 }
 
 async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const opts = parseOptions(params); // embed.ts: validated URL parameters
-  const n = opts.nodes;
-  const seed = opts.seed;
   // A server's mixed cluster has a module of its own, without the simulator (mixed.ts).
   const cluster = params.get("cluster");
+  if (cluster !== null) {
+    let api: MixedAPI;
+    try {
+      api = await loadMixed("mixed.wasm");
+    } catch (e) {
+      fatal(`The Raft module could not be loaded: ${String(e)}`);
+      return;
+    }
+    await startMixed(api, cluster, params.get("members")); // a server's cluster, on the wall clock (mixed.ts)
+    return;
+  }
   let lab: Lab;
   try {
-    lab = await loadLab(cluster !== null ? "mixed.wasm" : "raftlab.wasm");
+    lab = await loadLab("raftlab.wasm");
   } catch (e) {
     fatal(`The Raft module could not be loaded: ${String(e)}`);
     return;
   }
-  if (cluster !== null) {
-    await startMixed(cluster, params.get("members")); // a server's cluster, on the wall clock (mixed.ts)
-    return;
-  }
-  const page = new Page(lab, seed);
+  const page = new Page(lab, opts.seed);
   if (lab.storage !== "localStorage") {
-    $("submitMsg").textContent = `Nodes keep their state in ${lab.storage}.`;
+    const msg = document.getElementById("submitMsg");
+    if (msg) msg.textContent = `Nodes keep their state in ${lab.storage}.`;
   }
-  const course = new Course(page);
+  const course = new Course(page, lab.api);
   applyLayout(opts);
   if (opts.ns) course.setNamespace(opts.ns);
-  if (!(await course.boot(params))) page.start(n);
+  if (!(await course.boot(params))) page.start(opts.nodes);
   applyRun(opts, page);
   installHostAPI(page, course); // hostapi.ts: window.raftlab.status/submit/… and postMessage
 }

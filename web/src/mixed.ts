@@ -3,6 +3,7 @@
 // the wall clock, so pause, step and speed are off; the page shows every member, where it runs
 // and whether it is reachable, and can crash, restart, disconnect and reconnect its own.
 
+import type { MixedAPI } from "./api";
 import { svg } from "./dom";
 
 /** One member as GET /api/clusters/NAME reports it. */
@@ -48,13 +49,6 @@ interface MixedSnap {
   events: string[] | null;
 }
 
-/** The part of globalThis.raftlab that mixed clusters use (wasm/mixed_js.go). */
-interface MixedAPI {
-  joinCluster(url: string, cluster: string, members: string): string | null;
-  mixedAct(action: string): string | null;
-  mixedSnapshot(): string;
-}
-
 const POLL_MS = 250;
 
 const byId = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -71,8 +65,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", cls = ""):
 }
 
 /** startMixed turns the page into the view of a mixed cluster and joins it. */
-export async function startMixed(cluster: string, membersParam: string | null): Promise<void> {
-  const api = globalThis.raftlab as unknown as MixedAPI;
+export async function startMixed(api: MixedAPI, cluster: string, membersParam: string | null): Promise<void> {
   const why = "This cluster has members outside this page, so it runs on the wall clock: pause, step and speed are off.";
   for (const id of ["play", "step", "speed", "nodes", "batch", "load", "latMin", "latMax", "unreliable", "groups", "partition", "healAll"]) {
     const c = document.getElementById(id) as HTMLInputElement | null;

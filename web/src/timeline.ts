@@ -46,7 +46,6 @@ const WINDOWS = [100, 300, 1000, 3000, 10000]; // simulated ms shown across the 
 /** Timeline draws the diagram into root (a <details>, drawn only while open). */
 export class Timeline {
   private readonly svg: SVGSVGElement;
-  private readonly api: { timelineData(m: number, k: number): string };
   private msgs: Msg[] = [];
   private marks: Mark[] = [];
   private msgSeq = 0;
@@ -57,8 +56,11 @@ export class Timeline {
   private readonly winText: HTMLElement;
   private heartbeats = true;
 
-  constructor(private readonly root: HTMLDetailsElement) {
-    this.api = globalThis.raftlab as unknown as { timelineData(m: number, k: number): string };
+  /** root holds the view; data is the module's timelineData (api.ts CourseAPI). */
+  constructor(
+    private readonly root: HTMLDetailsElement,
+    private readonly data: (msgsAfter: number, marksAfter: number) => string,
+  ) {
     const sum = document.createElement("summary");
     sum.textContent = "Timeline: messages between nodes over time";
     root.append(sum);
@@ -124,7 +126,7 @@ export class Timeline {
     this.lastNow = s.now;
     let d: { msgs: Msg[]; marks: Mark[] };
     try {
-      d = JSON.parse(this.api.timelineData(this.msgSeq, this.markSeq)) as { msgs: Msg[]; marks: Mark[] };
+      d = JSON.parse(this.data(this.msgSeq, this.markSeq)) as { msgs: Msg[]; marks: Mark[] };
     } catch {
       return;
     }
