@@ -4,10 +4,14 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test test-native test-wasm vet typecheck bench bench-page build run
+.PHONY: test scenarios test-native test-wasm vet typecheck bench bench-page build run
 
 # build first: the browser tests drive the page embedded in the server.
-test: vet typecheck build test-native test-wasm
+test: vet typecheck build test-native test-wasm scenarios
+
+# The shipped guided scenarios, checked as a course author checks their own.
+scenarios:
+	$(GO) run ./server scenario check -q raft/scenario/scenarios/*.json
 
 # The page's TypeScript, checked by tsc (esbuild bundles without checking types). Needs Node.js;
 # npx fetches the pinned TypeScript from the npm registry once.

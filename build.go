@@ -76,6 +76,10 @@ func build(skipWasm bool) error {
 			return err
 		}
 	}
+	// The scenario files' JSON Schema, served beside the page for course authors.
+	if err := copyFile(filepath.Join("raft", "scenario", "scenario.schema.json"), filepath.Join(distDir, "scenario.schema.json")); err != nil {
+		return err
+	}
 	if err := compressAll(); err != nil {
 		return err
 	}

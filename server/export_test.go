@@ -87,7 +87,7 @@ func TestExportRunsFromStaticServer(t *testing.T) {
 		return nil
 	})
 	t.Logf("exported: %v", names)
-	for _, want := range []string{"checker.wasm", "checkworker.js"} { // the history checker, loaded when needed
+	for _, want := range []string{"checker.wasm", "checkworker.js", "scenario.schema.json"} { // the history checker, loaded when needed; the scenario files' schema
 		if !slices.Contains(names, want) {
 			t.Errorf("%s not exported", want)
 		}

@@ -15,6 +15,8 @@ func main() {
 			os.Exit(runSim(args[1:], os.Stdout, os.Stderr))
 		case "node":
 			os.Exit(runNode(args[1:], os.Stdout, os.Stderr))
+		case "scenario":
+			os.Exit(runScenario(args[1:], os.Stdout, os.Stderr))
 		case "export":
 			os.Exit(runExport(args[1:], os.Stdout, os.Stderr))
 		case "help", "-h", "-help", "--help":
@@ -30,6 +32,7 @@ func usage() {
   server [flags]        serve the lab page on :8080 (see server -h)
   server sim [flags]    run a headless simulation and print a summary line
   server node [flags]   run one native member of a cluster as its own process (see server node -h)
+  server scenario check FILE…  validate scenario files and play them headless (exit 0 ok, 1 failed, 2 invalid)
   server export -o DIR  write the lab as a static folder for any web host or offline use
 `)
 }

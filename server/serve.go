@@ -35,6 +35,7 @@ var contentTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 	".wasm": "application/wasm",
 	".map":  "application/json",
+	".json": "application/json", // scenario.schema.json
 	".svg":  "image/svg+xml",
 	".png":  "image/png",
 	".ico":  "image/x-icon",

@@ -29,15 +29,16 @@ func gz(t *testing.T, s string) []byte {
 
 func builtFS(t *testing.T) fstest.MapFS {
 	return fstest.MapFS{
-		"index.html":      {Data: []byte("<!doctype html><title>raftlab</title>")},
-		"index.html.gz":   {Data: gz(t, "<!doctype html><title>raftlab</title>")},
-		"app.js":          {Data: []byte("console.log(1)")},
-		"app.js.br":       {Data: []byte("brotli bytes")},
-		"app.js.gz":       {Data: gz(t, "console.log(1)")},
-		"raftlab.wasm":    {Data: []byte("\x00asm\x01\x00\x00\x00")},
-		"raftlab.wasm.gz": {Data: gz(t, "\x00asm\x01\x00\x00\x00")},
-		"app.css":         {Data: []byte("body{}")},
-		"NOT_BUILT":       {Data: []byte("placeholder")},
+		"index.html":           {Data: []byte("<!doctype html><title>raftlab</title>")},
+		"index.html.gz":        {Data: gz(t, "<!doctype html><title>raftlab</title>")},
+		"app.js":               {Data: []byte("console.log(1)")},
+		"app.js.br":            {Data: []byte("brotli bytes")},
+		"app.js.gz":            {Data: gz(t, "console.log(1)")},
+		"raftlab.wasm":         {Data: []byte("\x00asm\x01\x00\x00\x00")},
+		"raftlab.wasm.gz":      {Data: gz(t, "\x00asm\x01\x00\x00\x00")},
+		"app.css":              {Data: []byte("body{}")},
+		"scenario.schema.json": {Data: []byte(`{"title":"raftlab scenario"}`)},
+		"NOT_BUILT":            {Data: []byte("placeholder")},
 	}
 }
 
@@ -72,6 +73,7 @@ func TestServePage(t *testing.T) {
 		{"/raftlab.wasm", "gzip", 200, "application/wasm", "gzip", ""},
 		{"/raftlab.wasm", "", 200, "application/wasm", "", "\x00asm\x01\x00\x00\x00"},
 		{"/app.css", "gzip", 200, "text/css; charset=utf-8", "", "body{}"},
+		{"/scenario.schema.json", "", 200, "application/json", "", `{"title":"raftlab scenario"}`},
 		{"/missing.js", "", 404, "", "", ""},
 		{"/NOT_BUILT", "", 404, "", "", ""},
 		{"/app.js.gz", "", 404, "", "", ""},

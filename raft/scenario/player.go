@@ -81,6 +81,9 @@ func (p *Player) Begin(i int) error {
 	if i != p.step+1 || i >= len(p.Scenario.Steps) {
 		return fmt.Errorf("scenario: cannot begin step %d after step %d", i+1, p.step+1)
 	}
+	// Every event due now comes first, as when a person acts in free play: a step's pause
+	// point can come between two events of the same time.
+	p.Cluster.RunUntil(p.Cluster.Now())
 	p.step = i
 	st := &p.Scenario.Steps[i]
 	for name, ref := range st.Let {
@@ -437,3 +440,26 @@ func describe(c Cond) string {
 	add("contains", c.Contains)
 	return b.String()
 }
+
+// Right returns the indexes of the current step's question's right choices: the one marked
+// correct, or those whose condition holds now. Call it at the step's pause point.
+func (p *Player) Right() []int {
+	var right []int
+	if p.step < 0 || p.Scenario.Steps[p.step].Question == nil {
+		return nil
+	}
+	for i, ch := range p.Scenario.Steps[p.step].Question.Choices {
+		if ch.Correct {
+			right = append(right, i)
+		} else if ch.When != nil {
+			if ok, _ := p.Holds(*ch.When); ok {
+				right = append(right, i)
+			}
+		}
+	}
+	return right
+}
+
+// Describe says what a condition checks, as the check report writes it ("state node=n1
+// state=leader").
+func Describe(c Cond) string { return describe(c) }
