@@ -16,6 +16,7 @@ const (
 	DefaultHeartbeatInterval  = 50 * time.Millisecond
 	DefaultMaxEntriesPerMsg   = 256
 	DefaultMaxInflight        = 4
+	DefaultSnapshotChunkSize  = 64 << 10
 )
 
 // Config configures a Node. Durations are in the driver's time, which the simulator makes
@@ -62,6 +63,14 @@ type Config struct {
 	// clients it leads. Off by default, as in the Raft paper.
 	CheckQuorum bool
 
+	// CompactThreshold is the log compaction policy (Raft paper §7): once more than this many
+	// entries have been applied since the last snapshot, CompactDue reports true and the
+	// driver hands the node a snapshot of its application with Compact. 0 never compacts.
+	CompactThreshold int
+	// SnapshotChunkSize caps the bytes of the snapshot in one InstallSnapshot message; a larger
+	// snapshot crosses in several, one at a time. Default 64 KiB.
+	SnapshotChunkSize int
+
 	// Bugs plants known bugs, for teaching and for proving that the checkers catch them.
 	// All off by default; never turn one on outside a lab.
 	Bugs Bugs
@@ -80,6 +89,9 @@ type Bugs struct {
 	SkipConsistencyCheck bool
 	// IgnoreHigherTerm: a leader ignores messages that carry a newer term.
 	IgnoreHigherTerm bool
+	// CompactUnapplied: a node compacts its whole log instead of what its application has
+	// applied: entries not yet applied, or not even committed, go into the snapshot unapplied.
+	CompactUnapplied bool
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -96,6 +108,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if cfg.MaxInflight == 0 {
 		cfg.MaxInflight = DefaultMaxInflight
 	}
+	if cfg.SnapshotChunkSize == 0 {
+		cfg.SnapshotChunkSize = DefaultSnapshotChunkSize
+	}
 	switch {
 	case cfg.ID == "":
 		return cfg, errors.New("raft: config: empty ID")
@@ -109,6 +124,8 @@ func (c *Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("raft: config: heartbeat interval %v must be positive and below the minimum election timeout %v", cfg.HeartbeatInterval, cfg.ElectionTimeoutMin)
 	case cfg.MaxEntriesPerMsg < 0 || cfg.MaxInflight < 0:
 		return cfg, errors.New("raft: config: negative MaxEntriesPerMsg or MaxInflight")
+	case cfg.CompactThreshold < 0 || cfg.SnapshotChunkSize < 0:
+		return cfg, errors.New("raft: config: negative CompactThreshold or SnapshotChunkSize")
 	}
 	seen := make(map[string]bool, len(cfg.Members))
 	for _, m := range cfg.Members {

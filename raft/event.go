@@ -13,7 +13,7 @@ type EventKind uint8
 
 const (
 	// Emitted by the core.
-	EvRestore      EventKind = iota + 1 // node started; Term, Index (last log index) restored from storage
+	EvRestore      EventKind = iota + 1 // node started; Term, Index (last log index), Last (snapshot index, 0 if none) restored from storage
 	EvTimeout                           // election timer fired (or was forced); an election follows
 	EvState                             // node became State in Term
 	EvVote                              // node granted its vote to Peer in Term
@@ -39,6 +39,8 @@ const (
 	// Emitted by the core (added after the drivers' kinds, whose numbers stay as they were).
 	EvTransfer // leader Node hands leadership to Peer (Detail "" when asked; else why it gave up)
 	EvStepDown // leader Node stepped down in Term without a newer term; Detail says why
+	EvSnapshot // Node compacted its log: a snapshot of its state replaces entries up to Index (of Term); Last is the state's size in bytes
+	EvInstall  // Node installed the snapshot up to Index (of Term) that Peer, its leader, sent; Last is its size in bytes
 )
 
 var eventKindNames = [...]string{
@@ -47,6 +49,7 @@ var eventKindNames = [...]string{
 	EvSend: "send", EvDeliver: "deliver", EvDrop: "drop", EvCrash: "crash", EvRestart: "restart",
 	EvDisconnect: "disconnect", EvReconnect: "reconnect", EvCut: "cut", EvHeal: "heal",
 	EvSubmit: "submit", EvViolation: "violation", EvNote: "note", EvTransfer: "transfer", EvStepDown: "step-down",
+	EvSnapshot: "snapshot", EvInstall: "install",
 }
 
 func (k EventKind) String() string {
@@ -77,6 +80,9 @@ func (e Event) String() string {
 	case EvRestore:
 		if e.Term == 0 && e.Index == 0 {
 			return at + fmt.Sprintf("%s started with empty storage", e.Node)
+		}
+		if e.Last > 0 {
+			return at + fmt.Sprintf("%s restored term %d, a snapshot up to index %d and the log up to %d from storage", e.Node, e.Term, e.Last, e.Index)
 		}
 		return at + fmt.Sprintf("%s restored term %d and %d log entries from storage", e.Node, e.Term, e.Index)
 	case EvTimeout:
@@ -125,6 +131,10 @@ func (e Event) String() string {
 		return at + fmt.Sprintf("SAFETY VIOLATION: %s", e.Detail)
 	case EvNote:
 		return at + e.Detail
+	case EvSnapshot:
+		return at + fmt.Sprintf("%s took a snapshot up to index %d (term %d, %d bytes) and dropped those log entries", e.Node, e.Index, e.Term, e.Last)
+	case EvInstall:
+		return at + fmt.Sprintf("%s installed %s's snapshot up to index %d (term %d, %d bytes)", e.Node, e.Peer, e.Index, e.Term, e.Last)
 	case EvStepDown:
 		return at + fmt.Sprintf("%s stepped down in term %d: %s", e.Node, e.Term, e.Detail)
 	case EvTransfer:

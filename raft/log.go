@@ -7,8 +7,8 @@ import (
 )
 
 // raftLog holds entries offset+1 … offset+n. Entries up to offset have been compacted away
-// (snapshots are future work; today offset stays 0), and offsetTerm is the term of the entry at
-// offset. The entries live in chunks of chunkSize, every chunk full but the last, so that a
+// into a snapshot, and offsetTerm is the term of the entry at offset (the snapshot's last
+// included entry). The entries live in chunks of chunkSize, every chunk full but the last, so that a
 // long log grows without ever being copied.
 type raftLog struct {
 	offset     uint64
@@ -84,6 +84,20 @@ func (l *raftLog) truncate(from uint64) {
 	clear(l.chunks[keep:])
 	l.chunks = l.chunks[:keep]
 	l.n = int(k)
+}
+
+// compact drops the entries up to index, which must be in the log, keeping those after it.
+func (l *raftLog) compact(index uint64) {
+	term := l.term(index)
+	rest := l.slice(index+1, l.lastIndex()+1)
+	l.reset(index, term)
+	l.append(rest)
+}
+
+// reset empties the log, which now follows a snapshot up to index of term.
+func (l *raftLog) reset(index, term uint64) {
+	clear(l.chunks) // let the commands go
+	*l = raftLog{offset: index, offsetTerm: term, truncations: l.truncations + 1}
 }
 
 func (l *raftLog) append(es []Entry) {

@@ -24,12 +24,20 @@ type Node struct {
 	term     uint64
 	votedFor string
 	log      raftLog
+	// The snapshot that replaces the log up to log.offset (§7; nil while nothing is
+	// compacted), and the storage slot that holds its state.
+	snap     *Snapshot
+	snapSlot int
 
 	// Volatile state on all servers.
 	state   State
 	leader  string
 	commit  uint64 // highest index known to be committed
 	applied uint64 // highest index handed to the application through Ready
+	// A snapshot for the application that Ready has not handed out yet (restored or installed).
+	readySnap *Snapshot
+	// The snapshot a follower is receiving, chunk by chunk, from its leader.
+	recv *Snapshot
 
 	// Timers, in driver time.
 	now               time.Duration
@@ -83,6 +91,10 @@ type progress struct {
 	heartbeatMatch uint64
 	stalled        int
 	heard          bool // CheckQuorum: the follower answered since the last check
+	// Sending a snapshot (Progress.Snapshot != 0): a chunk is out and not yet answered; and the
+	// bytes acknowledged at the last heartbeat, for loss detection as with entries.
+	snapOut           bool
+	heartbeatSnapSent uint64
 }
 
 // forgetSent treats every message in flight as lost.
@@ -110,7 +122,19 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		state:    Follower,
 		now:      now,
 	}
+	if p.snap != nil {
+		n.snap, n.snapSlot = p.snap, p.slot
+		n.log.reset(p.snap.Index, p.snap.Term)
+		// A snapshot holds only committed entries, and its state is the application's: hand
+		// it over first, then what commits after it.
+		n.commit, n.applied, n.readySnap = p.snap.Index, p.snap.Index, p.snap
+	} else {
+		n.snapSlot = 1 // the first snapshot goes to slot 0
+	}
 	n.log.append(p.log)
+	for _, k := range p.garbage {
+		n.persistDelete(k)
+	}
 	if p.fresh {
 		// Write a complete initial state, so that every later state on disk has all its keys
 		// and a missing key always means damage.
@@ -119,7 +143,8 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		n.persist(KeyLogLast, []byte("0"))
 		n.flush()
 	}
-	n.emit(Event{Kind: EvRestore, Term: n.term, Index: n.log.lastIndex()})
+	n.flush()
+	n.emit(Event{Kind: EvRestore, Term: n.term, Index: n.log.lastIndex(), Last: n.log.offset})
 	n.resetElectionTimer()
 	return n, nil
 }
@@ -224,8 +249,8 @@ func (n *Node) Step(now time.Duration, m Message) {
 // driver sends, applies or copies what they hold before it calls the node again. (Every value
 // they hold can be kept: a message's Entries and a command's bytes are never reused.)
 func (n *Node) Ready() Ready {
-	rd := Ready{Messages: n.msgs, Events: n.events}
-	n.msgs, n.events = n.msgs[:0], n.events[:0]
+	rd := Ready{Messages: n.msgs, Events: n.events, Snapshot: n.readySnap}
+	n.msgs, n.events, n.readySnap = n.msgs[:0], n.events[:0], nil
 	if n.applied < n.commit {
 		rd.Committed = n.committed[:0]
 		for i := n.applied + 1; i <= n.commit; i++ {
@@ -236,6 +261,78 @@ func (n *Node) Ready() Ready {
 		n.applied = n.commit
 	}
 	return rd
+}
+
+// CompactDue reports whether more than Config.CompactThreshold entries have been handed to the
+// application since the last snapshot: the driver should then take a snapshot of its
+// application and pass it to Compact.
+func (n *Node) CompactDue() bool {
+	return n.cfg.CompactThreshold > 0 && n.applied-n.log.offset > uint64(n.cfg.CompactThreshold)
+}
+
+// Compact replaces the log up to the last entry that Ready handed to the application with a
+// snapshot whose state is data: the application's state after applying that entry (§7). The
+// node keeps data, persists it, and sends it to followers that need the entries it replaces.
+func (n *Node) Compact(now time.Duration, data []byte) error {
+	n.advance(now)
+	index := n.applied
+	if n.cfg.Bugs.CompactUnapplied {
+		index = n.log.lastIndex()
+		n.applied, n.commit = index, max(n.commit, index)
+	}
+	if index <= n.log.offset {
+		return fmt.Errorf("raft: %s has applied nothing since its snapshot at %d", n.id, n.log.offset)
+	}
+	s := Snapshot{Index: index, Term: n.log.term(index), Members: n.members, Data: data}
+	n.saveSnapshot(&s, false)
+	n.emit(Event{Kind: EvSnapshot, Index: s.Index, Term: s.Term, Last: uint64(len(data))})
+	n.flush()
+	return nil
+}
+
+// saveSnapshot makes s the node's snapshot and drops the log entries it covers: all of them
+// with discard, else those up to s.Index, which the log must hold with s.Term. The writes go
+// in an order that a crash after any one of them restores to the state before or after: the
+// state into the slot not in use, then the KeySnapshot switch, then the clean-up, whose
+// leftovers restore finds (see findGarbage). A discarded log's entries above the snapshot
+// stay readable until log/last comes down, but restore sees that the entry at the snapshot's
+// index conflicts with it and ignores them.
+func (n *Node) saveSnapshot(s *Snapshot, discard bool) {
+	oldOffset, oldLast, oldSlot := n.log.offset, n.log.lastIndex(), n.snapSlot
+	n.snapSlot = 1 - n.snapSlot
+	n.persist(KeySnapshotData(n.snapSlot), s.Data)
+	n.persist(KeySnapshot, encodeSnapshotMeta(s.Index, s.Term, n.snapSlot, s.Members))
+	hadSnap := n.snap != nil
+	n.snap = s
+	if discard {
+		n.log.reset(s.Index, s.Term)
+	} else {
+		n.log.compact(s.Index)
+	}
+	_, deletes := n.storage.(Deleter)
+	if deletes && hadSnap {
+		n.persistDelete(KeySnapshotData(oldSlot))
+	}
+	// Restore looks for leftovers below min(snapshot index, log/last) downwards and above the
+	// log upwards; the deletions leave runs it finds.
+	if deletes && discard {
+		for i := oldLast; i > s.Index; i-- { // above the new log: from the top down
+			n.persistDelete(KeyLogEntry(i))
+		}
+	}
+	if discard && oldLast >= s.Index {
+		// log/last comes down before the conflicting entry at s.Index, by which restore
+		// recognizes the discarded log, is deleted.
+		n.persist(KeyLogLast, uintBytes(s.Index))
+	}
+	if deletes {
+		for i := oldOffset + 1; i <= min(s.Index, oldLast); i++ { // below it: from the bottom up
+			n.persistDelete(KeyLogEntry(i))
+		}
+	}
+	if discard && oldLast < s.Index {
+		n.persist(KeyLogLast, uintBytes(s.Index))
+	}
 }
 
 // TransferLeadership hands the leader's leadership to peer to (Raft thesis §3.10): the leader
@@ -295,6 +392,9 @@ func (n *Node) Status() Status {
 		ID: n.id, State: n.state, Term: n.term, VotedFor: n.votedFor, Leader: n.leader,
 		CommitIndex: n.commit, LastIndex: n.log.lastIndex(), LastTerm: n.log.lastTerm(),
 	}
+	if n.snap != nil {
+		st.SnapshotIndex, st.SnapshotTerm, st.SnapshotSize = n.snap.Index, n.snap.Term, len(n.snap.Data)
+	}
 	if n.state != Leader {
 		st.ElectionDeadline = n.electionDeadline
 	} else {
@@ -308,7 +408,10 @@ func (n *Node) Status() Status {
 	return st
 }
 
-// Entry returns the log entry at index, if the log holds it.
+// Compacted returns the last index and term that the node's snapshot covers (0, 0 if none).
+func (n *Node) Compacted() (index, term uint64) { return n.log.offset, n.log.offsetTerm }
+
+// Entry returns the log entry at index, if the log holds it (not compacted away).
 func (n *Node) Entry(index uint64) (Entry, bool) {
 	if index <= n.log.offset || index > n.log.lastIndex() {
 		return Entry{}, false
@@ -540,6 +643,8 @@ func (n *Node) step(m *Message) {
 			n.send(Message{Type: MsgVoteReply, To: m.From})
 		case MsgApp:
 			n.send(Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex})
+		case MsgSnap:
+			n.send(Message{Type: MsgSnapReply, To: m.From, Index: m.LastLogIndex})
 		}
 		return
 	}
@@ -558,6 +663,12 @@ func (n *Node) step(m *Message) {
 	case MsgAppReply:
 		if n.state == Leader {
 			n.handleAppendReply(m)
+		}
+	case MsgSnap:
+		n.handleSnap(m)
+	case MsgSnapReply:
+		if n.state == Leader {
+			n.handleSnapReply(m)
 		}
 	case MsgTimeoutNow:
 		// Our leader hands over: campaign now, without pre-vote (the leader asked for it).
@@ -590,6 +701,15 @@ func (n *Node) handleAppend(m *Message) {
 	n.resetElectionTimer()
 
 	reply := Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex}
+	if off := n.log.offset; m.PrevLogIndex < off {
+		// Entries up to our snapshot are committed, so they match the leader's: skip them.
+		if skip := off - m.PrevLogIndex; uint64(len(m.Entries)) > skip {
+			m.Entries = m.Entries[skip:]
+		} else {
+			m.Entries = nil
+		}
+		m.PrevLogIndex, m.PrevLogTerm = off, n.log.offsetTerm
+	}
 	last := n.log.lastIndex()
 	skipCheck := n.cfg.Bugs.SkipConsistencyCheck && m.PrevLogIndex <= last
 	switch {
@@ -635,6 +755,12 @@ func (n *Node) handleAppendReply(m *Message) {
 		if pr.Next <= m.Index {
 			pr.Next = m.Index + 1
 		}
+		if pr.Snapshot != 0 {
+			if pr.Match < pr.Snapshot {
+				return // still needs the snapshot: a heartbeat's answer
+			}
+			pr.Snapshot, pr.snapOut = 0, false // it caught up otherwise
+		}
 		if pr.Probing {
 			pr.Probing, pr.probeSent = false, false
 			pr.forgetSent()
@@ -656,8 +782,8 @@ func (n *Node) handleAppendReply(m *Message) {
 		return
 	}
 	// Rejected. Ignore answers to requests that no longer matter: the follower already matched
-	// past that point, or a probe has since moved on.
-	if m.Index <= pr.Match || (pr.Probing && m.Index+1 != pr.Next) {
+	// past that point, a probe has since moved on, or it is getting a snapshot.
+	if m.Index <= pr.Match || (pr.Probing && m.Index+1 != pr.Next) || pr.Snapshot != 0 {
 		return
 	}
 	next := m.ConflictIndex
@@ -698,6 +824,16 @@ func (n *Node) maybeCommit() bool {
 // heartbeats without its Match moving has lost them (or their answers): send them again.
 func (n *Node) detectLoss() {
 	for _, pr := range n.prs {
+		if pr.Snapshot != 0 {
+			// The same for a snapshot chunk: two heartbeats without an answer, send it again.
+			if !pr.snapOut || pr.SnapshotSent != pr.heartbeatSnapSent {
+				pr.stalled = 0
+			} else if pr.stalled++; pr.stalled >= 2 {
+				pr.snapOut, pr.stalled = false, 0
+			}
+			pr.heartbeatSnapSent = pr.SnapshotSent
+			continue
+		}
 		if pr.Probing || pr.Match+1 >= pr.Next || pr.Match != pr.heartbeatMatch {
 			pr.stalled = 0
 		} else if pr.stalled++; pr.stalled >= 2 {
@@ -720,6 +856,10 @@ func (n *Node) broadcastAppend(heartbeat bool) {
 func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
 	if n.cfg.WaitForHeartbeat && !heartbeat {
 		return // the naive leader: everything waits for the next heartbeat
+	}
+	if pr.Next <= n.log.offset || pr.Snapshot != 0 {
+		n.sendSnapshot(to, pr, heartbeat)
+		return
 	}
 	last := n.log.lastIndex()
 	if pr.Probing {
@@ -745,6 +885,113 @@ func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
 		n.send(Message{Type: MsgApp, To: to, PrevLogIndex: pr.Match, PrevLogTerm: n.log.term(pr.Match), Commit: n.commit})
 		pr.toldCommit = max(pr.toldCommit, min(n.commit, pr.Match))
 	}
+}
+
+// sendSnapshot sends p, which needs entries compacted away, the next chunk of the snapshot
+// (Figure 13), one chunk at a time. A heartbeat also sends an empty AppendEntries, so that p
+// knows its leader while the chunks cross.
+func (n *Node) sendSnapshot(to string, pr *progress, heartbeat bool) {
+	if pr.Snapshot != n.snap.Index {
+		// Start, or start again with a newer snapshot (the one under way is gone).
+		pr.Snapshot, pr.SnapshotSent, pr.snapOut, pr.stalled = n.snap.Index, 0, false, 0
+		pr.Probing, pr.probeSent = false, false
+		pr.forgetSent()
+	}
+	if heartbeat {
+		n.send(Message{Type: MsgApp, To: to, PrevLogIndex: pr.Match, PrevLogTerm: n.log.term(pr.Match), Commit: min(n.commit, pr.Match)})
+	}
+	if pr.snapOut {
+		return
+	}
+	data := n.snap.Data
+	off := min(pr.SnapshotSent, uint64(len(data)))
+	end := min(off+uint64(n.cfg.SnapshotChunkSize), uint64(len(data)))
+	n.send(Message{Type: MsgSnap, To: to, LastLogIndex: n.snap.Index, LastLogTerm: n.snap.Term,
+		Members: n.snap.Members, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
+	pr.snapOut = true
+}
+
+// handleSnapReply follows a follower through a snapshot: the next chunk, or once installed,
+// entries after it.
+func (n *Node) handleSnapReply(m *Message) {
+	pr := n.progressOf(m.From)
+	if pr == nil {
+		return
+	}
+	pr.heard = true
+	if m.Success {
+		if m.Index > pr.Match {
+			pr.Match = m.Index
+		}
+		if pr.Next <= m.Index {
+			pr.Next = m.Index + 1
+		}
+		if pr.Snapshot == 0 || pr.Match < pr.Snapshot {
+			return // an old snapshot's answer
+		}
+		pr.Snapshot, pr.snapOut = 0, false
+		if pr.Match > n.commit && n.maybeCommit() {
+			return
+		}
+		n.sendAppend(m.From, pr, false)
+		return
+	}
+	if m.Index != pr.Snapshot {
+		return // about a snapshot we no longer send
+	}
+	pr.SnapshotSent, pr.snapOut = m.Offset, false
+	n.sendAppend(m.From, pr, false)
+}
+
+// handleSnap takes one chunk of the leader's snapshot (Figure 13's receiver) and installs the
+// snapshot once it has the last.
+func (n *Node) handleSnap(m *Message) {
+	if n.state != Follower {
+		n.becomeFollower(n.term, m.From)
+	}
+	n.leader, n.leaderContact = m.From, n.now
+	n.resetElectionTimer()
+	reply := Message{Type: MsgSnapReply, To: m.From, Index: m.LastLogIndex}
+	if m.LastLogIndex <= n.commit {
+		// Everything it holds is committed here already: nothing to install.
+		n.recv = nil
+		reply.Success = true
+		n.send(reply)
+		return
+	}
+	r := n.recv
+	if m.Offset == 0 {
+		r = &Snapshot{Index: m.LastLogIndex, Term: m.LastLogTerm, Members: slices.Clone(m.Members)}
+		n.recv = r
+	}
+	if r == nil || r.Index != m.LastLogIndex || r.Term != m.LastLogTerm || m.Offset != uint64(len(r.Data)) {
+		// Not the chunk that comes next: say what we hold of this snapshot.
+		if r != nil && r.Index == m.LastLogIndex && r.Term == m.LastLogTerm {
+			reply.Offset = uint64(len(r.Data))
+		}
+		n.send(reply)
+		return
+	}
+	r.Data = append(r.Data, m.Data...)
+	if !m.Done {
+		reply.Offset = uint64(len(r.Data))
+		n.send(reply)
+		return
+	}
+	n.recv = nil
+	n.installSnapshot(r, m.From)
+	reply.Success = true
+	n.send(reply)
+}
+
+// installSnapshot makes s, received whole from the leader, the node's snapshot (§7): a log that
+// holds s's last entry keeps what follows it; any other log is discarded. The application
+// gets s through Ready, before any entry committed after it.
+func (n *Node) installSnapshot(s *Snapshot, from string) {
+	keep := s.Index <= n.log.lastIndex() && s.Index > n.log.offset && n.log.term(s.Index) == s.Term
+	n.saveSnapshot(s, !keep)
+	n.commit, n.applied, n.readySnap = s.Index, s.Index, s
+	n.emit(Event{Kind: EvInstall, Peer: from, Index: s.Index, Term: s.Term, Last: uint64(len(s.Data))})
 }
 
 // sendEntries sends entries from pr.Next on (at most MaxEntriesPerMsg, up to last) and returns
@@ -776,7 +1023,8 @@ func (n *Node) entries(lo, hi uint64) []Entry {
 // persists the change in an order that survives a crash between any two writes: first shrink
 // log/last below the overwritten range, then write the entries, then raise log/last.
 func (n *Node) appendEntries(from uint64, entries []Entry) {
-	if from <= n.log.lastIndex() {
+	oldLast := n.log.lastIndex()
+	if from <= oldLast {
 		n.log.truncate(from)
 		n.persist(KeyLogLast, uintBytes(from-1))
 		n.emit(Event{Kind: EvTruncate, Index: from, Term: n.term})
@@ -797,11 +1045,21 @@ func (n *Node) appendEntries(from uint64, entries []Entry) {
 	start := len(buf)
 	buf = strconv.AppendUint(buf, last, 10)
 	n.persist(KeyLogLast, buf[start:len(buf):len(buf)])
+	if _, ok := n.storage.(Deleter); ok {
+		for i := oldLast; i > last; i-- { // what a truncation left above the log, from the top
+			n.persistDelete(KeyLogEntry(i))
+		}
+	}
 	n.emit(Event{Kind: EvAppend, Index: from, Last: last, Term: entries[len(entries)-1].Term})
 }
 
 func (n *Node) persist(key string, value []byte) {
-	n.pending = append(n.pending, KV{key, value})
+	n.pending = append(n.pending, KV{Key: key, Value: value})
+}
+
+// persistDelete deletes key; only for a storage that is a Deleter.
+func (n *Node) persistDelete(key string) {
+	n.pending = append(n.pending, KV{Key: key, Delete: true})
 }
 
 // flush writes the current call's pending writes, in order, before the call returns and
@@ -814,7 +1072,11 @@ func (n *Node) flush() {
 		bs.SetBatch(n.pending)
 	} else {
 		for _, kv := range n.pending {
-			n.storage.Set(kv.Key, kv.Value)
+			if kv.Delete {
+				n.storage.(Deleter).Delete(kv.Key)
+			} else {
+				n.storage.Set(kv.Key, kv.Value)
+			}
 		}
 	}
 	clear(n.pending)

@@ -32,10 +32,20 @@ type BatchStorage interface {
 	SetBatch(kvs []KV)
 }
 
-// KV is one key/value write.
+// Deleter is an optional extension of Storage for stores that can delete keys, so that log
+// compaction frees what it drops: without it, compacted entries stay stored (harmless, but
+// the store grows with history). A store that implements both Deleter and BatchStorage is
+// handed its deletions inside SetBatch, as KVs with Delete set, in order with the writes.
+type Deleter interface {
+	Storage
+	Delete(key string)
+}
+
+// KV is one key/value write, or with Delete set the deletion of Key (Value is then nil).
 type KV struct {
-	Key   string
-	Value []byte
+	Key    string
+	Value  []byte
+	Delete bool
 }
 
 // Keys the core uses. Values are short ASCII text so that they read well in the browser's
@@ -45,12 +55,24 @@ type KV struct {
 //	votedFor     "7 n2"         (the term the vote was cast in, then the candidate; "" if none)
 //	log/last     "42"           (index of the last entry; entries above it are garbage)
 //	log/17       "6 cmd put x 1" (term, type, then the command's raw bytes)
+//	snapshot     "240 3 1 n1,n2,n3" (last included index and term, the slot holding the
+//	             state, the configuration); absent while nothing is compacted
+//	snapshot/1   the application's state, as the application encoded it
+//
+// With a snapshot, the log holds entries snapshot index+1 … log/last; a log/last below the
+// snapshot index means an empty log after it.
 const (
 	KeyCurrentTerm = "currentTerm"
 	KeyVotedFor    = "votedFor"
 	KeyLogLast     = "log/last"
+	KeySnapshot    = "snapshot"
 	keyLogPrefix   = "log/"
 )
+
+// KeySnapshotData is the key of the snapshot's state in slot 0 or 1. A new snapshot is
+// written to the slot the current one does not use, then KeySnapshot switches to it in one
+// write, so that a crash between any two writes leaves one whole snapshot.
+func KeySnapshotData(slot int) string { return "snapshot/" + strconv.Itoa(slot) }
 
 // KeyLogEntry is the key of the log entry at index.
 func KeyLogEntry(index uint64) string {
@@ -155,11 +177,57 @@ func decodeVote(b []byte, term uint64) (string, error) {
 	return string(id), nil
 }
 
+// encodeSnapshotMeta encodes KeySnapshot's value.
+func encodeSnapshotMeta(index, term uint64, slot int, members []string) []byte {
+	b := strconv.AppendUint(nil, index, 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, term, 10)
+	b = append(b, ' ', byte('0'+slot), ' ')
+	for i, m := range members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, m...)
+	}
+	return b
+}
+
+func decodeSnapshotMeta(b []byte) (index, term uint64, slot int, members []string, err error) {
+	f := bytes.Fields(b)
+	if len(f) != 4 {
+		return 0, 0, 0, nil, errors.New("want \"<index> <term> <slot> <members>\"")
+	}
+	if index, err = parseUint(f[0]); err != nil || index == 0 {
+		return 0, 0, 0, nil, fmt.Errorf("bad index %q", f[0])
+	}
+	if term, err = parseUint(f[1]); err != nil || term == 0 {
+		return 0, 0, 0, nil, fmt.Errorf("bad term %q", f[1])
+	}
+	switch string(f[2]) {
+	case "0", "1":
+		slot = int(f[2][0] - '0')
+	default:
+		return 0, 0, 0, nil, fmt.Errorf("bad slot %q: want 0 or 1", f[2])
+	}
+	for _, m := range bytes.Split(f[3], []byte{','}) {
+		if len(m) == 0 {
+			return 0, 0, 0, nil, fmt.Errorf("bad members %q", f[3])
+		}
+		members = append(members, string(m))
+	}
+	return index, term, slot, members, nil
+}
+
 // persisted is what a node restores from Storage.
 type persisted struct {
 	term     uint64
 	votedFor string
-	log      []Entry // log[i] is the entry at index i+1
+	snap     *Snapshot // nil when nothing is compacted
+	slot     int       // the slot snap's state is stored in
+	log      []Entry   // log[i] is the entry at index snap.Index+i+1
+	// garbage lists stored keys that nothing refers to (left by a crash in the middle of a
+	// compaction or truncation); filled only for a store that can delete them.
+	garbage []string
 	// fresh: the storage holds nothing, or only the start of a node's first initialization
 	// (a crash between its writes): the node starts empty and writes its initial state again.
 	fresh bool
@@ -214,10 +282,34 @@ func restore(s Storage) (persisted, error) {
 	if err != nil {
 		return p, &StorageError{KeyLogLast, err}
 	}
+	first, prevTerm, stored := uint64(1), uint64(0), last
+	if v, ok := s.Get(KeySnapshot); ok {
+		index, term, slot, members, err := decodeSnapshotMeta(v)
+		if err != nil {
+			return p, &StorageError{KeySnapshot, err}
+		}
+		if term > p.term {
+			return p, &StorageError{KeySnapshot, fmt.Errorf("term %d is newer than currentTerm %d", term, p.term)}
+		}
+		data, err := get(KeySnapshotData(slot))
+		if err != nil {
+			return p, err
+		}
+		p.snap = &Snapshot{Index: index, Term: term, Members: members, Data: data}
+		p.slot = slot
+		first, prevTerm = index+1, term
+		if v, ok := s.Get(KeyLogEntry(index)); ok && last > index {
+			// A log that conflicts with the snapshot was being discarded (an installation
+			// cut short before log/last came down): what follows is garbage.
+			if e, err := DecodeEntry(v); err != nil || e.Term != term {
+				last = index
+			}
+		}
+		last = max(last, index)
+	}
 	// Don't trust last for an allocation: a corrupt value must not exhaust memory.
-	p.log = make([]Entry, 0, min(last, 1<<16))
-	prevTerm := uint64(0)
-	for i := uint64(1); i <= last; i++ {
+	p.log = make([]Entry, 0, min(last-first+1, 1<<16))
+	for i := first; i <= last; i++ {
 		key := KeyLogEntry(i)
 		v, err := get(key)
 		if err != nil {
@@ -236,7 +328,39 @@ func restore(s Storage) (persisted, error) {
 		prevTerm = e.Term
 		p.log = append(p.log, e)
 	}
+	if _, ok := s.(Deleter); ok {
+		p.garbage = findGarbage(s, min(first-1, stored), last, p.snap != nil, p.slot)
+	}
 	return p, nil
+}
+
+// findGarbage lists the keys that a crash in the middle of a compaction, an installation or
+// a truncation left behind: log entries at or below the snapshot (deleted in ascending order,
+// so what is left is a run ending at it, or at log/last when that is lower), entries above the
+// last (deleted from the top, so a run starting after it), and the snapshot slot not in use.
+func findGarbage(s Storage, below, above uint64, hasSnap bool, slot int) []string {
+	var keys []string
+	for i := below; i > 0; i-- {
+		k := KeyLogEntry(i)
+		if _, ok := s.Get(k); !ok {
+			break
+		}
+		keys = append(keys, k)
+	}
+	slices.Reverse(keys) // delete in ascending order, as compaction does
+	for i := above + 1; ; i++ {
+		k := KeyLogEntry(i)
+		if _, ok := s.Get(k); !ok {
+			break
+		}
+		keys = append(keys, k)
+	}
+	for sl := range 2 {
+		if _, ok := s.Get(KeySnapshotData(sl)); ok && !(hasSnap && sl == slot) {
+			keys = append(keys, KeySnapshotData(sl))
+		}
+	}
+	return keys
 }
 
 // MapStorage is an in-memory Storage for tests and simulations. Its zero value is ready to use.
@@ -296,8 +420,37 @@ func (s *MapStorage) Set(key string, value []byte) {
 // SetBatch implements BatchStorage.
 func (s *MapStorage) SetBatch(kvs []KV) {
 	for _, kv := range kvs {
-		s.Set(kv.Key, kv.Value)
+		if kv.Delete {
+			s.Delete(kv.Key)
+		} else {
+			s.Set(kv.Key, kv.Value)
+		}
 	}
+}
+
+// Delete implements Deleter. It counts as a write.
+func (s *MapStorage) Delete(key string) {
+	if i, ok := logIndex(key); ok {
+		if i < len(s.log) {
+			s.log[i] = nil
+		}
+	} else {
+		delete(s.m, key)
+	}
+	s.Writes++
+}
+
+// Len returns the number of stored keys and the bytes of their values.
+func (s *MapStorage) Len() (keys, bytes int) {
+	for _, v := range s.m {
+		keys, bytes = keys+1, bytes+len(v)
+	}
+	for _, v := range s.log {
+		if v != nil {
+			keys, bytes = keys+1, bytes+len(v)
+		}
+	}
+	return keys, bytes
 }
 
 // Get returns a copy of the value stored under key.

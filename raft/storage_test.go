@@ -20,7 +20,7 @@ type seqStorage struct {
 }
 
 func (s *seqStorage) Set(key string, value []byte) {
-	s.log = append(s.log, KV{key, bytes.Clone(value)})
+	s.log = append(s.log, KV{Key: key, Value: bytes.Clone(value)})
 	s.m.Set(key, value)
 }
 func (s *seqStorage) Get(key string) ([]byte, bool) { return s.m.Get(key) }

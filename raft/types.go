@@ -97,6 +97,15 @@ const (
 	// MsgTimeoutNow: a leader handing over its leadership tells the chosen follower, whose log
 	// it has brought up to date, to start an election at once.
 	MsgTimeoutNow
+	// MsgSnap is one chunk of InstallSnapshot (Figure 13): the leader sends its snapshot to a
+	// follower that needs entries the leader has compacted away. LastLogIndex and LastLogTerm
+	// are the snapshot's last included index and term, Members its configuration, Offset the
+	// position of Data in the snapshot's bytes, Done marks the last chunk.
+	MsgSnap
+	// MsgSnapReply answers a chunk: Index is the snapshot's last included index, Offset how
+	// many of its bytes the follower holds (the next chunk it wants), Success that it installed
+	// the whole snapshot.
+	MsgSnapReply
 )
 
 func (t MsgType) String() string {
@@ -115,6 +124,10 @@ func (t MsgType) String() string {
 		return "PreVoteReply"
 	case MsgTimeoutNow:
 		return "TimeoutNow"
+	case MsgSnap:
+		return "InstallSnapshot"
+	case MsgSnapReply:
+		return "InstallSnapshotReply"
 	}
 	return fmt.Sprintf("MsgType(%d)", uint8(t))
 }
@@ -149,11 +162,19 @@ type Message struct {
 	// index it holds with that term (or its last index + 1 when the log is shorter).
 	ConflictTerm  uint64 `json:",omitempty"`
 	ConflictIndex uint64 `json:",omitempty"`
+
+	// InstallSnapshot (MsgSnap, MsgSnapReply): the configuration at the snapshot's last
+	// included index, the chunk's position in the snapshot's bytes (in a reply: the bytes the
+	// follower holds), the chunk, and whether it is the last.
+	Members []string `json:",omitempty"`
+	Offset  uint64   `json:",omitempty"`
+	Data    []byte   `json:",omitempty"`
+	Done    bool     `json:",omitempty"`
 }
 
 // IsResponse reports whether m answers another message.
 func (m *Message) IsResponse() bool {
-	return m.Type == MsgVoteReply || m.Type == MsgAppReply || m.Type == MsgPreVoteReply
+	return m.Type == MsgVoteReply || m.Type == MsgAppReply || m.Type == MsgPreVoteReply || m.Type == MsgSnapReply
 }
 
 func (m Message) String() string {
@@ -173,6 +194,13 @@ func (m Message) String() string {
 			return fmt.Sprintf("%s→%s AppendEntriesReply term=%d ok match=%d", m.From, m.To, m.Term, m.Index)
 		}
 		return fmt.Sprintf("%s→%s AppendEntriesReply term=%d reject=%d hint=%d/%d", m.From, m.To, m.Term, m.Index, m.ConflictIndex, m.ConflictTerm)
+	case MsgSnap:
+		return fmt.Sprintf("%s→%s InstallSnapshot term=%d last=%d/%d offset=%d bytes=%d done=%t", m.From, m.To, m.Term, m.LastLogIndex, m.LastLogTerm, m.Offset, len(m.Data), m.Done)
+	case MsgSnapReply:
+		if m.Success {
+			return fmt.Sprintf("%s→%s InstallSnapshotReply term=%d installed=%d", m.From, m.To, m.Term, m.Index)
+		}
+		return fmt.Sprintf("%s→%s InstallSnapshotReply term=%d last=%d have=%d", m.From, m.To, m.Term, m.Index, m.Offset)
 	}
 	return fmt.Sprintf("%s→%s %s", m.From, m.To, m.Type)
 }
@@ -187,6 +215,11 @@ type Status struct {
 	CommitIndex uint64
 	LastIndex   uint64 // index of the last log entry (the log length while nothing is compacted)
 	LastTerm    uint64
+	// The snapshot that replaces the log up to SnapshotIndex (0 when nothing is compacted):
+	// its last included term, and the size of the application's state in it, in bytes.
+	SnapshotIndex uint64 `json:",omitempty"`
+	SnapshotTerm  uint64 `json:",omitempty"`
+	SnapshotSize  int    `json:",omitempty"`
 	// ElectionDeadline is when a follower or candidate will start an election if nothing
 	// resets its timer (in the driver's time). Zero for a leader.
 	ElectionDeadline time.Duration
@@ -200,6 +233,20 @@ type Progress struct {
 	Next     uint64 // index of the next entry to send
 	Inflight int    // AppendEntries with entries sent and not yet answered
 	Probing  bool   // true while the leader searches for the point where the logs agree
+	// Snapshot is the last included index of the snapshot the leader is sending (0 if none),
+	// SnapshotSent how many of its bytes the follower has acknowledged.
+	Snapshot     uint64 `json:",omitempty"`
+	SnapshotSent uint64 `json:",omitempty"`
+}
+
+// Snapshot is the state of the application after the entries up to Index (of term Term),
+// which replaces them in the log (Raft paper §7). The application owns Data; the core owns
+// when a snapshot counts.
+type Snapshot struct {
+	Index   uint64
+	Term    uint64
+	Members []string // the configuration at Index
+	Data    []byte
 }
 
 // NotLeaderError is returned by Submit on a node that is not the leader.
@@ -229,12 +276,16 @@ func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 // Ready is what a node asks its driver to do after a call: send Messages, apply Committed
 // entries, and record Events. All state these depend on is already in Storage.
 type Ready struct {
-	Messages  []Message
+	Messages []Message
+	// Snapshot, when not nil, replaces the application's state: a snapshot the leader sent, or
+	// on a node's first Ready the snapshot it restored from storage. Apply it before
+	// Committed, whose entries follow it.
+	Snapshot  *Snapshot
 	Committed []CommitEntry
 	Events    []Event
 }
 
 // Empty reports whether r holds nothing.
 func (r *Ready) Empty() bool {
-	return len(r.Messages) == 0 && len(r.Committed) == 0 && len(r.Events) == 0
+	return len(r.Messages) == 0 && r.Snapshot == nil && len(r.Committed) == 0 && len(r.Events) == 0
 }

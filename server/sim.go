@@ -24,6 +24,7 @@ type simConfig struct {
 	verbose     bool
 	preVote     bool
 	checkQuorum bool
+	compact     int
 	kv          kvConfig
 }
 
@@ -39,6 +40,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.BoolVar(&cfg.verbose, "v", false, "print every trace event")
 	fs.BoolVar(&cfg.preVote, "prevote", false, "nodes ask for pre-votes before they start an election (Raft thesis 9.6)")
 	fs.BoolVar(&cfg.checkQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
+	fs.IntVar(&cfg.compact, "compact", 0, "log compaction: a node takes a snapshot once more than this many entries were applied since its last (0: never)")
 	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
@@ -61,6 +63,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	}
 	if n := cfg.load * cfg.duration.Seconds(); n > maxCommands {
 		return cfg, fmt.Errorf("-load %v over -duration %v is %.0f commands; at most %d fit in memory, shorten the run", cfg.load, cfg.duration, n, maxCommands)
+	}
+	if cfg.compact < 0 || cfg.compact > 1_000_000_000 {
+		return cfg, fmt.Errorf("-compact %d: want 0 (never) to 1000000000 entries", cfg.compact)
 	}
 	if err := cfg.kv.validate(fs, &cfg.load); err != nil {
 		return cfg, err
@@ -88,7 +93,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sim: %v (see server sim -h)\n", err)
 		return 2
 	}
-	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.checkQuorum}}
+	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.checkQuorum, CompactThreshold: cfg.compact}}
 	if cfg.verbose {
 		opts.OnEvent = func(e raft.Event) { fmt.Fprintln(stdout, e) }
 	}
@@ -125,8 +130,12 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if kc != nil {
 		kvFields, linearizable = kvSummary(kc, cfg, stderr)
 	}
-	fmt.Fprintf(stdout, "summary: seed=%d nodes=%d simulated=%.3f faults=%s load=%g elections=%d committed=%d violations=%d trace=%s events=%d wall=%.3f speed=%.0f%s\n",
-		cfg.seed, cfg.nodes, simulated, cfg.faults, cfg.load, c.Elections(), c.Committed(), violations,
+	snapFields := ""
+	if cfg.compact > 0 {
+		snapFields = fmt.Sprintf(" snapshots=%d installs=%d", c.Snapshots(), c.Installs())
+	}
+	fmt.Fprintf(stdout, "summary: seed=%d nodes=%d simulated=%.3f faults=%s load=%g elections=%d committed=%d%s violations=%d trace=%s events=%d wall=%.3f speed=%.0f%s\n",
+		cfg.seed, cfg.nodes, simulated, cfg.faults, cfg.load, c.Elections(), c.Committed(), snapFields, violations,
 		c.TraceHash(), c.Events(), wall, simulated/max(wall, 1e-9), kvFields)
 	if violations > 0 || !linearizable {
 		return 1
@@ -141,6 +150,9 @@ func flagLine(cfg simConfig) string {
 	}
 	if cfg.checkQuorum {
 		line += " -checkquorum"
+	}
+	if cfg.compact > 0 {
+		line += fmt.Sprintf(" -compact %d", cfg.compact)
 	}
 	return line + cfg.kv.flags()
 }

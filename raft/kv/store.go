@@ -96,12 +96,15 @@ type session struct {
 
 // Store is the key-value state machine of one node. Feed it the node's committed entries, in
 // index order from index 1, with Apply; every node that applies the same entries reaches the
-// same state and gives the same answers. A node that restarts starts a new Store. The zero
-// Store is not usable; call NewStore.
+// same state and gives the same answers. A node that restarts starts a new Store, restored
+// from the node's snapshot if it has one. The zero Store is not usable; call NewStore.
 type Store struct {
 	data     map[string]string
 	sessions map[string]session
 	applied  uint64
+	// ForgetSessions is a break-it switch: snapshots leave the client sessions out, so a
+	// node restored from one applies a retried request again.
+	ForgetSessions bool
 }
 
 // NewStore returns an empty store that expects index 1 next.
@@ -110,7 +113,7 @@ func NewStore() *Store {
 }
 
 // Apply applies the committed entry e, which must be the one after the last applied
-// (Applied()+1); anything else is the driver's mistake and returns an error, changing nothing.
+// (Applied()+1, which follows a restored snapshot); anything else is the driver's mistake and returns an error, changing nothing.
 // An entry that does not decode as a Request is not an error: it yields an Invalid outcome,
 // the same on every node.
 func (s *Store) Apply(e raft.CommitEntry) (Outcome, error) {

@@ -3,6 +3,8 @@
 package kv
 
 import (
+	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -139,6 +141,75 @@ func TestOutcomeString(t *testing.T) {
 	for i, o := range outs {
 		if got := o.String(); got != want[i] {
 			t.Errorf("Outcome.String() = %q; want %q", got, want[i])
+		}
+	}
+}
+
+// A retried request whose first attempt was applied before a snapshot still applies once on a
+// store restored from that snapshot: the snapshot carries the client sessions. With the
+// ForgetSessions bug it applies twice.
+func TestRetryAfterSnapshotAppliesOnce(t *testing.T) {
+	req := Request{ClientID: "c1", Seq: 1, Command: Append("x", "a;")}.Encode()
+	for _, forget := range []bool{false, true} {
+		s := NewStore()
+		s.ForgetSessions = forget
+		if _, err := s.Apply(raft.CommitEntry{Index: 1, Term: 1, Type: raft.EntryCommand, Command: req}); err != nil {
+			t.Fatal(err)
+		}
+		r := NewStore()
+		if err := r.Restore(1, s.Snapshot()); err != nil {
+			t.Fatalf("Restore: %v", err)
+		}
+		// The retry of c1#1, committed again at index 2 (its first answer was lost).
+		out, err := r.Apply(raft.CommitEntry{Index: 2, Term: 1, Type: raft.EntryCommand, Command: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := r.Get("x")
+		switch {
+		case !forget && (out.Kind != Duplicate || v != "a;"):
+			t.Errorf("retry after a snapshot: %s, x = %q; want a duplicate and x = \"a;\"", out.Kind, v)
+		case forget && (out.Kind != Applied || v != "a;a;"):
+			t.Errorf("with ForgetSessions: %s, x = %q; want the retry applied again, x = \"a;a;\"", out.Kind, v)
+		}
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	s := NewStore()
+	for i, c := range []Command{Put("x", "1"), Append("y", "2"), Delete("x"), Get("y")} {
+		req := Request{ClientID: fmt.Sprintf("c%d", i%2+1), Seq: uint64(i + 1), Command: c}.Encode()
+		if _, err := s.Apply(raft.CommitEntry{Index: uint64(i + 1), Term: 1, Type: raft.EntryCommand, Command: req}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap := s.Snapshot()
+	r := NewStore()
+	if err := r.Restore(4, snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Snapshot(); !bytes.Equal(got, snap) {
+		t.Errorf("restored store encodes as %s; want %s", got, snap)
+	}
+	if r.Applied() != 4 || r.Len() != 1 {
+		t.Errorf("restored: applied %d, %d keys; want 4, 1", r.Applied(), r.Len())
+	}
+	for _, tc := range []struct {
+		index uint64
+		data  string
+	}{
+		{5, string(snap)},
+		{4, "not json"},
+		{4, `{"applied":4,"data":{},"sessions":{},"extra":1}`},
+		{4, `{"applied":4,"data":{},"sessions":{"bad id!":{"seq":1}}}`},
+		{4, string(snap) + "{}"},
+	} {
+		before := r.Snapshot()
+		if err := r.Restore(tc.index, []byte(tc.data)); err == nil {
+			t.Errorf("Restore(%d, %q) = nil; want an error", tc.index, tc.data)
+		}
+		if !bytes.Equal(r.Snapshot(), before) {
+			t.Errorf("a failed Restore(%d, %q) changed the store", tc.index, tc.data)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Safety checks run after every event: Election Safety, Log Matching, Leader Completeness,
-// State Machine Safety, and no committed entry lost across crashes and restarts.
+// State Machine Safety, no committed entry lost across crashes and restarts, and snapshots
+// that hold exactly the committed log's state.
 
 package sim
 
@@ -20,9 +21,16 @@ type checker struct {
 	byIndex   []termHash
 	byEntry   map[entryKey]uint64
 	committed []uint64 // committed[i]: prefix hash of the committed log up to i; [0] = 0
+	terms     []uint64 // terms[i]: the term of the committed entry at i
+	// states[i]: hash of the application state after applying the committed entries up to i,
+	// recorded where some node took or installed a snapshot; every node that reaches i after
+	// must be in the same state.
+	states map[uint64]uint64
 
 	elections         int
 	committedCommands int
+	snapshots         int // snapshots taken, all nodes
+	installs          int // snapshots installed from a leader
 }
 
 type entryKey struct{ index, term uint64 }
@@ -44,6 +52,8 @@ func newChecker(c *Cluster) *checker {
 		leaders:   make(map[uint64]string),
 		byEntry:   make(map[entryKey]uint64),
 		committed: []uint64{0},
+		terms:     []uint64{0},
+		states:    make(map[uint64]uint64),
 	}
 }
 
@@ -99,9 +109,50 @@ func (k *checker) event(e *raft.Event) error {
 		}
 	case raft.EvAppend:
 		return k.appended(e)
+	case raft.EvSnapshot, raft.EvInstall:
+		return k.snapshot(e)
 	case raft.EvCommit:
 		return k.commit(e)
 	}
+	return nil
+}
+
+// snapshotOK checks that a snapshot up to index of term holds committed entries only, and
+// returns the committed log's prefix hash there.
+func (k *checker) snapshotOK(node string, index, term uint64) (uint64, error) {
+	if index >= uint64(len(k.committed)) {
+		return 0, fmt.Errorf("snapshot: %s holds a snapshot up to %d, beyond the committed log's end %d", node, index, len(k.committed)-1)
+	}
+	if k.terms[index] != term {
+		return 0, fmt.Errorf("snapshot: %s's snapshot ends with an entry of term %d at %d; the committed entry there is of term %d", node, term, index, k.terms[index])
+	}
+	return k.committed[index], nil
+}
+
+// snapshot checks a node's new snapshot, taken of its own log or installed from its leader.
+func (k *checker) snapshot(e *raft.Event) error {
+	nc := k.node(e.Node)
+	h, err := k.snapshotOK(e.Node, e.Index, e.Term)
+	if err != nil {
+		return err
+	}
+	if e.Kind == raft.EvSnapshot {
+		k.snapshots++
+		if e.Index > nc.commit {
+			return fmt.Errorf("snapshot: %s compacted up to %d, above its commit index %d", e.Node, e.Index, nc.commit)
+		}
+		if nc.hashes[e.Index] != h {
+			return fmt.Errorf("snapshot: %s compacted a log that differs from the committed one at %d", e.Node, e.Index)
+		}
+		return nil
+	}
+	k.installs++
+	// Installed: the log keeps what follows the snapshot if it held the snapshot's last entry,
+	// else it is discarded.
+	if uint64(len(nc.hashes)) <= e.Index || nc.hashes[e.Index] != h {
+		nc.hashes = append(nc.hashes[:0], k.committed[:e.Index+1]...)
+	}
+	nc.commit, nc.applied = max(nc.commit, e.Index), e.Index
 	return nil
 }
 
@@ -109,14 +160,21 @@ func (k *checker) restored(e *raft.Event) error {
 	nc := k.node(e.Node)
 	n := k.c.lookup(e.Node).node
 	nc.hashes = nc.hashes[:1]
-	for i := uint64(1); i <= e.Index; i++ {
+	nc.commit, nc.applied = 0, 0
+	if snap, term := n.Compacted(); snap > 0 {
+		if _, err := k.snapshotOK(e.Node, snap, term); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		nc.hashes = append(nc.hashes[:0], k.committed[:snap+1]...)
+		nc.commit, nc.applied = snap, snap
+	}
+	for i := uint64(len(nc.hashes)); i <= e.Index; i++ {
 		ent, ok := n.Entry(i)
 		if !ok {
 			return fmt.Errorf("restore: %s reports %d entries but lacks entry %d", e.Node, e.Index, i)
 		}
 		nc.hashes = append(nc.hashes, entryHash(nc.hashes[i-1], i, ent))
 	}
-	nc.commit, nc.applied = 0, 0
 	if !nc.crashed {
 		return nil
 	}
@@ -126,6 +184,8 @@ func (k *checker) restored(e *raft.Event) error {
 	switch {
 	case st.Term != nc.crash.Term:
 		return fmt.Errorf("persistence: %s restarted in term %d; it crashed in term %d", e.Node, st.Term, nc.crash.Term)
+	case st.SnapshotIndex != nc.crash.SnapshotIndex:
+		return fmt.Errorf("persistence: %s restarted with a snapshot up to %d; it crashed with one up to %d", e.Node, st.SnapshotIndex, nc.crash.SnapshotIndex)
 	case st.LastIndex != nc.crash.LastIndex || nc.hashes[len(nc.hashes)-1] != nc.crashH:
 		return fmt.Errorf("committed entry lost: %s restarted with a log of %d entries unlike the %d it crashed with",
 			e.Node, st.LastIndex, nc.crash.LastIndex)
@@ -140,7 +200,9 @@ func (k *checker) appended(e *raft.Event) error {
 		return fmt.Errorf("log: %s appended at %d but its log ends at %d", e.Node, e.Index, len(nc.hashes)-1)
 	}
 	var prevTerm uint64
-	if e.Index > 1 {
+	if snap, term := n.Compacted(); e.Index-1 == snap {
+		prevTerm = term
+	} else if e.Index > 1 {
 		prev, _ := n.Entry(e.Index - 1)
 		prevTerm = prev.Term
 	}
@@ -205,7 +267,9 @@ func (k *checker) commit(e *raft.Event) error {
 	n := k.c.lookup(e.Node).node
 	for i := last + 1; i <= c; i++ {
 		k.committed = append(k.committed, nc.hashes[i])
-		if ent, _ := n.Entry(i); ent.Type == raft.EntryCommand {
+		ent, _ := n.Entry(i)
+		k.terms = append(k.terms, ent.Term)
+		if ent.Type == raft.EntryCommand {
 			k.committedCommands++
 		}
 	}
@@ -222,9 +286,53 @@ func (k *checker) applied(sn *simNode, e raft.CommitEntry) {
 		err = fmt.Errorf("apply: %s delivered entry %d after %d", sn.id, e.Index, nc.applied)
 	case e.Index > nc.commit:
 		err = fmt.Errorf("apply: %s delivered entry %d above its commit index %d", sn.id, e.Index, nc.commit)
+	case entryHash(k.committed[e.Index-1], e.Index, raft.Entry{Term: e.Term, Type: e.Type, Command: e.Command}) != k.committed[e.Index]:
+		err = fmt.Errorf("State Machine Safety: %s applied an entry at %d that is not the committed one", sn.id, e.Index)
 	}
 	nc.applied = e.Index
 	if err != nil && k.c.violation == nil {
 		k.c.violation = fmt.Errorf("sim: seed=%d: %w (at %v)", k.c.opts.Seed, err, k.c.now)
+	}
+}
+
+// stateHash hashes an application state as its snapshot encodes it.
+func stateHash(data []byte) uint64 { return mixString(0x5ca1ab1e, string(data)) }
+
+// sameState records the application state of node at index, or checks it against the state
+// recorded there before: every node's application passes through the same states.
+func (k *checker) sameState(node string, index uint64, h uint64, how string) {
+	seen, ok := k.states[index]
+	if !ok {
+		k.states[index] = h
+		return
+	}
+	if seen != h {
+		k.c.fail(fmt.Errorf("State Machine Safety: %s's application state at %d (%s) differs from another node's at the same index", node, index, how))
+	}
+}
+
+// compacted records the state a node's snapshot holds.
+func (k *checker) compacted(sn *simNode, data []byte) {
+	index, _ := sn.node.Compacted()
+	k.sameState(sn.id, index, stateHash(data), "in the snapshot it took")
+}
+
+// restoredApp checks an application restored from a snapshot: the snapshot the node holds, in
+// the same state as every other node at that index.
+func (k *checker) restoredApp(sn *simNode, s *raft.Snapshot) {
+	nc := k.node(sn.id)
+	if s.Index != nc.applied {
+		k.c.fail(fmt.Errorf("snapshot: %s handed its application a snapshot up to %d with %d applied", sn.id, s.Index, nc.applied))
+		return
+	}
+	k.sameState(sn.id, s.Index, stateHash(s.Data), "in the snapshot it restored")
+	k.sameState(sn.id, s.Index, stateHash(sn.app.Snapshot()), "after restoring the snapshot")
+}
+
+// appliedState checks a node's application after it applied the entry at index, where a
+// snapshot recorded the state.
+func (k *checker) appliedState(sn *simNode, index uint64) {
+	if _, ok := k.states[index]; ok {
+		k.sameState(sn.id, index, stateHash(sn.app.Snapshot()), "after applying the log")
 	}
 }

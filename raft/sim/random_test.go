@@ -24,13 +24,20 @@ var (
 // randomRun runs one seed: 30 simulated seconds of every kind of fault under a light load, then
 // the faults heal and the cluster must elect a leader and commit a fresh command on every node.
 // Even seeds run with pre-vote, and seeds 4k+1 and 4k+2 with check-quorum (so that every
-// combination of the two has a quarter of the seeds).
+// combination of the two has a quarter of the seeds). Seven seeds in eight compact their logs
+// every 4 to 64 entries, with snapshots sent in chunks of 5 bytes, 16 bytes or whole, so
+// that InstallSnapshot happens constantly under every fault.
 func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nodes := 3 + 2*int(seed%3) // 3, 5 or 7
 	applied := make(map[string]map[string]bool)
+	compact := 4 + int(seed*7%61)
+	if seed%8 == 7 {
+		compact = 0
+	}
 	c, err := New(Options{
 		Nodes: nodes, Seed: seed, Reorder: 0.02,
-		Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0, CheckQuorum: seed%4 == 1 || seed%4 == 2},
+		Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0, CheckQuorum: seed%4 == 1 || seed%4 == 2,
+			CompactThreshold: compact, SnapshotChunkSize: []int{5, 16, 0}[seed/8%3]},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -109,6 +116,7 @@ func TestBugsAreCaught(t *testing.T) {
 		bugs raft.Bugs
 	}{
 		{"SkipConsistencyCheck", raft.Bugs{SkipConsistencyCheck: true}},
+		{"CompactUnapplied", raft.Bugs{CompactUnapplied: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 300; seed++ {
@@ -116,7 +124,7 @@ func TestBugsAreCaught(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "seed=") {
 					continue
 				}
-				if !regexp.MustCompile(`Safety|Matching|Completeness|lost|persistence|commit|log`).MatchString(err.Error()) {
+				if !regexp.MustCompile(`Safety|Matching|Completeness|lost|persistence|commit|log|snapshot`).MatchString(err.Error()) {
 					continue // a liveness failure; look for a safety violation
 				}
 				t.Logf("seed %d: %v", seed, err)

@@ -61,9 +61,17 @@ type Options struct {
 	// simulator's network and is reused once the message has left it (unless KeepTrace is
 	// set): copy what you keep of it. While the message travels the pointer identifies it.
 	OnEvent func(raft.Event)
-	// OnApply, if set, receives each committed entry as a node delivers it to its application.
-	// A restarted node delivers its committed entries again from index 1.
+	// App returns the application of a node, at every start: a restarted node's application
+	// starts empty and is rebuilt from the node's snapshot and log. Default: a running hash of
+	// the applied entries.
+	App func(id string) App
+	// OnApply, if set, receives each committed entry as a node delivers it to its application
+	// (after App's Apply). A restarted node delivers its committed entries again, from index 1
+	// or from just after its snapshot.
 	OnApply func(id string, e raft.CommitEntry)
+	// OnSnapshot, if set, is told when a node's application is restored from a snapshot (one
+	// the node installed from its leader, or restarted from).
+	OnSnapshot func(id string, s *raft.Snapshot)
 	// KeepTrace keeps the whole trace in memory for Trace.
 	KeepTrace bool
 	// Record keeps every action performed with Do (not scheduled ones), stamped with the time
@@ -143,6 +151,7 @@ type simNode struct {
 	timerAt  time.Duration
 	timer    *item // the node's timer in the queue; index < 0 when not queued
 	restarts uint64
+	app      App
 	last     raft.Status // status at the last crash, reported while dead
 	check    *nodeCheck  // the checker's view of it
 }
@@ -205,7 +214,20 @@ func (c *Cluster) start(sn *simNode) error {
 		return fmt.Errorf("sim: starting %s: %w", sn.id, err)
 	}
 	sn.node = n
+	if c.opts.App != nil {
+		sn.app = c.opts.App(sn.id)
+	} else {
+		sn.app = &digestApp{}
+	}
 	c.process(sn)
+	return nil
+}
+
+// App returns a live node's application; nil if id is crashed or unknown.
+func (c *Cluster) App(id string) App {
+	if sn := c.lookup(id); sn != nil && sn.node != nil {
+		return sn.app
+	}
 	return nil
 }
 
@@ -330,14 +352,35 @@ func (c *Cluster) process(sn *simNode) {
 	for _, e := range rd.Events {
 		c.record(e)
 	}
+	if rd.Snapshot != nil {
+		if err := sn.app.Restore(rd.Snapshot); err != nil {
+			c.fail(fmt.Errorf("snapshot: %s could not restore its state from the snapshot up to %d: %v", sn.id, rd.Snapshot.Index, err))
+		}
+		c.check.restoredApp(sn, rd.Snapshot)
+		if c.opts.OnSnapshot != nil {
+			c.opts.OnSnapshot(sn.id, rd.Snapshot)
+		}
+	}
 	for _, e := range rd.Committed {
 		c.check.applied(sn, e)
+		sn.app.Apply(e)
+		c.check.appliedState(sn, e.Index)
 		if c.opts.OnApply != nil {
 			c.opts.OnApply(sn.id, e)
 		}
 	}
 	for i := range rd.Messages {
 		c.sendMsg(&rd.Messages[i])
+	}
+	if sn.node.CompactDue() {
+		data := sn.app.Snapshot()
+		if err := sn.node.Compact(c.now, data); err != nil {
+			c.fail(err)
+		}
+		c.check.compacted(sn, data)
+		for _, e := range sn.node.Ready().Events {
+			c.record(e)
+		}
 	}
 	if d := sn.node.Deadline(); d != sn.timerAt {
 		// Move the node's one timer item rather than queue a new one: a follower's timer is
@@ -387,6 +430,13 @@ func (c *Cluster) recordHashed(e raft.Event, mh uint64) {
 		if c.opts.OnEvent != nil {
 			c.opts.OnEvent(v)
 		}
+	}
+}
+
+// fail records a violation found outside the trace's events, unless one was found before.
+func (c *Cluster) fail(err error) {
+	if c.violation == nil {
+		c.violation = fmt.Errorf("sim: seed=%d: %w (at %v)", c.opts.Seed, err, c.now)
 	}
 }
 
@@ -571,6 +621,12 @@ func (c *Cluster) Alive(id string) bool {
 
 // Elections returns how many times a node became leader.
 func (c *Cluster) Elections() int { return c.check.elections }
+
+// Snapshots returns the number of snapshots the nodes took of their own logs (log compaction).
+func (c *Cluster) Snapshots() int { return c.check.snapshots }
+
+// Installs returns the number of snapshots that nodes installed from their leaders.
+func (c *Cluster) Installs() int { return c.check.installs }
 
 // Committed returns the number of command entries committed cluster-wide (noops excluded).
 func (c *Cluster) Committed() int { return c.check.committedCommands }

@@ -54,6 +54,8 @@ type Options struct {
 	Think time.Duration
 	// Seed drives the clients' choices; the cluster's own seed is sim.Options.Seed.
 	Seed uint64
+	// ForgetSessions plants the break-it bug kv.Store.ForgetSessions in every node's store.
+	ForgetSessions bool
 }
 
 // Stats counts what the clients did.
@@ -94,8 +96,8 @@ type client struct {
 	timerAt time.Duration // when the client acts next; -1 for never
 }
 
-// New builds the cluster with so and starts the clients of o. It chains its own hooks before
-// so.OnEvent and so.OnApply.
+// New builds the cluster with so and starts the clients of o. Each node's application is a
+// kv.Store (so.App is replaced); New chains its own hooks before so.OnEvent.
 func New(so sim.Options, o Options) (*Cluster, error) {
 	if o.Clients == 0 {
 		o.Clients = DefaultClients
@@ -122,18 +124,18 @@ func New(so sim.Options, o Options) (*Cluster, error) {
 		rng:    rand.New(rand.NewPCG(o.Seed, 0xc11e47)),
 		stores: make(map[string]*kv.Store),
 	}
-	onEvent, onApply := so.OnEvent, so.OnApply
+	onEvent := so.OnEvent
 	so.OnEvent = func(e raft.Event) {
 		k.event(e)
 		if onEvent != nil {
 			onEvent(e)
 		}
 	}
-	so.OnApply = func(id string, e raft.CommitEntry) {
-		k.apply(id, e)
-		if onApply != nil {
-			onApply(id, e)
-		}
+	so.App = func(id string) sim.App {
+		st := kv.NewStore()
+		st.ForgetSessions = o.ForgetSessions
+		k.stores[id] = st
+		return &nodeApp{k, id, st}
 	}
 	c, err := sim.New(so)
 	if err != nil {
@@ -173,19 +175,22 @@ func (k *Cluster) event(e raft.Event) {
 				k.stats.Retries++
 			}
 		}
-	case raft.EvRestore:
-		// The node (re)started: it applies its committed entries again from index 1.
-		k.stores[e.Node] = kv.NewStore()
 	}
 }
 
+// nodeApp is a node's application: its store, answering the clients.
+type nodeApp struct {
+	k  *Cluster
+	id string
+	st *kv.Store
+}
+
+func (a *nodeApp) Apply(e raft.CommitEntry)       { a.k.apply(a.id, a.st, e) }
+func (a *nodeApp) Snapshot() []byte               { return a.st.Snapshot() }
+func (a *nodeApp) Restore(s *raft.Snapshot) error { return a.st.Restore(s.Index, s.Data) }
+
 // apply feeds a node's store and answers the client waiting on that node for this request.
-func (k *Cluster) apply(id string, e raft.CommitEntry) {
-	st := k.stores[id]
-	if st == nil {
-		st = kv.NewStore()
-		k.stores[id] = st
-	}
+func (k *Cluster) apply(id string, st *kv.Store, e raft.CommitEntry) {
 	out, err := st.Apply(e)
 	if err != nil {
 		if k.err == nil {

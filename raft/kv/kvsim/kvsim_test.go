@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"raftlab/raft"
 	"raftlab/raft/sim"
 )
 
@@ -139,7 +140,11 @@ func linearizabilityRun(seed uint64, dur time.Duration) error {
 func linearizabilityRun1(seed uint64, dur time.Duration) error {
 	nodes := 3 + 2*int(seed%2)
 	clients := 1 + int(seed%7)
-	k, err := New(sim.Options{Nodes: nodes, Seed: seed, Reorder: 0.02},
+	compact := 4 + int(seed*7%61) // five seeds in six compact every 4 to 64 entries
+	if seed%6 == 5 {
+		compact = 0
+	}
+	k, err := New(sim.Options{Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{CompactThreshold: compact, SnapshotChunkSize: 64}},
 		Options{Clients: clients, Keys: 1 + int(seed%5), Seed: seed, Timeout: time.Duration(50+seed%200) * time.Millisecond})
 	if err != nil {
 		return err
@@ -195,4 +200,41 @@ func TestLinearizableUnderFaults(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("%d seeds × 8 simulated seconds of faults with clients, %d failed", seeds, len(failed))
+}
+
+// TestForgetSessionsIsCaught proves that the break-it switch kv.Store.ForgetSessions (snapshots
+// without the client sessions) breaks the service where people can see it: on some seed a
+// retried request applies twice, and the live checker (application states that differ at one
+// index) or the linearizability check says so; the same seed without the bug runs clean.
+func TestForgetSessionsIsCaught(t *testing.T) {
+	run := func(seed uint64, forget bool) error {
+		k, err := New(sim.Options{Nodes: 3, Seed: seed, Duplicate: 0.1, Unreliable: true, Raft: raft.Config{CompactThreshold: 4}},
+			Options{Clients: 4, Keys: 2, Seed: seed, Timeout: 30 * time.Millisecond, ForgetSessions: forget})
+		if err != nil {
+			return err
+		}
+		k.Schedule(sim.RandomFaults(seed, k.IDs(), 5*time.Second, sim.FaultCrash)...)
+		k.Schedule(sim.Healing(5 * time.Second)...)
+		k.RunUntil(5 * time.Second)
+		k.Drain(5 * time.Second)
+		if err := k.Violation(); err != nil {
+			return err
+		}
+		if r := k.Check(time.Minute); !r.Ok() {
+			return fmt.Errorf("seed=%d: history is %s", seed, r.Outcome)
+		}
+		return nil
+	}
+	for seed := uint64(1); seed <= 100; seed++ {
+		err := run(seed, true)
+		if err == nil {
+			continue
+		}
+		t.Logf("seed %d: %v", seed, err)
+		if err := run(seed, false); err != nil {
+			t.Fatalf("seed %d without the bug: %v", seed, err)
+		}
+		return
+	}
+	t.Fatal("no seed in 1–100 showed the bug")
 }

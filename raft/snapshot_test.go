@@ -1,0 +1,314 @@
+// Tests of log compaction and InstallSnapshot: the writes' order under crashes, chunking,
+// what the application is handed, and damaged snapshots.
+
+package raft
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+// delStorage is seqStorage with the Deleter extension: every write and deletion recorded.
+type delStorage struct{ seqStorage }
+
+func (s *delStorage) Delete(key string) {
+	s.log = append(s.log, KV{Key: key, Delete: true})
+	s.m.Delete(key)
+}
+
+// replayAll is seqStorage.replay with deletions.
+func (s *delStorage) replayAll(k int) *delStorage {
+	r := &delStorage{}
+	for _, kv := range s.log[:k] {
+		if kv.Delete {
+			r.m.Delete(kv.Key)
+		} else {
+			r.m.Set(kv.Key, kv.Value)
+		}
+	}
+	return r
+}
+
+// durable is what a node restores: its term, its snapshot and its log.
+type durable struct {
+	Term      uint64
+	SnapIndex uint64
+	SnapTerm  uint64
+	SnapData  string
+	Log       []string
+}
+
+func durableOf(p persisted) durable {
+	d := durable{Term: p.term}
+	if p.snap != nil {
+		d.SnapIndex, d.SnapTerm, d.SnapData = p.snap.Index, p.snap.Term, string(p.snap.Data)
+	}
+	for _, e := range p.log {
+		d.Log = append(d.Log, fmt.Sprintf("%d:%s", e.Term, e.Command))
+	}
+	return d
+}
+
+func cmds(term uint64, cs ...string) []Entry {
+	es := make([]Entry, len(cs))
+	for i, c := range cs {
+		es[i] = Entry{Term: term, Type: EntryCommand, Command: []byte(c)}
+	}
+	return es
+}
+
+// TestCrashDuringCompaction stops a follower's storage after every single write of a run with
+// compactions and snapshot installations of every kind (beyond its log, within it keeping the
+// rest, conflicting with it) and restores from it: each state restores without error to
+// exactly the state before the call or after it, never a mix; and once the restored node has
+// cleaned up, the storage holds only the keys the state needs.
+func TestCrashDuringCompaction(t *testing.T) {
+	s := &delStorage{}
+	n := newTestNode(t, "b", []string{"a", "b", "c"}, s)
+	n.cfg.SnapshotChunkSize = 3
+	states := []durable{durableOf(must(restore(s.replayAll(len(s.log)))))}
+	writes := []int{len(s.log)}
+	appends := []bool{false} // an AppendEntries call may also stop with part of its entries
+	appending := false
+	call := func(f func()) {
+		appending = false
+		f()
+		n.Ready()
+		states = append(states, durableOf(must(restore(s.replayAll(len(s.log))))))
+		writes = append(writes, len(s.log))
+		appends = append(appends, appending)
+	}
+	app := func(term, prev, prevTerm, commit uint64, es []Entry, from string) func() {
+		return func() {
+			appending = true
+			n.Step(0, Message{Type: MsgApp, From: from, To: "b", Term: term, PrevLogIndex: prev, PrevLogTerm: prevTerm, Entries: es, Commit: commit})
+		}
+	}
+	snap := func(term, index, snapTerm uint64, data, from string) func() {
+		return func() {
+			for off := 0; off < len(data); off += 3 {
+				end := min(off+3, len(data))
+				n.Step(0, Message{Type: MsgSnap, From: from, To: "b", Term: term, LastLogIndex: index, LastLogTerm: snapTerm,
+					Members: []string{"a", "b", "c"}, Offset: uint64(off), Data: []byte(data[off:end]), Done: end == len(data)})
+			}
+		}
+	}
+	compact := func(data string) func() {
+		return func() {
+			if err := n.Compact(0, []byte(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	call(app(1, 0, 0, 3, cmds(1, "x", "y", "z", "w"), "a"))
+	call(compact("state@3"))
+	call(app(1, 4, 1, 7, cmds(1, "5", "6", "7", "8"), "a"))
+	call(compact("state@7"))
+	// c leads term 2 with a snapshot beyond b's log: the log is discarded.
+	call(snap(2, 12, 2, "state@12", "c"))
+	call(app(2, 12, 2, 13, cmds(2, "13", "14", "15"), "c"))
+	// A snapshot within the log, whose last entry b holds: entry 15 stays.
+	call(snap(2, 14, 2, "state@14", "c"))
+	call(app(2, 15, 2, 14, cmds(2, "16", "17"), "c"))
+	// a leads term 3 with a snapshot whose last entry conflicts with b's: all of b's log goes.
+	call(snap(3, 17, 3, "state@17 of term 3", "a"))
+	if got := states[len(states)-1]; got.SnapIndex != 17 || got.SnapTerm != 3 || len(got.Log) != 0 {
+		t.Fatalf("final state %+v; want a snapshot 17/3 and an empty log", got)
+	}
+
+	for j := 1; j < len(states); j++ {
+		before, after := states[j-1], states[j]
+		for k := writes[j-1]; k <= writes[j]; k++ {
+			r := s.replayAll(k)
+			p, err := restore(r)
+			if err != nil {
+				t.Fatalf("call %d, crash after write %d: restore: %v", j, k, err)
+			}
+			got := durableOf(p)
+			cmp := got
+			if appends[j] && got.SnapIndex == after.SnapIndex && len(got.Log) <= len(after.Log) && slices.Equal(got.Log, after.Log[:len(got.Log)]) {
+				cmp = after // entries written one by one: a prefix of them
+			}
+			// A newer term in the message is recorded first, on its own: compare the rest.
+			if cmp.Term < before.Term || cmp.Term > after.Term {
+				t.Fatalf("call %d, crash after write %d: restored term %d outside %d–%d", j, k, cmp.Term, before.Term, after.Term)
+			}
+			b, a := before, after
+			cmp.Term, b.Term, a.Term = 0, 0, 0
+			if !reflect.DeepEqual(cmp, b) && !reflect.DeepEqual(cmp, a) {
+				t.Fatalf("call %d, crash after write %d (%+v): restored %+v\nwant before %+v\n  or after  %+v", j, k, s.log[k-1], got, before, after)
+			}
+			// The restarted node cleans up: its storage then holds only the keys it needs.
+			rn, err := NewNode(Config{ID: "b", Members: []string{"a", "b", "c"}, Storage: r}, 0)
+			if err != nil {
+				t.Fatalf("call %d, crash after write %d: NewNode: %v", j, k, err)
+			}
+			keys, _ := r.m.Len()
+			want := 3 + len(got.Log) // currentTerm, votedFor, log/last
+			if got.SnapIndex > 0 {
+				want += 2 // the snapshot's metadata and state
+			}
+			if keys != want {
+				t.Errorf("call %d, crash after write %d: %d keys stored after restart (%q); want %d", j, k, keys, r.m.Keys(), want)
+			}
+			if again := durableOf(must(restore(r))); !reflect.DeepEqual(again, got) {
+				t.Fatalf("call %d, crash after write %d: cleaning up changed the state to %+v", j, k, again)
+			}
+			_ = rn
+		}
+	}
+}
+
+func must(p persisted, err error) persisted {
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// TestInstallSnapshot: a follower far behind a leader that compacted is caught up by its
+// snapshot, sent in chunks one at a time; its application gets the snapshot exactly once,
+// before the entries that follow it.
+func TestInstallSnapshot(t *testing.T) {
+	ls, fs := NewMapStorage(), NewMapStorage()
+	members := []string{"a", "b", "c"}
+	l, err := NewNode(Config{ID: "a", Members: members, Storage: ls, Seed: 1, SnapshotChunkSize: 4}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newTestNode(t, "b", members, fs)
+	l.Ready()
+	elect(t, l, "c")
+	// c takes every entry; b hears nothing.
+	for i := 0; i < 10; i++ {
+		if _, _, err := l.Submit(l.now, []byte(fmt.Sprint("c", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Step(l.now, Message{Type: MsgAppReply, From: "c", To: "a", Term: 1, Success: true, Index: 11})
+	if rd := l.Ready(); len(rd.Committed) != 11 {
+		t.Fatalf("leader applied %d entries; want 11", len(rd.Committed))
+	}
+	if err := l.Compact(l.now, []byte("state after 11")); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := ls.Len(); k != 5 {
+		t.Errorf("leader stores %d keys after compacting everything (%q); want 5", k, ls.Keys())
+	}
+	// The next heartbeat finds b needing compacted entries: the snapshot flows, one chunk at a
+	// time, each answered.
+	l.Tick(l.now + l.cfg.HeartbeatInterval)
+	chunks, installs := 0, 0
+	for round := 0; round < 20; round++ {
+		for _, m := range l.Ready().Messages {
+			if m.To != "b" {
+				continue
+			}
+			if m.Type == MsgSnap {
+				chunks++
+				if len(m.Data) > 4 {
+					t.Errorf("chunk of %d bytes; want at most 4", len(m.Data))
+				}
+			}
+			f.Step(l.now, m)
+		}
+		rd := f.Ready()
+		if rd.Snapshot != nil {
+			installs++
+			if rd.Snapshot.Index != 11 || string(rd.Snapshot.Data) != "state after 11" {
+				t.Errorf("follower got snapshot %d %q; want 11 %q", rd.Snapshot.Index, rd.Snapshot.Data, "state after 11")
+			}
+		}
+		if len(rd.Committed) > 0 {
+			t.Errorf("follower applied %+v besides the snapshot", rd.Committed)
+		}
+		for _, m := range rd.Messages {
+			l.Step(l.now, m)
+		}
+	}
+	if chunks != 4 || installs != 1 {
+		t.Errorf("%d chunks, %d installs; want 4 chunks (14 bytes by 4), 1 install", chunks, installs)
+	}
+	if st := f.Status(); st.SnapshotIndex != 11 || st.LastIndex != 11 || st.CommitIndex != 11 {
+		t.Errorf("follower status %+v; want snapshot 11, last 11, commit 11", st)
+	}
+	if pr := l.Status().Progress["b"]; pr.Match != 11 || pr.Snapshot != 0 {
+		t.Errorf("leader's progress of b %+v; want match 11, no snapshot under way", pr)
+	}
+	if _, _, err := l.Submit(l.now, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	var applied []uint64
+	for range 3 {
+		for _, m := range l.Ready().Messages {
+			if m.To == "b" {
+				f.Step(l.now, m)
+			}
+		}
+		rd := f.Ready()
+		for _, e := range rd.Committed {
+			applied = append(applied, e.Index)
+		}
+		if rd.Snapshot != nil {
+			t.Error("the snapshot was handed out again")
+		}
+		for _, m := range rd.Messages {
+			l.Step(l.now, m)
+		}
+	}
+	if !slices.Equal(applied, []uint64{12}) {
+		t.Errorf("after the snapshot, the follower applied %v; want entry 12 only", applied)
+	}
+	// Restarted, the follower hands its application the snapshot first.
+	r, err := NewNode(Config{ID: "b", Members: members, Storage: fs}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd := r.Ready(); rd.Snapshot == nil || rd.Snapshot.Index != 11 || !bytes.Equal(rd.Snapshot.Data, []byte("state after 11")) {
+		t.Errorf("restarted follower's first Ready has snapshot %+v; want the one up to 11", rd.Snapshot)
+	}
+	if rd := r.Ready(); rd.Snapshot != nil {
+		t.Error("the snapshot was handed out twice")
+	}
+}
+
+// TestCorruptSnapshot: damaged snapshot keys give a StorageError naming the key.
+func TestCorruptSnapshot(t *testing.T) {
+	base := NewMapStorage()
+	n := newTestNode(t, "a", []string{"a"}, base)
+	n.Campaign(0)
+	n.Submit(0, []byte("x"))
+	n.Ready()
+	if err := n.Compact(0, []byte("state")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, key, value string
+		delete           bool
+	}{
+		{"meta garbage", KeySnapshot, "nonsense", false},
+		{"meta zero index", KeySnapshot, "0 1 0 a", false},
+		{"meta bad slot", KeySnapshot, "2 1 7 a", false},
+		{"meta empty member", KeySnapshot, "2 1 0 a,,b", false},
+		{"meta future term", KeySnapshot, "2 9 0 a", false},
+		{"state missing", KeySnapshotData(0), "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base.Clone()
+			if tc.delete {
+				s.Delete(tc.key)
+			} else {
+				s.Set(tc.key, []byte(tc.value))
+			}
+			_, err := NewNode(Config{ID: "a", Members: []string{"a"}, Storage: s}, 0)
+			var se *StorageError
+			if !errors.As(err, &se) || se.Key != tc.key {
+				t.Errorf("NewNode = %v; want a StorageError naming %q", err, tc.key)
+			}
+		})
+	}
+}
