@@ -13,11 +13,23 @@ test: vet typecheck build test-native test-wasm scenarios
 scenarios:
 	$(GO) run ./server scenario check -q raft/scenario/scenarios/*.json
 
-# The page's TypeScript, checked by tsc (esbuild bundles without checking types). Needs Node.js;
-# npx fetches the pinned TypeScript from the npm registry once.
-TSC_VERSION := 5.9.3
-typecheck:
-	cd web && npx -y -p typescript@$(TSC_VERSION) tsc --noEmit -p .
+# The page's TypeScript, checked by tsc (esbuild bundles without checking types). Needs Node.js
+# and npm. web/package-lock.json pins the compiler; `npm ci` installs it into web/node_modules
+# the first time (from the npm registry, or offline from npm's cache), and later runs use that
+# copy without the network.
+TSC := web/node_modules/.bin/tsc
+typecheck: $(TSC)
+	$(TSC) --noEmit -p web
+
+$(TSC): web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make typecheck: npm not found; install Node.js (with npm) to type-check the page's TypeScript"; exit 1; }
+	@echo "typecheck: installing the pinned TypeScript compiler into web/node_modules (npm ci; needs the npm registry or npm's cache, once)"
+	@cd web && { npm ci --offline --no-audit --no-fund --loglevel=silent 2>/dev/null || \
+	  npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-retry-mintimeout=1000 --fetch-retry-maxtimeout=5000; } || { \
+	  echo "make typecheck: could not install TypeScript from web/package-lock.json: npm ci failed above."; \
+	  echo "  It needs the npm registry (or a mirror set with npm config set registry URL) once; after that web/node_modules and npm's cache hold it."; \
+	  exit 1; }
+	@touch $@
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
@@ -61,8 +73,12 @@ bench-page: build
 
 # The page: the wasm module, the bundled TypeScript and CSS, precompressed, into web/dist.
 build:
+	@echo "build: compiling build.go with esbuild's Go API (silent; the first time takes a minute or two)"
 	$(GO) run build.go
 
-# Build the page and serve it on http://localhost:8080.
+# Build the page and serve it on http://localhost:8080 (make run ADDR=127.0.0.1:0 picks a free
+# port; the server prints the address to open).
+ADDR ?= :8080
 run: build
-	$(GO) run ./server -addr :8080
+	@echo "run: compiling and starting the server"
+	$(GO) run ./server -addr $(ADDR)

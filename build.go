@@ -46,11 +46,16 @@ func main() {
 	skipWasm := flag.Bool("skip-wasm", false, "reuse web/dist/raftlab.wasm, mixed.wasm and checker.wasm (only the TypeScript and CSS changed)")
 	flag.Parse()
 	start := time.Now()
+	if *skipWasm {
+		fmt.Println("build: bundling the page into web/dist, reusing its wasm modules")
+	} else {
+		fmt.Println("build: building the page into web/dist: three wasm modules, then the TypeScript and CSS (the first build compiles the whole Go core for wasm: a minute or two; later builds take seconds)")
+	}
 	if err := build(*skipWasm); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n", err)
 		os.Exit(1)
 	}
-	fmt.Printf("build: page written to %s in %.1fs; serve it with: go run ./server\n", distDir, time.Since(start).Seconds())
+	fmt.Printf("build: page written to %s in %.1f s; serve it with: go run ./server\n", distDir, time.Since(start).Seconds())
 }
 
 func build(skipWasm bool) error {
@@ -68,9 +73,11 @@ func build(skipWasm bool) error {
 	if err := copyWasmExec(); err != nil {
 		return err
 	}
+	t := time.Now()
 	if err := bundle(); err != nil {
 		return err
 	}
+	stage("bundled app.js, checkworker.js and app.css with esbuild", t)
 	for _, page := range []string{"index.html", "embed-demo.html"} { // embed-demo: a host page with two embedded labs
 		if err := copyFile(filepath.Join(webDir, page), filepath.Join(distDir, page)); err != nil {
 			return err
@@ -124,14 +131,21 @@ func buildWasm() error {
 		{"mixed.wasm", "./wasm", "raftlabmixed"},
 		{"checker.wasm", "./wasm/checker", ""},
 	} {
+		t := time.Now()
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+m.tags, "-o", filepath.Join(distDir, m.out), m.pkg)
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("building the wasm module %s (GOOS=js GOARCH=wasm go build %s): %v", m.out, m.pkg, err)
 		}
+		stage("compiled "+m.out, t)
 	}
 	return nil
+}
+
+// stage reports a finished step of the build and how long it took.
+func stage(what string, since time.Time) {
+	fmt.Printf("build: %s (%.1f s)\n", what, time.Since(since).Seconds())
 }
 
 func copyWasmExec() error {
@@ -175,6 +189,7 @@ func bundle() error {
 
 // compressAll writes name.gz and name.br beside each asset, in parallel.
 func compressAll() error {
+	t := time.Now()
 	ents, err := os.ReadDir(distDir)
 	if err != nil {
 		return err
@@ -206,6 +221,7 @@ func compressAll() error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	stage("compressed every asset with gzip and brotli", t)
 	for _, n := range []string{"raftlab.wasm", "mixed.wasm", "checker.wasm", "app.js", "checkworker.js", "app.css"} {
 		p := filepath.Join(distDir, n)
 		fmt.Printf("  %-14s %9s  gzip %9s  brotli %9s\n", n, size(p), size(p+".gz"), size(p+".br"))

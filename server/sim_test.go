@@ -77,6 +77,7 @@ func TestSimBadFlags(t *testing.T) {
 		{"-duration", "0s"},
 		{"-duration", "ten"},
 		{"-faults", "meteor"},
+		{"-faults", "none,crash"},
 		{"-load", "-1"},
 		{"-load", "NaN"},
 		{"-load", "1e12"},

@@ -27,13 +27,20 @@ var faultNames = []struct {
 }{{"crash", FaultCrash}, {"partition", FaultPartition}, {"unreliable", FaultUnreliable}, {"duplicate", FaultDuplicate}}
 
 // ParseFaults parses a comma-separated list of crash, partition, unreliable, duplicate, or
-// "none" (also "all").
+// "none" (also "all"). "none" with anything else is an error, not a silent choice of one.
 func ParseFaults(s string) (FaultSet, error) {
 	var fs FaultSet
+	none := false
+	words := 0
 	for _, w := range strings.Split(s, ",") {
 		w = strings.TrimSpace(w)
+		if w == "" {
+			continue
+		}
+		words++
 		switch w {
-		case "none", "":
+		case "none":
+			none = true
 			continue
 		case "all":
 			fs |= AllFaults
@@ -49,6 +56,9 @@ func ParseFaults(s string) (FaultSet, error) {
 		if !found {
 			return 0, fmt.Errorf("unknown fault %q (want crash, partition, unreliable, duplicate, all or none)", w)
 		}
+	}
+	if none && words > 1 {
+		return 0, fmt.Errorf("%q: none means no faults and cannot be combined with others (write none alone, or list the faults)", s)
 	}
 	return fs, nil
 }
