@@ -73,6 +73,14 @@ type Event struct {
 	Detail string   `json:",omitempty"`
 }
 
+// logEntries counts log entries in words: "1 log entry", "2 log entries".
+func logEntries(n uint64) string {
+	if n == 1 {
+		return "1 log entry"
+	}
+	return fmt.Sprintf("%d log entries", n)
+}
+
 // String describes the event in a sentence for the page's event log.
 func (e Event) String() string {
 	at := fmt.Sprintf("%9.3fms ", float64(e.Time)/float64(time.Millisecond))
@@ -84,7 +92,7 @@ func (e Event) String() string {
 		if e.Last > 0 {
 			return at + fmt.Sprintf("%s restored term %d, a snapshot up to index %d and the log up to %d from storage", e.Node, e.Term, e.Last, e.Index)
 		}
-		return at + fmt.Sprintf("%s restored term %d and %d log entries from storage", e.Node, e.Term, e.Index)
+		return at + fmt.Sprintf("%s restored term %d and %s from storage", e.Node, e.Term, logEntries(e.Index))
 	case EvTimeout:
 		return at + fmt.Sprintf("%s timed out and starts an election for term %d", e.Node, e.Term)
 	case EvState:

@@ -364,7 +364,11 @@ func TestBrowser(t *testing.T) {
 		p.do(chromedp.Reload())
 		p.waitReady()
 		for _, n := range before.Nodes {
-			want := fmt.Sprintf("%s restored term %d and %d log entries from storage", n.ID, n.Term, n.Last)
+			entries := fmt.Sprintf("%d log entries", n.Last)
+			if n.Last == 1 {
+				entries = "1 log entry"
+			}
+			want := fmt.Sprintf("%s restored term %d and %s from storage", n.ID, n.Term, entries)
 			p.waitFor(want, fmt.Sprintf(`[...document.querySelectorAll("#events li")].some(li => li.textContent.endsWith(%q))`, want))
 		}
 		after := p.snapshot()

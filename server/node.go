@@ -90,8 +90,12 @@ flags:
 		return 1
 	}
 	st := m.Node().Status()
-	fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %d log entries\n",
-		*id, strings.Join(m.Members(), ","), st.Term, st.LastIndex)
+	entries := "log entries"
+	if st.LastIndex == 1 {
+		entries = "log entry"
+	}
+	fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %d %s\n",
+		*id, strings.Join(m.Members(), ","), st.Term, st.LastIndex, entries)
 	code := 0
 	select {
 	case <-ctx.Done():

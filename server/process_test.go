@@ -225,7 +225,7 @@ func startNodeProc(t *testing.T, base, dir, id string) *proc {
 	return startProc(t, id, "node", "-cluster", "demo", "-id", id, "-join", "ws://"+base+"/ws", "-data", filepath.Join(dir, id))
 }
 
-var restoredRE = regexp.MustCompile(`restored term (\d+) with (\d+) log entries`)
+var restoredRE = regexp.MustCompile(`restored term (\d+) with (\d+) log entr(?:y|ies)`)
 
 // TestNodeProcesses: three `server node` processes form a cluster through the server; SIGKILL
 // the leader, a new one is elected, the killed one restarts and catches up from its file; then

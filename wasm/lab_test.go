@@ -146,7 +146,11 @@ func TestLabRestoresFromStorage(t *testing.T) {
 		if a.Term != b.Term || a.Last != b.Last || len(a.Log) != len(b.Log) {
 			t.Errorf("%s after restart: term %d last %d; want term %d last %d", b.ID, a.Term, a.Last, b.Term, b.Last)
 		}
-		want := "restored term " + itoa(b.Term) + " and " + itoa(b.Last) + " log entries"
+		entries := itoa(b.Last) + " log entries"
+		if b.Last == 1 {
+			entries = "1 log entry"
+		}
+		want := "restored term " + itoa(b.Term) + " and " + entries
 		if !strings.Contains(eventTexts(after), b.ID+" "+want) {
 			t.Errorf("events %q: want %q", eventTexts(after), b.ID+" "+want)
 		}

@@ -120,10 +120,20 @@ export class Cards {
     setTimeout(() => c.root.classList.remove("flash"), 700);
   }
 
+  /**
+   * draw moves every timer bar; a detailed snapshot also redraws the cards' text. A card's
+   * summary (role, term, indexes) and its details (log, followers, contents) are drawn from the
+   * same detailed snapshot, so they never disagree ("empty log" beside "last index 1"); light
+   * snapshots come every frame between detailed ones (at most 66 ms apart) and are not drawn
+   * into the text.
+   */
   draw(s: Snapshot): void {
     for (const n of s.nodes) {
       const c = this.cards.get(n.id);
-      if (c) this.drawCard(c, n, s);
+      if (!c) continue;
+      const left = n.timerLeft < 0 ? 0 : Math.min(100, (100 * n.timerLeft) / s.timerMax);
+      c.timer.style.transform = `scaleX(${(left / 100).toFixed(3)})`;
+      if (s.detail) this.drawCard(c, n, s);
     }
   }
 
@@ -133,6 +143,7 @@ export class Cards {
     return true;
   }
 
+  /** drawCard draws a card's text from a detailed snapshot. */
   private drawCard(c: Card, n: NodeView, s: Snapshot): void {
     const dead = n.state === "dead";
     if (this.changed(c, "head", `${n.state}|${n.term}|${n.vote}|${n.leader}`)) {
@@ -151,8 +162,6 @@ export class Cards {
     if (this.changed(c, "net", String(cutAll))) {
       c.root.classList.toggle("isolated", cutAll);
     }
-    const left = n.timerLeft < 0 ? 0 : Math.min(100, (100 * n.timerLeft) / s.timerMax);
-    c.timer.style.transform = `scaleX(${(left / 100).toFixed(3)})`;
     if (this.changed(c, "meta", `${n.commit}|${n.last}`)) {
       c.root.dataset.commit = String(n.commit);
       c.root.dataset.last = String(n.last);
@@ -162,7 +171,6 @@ export class Cards {
       c.error.textContent = n.error ?? "";
       c.error.hidden = !n.error;
     }
-    if (!s.detail) return; // the rest comes with detailed snapshots only
     const log = n.log ?? [];
     const logFrom = n.logFrom ?? 1;
     if (this.changed(c, "log", `${logFrom}|${n.commit}|${log.map((e) => e.t).join(",")}|${log.length > 0 ? log[log.length - 1]!.c : ""}`)) {

@@ -7,6 +7,7 @@
 
 import type { Snapshot } from "./api";
 import { h } from "./dom";
+import { count } from "./words";
 
 /** One operation (wasm/history.go histOp). c and r are simulated ns (r 0: no answer). */
 export interface HistOp {
@@ -255,7 +256,7 @@ export class HistoryPanel {
     if (!hist) throw new Error("the cluster is not running");
     const key = this.key;
     this.checkedKey = key;
-    this.verdictEl.textContent = this.checker.started ? `checking ${hist.total} operations…` : `loading the checker module, then checking ${hist.total} operations…`;
+    this.verdictEl.textContent = this.checker.started ? `checking ${count(hist.total, "operation")}…` : `loading the checker module, then checking ${count(hist.total, "operation")}…`;
     this.verdictEl.dataset.outcome = "checking";
     this.verdictEl.classList.remove("error");
     const run = this.checker.check(text);
@@ -284,7 +285,7 @@ export class HistoryPanel {
     el.dataset.outcome = v.outcome;
     el.dataset.ops = String(v.ops);
     const keys = (v.keys ?? []).join(", ");
-    const took = `${v.ops} operations checked in ${v.ms < 10 ? v.ms.toFixed(1) : Math.round(v.ms)} ms`;
+    const took = `${count(v.ops, "operation")} checked in ${v.ms < 10 ? v.ms.toFixed(1) : Math.round(v.ms)} ms`;
     if (v.outcome === "linearizable") el.textContent = `Linearizable: ${took}.`;
     else if (v.outcome === "unknown") el.textContent = `Unknown: the check ran out of time (${took}); fewer operations check faster.`;
     else el.textContent = `NOT linearizable: key${v.keys && v.keys.length > 1 ? "s" : ""} ${keys} (${took}).`;
@@ -351,7 +352,7 @@ export class HistoryPanel {
     }
     this.rows.replaceChildren(frag);
     if (!this.verdict) {
-      this.noteEl.textContent = `${hist.total} operations${hist.full ? ` (stopped at ${hist.cap})` : ""}.`;
+      this.noteEl.textContent = `${count(hist.total, "operation")}${hist.full ? ` (stopped at ${hist.cap})` : ""}.`;
     }
   }
 }

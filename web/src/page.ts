@@ -4,6 +4,7 @@
 import type { Action, Lab, LabEvent, Snapshot } from "./api";
 import { ClusterView } from "./cluster";
 import { Cards } from "./cards";
+import { count } from "./words";
 
 const $ = <T extends Element = HTMLElement>(id: string): T => {
   const el: Element | null = document.getElementById(id);
@@ -306,7 +307,7 @@ export class Page {
       if (this.running) this.setRunning(false);
     }
     this.setStatus(
-      `${s.leader ? `leader ${s.leader}` : "no leader"} · ${s.stats.elections} elections · ${s.stats.committed} commands committed · ${s.stats.delivered} delivered, ${s.stats.dropped} dropped · seed ${s.seed}` +
+      `${s.leader ? `leader ${s.leader}` : "no leader"} · ${count(s.stats.elections, "election")} · ${count(s.stats.committed, "command")} committed · ${count(s.stats.delivered, "message")} delivered, ${s.stats.dropped} dropped · seed ${s.seed}` +
         (this.running ? "" : s.pending ? " · paused" : " · paused, nothing pending"),
     );
     $<HTMLInputElement>("unreliable").checked = s.unreliable;

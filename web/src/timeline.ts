@@ -3,6 +3,7 @@
 // lanes; it scrolls with simulated time and exports as a standalone SVG file.
 
 import type { Snapshot } from "./api";
+import { count } from "./words";
 
 interface Msg {
   q: number;
@@ -179,7 +180,7 @@ export class Timeline {
         parts.push(`<line class="msg dropped" x1="${x1.toFixed(1)}" y1="${y1}" x2="${x2.toFixed(1)}" y2="${y2}" stroke="${c}" stroke-dasharray="3 2" stroke-width="1.2"/>`);
         parts.push(`<text x="${x2.toFixed(1)}" y="${y2 + 4}" font-size="12" text-anchor="middle" fill="#d0302f">×</text>`);
       } else {
-        parts.push(`<line class="msg" x1="${x1.toFixed(1)}" y1="${y1}" x2="${x2.toFixed(1)}" y2="${y2}" stroke="${c}" stroke-width="${m.n ? 2 : 1.2}" marker-end="url(#ah-${m.k in COLORS ? m.k : "other"})"><title>${m.k} ${m.f}→${m.to}${m.n ? ` (${m.n} entries)` : ""}</title></line>`);
+        parts.push(`<line class="msg" x1="${x1.toFixed(1)}" y1="${y1}" x2="${x2.toFixed(1)}" y2="${y2}" stroke="${c}" stroke-width="${m.n ? 2 : 1.2}" marker-end="url(#ah-${m.k in COLORS ? m.k : "other"})"><title>${m.k} ${m.f}→${m.to}${m.n ? ` (${count(m.n, "entry", "entries")})` : ""}</title></line>`);
       }
       shown++;
     }
