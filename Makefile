@@ -73,7 +73,7 @@ bench-page: build
 
 # The page: the wasm module, the bundled TypeScript and CSS, precompressed, into web/dist.
 build:
-	@echo "build: compiling build.go with esbuild's Go API (silent; the first time takes a minute or two)"
+	@echo "build: compiling build.go with esbuild's Go API (silent; the first time takes a few minutes)"
 	$(GO) run build.go
 
 # Build the page and serve it on http://localhost:8080 (make run ADDR=127.0.0.1:0 picks a free

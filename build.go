@@ -49,7 +49,7 @@ func main() {
 	if *skipWasm {
 		fmt.Println("build: bundling the page into web/dist, reusing its wasm modules")
 	} else {
-		fmt.Println("build: building the page into web/dist: three wasm modules, then the TypeScript and CSS (the first build compiles the whole Go core for wasm: a minute or two; later builds take seconds)")
+		fmt.Println("build: building the page into web/dist: three wasm modules, then the TypeScript and CSS (the first build compiles the whole Go core for wasm: a few minutes; later builds take seconds)")
 	}
 	if err := build(*skipWasm); err != nil {
 		fmt.Fprintf(os.Stderr, "build: %v\n", err)
