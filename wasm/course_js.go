@@ -24,7 +24,8 @@ import (
 //	next()                -> null | error text            the next pause point
 //	bugSwitches()         -> JSON [{name, label}]         the break-it switches
 //	optionSwitches()      -> JSON [{name, label}]         the options (pre-vote)
-//	breakIt(n, seed, names) -> null | error text          a cluster in memory with switches and options (JSON list) on
+//	breakIt(n, seed, names, compact) -> null | error text a cluster in memory with switches and options (JSON list) on,
+//	                                                      and compaction threshold compact (default DefaultCompact)
 //	beforeViolation()     -> null | error text            replay to just before the checker's violation
 //	timelineData(m, k)    -> JSON TimelineData              messages and lane marks after seq m and k
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
@@ -51,7 +52,11 @@ func addCourseAPI(api map[string]any) {
 				return "breakIt wants a JSON list of switch names"
 			}
 		}
-		l, err := BreakIt(argInt(args, 0), uint64(argFloat(args, 1)), names)
+		compact := DefaultCompact
+		if len(args) > 3 {
+			compact = argInt(args, 3)
+		}
+		l, err := BreakIt(argInt(args, 0), uint64(argFloat(args, 1)), names, compact)
 		if err != nil {
 			return err.Error()
 		}

@@ -407,10 +407,10 @@ func TestBreakItViolationAndReplayBeforeIt(t *testing.T) {
 			t.Errorf("stepping on from just before: violation %q; the run had %q", v, s.Violation)
 		}
 	}
-	if _, err := BreakIt(5, 1, []string{"NoSuchBug"}); err == nil {
+	if _, err := BreakIt(5, 1, []string{"NoSuchBug"}, 0); err == nil {
 		t.Errorf("an unknown switch: no error")
 	}
-	l, err := BreakIt(5, 1, []string{"FixedElectionTimeout", "CommitByCounting"})
+	l, err := BreakIt(5, 1, []string{"FixedElectionTimeout", "CommitByCounting"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,7 @@ func TestTimelineData(t *testing.T) {
 // link carries it, and a follower cut off from the others shows as a pre-candidate whose term
 // does not move, while the leader keeps leading.
 func TestPreVoteOption(t *testing.T) {
-	l, err := BreakIt(5, 3, []string{"PreVote"})
+	l, err := BreakIt(5, 3, []string{"PreVote"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +532,7 @@ func TestPreVoteOption(t *testing.T) {
 
 // The check-quorum option: the leader, disconnected, steps down on its own and says why.
 func TestCheckQuorumOption(t *testing.T) {
-	l, err := BreakIt(5, 3, []string{"CheckQuorum", "PreVote"})
+	l, err := BreakIt(5, 3, []string{"CheckQuorum", "PreVote"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

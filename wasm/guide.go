@@ -29,7 +29,7 @@ func OpenScenario(id string, step int) (*Lab, error) {
 		return nil, fmt.Errorf("scenario %s has steps 1 to %d; there is no step %d", id, len(sc.Steps), step+1)
 	}
 	var player *scenario.Player
-	cfg := Config{Nodes: sc.Config.Nodes, Seed: sc.Config.Seed, Bugs: sc.Config.Bugs, PreVote: sc.Config.PreVote, CheckQuorum: sc.Config.CheckQuorum}
+	cfg := Config{Nodes: sc.Config.Nodes, Seed: sc.Config.Seed, Bugs: sc.Config.Bugs, PreVote: sc.Config.PreVote, CheckQuorum: sc.Config.CheckQuorum, Compact: sc.Config.Compact}
 	l, err := newLab(NewMemStore(), cfg, func(o sim.Options) (*sim.Cluster, error) {
 		p, err := scenario.Seek(sc, step, func(po *sim.Options) { *po = o })
 		if err != nil {

@@ -52,7 +52,7 @@ func staleFollowerRun(t *testing.T, followerReads bool) *Lab {
 	if followerReads {
 		names = []string{"FollowerReads"}
 	}
-	l, err := BreakIt(5, 3, names)
+	l, err := BreakIt(5, 3, names, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestFollowerReadsAreNotLinearizable(t *testing.T) {
 }
 
 func TestFollowerReadsUnderClientLoad(t *testing.T) {
-	l, err := BreakIt(5, 11, []string{"FollowerReads"})
+	l, err := BreakIt(5, 11, []string{"FollowerReads"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func busyRun(t testing.TB, followerReads bool) *Lab {
 	if followerReads {
 		names = []string{"FollowerReads"}
 	}
-	l, err := BreakIt(5, 5, names)
+	l, err := BreakIt(5, 5, names, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestHistorySurvivesReplaySeekAndFork(t *testing.T) {
 }
 
 func TestHistoryStopsAtItsCap(t *testing.T) {
-	l, err := BreakIt(3, 2, []string{"FollowerReads"})
+	l, err := BreakIt(3, 2, []string{"FollowerReads"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func pageHistory(b *testing.B, n int, broken bool) HistoryView {
 	if broken {
 		names = []string{"FollowerReads"}
 	}
-	l, err := BreakIt(5, 9, names)
+	l, err := BreakIt(5, 9, names, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -39,6 +39,29 @@ type Config struct {
 	// PreVote and CheckQuorum turn those options of Raft on in every node (options, not bugs).
 	PreVote     bool
 	CheckQuorum bool
+	// Compact is the log compaction threshold of every node (0: never). Free play uses
+	// DefaultCompact, so that localStorage stays small however long the lab runs.
+	Compact int
+	// ForgetSessions is the key-value service's break-it switch: snapshots leave the client
+	// sessions out, so a retried write can apply twice.
+	ForgetSessions bool
+}
+
+// DefaultCompact is the page's compaction threshold: a node takes a snapshot of its key-value
+// store once it has applied 100 entries since the last, so a node stores at most a few hundred
+// log entries in localStorage.
+const DefaultCompact = 100
+
+// run returns the configuration as a run without actions.
+func (cfg Config) run() sim.Run {
+	return sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads,
+		PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum, Compact: cfg.Compact, ForgetSessions: cfg.ForgetSessions}
+}
+
+// runConfig is the lab configuration of a run.
+func runConfig(r *sim.Run) Config {
+	return Config{Nodes: r.Nodes, Seed: r.Seed, Bugs: r.Bugs, FollowerReads: r.FollowerReads, PreVote: r.PreVote,
+		CheckQuorum: r.CheckQuorum, Compact: r.Compact, ForgetSessions: r.ForgetSessions}
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
@@ -136,7 +159,6 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 	keys := store.Keys()
 	for _, id := range ids {
 		l.stores[id] = newNodeStorage(store, l.cluster, id, keys)
-		l.states[id] = kv.NewStore()
 		l.cache[id] = &viewCache{logVer: 1, kvVer: 1}
 	}
 	l.course.begin(store, cfg, l.cluster, keys)
@@ -145,9 +167,16 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 		Seed:    cfg.Seed,
 		Storage: func(id string) raft.Storage { return l.stores[id] },
 		OnEvent: l.onEvent,
-		OnApply: l.onApply,
-		Record:  true,
-		Raft:    raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum},
+		App: func(id string) sim.App {
+			// Each start of a node starts its store anew, from its snapshot if it has one.
+			st := kv.NewStore()
+			st.ForgetSessions = cfg.ForgetSessions
+			l.states[id] = st
+			return &labApp{l, id, st}
+		},
+		OnSnapshot: func(id string, _ *raft.Snapshot) { l.bump(id, false, true) },
+		Record:     true,
+		Raft:       raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum, CompactThreshold: cfg.Compact},
 	}
 	c, err := build(o)
 	if err != nil {
@@ -177,8 +206,7 @@ func (l *Lab) onEvent(e raft.Event) {
 		}
 		return
 	case raft.EvRestore:
-		// A node that starts delivers its committed entries again from index 1.
-		l.states[e.Node] = kv.NewStore()
+		// A node that starts delivers its committed entries again, from its snapshot on.
 		l.applied[e.Node] = nil
 		l.bump(e.Node, true, true)
 	case raft.EvSubmit:
@@ -188,7 +216,7 @@ func (l *Lab) onEvent(e raft.Event) {
 	case raft.EvCrash:
 		l.hist.crashed(e.Node)
 		l.bump(e.Node, true, false)
-	case raft.EvAppend, raft.EvTruncate:
+	case raft.EvAppend, raft.EvTruncate, raft.EvSnapshot, raft.EvInstall:
 		l.bump(e.Node, true, false)
 	}
 	text := e.String()
@@ -199,8 +227,18 @@ func (l *Lab) onEvent(e raft.Event) {
 	l.events = appendRing(l.events, eventView{Seq: l.eventSeq, Time: ms(e.Time), Kind: e.Kind.String(), Node: e.Node, Text: text}, eventRing)
 }
 
-func (l *Lab) onApply(id string, e raft.CommitEntry) {
-	st := l.states[id]
+// labApp is a node's application in the lab: its key-value store.
+type labApp struct {
+	l  *Lab
+	id string
+	st *kv.Store
+}
+
+func (a *labApp) Apply(e raft.CommitEntry)       { a.l.onApply(a.id, a.st, e) }
+func (a *labApp) Snapshot() []byte               { return a.st.Snapshot() }
+func (a *labApp) Restore(s *raft.Snapshot) error { return a.st.Restore(s.Index, s.Data) }
+
+func (l *Lab) onApply(id string, st *kv.Store, e raft.CommitEntry) {
 	out, err := st.Apply(e)
 	if err != nil {
 		l.nodeErr[id] = err.Error()
@@ -512,6 +550,10 @@ type nodeView struct {
 	Commit    uint64  `json:"commit"`
 	Last      uint64  `json:"last"`
 	TimerLeft float64 `json:"timerLeft"` // ms until the election timeout; -1 for leaders and dead nodes
+	// The snapshot that replaces the log up to SnapIndex (0: none): its term and state's size.
+	SnapIndex uint64 `json:"snapIndex,omitempty"`
+	SnapTerm  uint64 `json:"snapTerm,omitempty"`
+	SnapSize  int    `json:"snapSize,omitempty"`
 	// Detailed snapshots only; empty lists are left out.
 	Progress []progView  `json:"progress,omitempty"`
 	LogFrom  uint64      `json:"logFrom,omitempty"` // index of Log[0]
@@ -586,6 +628,10 @@ func msgKind(t raft.MsgType) string {
 		return "prevote-reply"
 	case raft.MsgTimeoutNow:
 		return "timeoutnow"
+	case raft.MsgSnap:
+		return "snapshot"
+	case raft.MsgSnapReply:
+		return "snapshot-reply"
 	}
 	return "other"
 }
@@ -649,6 +695,7 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	st := l.c.Status(id)
 	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
 		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
+		SnapIndex: st.SnapshotIndex, SnapTerm: st.SnapshotTerm, SnapSize: st.SnapshotSize,
 	}
 	if st.State == raft.Follower || st.State == raft.Candidate || st.State == raft.PreCandidate {
 		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))
@@ -663,7 +710,7 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	}
 	c := l.cache[id]
 	if c.logBuilt != c.logVer || c.logLast != st.LastIndex {
-		c.logFrom, c.log = l.logWindow(id, st.LastIndex)
+		c.logFrom, c.log = l.logWindow(id, st.SnapshotIndex, st.LastIndex)
 		c.logBuilt, c.logLast = c.logVer, st.LastIndex
 	}
 	v.LogFrom, v.Log = c.logFrom, c.log
@@ -685,12 +732,12 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	return v
 }
 
-// logWindow reads the newest entries of id's log: from the running core, or from storage while
-// the node is down.
-func (l *Lab) logWindow(id string, last uint64) (from uint64, log []logView) {
-	from = 1
+// logWindow reads the newest entries of id's log after its snapshot: from the running core, or
+// from storage while the node is down.
+func (l *Lab) logWindow(id string, snap, last uint64) (from uint64, log []logView) {
+	from = snap + 1
 	if last > logWindow {
-		from = last - logWindow + 1
+		from = max(from, last-logWindow+1)
 	}
 	log = []logView{}
 	node := l.c.Node(id)

@@ -16,7 +16,7 @@ func main() {
 	api := map[string]any{
 		"storage": storageName,
 		"start": guard(func(args []js.Value) any {
-			l, err := NewLab(store, Config{Nodes: argInt(args, 0), Seed: uint64(argFloat(args, 1))})
+			l, err := NewLab(store, Config{Nodes: argInt(args, 0), Seed: uint64(argFloat(args, 1)), Compact: DefaultCompact})
 			if err != nil {
 				lab = nil
 				return err.Error()

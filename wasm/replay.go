@@ -200,7 +200,7 @@ func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memor
 			return nil, err
 		}
 	}
-	l, err := newLab(store, Config{Nodes: run.Nodes, Seed: run.Seed, Bugs: run.Bugs, FollowerReads: run.FollowerReads, PreVote: run.PreVote, CheckQuorum: run.CheckQuorum}, func(o sim.Options) (*sim.Cluster, error) {
+	l, err := newLab(store, runConfig(run), func(o sim.Options) (*sim.Cluster, error) {
 		o.Unreliable, o.LatencyMin, o.LatencyMax = run.Unreliable, run.LatencyMin, run.LatencyMax
 		return sim.New(o)
 	})
@@ -283,10 +283,10 @@ func (l *Lab) BeforeViolation() (*Lab, error) {
 	return l.Seek(max(l.course.broken-time.Microsecond, 0))
 }
 
-// BreakIt starts a cluster of n nodes in memory with the named break-it switches planted and
-// options (optionSwitches) on.
-func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
-	r := sim.Run{Version: sim.RunVersion, Nodes: n, Seed: seed}
+// BreakIt starts a cluster of n nodes in memory with the named break-it switches planted,
+// options (optionSwitches) on, and compaction threshold compact.
+func BreakIt(n int, seed uint64, names []string, compact int) (*Lab, error) {
+	r := sim.Run{Version: sim.RunVersion, Nodes: n, Seed: seed, Compact: compact}
 	for _, name := range names {
 		found := false
 		for _, list := range [...][]bugSwitch{bugSwitches, optionSwitches} {
@@ -309,6 +309,9 @@ func BreakIt(n int, seed uint64, names []string) (*Lab, error) {
 	if len(bugNames(r)) == 0 {
 		why = "options"
 	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
 	return OpenRun(&r, 0, nil, why)
 }
 
@@ -317,7 +320,7 @@ func (l *Lab) TraceHash() string { return l.c.TraceHash() }
 
 // setBase records the configuration of a free-play or guided lab.
 func (c *course) setBase(cfg Config) {
-	c.base = sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum}
+	c.base = cfg.run()
 }
 
 // bugNames lists the break-it switches that are on.
@@ -352,6 +355,8 @@ var bugSwitches = []bugSwitch{
 	{"SkipConsistencyCheck", "follower skips the log consistency check", func(r *sim.Run) *bool { return &r.Bugs.SkipConsistencyCheck }},
 	{"IgnoreHigherTerm", "leader ignores a higher term", func(r *sim.Run) *bool { return &r.Bugs.IgnoreHigherTerm }},
 	{"FollowerReads", "serve reads from a follower", func(r *sim.Run) *bool { return &r.FollowerReads }},
+	{"ForgetSessions", "snapshots forget the client sessions", func(r *sim.Run) *bool { return &r.ForgetSessions }},
+	{"CompactUnapplied", "compact log entries not yet applied", func(r *sim.Run) *bool { return &r.Bugs.CompactUnapplied }},
 }
 
 // optionSwitches are correct extensions of Raft, off by default, that a person can turn on to

@@ -142,8 +142,8 @@ func clearCluster(kv KeyValue, cluster string) int {
 	return n
 }
 
-// nodeStorage is one node's raft.BatchStorage in a KeyValue. Values are the core's readable
-// text encodings, so they read well in the browser's devtools.
+// nodeStorage is one node's raft.BatchStorage and raft.Deleter in a KeyValue. Values are the
+// core's readable text encodings, so they read well in the browser's devtools.
 //
 // A write that fails (the quota) is undone, so storage keeps the state of before the call,
 // which restores to a valid Raft log; the storage then refuses every later write and reports
@@ -171,6 +171,9 @@ func newNodeStorage(kv KeyValue, cluster, id string, keys []string) *nodeStorage
 // Set implements raft.Storage.
 func (s *nodeStorage) Set(key string, value []byte) { s.SetBatch([]raft.KV{{Key: key, Value: value}}) }
 
+// Delete implements raft.Deleter: compaction removes what it drops from localStorage.
+func (s *nodeStorage) Delete(key string) { s.SetBatch([]raft.KV{{Key: key, Delete: true}}) }
+
 // SetBatch implements raft.BatchStorage: every pair or none.
 func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 	if s.err != nil {
@@ -184,6 +187,13 @@ func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 	for _, p := range kvs {
 		k := s.prefix + p.Key
 		old, had := s.kv.GetItem(k)
+		if p.Delete {
+			if had {
+				s.kv.RemoveItem(k)
+				undos = append(undos, undo{k, old, had})
+			}
+			continue
+		}
 		if err := s.kv.SetItem(k, string(p.Value)); err != nil {
 			for i := len(undos) - 1; i >= 0; i-- {
 				u := undos[i]

@@ -41,6 +41,7 @@ func NewPlayer(sc *Scenario, options func(*sim.Options)) (*Player, error) {
 	o.Raft.ElectionTimeoutMax = time.Duration(sc.Config.ElectionTimeoutMax)
 	o.Raft.MaxEntriesPerMsg = sc.Config.MaxEntriesPerMsg
 	o.Raft.Bugs, o.Raft.PreVote, o.Raft.CheckQuorum = sc.Config.Bugs, sc.Config.PreVote, sc.Config.CheckQuorum
+	o.Raft.CompactThreshold = sc.Config.Compact
 	o.OnApply = func(id string, e raft.CommitEntry) {
 		if e.Type == raft.EntryCommand {
 			if p.applied[id] == nil {

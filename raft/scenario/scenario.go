@@ -83,6 +83,8 @@ type Config struct {
 	Bugs               raft.Bugs `json:"bugs,omitempty"`
 	PreVote            bool      `json:"preVote,omitempty"`
 	CheckQuorum        bool      `json:"checkQuorum,omitempty"`
+	// Compact is the log compaction threshold (raft.Config.CompactThreshold); 0 never.
+	Compact int `json:"compact,omitempty"`
 }
 
 // Step is one pause point of a scenario.

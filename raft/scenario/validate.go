@@ -314,6 +314,10 @@ func (c *checker) scenario(sc *Scenario) {
 		c.add("config", "election timeouts "+lo.String()+"–"+hi.String()+": want 10ms ≤ min ≤ max ≤ 1m")
 	}
 	c.count("config.maxEntriesPerMsg", cf.MaxEntriesPerMsg, 10000, "entries")
+	c.count("config.compact", cf.Compact, 1000000, "entries")
+	if cf.Compact < 0 {
+		c.add("config.compact", strconv.Itoa(cf.Compact)+": want 0 (never) or more entries")
+	}
 	if len(sc.Steps) == 0 {
 		c.add("steps", "a scenario needs at least one step")
 	}

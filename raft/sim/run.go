@@ -30,14 +30,20 @@ type Run struct {
 	// PreVote turns on pre-vote in every node (raft.Config.PreVote).
 	PreVote bool `json:"pv,omitempty"`
 	// CheckQuorum turns on check-quorum in every node (raft.Config.CheckQuorum).
-	CheckQuorum bool     `json:"cq,omitempty"`
-	Actions     []Action `json:"a,omitempty"`
+	CheckQuorum bool `json:"cq,omitempty"`
+	// Compact is every node's log compaction threshold (raft.Config.CompactThreshold; 0 never,
+	// as in links made before compaction).
+	Compact int `json:"c,omitempty"`
+	// ForgetSessions is the key-value service's break-it switch "snapshots forget the client
+	// sessions" (kv.Store.ForgetSessions; carried like FollowerReads).
+	ForgetSessions bool     `json:"fs,omitempty"`
+	Actions        []Action `json:"a,omitempty"`
 }
 
 // Options returns the simulator options of the run (without hooks or storage).
 func (r *Run) Options() Options {
 	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable,
-		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote, CheckQuorum: r.CheckQuorum}}
+		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote, CheckQuorum: r.CheckQuorum, CompactThreshold: r.Compact}}
 }
 
 // Validate checks what a decoded run claims.
@@ -49,6 +55,8 @@ func (r *Run) Validate() error {
 		return fmt.Errorf("run: %d nodes; want 1 to 9", r.Nodes)
 	case r.LatencyMin < 0 || r.LatencyMax < r.LatencyMin:
 		return fmt.Errorf("run: latency %v–%v is not a range", r.LatencyMin, r.LatencyMax)
+	case r.Compact < 0 || r.Compact > 1_000_000:
+		return fmt.Errorf("run: compaction threshold %d; want 0 (never) to 1000000", r.Compact)
 	case len(r.Actions) > 100_000:
 		return fmt.Errorf("run: %d actions is too many", len(r.Actions))
 	}
@@ -67,7 +75,7 @@ func (r *Run) Replay(o Options, until time.Duration) (*Cluster, error) {
 	ro := r.Options()
 	o.Nodes, o.IDs, o.Seed, o.Unreliable = ro.Nodes, nil, ro.Seed, ro.Unreliable
 	o.LatencyMin, o.LatencyMax, o.Raft.Bugs = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs
-	o.Raft.PreVote, o.Raft.CheckQuorum = ro.Raft.PreVote, ro.Raft.CheckQuorum
+	o.Raft.PreVote, o.Raft.CheckQuorum, o.Raft.CompactThreshold = ro.Raft.PreVote, ro.Raft.CheckQuorum, ro.Raft.CompactThreshold
 	c, err := New(o)
 	if err != nil {
 		return nil, err
