@@ -9,8 +9,10 @@ import (
 	"testing"
 )
 
-// wasmBudget is the most compressed bytes of raftlab.wasm a first visit may download.
-const wasmBudget = 1_200_000
+// wasmBudget is the most compressed bytes of raftlab.wasm a first visit may download. It was
+// 1,200,000 until log compaction; compaction and membership changes may take it to 1,350,000
+// (the time to interactive stays under a second: see BenchmarkPage).
+const wasmBudget = 1_350_000
 
 // mixedBudget is the most compressed bytes of mixed.wasm, which a mixed cluster's page
 // (/?cluster=NAME) downloads instead of raftlab.wasm: the same limit.
