@@ -15,7 +15,7 @@ const (
 	DefaultElectionTimeoutMax = 300 * time.Millisecond
 	DefaultHeartbeatInterval  = 50 * time.Millisecond
 	DefaultMaxEntriesPerMsg   = 256
-	DefaultMaxInflight        = 4
+	DefaultMaxInflight        = 6
 	DefaultSnapshotChunkSize  = 64 << 10
 )
 
@@ -44,7 +44,8 @@ type Config struct {
 	// MaxEntriesPerMsg caps the entries in one AppendEntries. Default 256.
 	MaxEntriesPerMsg int
 	// MaxInflight caps the AppendEntries carrying entries that a leader has sent to one
-	// follower and not yet heard back about (flow control). Default 4.
+	// follower and not yet heard back about (flow control). Default 6: with FIFO links of 1–5 ms
+	// and ~550 commands a second, 4 left entries waiting for a reply (commit p99 over 10 ms).
 	MaxInflight int
 
 	// WaitForHeartbeat makes the leader send AppendEntries only on its heartbeat: not on

@@ -492,6 +492,10 @@ func TestBrowser(t *testing.T) {
 		p.waitFor("links healed", `document.querySelectorAll("line.link.cut").length === 0`)
 		p.click("#unreliable")
 		p.waitFor("drops counted", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).stats.dropped > 0`)
+		p.click("#reorder")
+		p.waitFor("reordering on, recorded and told", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).reorder && JSON.stringify(JSON.parse(raftlabWasm.share()).run).includes('"kind":"reorder"') && document.getElementById("events").textContent.includes("reordering on")`)
+		p.click("#reorder")
+		p.waitFor("reordering off", `!JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).reorder && !document.getElementById("reorder").checked`)
 		p.noProblems()
 	})
 

@@ -47,11 +47,13 @@ func recordedRun(t *testing.T, store KeyValue, load bool) (*Lab, map[time.Durati
 	frames(20)
 	do(Action{Kind: "latency", MinMs: 2, MaxMs: 9})
 	do(Action{Kind: "unreliable", On: true})
+	do(Action{Kind: "reorder", On: true})
 	frames(30)
 	do(Action{Kind: "restart", Node: old})
 	do(Action{Kind: "partition", Groups: [][]string{{"n1", "n2"}, {"n3", "n4", "n5"}}})
 	frames(50)
 	do(Action{Kind: "heal-all"})
+	do(Action{Kind: "reorder", On: false})
 	if load {
 		do(Action{Kind: "load", On: false})
 	}
@@ -557,5 +559,50 @@ func TestCheckQuorumOption(t *testing.T) {
 	}
 	if !said {
 		t.Error("the event log does not say the leader stepped down")
+	}
+}
+
+// TestVersion1RunOpensWithItsNetwork: a run shared before links were FIFO (version 1) opens
+// with its own network, every message drawing its own delay, as sim.Run.Replay replays it; the
+// snapshot says so and the reorder switch refuses to change it. A run of today has FIFO links,
+// and the switch works and is recorded.
+func TestVersion1RunOpensWithItsNetwork(t *testing.T) {
+	run := &sim.Run{Version: 1, Nodes: 5, Seed: 7, Actions: []sim.Action{
+		{At: 400 * time.Millisecond, Kind: sim.ActSubmit, Command: "put x 1"},
+		{At: 600 * time.Millisecond, Kind: sim.ActCrash, Node: "n2"},
+	}}
+	l, err := OpenRun(run, time.Second, nil, "a shared run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := run.Replay(sim.Options{}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.TraceHash() != c.TraceHash() {
+		t.Fatalf("version 1 run in the lab: trace %s; sim.Run.Replay gives %s", l.TraceHash(), c.TraceHash())
+	}
+	if s := l.Snapshot(0, 0); !s.Reorder || !s.Unordered {
+		t.Fatalf("version 1 run: snapshot reorder %v, unordered %v; want both", s.Reorder, s.Unordered)
+	}
+	if err := l.Do(Action{Kind: "reorder", On: false}); err == nil {
+		t.Fatal("the reorder switch changed a version 1 run's network")
+	}
+
+	l, err = NewLab(NewMemStore(), Config{Nodes: 3, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Snapshot(0, 0); s.Reorder || s.Unordered {
+		t.Fatalf("a new lab: reorder %v, unordered %v; want FIFO links", s.Reorder, s.Unordered)
+	}
+	if err := l.Do(Action{Kind: "reorder", On: true}); err != nil {
+		t.Fatal(err)
+	}
+	if s := l.Snapshot(0, 0); !s.Reorder || s.Unordered {
+		t.Fatalf("after the reorder switch: reorder %v, unordered %v; want reorder on a FIFO network", s.Reorder, s.Unordered)
+	}
+	if r := l.Run(); r.Version != sim.RunVersion || len(r.Actions) != 1 || r.Actions[0].Kind != sim.ActSetReorder || r.Actions[0].Rate != reorderRate {
+		t.Fatalf("the run after the reorder switch: %+v; want version %d with the switch recorded", r, sim.RunVersion)
 	}
 }

@@ -398,8 +398,11 @@ func (l *Lab) submitLoad() {
 	l.checkStorage()
 }
 
+// reorderRate is the share of messages the page's reorder switch takes out of their link's order.
+const reorderRate = 0.1
+
 // Action is what the page asks for. Kind is a sim.ActionKind, or "load" (On) to switch the
-// client load.
+// client load; "reorder" takes On (the switch), not a rate.
 type Action struct {
 	Kind     string     `json:"kind"`
 	Node     string     `json:"node,omitempty"`
@@ -439,6 +442,15 @@ func (l *Lab) Do(a Action) (err error) {
 		return err
 	case sim.ActSetLatency:
 		return l.act(sim.Action{Kind: sim.ActSetLatency, Min: msDur(a.MinMs), Max: msDur(a.MaxMs)})
+	case sim.ActSetReorder:
+		if l.c.Unordered() {
+			return errors.New("this run was shared before links were FIFO: every message already draws its own delay")
+		}
+		rate := 0.0
+		if a.On {
+			rate = reorderRate
+		}
+		return l.act(sim.Action{Kind: sim.ActSetReorder, Rate: rate})
 	case sim.ActTimeout, sim.ActCrash, sim.ActDisconnect, sim.ActReconnect, sim.ActTransfer:
 		if a.Node == "" {
 			return fmt.Errorf("%s: which node?", a.Kind)
@@ -529,6 +541,8 @@ type Snapshot struct {
 	Events     []eventView  `json:"events"`
 	Drops      []dropView   `json:"drops"`
 	Unreliable bool         `json:"unreliable"`
+	Reorder    bool         `json:"reorder"`   // messages leave their link's FIFO order
+	Unordered  bool         `json:"unordered"` // a version 1 run: every message does
 	Load       bool         `json:"load"`
 	HistVer    uint64       `json:"histVer"` // changes when the client history does (history.go)
 	Pending    bool         `json:"pending"` // an event is waiting (single-step can proceed)
@@ -652,7 +666,7 @@ func (l *Lab) snapshot(eventsAfter, dropsAfter uint64, detail bool) Snapshot {
 	now := c.Now()
 	s := Snapshot{
 		Now: ms(now), Seed: l.cfg.Seed, Cluster: l.cluster, TimerMax: ms(l.timerMax),
-		Unreliable: c.Unreliable(), Load: l.load, HistVer: l.hist.ver, Error: l.stopErr,
+		Unreliable: c.Unreliable(), Reorder: c.Reorder() > 0 || c.Unordered(), Unordered: c.Unordered(), Load: l.load, HistVer: l.hist.ver, Error: l.stopErr,
 		Nodes: make([]nodeView, 0, len(l.stores)), Flights: []flightView{}, Cut: [][2]string{},
 		Events: []eventView{}, Drops: []dropView{}, Detail: detail,
 	}

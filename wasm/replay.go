@@ -201,7 +201,8 @@ func OpenRun(run *sim.Run, until time.Duration, initial map[string]string, memor
 		}
 	}
 	l, err := newLab(store, runConfig(run), func(o sim.Options) (*sim.Cluster, error) {
-		o.Unreliable, o.LatencyMin, o.LatencyMax = run.Unreliable, run.LatencyMin, run.LatencyMax
+		ro := run.Options()
+		o.Unreliable, o.Unordered, o.LatencyMin, o.LatencyMax = ro.Unreliable, ro.Unordered, ro.LatencyMin, ro.LatencyMax
 		return sim.New(o)
 	})
 	if err != nil {

@@ -33,6 +33,7 @@ const (
 	ActSetLatency   ActionKind = "latency"      // Min, Max
 	ActLinkLatency  ActionKind = "link-latency" // Node, Peer, Min, Max
 	ActSetDuplicate ActionKind = "duplicate"    // Rate
+	ActSetReorder   ActionKind = "reorder"      // Rate: messages taken out of their link's order
 	ActSubmitBatch  ActionKind = "batch"        // Commands to Node or the leader
 	ActNote         ActionKind = "note"         // Detail written to the trace
 )
@@ -162,6 +163,8 @@ func (c *Cluster) do(a Action) error {
 			return fmt.Errorf("sim: duplicate rate %v outside 0–1", a.Rate)
 		}
 		c.opts.Duplicate = a.Rate
+	case ActSetReorder:
+		return c.SetReorder(a.Rate)
 	case ActNote:
 		c.record(raft.Event{Kind: raft.EvNote, Detail: a.Detail})
 	default:

@@ -18,16 +18,18 @@ const (
 	FaultPartition                       // split the cluster, isolate nodes, heal
 	FaultUnreliable                      // switch the unreliable network on and off
 	FaultDuplicate                       // duplicate messages
-	AllFaults       = FaultCrash | FaultPartition | FaultUnreliable | FaultDuplicate
+	FaultReorder                         // take messages out of their link's FIFO order
+	AllFaults       = FaultCrash | FaultPartition | FaultUnreliable | FaultDuplicate | FaultReorder
 )
 
 var faultNames = []struct {
 	name string
 	f    FaultSet
-}{{"crash", FaultCrash}, {"partition", FaultPartition}, {"unreliable", FaultUnreliable}, {"duplicate", FaultDuplicate}}
+}{{"crash", FaultCrash}, {"partition", FaultPartition}, {"unreliable", FaultUnreliable}, {"duplicate", FaultDuplicate}, {"reorder", FaultReorder}}
 
-// ParseFaults parses a comma-separated list of crash, partition, unreliable, duplicate, or
-// "none" (also "all"). "none" with anything else is an error, not a silent choice of one.
+// ParseFaults parses a comma-separated list of crash, partition, unreliable, duplicate,
+// reorder, or "none" (also "all"). "none" with anything else is an error, not a silent choice
+// of one.
 func ParseFaults(s string) (FaultSet, error) {
 	var fs FaultSet
 	none := false
@@ -54,7 +56,7 @@ func ParseFaults(s string) (FaultSet, error) {
 			}
 		}
 		if !found {
-			return 0, fmt.Errorf("unknown fault %q (want crash, partition, unreliable, duplicate, all or none)", w)
+			return 0, fmt.Errorf("unknown fault %q (want crash, partition, unreliable, duplicate, reorder, all or none)", w)
 		}
 	}
 	if none && words > 1 {
@@ -141,6 +143,12 @@ func RandomFaults(seed uint64, ids []string, duration time.Duration, faults Faul
 				rate = 0.1
 			}
 			acts = append(acts, Action{At: t, Kind: ActSetDuplicate, Rate: rate})
+		case FaultReorder:
+			rate := 0.0
+			if rng.IntN(2) == 0 {
+				rate = 0.1
+			}
+			acts = append(acts, Action{At: t, Kind: ActSetReorder, Rate: rate})
 		}
 	}
 	return acts
@@ -157,13 +165,14 @@ func firstSorted(m map[string]bool) string {
 }
 
 // Healing returns the actions that end every fault at time at: restart all nodes, heal all
-// links, reliable network, no duplication.
+// links, reliable network, no duplication, links in order.
 func Healing(at time.Duration) []Action {
 	return []Action{
 		{At: at, Kind: ActRestartAll},
 		{At: at, Kind: ActHealAll},
 		{At: at, Kind: ActUnreliable, On: false},
 		{At: at, Kind: ActSetDuplicate, Rate: 0},
+		{At: at, Kind: ActSetReorder, Rate: 0},
 	}
 }
 

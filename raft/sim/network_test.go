@@ -77,6 +77,80 @@ func TestUnreliableRates(t *testing.T) {
 	}
 }
 
+// linkOrder runs a loaded cluster and counts the messages that arrived before a message sent
+// earlier on the same link (same sender and receiver), out of those delivered.
+func linkOrder(t *testing.T, o Options) (overtaken, delivered int) {
+	t.Helper()
+	type link struct{ from, to string }
+	sentSeq := map[*raft.Message]int{} // a travelling message's item is its identity
+	last := map[link]int{}
+	n := 0
+	o.OnEvent = func(e raft.Event) {
+		switch e.Kind {
+		case raft.EvSend:
+			n++
+			sentSeq[e.Msg] = n
+		case raft.EvDeliver:
+			seq, ok := sentSeq[e.Msg]
+			if !ok {
+				return // a duplicate's second copy
+			}
+			delete(sentSeq, e.Msg)
+			delivered++
+			l := link{e.Msg.From, e.Msg.To}
+			if seq < last[l] {
+				overtaken++
+			}
+			last[l] = max(last[l], seq)
+		case raft.EvDrop:
+			if e.Detail != "link cut" && e.Detail != "unreliable network" {
+				delete(sentSeq, e.Msg) // lost on arrival
+			}
+		}
+	}
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Schedule(Load(o.Seed, 3*time.Second, 400)...)
+	c.RunUntil(3 * time.Second)
+	if err := c.Violation(); err != nil {
+		t.Fatal(err)
+	}
+	return overtaken, delivered
+}
+
+// TestLinksFIFO: by default no message overtakes an earlier one on its link, whatever the
+// latencies, with duplicates too; Reorder, the unreliable network's 75 ms delays, and the
+// network of version 1 runs (Unordered) let messages overtake.
+func TestLinksFIFO(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		fifo bool
+	}{
+		{"default", Options{Nodes: 5, Seed: 11}, true},
+		{"wide latency", Options{Nodes: 5, Seed: 12, LatencyMin: time.Millisecond, LatencyMax: 20 * time.Millisecond}, true},
+		{"duplicates", Options{Nodes: 5, Seed: 15, Duplicate: 0.3}, true},
+		{"unreliable", Options{Nodes: 5, Seed: 16, Unreliable: true}, false},
+		{"reorder", Options{Nodes: 5, Seed: 13, Reorder: 0.1}, false},
+		{"unordered (version 1 runs)", Options{Nodes: 5, Seed: 14, Unordered: true}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			over, delivered := linkOrder(t, tc.o)
+			if delivered < 2000 {
+				t.Fatalf("%d messages delivered; want thousands", delivered)
+			}
+			if tc.fifo && over != 0 {
+				t.Fatalf("%d of %d messages overtook an earlier one on their link; want none", over, delivered)
+			}
+			if !tc.fifo && over < delivered/200 {
+				t.Fatalf("%d of %d messages overtook an earlier one on their link; want reordering", over, delivered)
+			}
+		})
+	}
+}
+
 func TestUnreliableFromEnv(t *testing.T) {
 	t.Setenv("RAFT_UNRELIABLE_RPC", "1")
 	c, _ := New(Options{Nodes: 3, UnreliableFromEnv: true})

@@ -12,8 +12,10 @@ import (
 	"raftlab/raft"
 )
 
-// RunVersion is the version of the Run encoding; links of other versions are refused.
-const RunVersion = 1
+// RunVersion is the version of the Run encoding. Version 2 has FIFO links; a version 1 run
+// (before them: every message drew its own delay) still replays, with Options.Unordered.
+// Links of other versions are refused.
+const RunVersion = 2
 
 // Run describes a whole run: replaying it gives the same trace, event for event.
 type Run struct {
@@ -42,15 +44,15 @@ type Run struct {
 
 // Options returns the simulator options of the run (without hooks or storage).
 func (r *Run) Options() Options {
-	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable,
+	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable, Unordered: r.Version == 1,
 		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote, CheckQuorum: r.CheckQuorum, CompactThreshold: r.Compact}}
 }
 
 // Validate checks what a decoded run claims.
 func (r *Run) Validate() error {
 	switch {
-	case r.Version != RunVersion:
-		return fmt.Errorf("run: version %d; this lab reads version %d", r.Version, RunVersion)
+	case r.Version != RunVersion && r.Version != 1:
+		return fmt.Errorf("run: version %d; this lab reads versions 1 to %d", r.Version, RunVersion)
 	case r.Nodes < 1 || r.Nodes > 9:
 		return fmt.Errorf("run: %d nodes; want 1 to 9", r.Nodes)
 	case r.LatencyMin < 0 || r.LatencyMax < r.LatencyMin:
@@ -73,7 +75,7 @@ func (r *Run) Validate() error {
 // left out, so the result can be acted on to fork the run from there.
 func (r *Run) Replay(o Options, until time.Duration) (*Cluster, error) {
 	ro := r.Options()
-	o.Nodes, o.IDs, o.Seed, o.Unreliable = ro.Nodes, nil, ro.Seed, ro.Unreliable
+	o.Nodes, o.IDs, o.Seed, o.Unreliable, o.Unordered = ro.Nodes, nil, ro.Seed, ro.Unreliable, ro.Unordered
 	o.LatencyMin, o.LatencyMax, o.Raft.Bugs = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs
 	o.Raft.PreVote, o.Raft.CheckQuorum, o.Raft.CompactThreshold = ro.Raft.PreVote, ro.Raft.CheckQuorum, ro.Raft.CompactThreshold
 	c, err := New(o)

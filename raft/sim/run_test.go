@@ -125,3 +125,48 @@ func FuzzDecodeRun(f *testing.F) {
 		}
 	})
 }
+
+// v1Link is a share link of run version 1, written by Run.Encode before links were FIFO (at
+// commit 168d678): five nodes, seed 7, a put, n2 crashed and restarted, a batch and a put.
+// Replayed to 2 s, that version's simulator gave trace hash v1Hash.
+const (
+	v1Link = "jI-9TsMwFIV3nsI6s4cm_FR4JKKCmYql6uA4l8RKbVf2DUoU5d2RQghDGPB05O_86I74hMokPNS9RILaS5RQIw4h1sTvgQnqQ18SSRTBOctPQxE6z9bXKzjYnqrnCxm2wR-to9DxCt9aey2CTzYxeTMUDZl2ha-1D5FebN1QPFJ0C5gkNNRphGaou93yJFrrKyikrnSWIWGCc3r-unYsepFhkt-hh03IRJ0aSPhQERR8vnr3G2-p2TS__QnqNC9okUHOqhT5ooy4xfmn6nFTFSmxjvzncLb772mDyDGdp5uvAAAA__8"
+	v1Hash = "7194de2414d78010"
+)
+
+// TestVersion1LinksReplay: a link from before FIFO links decodes and replays with the network
+// it was recorded on (every message drawing its own delay), to the same trace hash; the same
+// run as version 2 has FIFO links and another trace.
+func TestVersion1LinksReplay(t *testing.T) {
+	r, err := DecodeRun(v1Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Version != 1 || !r.Options().Unordered {
+		t.Fatalf("version %d, unordered %v; want a version 1 run on unordered links", r.Version, r.Options().Unordered)
+	}
+	c, err := r.Replay(Options{}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TraceHash(); got != v1Hash {
+		t.Fatalf("version 1 link replayed to trace %s; want %s, as recorded", got, v1Hash)
+	}
+	if !c.Unordered() {
+		t.Fatal("the replayed cluster's links are FIFO; want the version 1 network")
+	}
+	r2 := *r
+	r2.Version = RunVersion
+	c2, err := r2.Replay(Options{}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.Unordered() || c2.TraceHash() == v1Hash {
+		t.Fatalf("version %d: unordered %v, trace %s; want FIFO links and another trace", RunVersion, c2.Unordered(), c2.TraceHash())
+	}
+	bad := *r
+	bad.Version = 3
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "version 3") {
+		t.Fatalf("Validate of a version 3 run: %v; want an error naming the version", err)
+	}
+}

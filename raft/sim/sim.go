@@ -1,9 +1,10 @@
 // Package sim runs whole Raft clusters on a virtual clock, fully determined by a seed and a list
 // of timed actions.
 //
-// A Cluster owns the clock, the network (an RPC proxy with latency, drops, delays, duplication,
-// reordering and cuts of any shape) and each node's Storage, which survives crashes. It checks
-// Raft's safety properties after every event and stops at the first violation.
+// A Cluster owns the clock, the network (an RPC proxy with per-link FIFO delivery, latency,
+// drops, delays, duplication, reordering as a fault, and cuts of any shape) and each node's
+// Storage, which survives crashes. It checks Raft's safety properties after every event and
+// stops at the first violation.
 package sim
 
 import (
@@ -26,7 +27,7 @@ const (
 	UnreliableDrop      = 0.10
 	UnreliableDelayRate = 0.10
 	UnreliableDelay     = 75 * time.Millisecond
-	// ReorderDelayMax is the most extra delay Reorder adds to a message.
+	// ReorderDelayMax is the most extra delay Reorder adds to a message it takes out of order.
 	ReorderDelayMax = 20 * time.Millisecond
 )
 
@@ -38,17 +39,25 @@ type Options struct {
 	// Seed determines every random choice: election timeouts, latencies, drops.
 	Seed uint64
 
-	// LatencyMin and LatencyMax bound each message's delivery delay (default 1–5 ms).
+	// LatencyMin and LatencyMax bound each message's delivery delay (default 1–5 ms). Links
+	// are FIFO, as TCP and WebSocket connections are: a message that draws a shorter delay
+	// than the one sent before it on the same link (same sender, same receiver) arrives just
+	// after it instead.
 	LatencyMin, LatencyMax time.Duration
-	// Unreliable drops 10% of messages and delays 10% by 75 ms. UnreliableFromEnv turns it on
-	// when RAFT_UNRELIABLE_RPC is set, as the reference does.
+	// Unreliable drops 10% of messages and delays 10% by 75 ms, as the reference's unreliable
+	// RPC does: a delayed message leaves its link's order, and later ones overtake it.
+	// UnreliableFromEnv turns it on when RAFT_UNRELIABLE_RPC is set, as the reference does.
 	Unreliable        bool
 	UnreliableFromEnv bool
 	// Duplicate is the probability that a message is delivered twice.
 	Duplicate float64
-	// Reorder is the probability that a message gets up to 20 ms of extra delay, so that later
-	// messages overtake it.
+	// Reorder is the probability that a message leaves its link's order: it gets up to 20 ms
+	// of extra delay, and later messages on the link may overtake it.
 	Reorder float64
+	// Unordered is the network of run version 1 (links before they were FIFO): every message
+	// draws its own delay, so that any message may overtake earlier ones. Old share links
+	// replay with it.
+	Unordered bool
 
 	// Raft is the template of every node's configuration (timeouts, flow control). ID,
 	// Members, Storage and Seed are filled in per node.
@@ -107,6 +116,9 @@ type Cluster struct {
 	latMax     time.Duration
 	cut        map[link]bool
 	linkLat    map[link][2]time.Duration
+	// lastAt is, per directed link (from*len(nodes)+to), the arrival time of the last message
+	// sent on it in order: the next one arrives no earlier.
+	lastAt []time.Duration
 
 	trace     []raft.Event
 	free      []*item // delivered message items, reused unless the trace keeps their messages
@@ -146,6 +158,7 @@ func (c *Cluster) lookup(id string) *simNode {
 
 type simNode struct {
 	id       string
+	idx      int        // in Cluster.nodes
 	node     *raft.Node // nil while crashed
 	storage  raft.Storage
 	timerAt  time.Duration
@@ -187,11 +200,12 @@ func New(o Options) (*Cluster, error) {
 		latMax:     o.LatencyMax,
 		cut:        make(map[link]bool),
 		linkLat:    make(map[link][2]time.Duration),
+		lastAt:     make([]time.Duration, len(ids)*len(ids)),
 		hash:       newTraceHash(),
 	}
 	c.check = newChecker(c)
-	for _, id := range ids {
-		sn := &simNode{id: id, storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
+	for i, id := range ids {
+		sn := &simNode{id: id, idx: i, storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
 		c.nodes = append(c.nodes, sn)
 		if err := c.start(sn); err != nil {
 			return nil, err
@@ -461,6 +475,7 @@ func (c *Cluster) sendMsg(m *raft.Message) {
 	}
 	for i := range copies {
 		d := c.latency(m.From, m.To)
+		late := false
 		if c.unreliable {
 			switch r := c.rng.Float64(); {
 			case r < UnreliableDrop:
@@ -471,16 +486,22 @@ func (c *Cluster) sendMsg(m *raft.Message) {
 				continue
 			case r < UnreliableDrop+UnreliableDelayRate:
 				d += UnreliableDelay
+				late = true
 			}
 		}
+		ordered := !c.opts.Unordered && !late
 		if c.opts.Reorder > 0 && c.rng.Float64() < c.opts.Reorder {
 			d += time.Duration(c.rng.Int64N(int64(ReorderDelayMax)))
+			ordered = false
 		}
 		it := first
 		if i > 0 {
 			it = c.newItem(m, mh)
 		}
 		it.at = c.now + d
+		if ordered {
+			it.at = c.inOrder(m.From, m.To, it.at)
+		}
 		c.push(it)
 	}
 }
@@ -510,6 +531,19 @@ func (c *Cluster) recycle(it *item) {
 
 // maxFree bounds the reuse pool; a burst beyond it is left to the garbage collector.
 const maxFree = 4096
+
+// inOrder returns when a message sent in order on link from→to, due at at, arrives: no earlier
+// than the message before it on the link (queued later at an equal time, it is delivered after).
+func (c *Cluster) inOrder(from, to string, at time.Duration) time.Duration {
+	f, t := c.lookup(from), c.lookup(to)
+	if f == nil || t == nil {
+		return at
+	}
+	last := &c.lastAt[f.idx*len(c.nodes)+t.idx]
+	at = max(at, *last)
+	*last = at
+	return at
+}
 
 func (c *Cluster) latency(from, to string) time.Duration {
 	lo, hi := c.latMin, c.latMax
@@ -798,6 +832,24 @@ func (c *Cluster) SetUnreliable(on bool) {
 		c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("unreliable network %s", onOff(on))})
 	}
 }
+
+// SetReorder sets the probability that a message leaves its link's order (Options.Reorder).
+func (c *Cluster) SetReorder(rate float64) error {
+	if rate < 0 || rate > 1 {
+		return fmt.Errorf("sim: reorder rate %v outside 0–1", rate)
+	}
+	if (rate > 0) != (c.opts.Reorder > 0) {
+		c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("reordering %s", onOff(rate > 0))})
+	}
+	c.opts.Reorder = rate
+	return nil
+}
+
+// Reorder returns the probability that a message leaves its link's order.
+func (c *Cluster) Reorder() float64 { return c.opts.Reorder }
+
+// Unordered reports whether links are not FIFO at all (Options.Unordered, a run of version 1).
+func (c *Cluster) Unordered() bool { return c.opts.Unordered }
 
 // Unreliable reports whether the unreliable network is on.
 func (c *Cluster) Unreliable() bool { return c.unreliable }

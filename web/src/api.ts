@@ -69,6 +69,10 @@ export interface Snapshot {
   events: LabEvent[];
   drops: Drop[];
   unreliable: boolean;
+  /** Messages leave their link's FIFO order (the reorder switch, or a version 1 run's network). */
+  reorder: boolean;
+  /** A version 1 run: its links reorder every message, and the switch cannot change that. */
+  unordered: boolean;
   load: boolean;
   /** Changes when the client history does (wasm/history.go). */
   histVer: number;

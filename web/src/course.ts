@@ -538,7 +538,7 @@ export class Course {
       sel.push(`.card[data-node="${a.node}"]`, `#svg g.node[data-node="${a.node}"]`);
       sel.push(`.card[data-node="${a.node}"] button[data-act="${a.kind}"]`);
     }
-    const global: Record<string, string> = { submit: "#submitForm", batch: "#batch", partition: "#partition", "heal-all": "#healAll", unreliable: "#unreliable", latency: "#latMin" };
+    const global: Record<string, string> = { submit: "#submitForm", batch: "#batch", partition: "#partition", "heal-all": "#healAll", unreliable: "#unreliable", reorder: "#reorder", latency: "#latMin" };
     if (global[a.kind]) sel.push(global[a.kind]!);
     for (const s of sel) {
       for (const e of document.querySelectorAll(s)) {

@@ -67,7 +67,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", cls = ""):
 /** startMixed turns the page into the view of a mixed cluster and joins it. */
 export async function startMixed(api: MixedAPI, cluster: string, membersParam: string | null): Promise<void> {
   const why = "This cluster has members outside this page, so it runs on the wall clock: pause, step and speed are off.";
-  for (const id of ["play", "step", "speed", "nodes", "batch", "load", "latMin", "latMax", "unreliable", "groups", "partition", "healAll"]) {
+  for (const id of ["play", "step", "speed", "nodes", "batch", "load", "latMin", "latMax", "unreliable", "reorder", "groups", "partition", "healAll"]) {
     const c = document.getElementById(id) as HTMLInputElement | null;
     if (c) {
       c.disabled = true;

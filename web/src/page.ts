@@ -150,6 +150,9 @@ export class Page {
     $<HTMLInputElement>("unreliable").addEventListener("change", (e) => {
       this.act({ kind: "unreliable", on: (e.target as HTMLInputElement).checked }, $("netMsg"));
     });
+    $<HTMLInputElement>("reorder").addEventListener("change", (e) => {
+      this.act({ kind: "reorder", on: (e.target as HTMLInputElement).checked }, $("netMsg"));
+    });
     const onLatency = (): void => {
       const lo = Number($<HTMLInputElement>("latMin").value);
       const hi = Number($<HTMLInputElement>("latMax").value);
@@ -311,6 +314,10 @@ export class Page {
         (this.running ? "" : s.pending ? " · paused" : " · paused, nothing pending"),
     );
     $<HTMLInputElement>("unreliable").checked = s.unreliable;
+    const reorder = $<HTMLInputElement>("reorder");
+    reorder.checked = s.reorder;
+    reorder.disabled = s.unordered;
+    if (s.unordered) reorder.title = "this run was shared before links were FIFO: every message draws its own delay, and it replays so";
     $<HTMLInputElement>("load").checked = s.load;
     this.view.draw(s);
     this.cards.draw(s);
