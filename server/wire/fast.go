@@ -15,7 +15,7 @@ import (
 	"raftlab/raft"
 )
 
-var msgsPrefix = []byte(`{"v":1,"type":"msgs","cluster":"`)
+var msgsPrefix = []byte(`{"v":` + strconv.Itoa(Version) + `,"type":"msgs","cluster":"`)
 
 // decodeMsgsFast parses a msgs frame written by Encode. ok is false when it cannot, and the
 // caller must then use the general decoder. It does not validate (Validate does).
@@ -118,11 +118,13 @@ func (p *scan) key() (string, bool) {
 
 const maxU64 = ^uint64(0)
 
-// messageKeys are raft.Message's JSON keys, as encoding/json writes them.
+// messageKeys are raft.Message's JSON keys, as encoding/json writes them, in its field order.
+// TestFastPathCoversMessage fails when raft.Message gains a field that is missing here.
 var messageKeys = [...]string{"Type", "From", "To", "Term", "LastLogIndex", "LastLogTerm", "PrevLogIndex",
-	"PrevLogTerm", "Entries", "Commit", "Success", "Index", "ConflictTerm", "ConflictIndex"}
+	"PrevLogTerm", "Entries", "Commit", "Success", "Index", "ConflictTerm", "ConflictIndex",
+	"Members", "Offset", "Data", "Done"}
 
-func keyBit(k string) uint16 {
+func keyBit(k string) uint32 {
 	for i, name := range messageKeys {
 		if k == name {
 			return 1 << i
@@ -136,7 +138,7 @@ func (p *scan) message() (raft.Message, bool) {
 	if !p.lit("{") {
 		return m, false
 	}
-	var seen uint16 // one bit a key, to refuse repeated keys
+	var seen uint32 // one bit a key, to refuse repeated keys
 	for first := true; ; first = false {
 		if p.lit("}") {
 			return m, !first
@@ -176,15 +178,42 @@ func (p *scan) message() (raft.Message, bool) {
 				m.To = s
 			}
 			continue
-		case "Success":
+		case "Success", "Done":
+			var v bool
 			switch {
 			case p.lit("true"):
-				m.Success = true
+				v = true
 			case p.lit("false"):
-				m.Success = false
 			default:
 				return m, false
 			}
+			if k == "Success" {
+				m.Success = v
+			} else {
+				m.Done = v
+			}
+			continue
+		case "Members":
+			ms, ok := p.strings()
+			if !ok {
+				return m, false
+			}
+			m.Members = ms
+			continue
+		case "Data":
+			if !p.lit(`"`) {
+				return m, false
+			}
+			s, ok := p.plainBytes()
+			if !ok {
+				return m, false
+			}
+			d := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
+			n, err := base64.StdEncoding.Decode(d, s)
+			if err != nil {
+				return m, false
+			}
+			m.Data = d[:n:n]
 			continue
 		case "Entries":
 			es, ok := p.entries()
@@ -211,6 +240,8 @@ func (p *scan) message() (raft.Message, bool) {
 			u = &m.ConflictTerm
 		case "ConflictIndex":
 			u = &m.ConflictIndex
+		case "Offset":
+			u = &m.Offset
 		default:
 			return m, false
 		}
@@ -219,6 +250,34 @@ func (p *scan) message() (raft.Message, bool) {
 			return m, false
 		}
 		*u = v
+	}
+}
+
+// strings reads an array of plain strings (ids).
+func (p *scan) strings() ([]string, bool) {
+	if !p.lit("[") {
+		return nil, false
+	}
+	ss := []string{}
+	if p.lit("]") {
+		return ss, true
+	}
+	for {
+		if !p.lit(`"`) {
+			return nil, false
+		}
+		s, ok := p.plainString()
+		if !ok {
+			return nil, false
+		}
+		ss = append(ss, s)
+		if p.lit(",") {
+			continue
+		}
+		if !p.lit("]") {
+			return nil, false
+		}
+		return ss, true
 	}
 }
 
@@ -299,7 +358,13 @@ func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 		if !plain(m.From) || !plain(m.To) {
 			return nil, false
 		}
-		size += 160
+		for _, id := range m.Members {
+			if !plain(id) {
+				return nil, false
+			}
+			size += len(id) + 3
+		}
+		size += 200 + base64.StdEncoding.EncodedLen(len(m.Data))
 		for _, en := range m.Entries {
 			size += 48 + base64.StdEncoding.EncodedLen(len(en.Command))
 		}
@@ -346,6 +411,24 @@ func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 		b = appendOmitUint(b, `,"Index":`, m.Index)
 		b = appendOmitUint(b, `,"ConflictTerm":`, m.ConflictTerm)
 		b = appendOmitUint(b, `,"ConflictIndex":`, m.ConflictIndex)
+		if len(m.Members) > 0 {
+			b = append(b, `,"Members":[`...)
+			for j, id := range m.Members {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(append(append(b, '"'), id...), '"')
+			}
+			b = append(b, ']')
+		}
+		b = appendOmitUint(b, `,"Offset":`, m.Offset)
+		if len(m.Data) > 0 {
+			b = base64.StdEncoding.AppendEncode(append(b, `,"Data":"`...), m.Data)
+			b = append(b, '"')
+		}
+		if m.Done {
+			b = append(b, `,"Done":true`...)
+		}
 		b = append(b, '}')
 	}
 	return append(b, "]}"...), true

@@ -6,6 +6,7 @@ package wire
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"raftlab/raft"
@@ -16,8 +17,10 @@ import (
 func FuzzFastDecode(f *testing.F) {
 	seed, _ := Encode(appendFrame())
 	f.Add(seed)
-	f.Add([]byte(`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":4,"From":"n2","To":"n1","Term":3,"Success":true,"Index":7}]}`))
-	f.Add([]byte(`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3,"Entries":[{"Term":3,"Type":1,"Command":null},{"Term":3,"Type":0,"Command":""}]}]}`))
+	f.Add([]byte(`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":4,"From":"n2","To":"n1","Term":3,"Success":true,"Index":7}]}`))
+	f.Add([]byte(`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3,"Entries":[{"Term":3,"Type":1,"Command":null},{"Term":3,"Type":0,"Command":""}]}]}`))
+	f.Add([]byte(`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":8,"From":"n1","To":"n2","Term":3,"LastLogIndex":9,"LastLogTerm":2,"Members":["n1","n2"],"Offset":4,"Data":"eHl6","Done":true}]}`))
+	f.Add([]byte(`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":8,"From":"n1","To":"n2","Term":3,"Members":[],"Data":"","Done":false}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fast, ok := decodeMsgsFast(b)
 		if !ok {
@@ -44,11 +47,11 @@ func TestFastPathTaken(t *testing.T) {
 		t.Fatalf("the fast path refused a frame Encode wrote: %s", b)
 	}
 	for _, s := range []string{
-		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n\u0031","To":"n2","Term":3}]}`,
-		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"type":3,"From":"n1","To":"n2","Term":3}]}`,
-		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3,"Term":4}]}`,
-		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":1e3}]}`,
-		`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3}]} `,
+		`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n\u0031","To":"n2","Term":3}]}`,
+		`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"type":3,"From":"n1","To":"n2","Term":3}]}`,
+		`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3,"Term":4}]}`,
+		`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":1e3}]}`,
+		`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"n2","Term":3}]} `,
 	} {
 		if _, ok := decodeMsgsFast([]byte(s)); ok {
 			t.Errorf("the fast path took %s; it should leave it to encoding/json", s)
@@ -58,11 +61,15 @@ func TestFastPathTaken(t *testing.T) {
 
 // FuzzFastEncode checks that the msgs fast path writes what json.Marshal writes.
 func FuzzFastEncode(f *testing.F) {
-	f.Add(uint8(3), "n1", "n2", uint64(3), uint64(4), uint64(2), uint64(9), true, []byte("put x 1"), false, "demo")
-	f.Add(uint8(1), "n<1", "n2", uint64(1), uint64(0), uint64(0), uint64(0), false, []byte(nil), true, "de\"mo")
-	f.Fuzz(func(t *testing.T, typ uint8, from, to string, term, a, b, c uint64, success bool, cmd []byte, noop bool, cluster string) {
+	f.Add(uint8(3), "n1", "n2", uint64(3), uint64(4), uint64(2), uint64(9), true, []byte("put x 1"), false, "demo", "n3")
+	f.Add(uint8(1), "n<1", "n2", uint64(1), uint64(0), uint64(0), uint64(0), false, []byte(nil), true, "de\"mo", "")
+	f.Fuzz(func(t *testing.T, typ uint8, from, to string, term, a, b, c uint64, success bool, cmd []byte, noop bool, cluster, member string) {
 		m := raft.Message{Type: raft.MsgType(typ), From: from, To: to, Term: term, LastLogIndex: a, LastLogTerm: b,
-			PrevLogIndex: c, PrevLogTerm: a, Commit: b, Success: success, Index: c, ConflictTerm: a, ConflictIndex: b}
+			PrevLogIndex: c, PrevLogTerm: a, Commit: b, Success: success, Index: c, ConflictTerm: a, ConflictIndex: b,
+			Offset: c, Data: cmd, Done: noop}
+		if member != "" {
+			m.Members = []string{from, member}
+		}
 		if len(cmd) > 0 || noop {
 			m.Entries = []raft.Entry{{Term: term, Type: raft.EntryCommand, Command: cmd}, {Term: a, Type: raft.EntryNoop}}
 		}
@@ -75,4 +82,67 @@ func FuzzFastEncode(f *testing.F) {
 			t.Fatalf("fast encode:\n%s\njson.Marshal:\n%s", got, want)
 		}
 	})
+}
+
+// TestFastPathCoversMessage reflects over every field of raft.Message: the fast paths must
+// encode each one exactly as json.Marshal does and decode it back, so that a field added to
+// raft.Message cannot be dropped on the wire without this test failing.
+func TestFastPathCoversMessage(t *testing.T) {
+	mt := reflect.TypeFor[raft.Message]()
+	if mt.NumField() != len(messageKeys) {
+		t.Errorf("raft.Message has %d fields, the fast path knows %d keys (%v): teach fast.go the new ones", mt.NumField(), len(messageKeys), messageKeys)
+	}
+	base := raft.Message{Type: raft.MsgSnap, From: "n1", To: "b2", Term: 5}
+	for i := range mt.NumField() {
+		f := mt.Field(i)
+		if i < len(messageKeys) && messageKeys[i] != f.Name {
+			t.Errorf("field %d of raft.Message is %s; messageKeys has %q there (keys follow the field order)", i, f.Name, messageKeys[i])
+		}
+		t.Run(f.Name, func(t *testing.T) {
+			m := base
+			v := reflect.ValueOf(&m).Elem().Field(i)
+			switch {
+			case f.Name == "Type":
+				v.SetUint(uint64(raft.MsgSnapReply))
+			case f.Name == "From" || f.Name == "To":
+				v.SetString("n3")
+			case v.Kind() >= reflect.Uint && v.Kind() <= reflect.Uint64:
+				v.SetUint(1<<v.Type().Bits() - 3)
+			case v.Kind() == reflect.Bool:
+				v.SetBool(true)
+			case v.Kind() == reflect.String:
+				v.SetString("x-1")
+			case f.Type == reflect.TypeFor[[]byte]():
+				v.SetBytes([]byte("snapshot \x00\xff state"))
+			case f.Type == reflect.TypeFor[[]string]():
+				v.Set(reflect.ValueOf([]string{"n1", "b2", "n3"}))
+			case f.Type == reflect.TypeFor[[]raft.Entry]():
+				v.Set(reflect.ValueOf([]raft.Entry{{Term: 5, Command: []byte("put x 1")}, {Term: 5, Type: raft.EntryNoop}}))
+			default:
+				t.Fatalf("raft.Message.%s has type %s: teach this test (and fast.go) to carry it", f.Name, f.Type)
+			}
+			e := &Envelope{V: Version, Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{m}}
+			want, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(want), `"`+f.Name+`":`) {
+				t.Fatalf("json.Marshal left %s out of %s", f.Name, want)
+			}
+			got, ok := encodeMsgsFast(e)
+			if !ok {
+				t.Fatalf("the fast path refused a message with %s set", f.Name)
+			}
+			if string(got) != string(want) {
+				t.Fatalf("fast encode:\n%s\njson.Marshal:\n%s", got, want)
+			}
+			back, ok := decodeMsgsFast(got)
+			if !ok {
+				t.Fatalf("the fast path could not decode %s", got)
+			}
+			if !reflect.DeepEqual(back.Msgs[0], m) {
+				t.Fatalf("fast decode of %s:\n%+v\nwant\n%+v", got, back.Msgs[0], m)
+			}
+		})
+	}
 }

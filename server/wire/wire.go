@@ -4,15 +4,15 @@
 //
 // A connection hosts one or more members of one cluster:
 //
-//	client → hub   {"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}
-//	hub → client   {"v":1,"type":"welcome","cluster":"demo","members":["n1","n2","b1","b2","b3"],
+//	client → hub   {"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}
+//	hub → client   {"v":2,"type":"welcome","cluster":"demo","members":["n1","n2","b1","b2","b3"],
 //	                "presence":[{"id":"n1","kind":"native","reachable":true}, ...]}
-//	both ways      {"v":1,"type":"msgs","cluster":"demo","msgs":[<raft.Message>, ...]}
-//	client → hub   {"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader",...}]}
-//	hub → client   {"v":1,"type":"presence","cluster":"demo","presence":[...]}   (on every change)
-//	hub → client   {"v":1,"type":"submit","cluster":"demo","req":7,"member":"b1","command":"cHV0IHggMQ=="}
-//	client → hub   {"v":1,"type":"result","cluster":"demo","req":7,"member":"b1","index":12,"term":3,"value":"..."}
-//	hub → client   {"v":1,"type":"error","code":"taken","error":"member b1 is already hosted by ..."}
+//	both ways      {"v":2,"type":"msgs","cluster":"demo","msgs":[<raft.Message>, ...]}
+//	client → hub   {"v":2,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader",...}]}
+//	hub → client   {"v":2,"type":"presence","cluster":"demo","presence":[...]}   (on every change)
+//	hub → client   {"v":2,"type":"submit","cluster":"demo","req":7,"member":"b1","command":"cHV0IHggMQ=="}
+//	client → hub   {"v":2,"type":"result","cluster":"demo","req":7,"member":"b1","index":12,"term":3,"value":"..."}
+//	hub → client   {"v":2,"type":"error","code":"taken","error":"member b1 is already hosted by ..."}
 //
 // The hub answers a frame it cannot accept with an error frame, then closes the connection.
 // The messages a connection sends must come from members it hosts, and go to members of its
@@ -20,6 +20,10 @@
 // answer with one result once the entry has been committed and applied (with its index, term
 // and the state machine's answer in value), or at once with error (and leader, when the member
 // knows who leads).
+//
+// Version 2 added InstallSnapshot (raft.MsgSnap and MsgSnapReply, with the Message fields
+// Members, Offset, Data and Done) and the compaction threshold in a welcome's options; a
+// version 1 frame is refused with a version error.
 package wire
 
 import (
@@ -34,7 +38,7 @@ import (
 )
 
 // Version is the protocol version carried in every frame's "v".
-const Version = 1
+const Version = 2
 
 // Limits on what a frame may carry.
 const (
@@ -42,7 +46,18 @@ const (
 	MaxMembers      = 64   // members in a cluster
 	MaxMsgsPerFrame = 4096 // raft messages in one msgs frame
 	MaxErrorLen     = 1024 // bytes of error text
+	// MaxSnapshotChunk caps the state bytes of one InstallSnapshot message (raft's default
+	// chunk is 64 KiB; base64 makes 1 MiB about 1.4 MB of a frame). MaxSnapshotBytes caps a
+	// whole snapshot: no chunk may reach past it.
+	MaxSnapshotChunk = 1 << 20
+	MaxSnapshotBytes = 256 << 20
 )
+
+// DefaultCompact is the compaction threshold of a mixed cluster's members when the server
+// sets none: a member takes a snapshot of its key-value store once it has applied this many
+// entries since its last, so a bbolt file or a page's localStorage holds at most about this
+// many log entries besides the state.
+const DefaultCompact = 1000
 
 // Frame types.
 const (
@@ -105,12 +120,26 @@ type Envelope struct {
 type Options struct {
 	PreVote     bool `json:"preVote,omitempty"`
 	CheckQuorum bool `json:"checkQuorum,omitempty"`
+	// Compact is the log compaction threshold (raft.Config.CompactThreshold): 0 means
+	// DefaultCompact, -1 never compacts.
+	Compact int `json:"compact,omitempty"`
 }
 
-// Apply sets the options in a member's configuration; o may be nil.
+// Apply sets the options in a member's configuration; o may be nil (every option at its
+// default).
 func (o *Options) Apply(c *raft.Config) {
+	var d Options
 	if o != nil {
-		c.PreVote, c.CheckQuorum = o.PreVote, o.CheckQuorum
+		d = *o
+	}
+	c.PreVote, c.CheckQuorum = d.PreVote, d.CheckQuorum
+	switch {
+	case d.Compact == 0:
+		c.CompactThreshold = DefaultCompact
+	case d.Compact < 0:
+		c.CompactThreshold = 0
+	default:
+		c.CompactThreshold = d.Compact
 	}
 }
 
@@ -267,6 +296,9 @@ func (e *Envelope) Validate() error {
 		if err := checkIDs("welcome", e.Members); err != nil {
 			return err
 		}
+		if e.Options != nil && e.Options.Compact < -1 {
+			return errorf(CodeBadFrame, "welcome: compaction threshold %d; want -1 (never), 0 (the default) or more", e.Options.Compact)
+		}
 		return checkPresence(e.Presence)
 	case TypeMsgs:
 		if err := needCluster(); err != nil {
@@ -392,9 +424,11 @@ func checkPresence(ps []Presence) error {
 }
 
 // CheckMessage checks the fields of a Raft message: a known type, valid distinct ids, a term,
-// and entries with terms and known types.
+// entries with terms and known types only in AppendEntries, and the InstallSnapshot fields only
+// in InstallSnapshot (a snapshot's index and term, its configuration as valid distinct ids, a
+// chunk of at most MaxSnapshotChunk bytes that ends within MaxSnapshotBytes).
 func CheckMessage(m *raft.Message) error {
-	if m.Type < raft.MsgVote || m.Type > raft.MsgTimeoutNow {
+	if m.Type < raft.MsgVote || m.Type > raft.MsgSnapReply {
 		return fmt.Errorf("unknown message type %d", m.Type)
 	}
 	if err := CheckID("message From", m.From); err != nil {
@@ -419,6 +453,34 @@ func CheckMessage(m *raft.Message) error {
 		if e.Type != raft.EntryCommand && e.Type != raft.EntryNoop {
 			return fmt.Errorf("entry %d has unknown type %d", i, e.Type)
 		}
+	}
+	switch m.Type {
+	case raft.MsgSnap:
+		if m.LastLogIndex == 0 || m.LastLogTerm == 0 || m.LastLogTerm > m.Term {
+			return fmt.Errorf("InstallSnapshot of index %d and term %d in a message of term %d; want both at least 1, the term at most the message's", m.LastLogIndex, m.LastLogTerm, m.Term)
+		}
+		if len(m.Members) == 0 {
+			return errors.New("InstallSnapshot without the snapshot's members")
+		}
+		if err := checkIDs("InstallSnapshot", m.Members); err != nil {
+			return errors.New(err.(*Error).Msg)
+		}
+		if len(m.Data) > MaxSnapshotChunk {
+			return fmt.Errorf("InstallSnapshot chunk of %d bytes; at most %d", len(m.Data), MaxSnapshotChunk)
+		}
+		if m.Offset > MaxSnapshotBytes || uint64(len(m.Data)) > MaxSnapshotBytes-m.Offset {
+			return fmt.Errorf("InstallSnapshot chunk at offset %d of %d bytes reaches past the %d bytes a snapshot may have", m.Offset, len(m.Data), MaxSnapshotBytes)
+		}
+	case raft.MsgSnapReply:
+		if m.Offset > MaxSnapshotBytes {
+			return fmt.Errorf("InstallSnapshotReply offset %d is past the %d bytes a snapshot may have", m.Offset, MaxSnapshotBytes)
+		}
+	}
+	if m.Type != raft.MsgSnap && (m.Members != nil || m.Data != nil || m.Done) {
+		return fmt.Errorf("%s carries snapshot members, data or done", m.Type)
+	}
+	if m.Type != raft.MsgSnap && m.Type != raft.MsgSnapReply && m.Offset != 0 {
+		return fmt.Errorf("%s carries a snapshot offset", m.Type)
 	}
 	return nil
 }

@@ -3,7 +3,9 @@
 package wire
 
 import (
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ func TestRoundTrip(t *testing.T) {
 		{Type: TypeHello, Cluster: "demo", Kind: KindBrowser, Members: []string{"b1", "b2"}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Presence: []Presence{{ID: "n1", Kind: KindNative, Host: "server", Reachable: true}, {ID: "b1", Kind: KindBrowser}}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{PreVote: true, CheckQuorum: true}},
+		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{Compact: -1}},
 		{Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{
 			{Type: raft.MsgApp, From: "n1", To: "b1", Term: 3, PrevLogIndex: 4, PrevLogTerm: 2, Commit: 4,
 				Entries: []raft.Entry{{Term: 3, Type: raft.EntryNoop}, {Term: 3, Type: raft.EntryCommand, Command: []byte("put x 1")}}},
@@ -23,6 +26,10 @@ func TestRoundTrip(t *testing.T) {
 			{Type: raft.MsgPreVote, From: "b2", To: "n1", Term: 4, LastLogIndex: 6, LastLogTerm: 3},
 			{Type: raft.MsgPreVoteReply, From: "n1", To: "b2", Term: 4, Success: true},
 			{Type: raft.MsgTimeoutNow, From: "n1", To: "b2", Term: 4},
+			{Type: raft.MsgSnap, From: "n1", To: "b2", Term: 4, LastLogIndex: 240, LastLogTerm: 3, Members: []string{"n1", "b1", "b2"},
+				Offset: 65536, Data: []byte(`{"applied":240,"data":{"x":"1"}}`), Done: true},
+			{Type: raft.MsgSnapReply, From: "b2", To: "n1", Term: 4, Index: 240, Offset: 65536},
+			{Type: raft.MsgSnapReply, From: "b2", To: "n1", Term: 4, Index: 240, Success: true},
 		}},
 		{Type: TypeStatus, Cluster: "demo", Status: []MemberStatus{{ID: "b1", State: "leader", Term: 3, Leader: "b1", Commit: 5, Applied: 5, Last: 6}}},
 		{Type: TypeSubmit, Cluster: "demo", Req: 9, Member: "b1", Command: []byte("put x 1")},
@@ -53,31 +60,49 @@ func TestDecodeRejects(t *testing.T) {
 		{"not json", `hello`, CodeBadFrame, "not a JSON object"},
 		{"array", `[1,2]`, CodeBadFrame, "not a JSON object"},
 		{"no version", `{"type":"hello"}`, CodeBadFrame, "missing protocol version"},
-		{"future version", `{"v":2,"type":"hello","shiny":true}`, CodeVersion, "version 2 is not supported"},
-		{"no type", `{"v":1}`, CodeBadFrame, "missing frame"},
-		{"unknown type", `{"v":1,"type":"gossip"}`, CodeType, `unknown frame type "gossip"`},
-		{"unknown field", `{"v":1,"type":"msgs","cluster":"demo","extra":1}`, CodeBadFrame, "unknown field"},
-		{"trailing", `{"v":1,"type":"error","code":"x","error":"y"} {}`, CodeBadFrame, "after top-level value"},
-		{"hello without cluster", `{"v":1,"type":"hello","kind":"browser","members":["b1"]}`, CodeBadFrame, "missing cluster"},
-		{"hello bad kind", `{"v":1,"type":"hello","cluster":"demo","kind":"toaster","members":["b1"]}`, CodeBadFrame, "kind"},
-		{"hello no members", `{"v":1,"type":"hello","cluster":"demo","kind":"browser"}`, CodeBadFrame, "no members"},
-		{"hello repeated", `{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b1"]}`, CodeBadFrame, "twice"},
-		{"hello bad id", `{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b 1"]}`, CodeBadFrame, "use letters"},
-		{"hello long id", `{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["` + long + `"]}`, CodeBadFrame, "bytes long"},
-		{"msgs empty", `{"v":1,"type":"msgs","cluster":"demo","msgs":[]}`, CodeBadFrame, "no messages"},
-		{"msg bad type", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":9,"From":"a","To":"b","Term":1}]}`, CodeBadFrame, "unknown message type"},
-		{"msg no from", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"To":"b","Term":1}]}`, CodeBadFrame, "missing message From"},
-		{"msg to self", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"a","Term":1}]}`, CodeBadFrame, "to itself"},
-		{"msg no term", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b"}]}`, CodeBadFrame, "without a term"},
-		{"msg entry newer term", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Entries":[{"Term":2,"Type":1}]}]}`, CodeBadFrame, "entry 0 has term 2"},
-		{"vote with entries", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b","Term":1,"Entries":[{"Term":1,"Type":1}]}]}`, CodeBadFrame, "carries entries"},
-		{"msg bad entry type", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Entries":[{"Term":1,"Type":7}]}]}`, CodeBadFrame, "unknown type 7"},
-		{"msg negative", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":-1}]}`, CodeBadFrame, "msgs frame"},
-		{"status bad state", `{"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"king","term":1,"commit":0,"applied":0,"last":0}]}`, CodeBadFrame, "unknown state"},
-		{"status applied past commit", `{"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":1,"commit":1,"applied":2,"last":2}]}`, CodeBadFrame, "applied ≤ commit"},
-		{"submit no req", `{"v":1,"type":"submit","cluster":"demo","member":"b1"}`, CodeBadFrame, "missing req"},
-		{"result neither", `{"v":1,"type":"result","cluster":"demo","req":1,"member":"b1"}`, CodeBadFrame, "needs index and term"},
-		{"error empty", `{"v":1,"type":"error"}`, CodeBadFrame, "missing code"},
+		{"old version", `{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1}]}`, CodeVersion, "protocol version 1 is not supported; this server speaks version 2"},
+		{"future version", `{"v":3,"type":"hello","shiny":true}`, CodeVersion, "version 3 is not supported"},
+		{"no type", `{"v":2}`, CodeBadFrame, "missing frame"},
+		{"unknown type", `{"v":2,"type":"gossip"}`, CodeType, `unknown frame type "gossip"`},
+		{"unknown field", `{"v":2,"type":"msgs","cluster":"demo","extra":1}`, CodeBadFrame, "unknown field"},
+		{"trailing", `{"v":2,"type":"error","code":"x","error":"y"} {}`, CodeBadFrame, "after top-level value"},
+		{"hello without cluster", `{"v":2,"type":"hello","kind":"browser","members":["b1"]}`, CodeBadFrame, "missing cluster"},
+		{"hello bad kind", `{"v":2,"type":"hello","cluster":"demo","kind":"toaster","members":["b1"]}`, CodeBadFrame, "kind"},
+		{"hello no members", `{"v":2,"type":"hello","cluster":"demo","kind":"browser"}`, CodeBadFrame, "no members"},
+		{"hello repeated", `{"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b1"]}`, CodeBadFrame, "twice"},
+		{"hello bad id", `{"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b 1"]}`, CodeBadFrame, "use letters"},
+		{"hello long id", `{"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["` + long + `"]}`, CodeBadFrame, "bytes long"},
+		{"msgs empty", `{"v":2,"type":"msgs","cluster":"demo","msgs":[]}`, CodeBadFrame, "no messages"},
+		{"msg bad type", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":42,"From":"a","To":"b","Term":1}]}`, CodeBadFrame, "unknown message type 42"},
+		{"msg no from", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"To":"b","Term":1}]}`, CodeBadFrame, "missing message From"},
+		{"msg to self", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"a","Term":1}]}`, CodeBadFrame, "to itself"},
+		{"msg no term", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b"}]}`, CodeBadFrame, "without a term"},
+		{"msg entry newer term", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Entries":[{"Term":2,"Type":1}]}]}`, CodeBadFrame, "entry 0 has term 2"},
+		{"vote with entries", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b","Term":1,"Entries":[{"Term":1,"Type":1}]}]}`, CodeBadFrame, "carries entries"},
+		{"msg bad entry type", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Entries":[{"Term":1,"Type":7}]}]}`, CodeBadFrame, "unknown type 7"},
+		{"msg negative", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":-1}]}`, CodeBadFrame, "msgs frame"},
+		{"snap type past the last", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":10,"From":"a","To":"b","Term":1}]}`, CodeBadFrame, "unknown message type 10"},
+		{"snap without members", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Data":"eA=="`) + `]}`, CodeBadFrame, "without the snapshot's members"},
+		{"snap bad member", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":["a","b,c"]`) + `]}`, CodeBadFrame, `"b,c": use letters`},
+		{"snap repeated member", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":["a","a"]`) + `]}`, CodeBadFrame, "listed twice"},
+		{"snap too many members", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":[`+manyIDs(MaxMembers+1)+`]`) + `]}`, CodeBadFrame, "at most 64"},
+		{"snap no index", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":8,"From":"a","To":"b","Term":1,"LastLogTerm":1,"Members":["a","b"]}]}`, CodeBadFrame, "InstallSnapshot of index 0"},
+		{"snap newer term", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":8,"From":"a","To":"b","Term":1,"LastLogIndex":5,"LastLogTerm":2,"Members":["a","b"]}]}`, CodeBadFrame, "term at most the message's"},
+		{"snap bad base64", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":["a","b"],"Data":"%%%"`) + `]}`, CodeBadFrame, "msgs frame"},
+		{"snap chunk too big", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":["a","b"],"Data":"`+bigData(MaxSnapshotChunk+1)+`"`) + `]}`, CodeBadFrame, "at most 1048576"},
+		{"snap past the limit", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":["a","b"],"Offset":268435455,"Data":"eHg="`) + `]}`, CodeBadFrame, "reaches past"},
+		{"snap offset overflow", `{"v":2,"type":"msgs","cluster":"demo","msgs":[` + snapMsg(`"Members":["a","b"],"Offset":18446744073709551615,"Data":"eHg="`) + `]}`, CodeBadFrame, "reaches past"},
+		{"snap reply past the limit", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":9,"From":"a","To":"b","Term":1,"Index":4,"Offset":268435457}]}`, CodeBadFrame, "past the"},
+		{"append with snap data", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Data":"eA=="}]}`, CodeBadFrame, "carries snapshot members, data or done"},
+		{"vote with members", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b","Term":1,"Members":["a"]}]}`, CodeBadFrame, "carries snapshot members"},
+		{"reply with done", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":9,"From":"a","To":"b","Term":1,"Done":true}]}`, CodeBadFrame, "carries snapshot members, data or done"},
+		{"append with offset", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Offset":3}]}`, CodeBadFrame, "carries a snapshot offset"},
+		{"welcome bad compact", `{"v":2,"type":"welcome","cluster":"demo","members":["a"],"options":{"compact":-2}}`, CodeBadFrame, "compaction threshold -2"},
+		{"status bad state", `{"v":2,"type":"status","cluster":"demo","status":[{"id":"b1","state":"king","term":1,"commit":0,"applied":0,"last":0}]}`, CodeBadFrame, "unknown state"},
+		{"status applied past commit", `{"v":2,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":1,"commit":1,"applied":2,"last":2}]}`, CodeBadFrame, "applied ≤ commit"},
+		{"submit no req", `{"v":2,"type":"submit","cluster":"demo","member":"b1"}`, CodeBadFrame, "missing req"},
+		{"result neither", `{"v":2,"type":"result","cluster":"demo","req":1,"member":"b1"}`, CodeBadFrame, "needs index and term"},
+		{"error empty", `{"v":2,"type":"error"}`, CodeBadFrame, "missing code"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.frame))
@@ -92,6 +117,22 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// snapMsg is an InstallSnapshot chunk from a to b with extra fields.
+func snapMsg(extra string) string {
+	return `{"Type":8,"From":"a","To":"b","Term":2,"LastLogIndex":5,"LastLogTerm":1,` + extra + `}`
+}
+
+func manyIDs(n int) string {
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprintf(`"m%d"`, i))
+	}
+	return strings.Join(ids, ",")
+}
+
+// bigData is n bytes in base64.
+func bigData(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
+
 func TestErrorFrame(t *testing.T) {
 	f := ErrorFrame(errors.New(strings.Repeat("e", 5000)))
 	if f.Code != CodeBadFrame || len(f.Error) != MaxErrorLen {
@@ -105,11 +146,12 @@ func TestErrorFrame(t *testing.T) {
 // FuzzDecode checks that Decode never panics, and that what it accepts encodes back to a frame
 // it accepts again, unchanged.
 func FuzzDecode(f *testing.F) {
-	f.Add([]byte(`{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}`))
-	f.Add([]byte(`{"v":1,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"b1","Term":3,"PrevLogIndex":4,"PrevLogTerm":2,"Entries":[{"Term":3,"Type":0,"Command":"cHV0IHggMQ=="}],"Commit":4}]}`))
-	f.Add([]byte(`{"v":1,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":3,"commit":5,"applied":5,"last":6}]}`))
-	f.Add([]byte(`{"v":1,"type":"result","cluster":"demo","req":9,"member":"b1","code":"not-leader","error":"no","leader":"n1"}`))
-	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}`))
+	f.Add([]byte(`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"n1","To":"b1","Term":3,"PrevLogIndex":4,"PrevLogTerm":2,"Entries":[{"Term":3,"Type":0,"Command":"cHV0IHggMQ=="}],"Commit":4}]}`))
+	f.Add([]byte(`{"v":2,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":3,"commit":5,"applied":5,"last":6}]}`))
+	f.Add([]byte(`{"v":2,"type":"result","cluster":"demo","req":9,"member":"b1","code":"not-leader","error":"no","leader":"n1"}`))
+	f.Add([]byte(`{"v":3}`))
+	f.Add([]byte(`{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":8,"From":"n1","To":"b1","Term":3,"LastLogIndex":9,"LastLogTerm":2,"Members":["n1","b1"],"Offset":4,"Data":"eHl6","Done":true}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)
 		if err != nil {
@@ -140,6 +182,12 @@ func normalize(e *Envelope) *Envelope {
 	for _, m := range e.Msgs {
 		if len(m.Entries) == 0 {
 			m.Entries = nil
+		}
+		if len(m.Members) == 0 {
+			m.Members = nil
+		}
+		if len(m.Data) == 0 {
+			m.Data = nil
 		}
 		for i := range m.Entries {
 			if len(m.Entries[i].Command) == 0 {

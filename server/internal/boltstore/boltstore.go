@@ -33,7 +33,9 @@ var (
 // lockTimeout bounds how long Open waits for another process to release the file.
 var lockTimeout = 2 * time.Second
 
-// Store is a raft.Storage and raft.BatchStorage backed by one bbolt file. The raft.Storage
+// Store is a raft.Storage, raft.BatchStorage and raft.Deleter backed by one bbolt file: log
+// compaction deletes the keys it drops, and bbolt reuses their pages (the file does not
+// shrink, but it stops growing once compaction keeps up). The raft.Storage
 // interface has no error results, so a failed write makes the store fail for good: Err reports
 // the first failure, every later write is refused, and the driver must stop the node before
 // anything that depended on the lost write leaves it. It is safe for concurrent use, but the
@@ -153,8 +155,12 @@ func (s *Store) Path() string { return s.path }
 // Set writes one key in its own transaction.
 func (s *Store) Set(key string, value []byte) { s.SetBatch([]raft.KV{{Key: key, Value: value}}) }
 
-// SetBatch writes every pair in one transaction, synced to disk before it returns: all or
-// nothing. After a failure the store refuses every write; see Err.
+// Delete deletes one key in its own transaction.
+func (s *Store) Delete(key string) { s.SetBatch([]raft.KV{{Key: key, Delete: true}}) }
+
+// SetBatch writes every pair, and deletes every key marked Delete, in order in one
+// transaction, synced to disk before it returns: all or nothing. After a failure the store
+// refuses every write; see Err.
 func (s *Store) SetBatch(kvs []raft.KV) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -164,7 +170,13 @@ func (s *Store) SetBatch(kvs []raft.KV) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRaft)
 		for _, kv := range kvs {
-			if err := b.Put([]byte(kv.Key), kv.Value); err != nil {
+			var err error
+			if kv.Delete {
+				err = b.Delete([]byte(kv.Key))
+			} else {
+				err = b.Put([]byte(kv.Key), kv.Value)
+			}
+			if err != nil {
 				return fmt.Errorf("key %q: %w", kv.Key, err)
 			}
 		}
@@ -174,8 +186,11 @@ func (s *Store) SetBatch(kvs []raft.KV) {
 		s.err = fmt.Errorf("boltstore: write to %s failed: %w", s.path, err)
 		return
 	}
-	if len(kvs) > 0 {
-		s.hasData = true
+	for _, kv := range kvs {
+		if !kv.Delete {
+			s.hasData = true
+			break
+		}
 	}
 }
 

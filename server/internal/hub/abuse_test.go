@@ -334,6 +334,6 @@ func TestWelcomeCarriesOptions(t *testing.T) {
 	}
 	// A client may not send options.
 	c := dial(t, s.url, nil)
-	c.sendText(`{"v":1,"type":"hello","cluster":"demo","kind":"browser","members":["b2"],"options":{"preVote":true}}`)
+	c.sendText(`{"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b2"],"options":{"preVote":true}}`)
 	c.expectError(wire.CodeBadFrame, "options come only in a welcome")
 }
