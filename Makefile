@@ -64,6 +64,10 @@ bench:
 	@echo "--- native: 3 members over WebSocket on loopback; 64 submitters, then one at a time; memory, then bbolt"
 	$(GO) test -run '^$$' -bench Commits -benchtime 20000x ./server/internal/member/
 	$(GO) test -run '^$$' -bench Latency -benchtime 5000x ./server/internal/member/
+	@echo "--- native compaction: bbolt file size and restart time after 10k, 100k, 1M commands (default threshold, then none)"
+	$(GO) test -run '^$$' -bench CompactedFile -benchtime 1x ./server/internal/boltstore/
+	@echo "--- native compaction: a follower 100,000 entries behind catching up over loopback, by snapshot, then by entries"
+	$(GO) test -run '^$$' -bench CatchUp -benchtime 1x ./server/internal/member/
 
 # The page's figures (needs the built page and Chromium): compressed wasm size, time to
 # interactive, frames per second with 9 nodes at 1x.

@@ -15,7 +15,6 @@ import (
 	"strings"
 
 	"raftlab/raft"
-	"raftlab/raft/kv"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/member"
@@ -28,6 +27,7 @@ type clusterFlags struct {
 	cluster, members, native, data string
 	allowOrigins                   stringList
 	options                        wire.Options
+	compact                        int
 }
 
 type stringList []string
@@ -44,6 +44,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
 	fs.BoolVar(&f.options.PreVote, "prevote", false, "every member asks for pre-votes before it starts an election (Raft thesis 9.6)")
 	fs.BoolVar(&f.options.CheckQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
+	fs.IntVar(&f.compact, "compact", wire.DefaultCompact, "every member compacts its log into a snapshot once it has applied this many entries since the last (Raft 7); 0 never compacts")
 	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws besides the server's own; repeatable; * allows any")
 	return f
 }
@@ -101,10 +102,18 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 			return nil, usagef("-allow-origin %q: want an origin such as https://example.org or http://localhost:3000, or *", o)
 		}
 	}
+	switch {
+	case f.compact < 0:
+		return nil, usagef("-compact %d: want a number of entries, or 0 to never compact", f.compact)
+	case f.compact == 0:
+		f.options.Compact = -1
+	case f.compact != wire.DefaultCompact:
+		f.options.Compact = f.compact
+	}
 	m := &mixed{logf: logf, hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
 	if f.cluster == "" {
 		if f.members != "" || f.native != "" || f.options != (wire.Options{}) {
-			return nil, usagef("-members, -native, -prevote and -checkquorum need -cluster NAME")
+			return nil, usagef("-members, -native, -prevote, -checkquorum and -compact need -cluster NAME")
 		}
 		return m, nil
 	}
@@ -159,24 +168,15 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	if err != nil {
 		return err
 	}
-	sm := kv.NewStore()
 	send := func(msgs []raft.Message) { m.hub.Route(m.cluster, msgs) }
 	if native.UnreliableFromEnv() {
 		send = native.Unreliable(send, seed(id))
 	}
 	rc := raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)}
 	m.options.Apply(&rc)
-	n, err := native.Start(native.Config{
-		Raft: rc,
-		Send: send,
-		Apply: func(e raft.CommitEntry) []byte {
-			o, err := sm.Apply(e)
-			if err != nil {
-				return nil
-			}
-			return wire.KVValue(o)
-		},
-	})
+	nc := native.Config{Raft: rc, Send: send}
+	member.KVApp(&nc)
+	n, err := native.Start(nc)
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("member %s: %w", id, err)

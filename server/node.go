@@ -34,8 +34,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR
 
 Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
-process. The member list comes from the server; the member's term, vote and log live in
-DIR/ID.db and survive restarts and SIGKILL. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+process. The member list and options (-prevote, -checkquorum, -compact) come from the
+server; the member's term, vote, snapshot and log live in DIR/ID.db and survive restarts and
+SIGKILL. Stop it with Ctrl-C (SIGINT) or SIGTERM.
 
 flags:
 `)
@@ -90,12 +91,19 @@ flags:
 		return 1
 	}
 	st := m.Node().Status()
-	entries := "log entries"
-	if st.LastIndex == 1 {
-		entries = "log entry"
+	entries := func(n uint64) string {
+		if n == 1 {
+			return "1 log entry"
+		}
+		return fmt.Sprintf("%d log entries", n)
 	}
-	fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %d %s\n",
-		*id, strings.Join(m.Members(), ","), st.Term, st.LastIndex, entries)
+	if st.SnapshotIndex > 0 {
+		fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with a snapshot up to %d (%d bytes) and %s after it\n",
+			*id, strings.Join(m.Members(), ","), st.Term, st.SnapshotIndex, st.SnapshotSize, entries(st.LastIndex-st.SnapshotIndex))
+	} else {
+		fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %s\n",
+			*id, strings.Join(m.Members(), ","), st.Term, entries(st.LastIndex))
+	}
 	code := 0
 	select {
 	case <-ctx.Done():

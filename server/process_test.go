@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -296,6 +297,59 @@ func TestNodeProcesses(t *testing.T) {
 	}
 }
 
+var snapshotRE = regexp.MustCompile(`restored term (\d+) with a snapshot up to (\d+) \((\d+) bytes\) and (\d+) log entr(?:y|ies) after it`)
+
+// TestNodeProcessRestartsFromSnapshot: with -compact 10 the node processes compact their
+// files; one SIGKILLed while the others commit restarts from its snapshot, is caught up, and
+// the key-value state is whole.
+func TestNodeProcessRestartsFromSnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	_, base := startServer(t, "127.0.0.1:0", "-cluster", "demo", "-members", "n1,n2,n3", "-compact", "10")
+	nodes := map[string]*proc{}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes[id] = startNodeProc(t, base, dir, id)
+	}
+	waitUntil(t, "a leader", func() bool { return clusterInfo(t, base).Leader != "" })
+	for i := range 30 {
+		mustCommand(t, base, fmt.Sprintf("put k%d v%d", i%5, i))
+	}
+	var info apiCluster
+	waitUntil(t, "a known leader", func() bool { info = clusterInfo(t, base); return nodes[info.Leader] != nil })
+	follower := "n1"
+	if follower == info.Leader {
+		follower = "n2"
+	}
+	waitUntil(t, follower+" to apply the commands", func() bool { return clusterInfo(t, base).member(follower).Applied >= 31 })
+	nodes[follower].kill(t)
+	for i := 30; i < 60; i++ {
+		mustCommand(t, base, fmt.Sprintf("put k%d v%d", i%5, i))
+	}
+	nodes[follower] = startNodeProc(t, base, dir, follower)
+	m := nodes[follower].waitOutput(t, snapshotRE)
+	if si, _ := strconv.Atoi(m[2]); si < 20 {
+		t.Errorf("restarted %s from a snapshot up to %d; want one after its 31 applied entries: %q", follower, si, m[0])
+	}
+	if after, _ := strconv.Atoi(m[4]); after > 11 {
+		t.Errorf("restarted %s with %d log entries after its snapshot; want at most the threshold and one more: %q", follower, after, m[0])
+	}
+	waitUntil(t, follower+" to catch up", func() bool {
+		c := clusterInfo(t, base)
+		lm, om := c.member(c.Leader), c.member(follower)
+		return om.Reachable && lm.Commit >= 61 && om.Applied == lm.Commit
+	})
+	for i := 55; i < 60; i++ {
+		if out := mustCommand(t, base, fmt.Sprintf("get k%d", i%5)); out["value"] != fmt.Sprintf("v%d", i) {
+			t.Errorf("get k%d = %v; want v%d", i%5, out, i)
+		}
+	}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes[id].stop(t)
+	}
+}
+
 // TestMixedServerNatives runs native members inside the server next to a node process, and
 // checks the server restores them from -data.
 func TestMixedServerNatives(t *testing.T) {
@@ -358,8 +412,10 @@ func TestCommandFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote and -checkquorum need -cluster"},
-		{[]string{"-prevote"}, 2, "-members, -native, -prevote and -checkquorum need -cluster"},
+		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
+		{[]string{"-prevote"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
+		{[]string{"-compact", "50"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
+		{[]string{"-cluster", "demo", "-members", "n1", "-compact", "-5"}, 2, "-compact -5: want a number of entries, or 0 to never compact"},
 		{[]string{"-cluster", "demo"}, 2, "needs -members"},
 		{[]string{"-cluster", "demo", "-members", "n1,n1"}, 2, `member "n1" listed twice`},
 		{[]string{"-cluster", "demo", "-members", "n1,n 2"}, 2, "use letters, digits"},

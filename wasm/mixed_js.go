@@ -285,7 +285,11 @@ func (h *mixedHost) start(hn *hostedNode) {
 		return nil
 	})
 	st := rn.Status()
-	h.logf("%s started: term %d, %d log entries from localStorage", hn.id, st.Term, st.LastIndex)
+	if st.SnapshotIndex > 0 {
+		h.logf("%s started: term %d, a snapshot up to %d and %d log entries after it from localStorage", hn.id, st.Term, st.SnapshotIndex, st.LastIndex-st.SnapshotIndex)
+	} else {
+		h.logf("%s started: term %d, %d log entries from localStorage", hn.id, st.Term, st.LastIndex)
+	}
 	h.after(hn)
 }
 
@@ -311,6 +315,29 @@ func (h *mixedHost) after(hn *hostedNode) {
 	}
 	rd := hn.rn.Ready()
 	h.send(hn, rd.Messages)
+	for _, e := range rd.Events {
+		if e.Kind == raft.EvInstall {
+			h.logf("%s", e.String())
+		}
+	}
+	if s := rd.Snapshot; s != nil {
+		// The snapshot it restarted from, or one its leader sent: it replaces the store, and
+		// the entries that follow apply on top of it.
+		if err := hn.sm.Restore(s.Index, s.Data); err != nil {
+			hn.failure = fmt.Sprintf("its snapshot up to %d does not restore: %v", s.Index, err)
+			h.logf("%s stopped: %s", hn.id, hn.failure)
+			h.crash(hn, "stopped: "+hn.failure)
+			return
+		}
+		hn.applied = s.Index
+		for i, p := range hn.pending {
+			if i <= s.Index {
+				delete(hn.pending, i)
+				h.sendFrame(&wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id, Code: wire.CodeFailed,
+					Error: "after a leader change the command's entry was replaced by the new leader's snapshot; whether it was committed is unknown"})
+			}
+		}
+	}
 	for _, e := range rd.Committed {
 		o, err := hn.sm.Apply(e)
 		hn.applied = e.Index
@@ -326,6 +353,13 @@ func (h *mixedHost) after(hn *hostedNode) {
 			out.Code, out.Error = wire.CodeFailed, "the command was lost to a leader change; it was not committed"
 		}
 		h.sendFrame(out)
+	}
+	if hn.rn.CompactDue() {
+		// Compaction (the threshold comes from the server's welcome): the store's snapshot
+		// replaces the applied log in localStorage. Its writes are checked on the next call.
+		if err := hn.rn.Compact(h.now(), hn.sm.Snapshot()); err != nil {
+			h.logf("%s could not compact its log: %v", hn.id, err)
+		}
 	}
 	js.Global().Call("clearTimeout", hn.timer)
 	hn.timer = setTimeout(hn.tick, hn.rn.Deadline()-h.now())
@@ -389,6 +423,7 @@ func (h *mixedHost) submit(e *wire.Envelope) {
 // hostedStatus is one hosted member as the page shows it.
 type hostedStatus struct {
 	wire.MemberStatus
+	Snapshot     uint64 `json:"snapshot,omitempty"` // the last index its snapshot covers
 	Disconnected bool   `json:"disconnected"`
 	Failure      string `json:"failure,omitempty"`
 }
@@ -404,6 +439,7 @@ func (h *mixedHost) statuses() []hostedStatus {
 		if hn.rn != nil {
 			ns := hn.rn.Status()
 			s.State, s.Term, s.Leader, s.Commit, s.Applied, s.Last = ns.State.String(), ns.Term, ns.Leader, ns.CommitIndex, hn.applied, ns.LastIndex
+			s.Snapshot = ns.SnapshotIndex
 		}
 		out = append(out, s)
 	}

@@ -23,6 +23,14 @@ type Config struct {
 	// Apply, if set, applies each committed entry, in index order, on the node's goroutine; what
 	// it returns is the answer that Submit gives for that entry.
 	Apply func(e raft.CommitEntry) []byte
+	// Snapshot and Restore make the application's state a snapshot for log compaction (Raft
+	// paper §7); they are required when Raft.CompactThreshold is not 0. Snapshot encodes the
+	// state after the last entry applied: the node calls it when the threshold says to compact
+	// and hands the bytes to the core. Restore replaces the state with a snapshot's, before
+	// the entries that follow it are applied: the one the node restarts from, or one its
+	// leader sent. Both run on the node's goroutine; an error from Restore stops the node.
+	Snapshot func() []byte
+	Restore  func(s *raft.Snapshot) error
 	// OnEvent, if set, is called on the node's goroutine with every trace event.
 	OnEvent func(e raft.Event)
 	// InboxSize bounds the queue of message batches waiting to be stepped; a batch that finds
@@ -48,6 +56,10 @@ var ErrStopped = errors.New("native: node stopped")
 
 // ErrReplaced is returned by Submit when the entry was overwritten by another leader's entry.
 var ErrReplaced = errors.New("native: the command was lost to a leader change; it was not committed")
+
+// ErrInSnapshot is returned by Submit when, after a leader change, the new leader's snapshot
+// replaced the entry: it may or may not have been committed, and its answer is not known.
+var ErrInSnapshot = errors.New("native: after a leader change the command's entry was replaced by the new leader's snapshot; whether it was committed is unknown")
 
 // maxBatch caps how many inputs one turn of the loop takes before it hands out Ready.
 const maxBatch = 1024
@@ -93,6 +105,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 1024
+	}
+	if cfg.Raft.CompactThreshold != 0 && (cfg.Snapshot == nil || cfg.Restore == nil) {
+		return nil, errors.New("native: config: a compaction threshold needs Snapshot and Restore")
 	}
 	rn, err := raft.NewNode(cfg.Raft, 0)
 	if err != nil {
@@ -293,6 +308,22 @@ func (n *Node) handleReady() bool {
 	if len(rd.Messages) > 0 {
 		n.cfg.Send(rd.Messages)
 	}
+	if s := rd.Snapshot; s != nil {
+		if n.cfg.Restore != nil {
+			if err := n.cfg.Restore(s); err != nil {
+				n.err = fmt.Errorf("node %s: restoring the snapshot up to %d: %w", n.ID(), s.Index, err)
+				n.failPending(n.err)
+				return false
+			}
+		}
+		n.applied = s.Index
+		for i, p := range n.pending {
+			if i <= s.Index {
+				delete(n.pending, i)
+				p.reply <- submitReply{err: ErrInSnapshot}
+			}
+		}
+	}
 	for _, e := range rd.Committed {
 		var v []byte
 		if n.cfg.Apply != nil {
@@ -306,6 +337,14 @@ func (n *Node) handleReady() bool {
 			} else {
 				p.reply <- submitReply{err: ErrReplaced}
 			}
+		}
+	}
+	if n.cfg.Snapshot != nil && n.rn.CompactDue() {
+		// Its writes are checked with the next Ready's, before anything that follows leaves.
+		if err := n.rn.Compact(n.now(), n.cfg.Snapshot()); err != nil {
+			n.err = fmt.Errorf("node %s: %w", n.ID(), err) // CompactDue says it cannot fail
+			n.failPending(n.err)
+			return false
 		}
 	}
 	return true

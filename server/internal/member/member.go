@@ -138,22 +138,13 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 	if rc.Seed == 0 {
 		rc.Seed = uint64(time.Now().UnixNano())
 	}
-	sm := kv.NewStore()
 	send := m.send
 	if native.UnreliableFromEnv() {
 		send = native.Unreliable(send, rc.Seed)
 	}
-	n, err := native.Start(native.Config{
-		Raft: rc,
-		Send: send,
-		Apply: func(e raft.CommitEntry) []byte {
-			o, err := sm.Apply(e)
-			if err != nil {
-				return nil
-			}
-			return wire.KVValue(o)
-		},
-	})
+	nc := native.Config{Raft: rc, Send: send}
+	KVApp(&nc)
+	n, err := native.Start(nc)
 	if err != nil {
 		if c, ok := st.(*boltstore.Store); ok {
 			c.Close()
@@ -162,6 +153,22 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 	}
 	m.members, m.store, m.node = members, st, n
 	return nil
+}
+
+// KVApp makes a new key-value store the application of the node c configures: committed
+// entries are applied to it (Submit answers with a wire.KVAnswer), and its snapshots compact
+// the log and restore it, at restarts and when the leader sends one.
+func KVApp(c *native.Config) {
+	sm := kv.NewStore()
+	c.Apply = func(e raft.CommitEntry) []byte {
+		o, err := sm.Apply(e)
+		if err != nil {
+			return nil
+		}
+		return wire.KVValue(o)
+	}
+	c.Snapshot = sm.Snapshot
+	c.Restore = func(s *raft.Snapshot) error { return sm.Restore(s.Index, s.Data) }
 }
 
 // send sends one frame per destination, which the hub forwards without re-encoding.
