@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"raftlab/raft"
@@ -27,7 +28,38 @@ type clusterFlags struct {
 	cluster, members, native, data string
 	allowOrigins                   stringList
 	options                        wire.Options
-	compact                        int
+}
+
+// compactFlag is -compact N, kept in the options the welcome carries: 0 there means the
+// default, -1 never.
+type compactFlag struct{ o *wire.Options }
+
+func (c compactFlag) String() string {
+	if c.o == nil {
+		return ""
+	}
+	switch {
+	case c.o.Compact == 0:
+		return strconv.Itoa(wire.DefaultCompact)
+	case c.o.Compact < 0:
+		return "0"
+	}
+	return strconv.Itoa(c.o.Compact)
+}
+
+func (c compactFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil || n < 0:
+		return errors.New("want a number of entries, or 0 to never compact")
+	case n == 0:
+		c.o.Compact = -1
+	case n == wire.DefaultCompact:
+		c.o.Compact = 0
+	default:
+		c.o.Compact = n
+	}
+	return nil
 }
 
 type stringList []string
@@ -44,7 +76,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
 	fs.BoolVar(&f.options.PreVote, "prevote", false, "every member asks for pre-votes before it starts an election (Raft thesis 9.6)")
 	fs.BoolVar(&f.options.CheckQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
-	fs.IntVar(&f.compact, "compact", wire.DefaultCompact, "every member compacts its log into a snapshot once it has applied this many entries since the last (Raft 7); 0 never compacts")
+	fs.Var(compactFlag{&f.options}, "compact", "every member compacts its log into a snapshot once it has applied `N` entries since its last (Raft §7); 0 never compacts")
 	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws besides the server's own; repeatable; * allows any")
 	return f
 }
@@ -101,14 +133,6 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
 			return nil, usagef("-allow-origin %q: want an origin such as https://example.org or http://localhost:3000, or *", o)
 		}
-	}
-	switch {
-	case f.compact < 0:
-		return nil, usagef("-compact %d: want a number of entries, or 0 to never compact", f.compact)
-	case f.compact == 0:
-		f.options.Compact = -1
-	case f.compact != wire.DefaultCompact:
-		f.options.Compact = f.compact
 	}
 	m := &mixed{logf: logf, hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
 	if f.cluster == "" {

@@ -415,7 +415,7 @@ func TestCommandFlags(t *testing.T) {
 		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
 		{[]string{"-prevote"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
 		{[]string{"-compact", "50"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
-		{[]string{"-cluster", "demo", "-members", "n1", "-compact", "-5"}, 2, "-compact -5: want a number of entries, or 0 to never compact"},
+		{[]string{"-cluster", "demo", "-members", "n1", "-compact", "-5"}, 2, "want a number of entries, or 0 to never compact"},
 		{[]string{"-cluster", "demo"}, 2, "needs -members"},
 		{[]string{"-cluster", "demo", "-members", "n1,n1"}, 2, `member "n1" listed twice`},
 		{[]string{"-cluster", "demo", "-members", "n1,n 2"}, 2, "use letters, digits"},

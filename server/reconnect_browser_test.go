@@ -25,7 +25,12 @@ func startMixed(t *testing.T, addr, dir string) (base string, m *mixed, stop fun
 // startMixedWith is startMixed with options of Raft for the cluster (-prevote, -checkquorum).
 func startMixedWith(t *testing.T, addr, dir string, o wire.Options) (base string, m *mixed, stop func()) {
 	t.Helper()
-	f := &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: dir, options: o}
+	return startMixedFlags(t, addr, &clusterFlags{cluster: "demo", members: "n1,n2,b1,b2,b3", native: "n1,n2", data: dir, options: o})
+}
+
+// startMixedFlags serves the cluster that f describes.
+func startMixedFlags(t *testing.T, addr string, f *clusterFlags) (base string, m *mixed, stop func()) {
+	t.Helper()
 	m, err := f.start(t.Logf)
 	if err != nil {
 		t.Fatal(err)

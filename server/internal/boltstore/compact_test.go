@@ -258,6 +258,7 @@ func BenchmarkCompactedFile(b *testing.B) {
 					path := filepath.Join(b.TempDir(), "n1.db")
 					k := startKVNode(b, path, threshold)
 					k.submit(0, n, 256)
+					st := k.node.Status()
 					k.close()
 					size := fileSize(b, path)
 					// The median of five restarts: the machine is shared.
@@ -273,6 +274,7 @@ func BenchmarkCompactedFile(b *testing.B) {
 					b.ReportMetric(float64(size), "file-bytes")
 					b.ReportMetric(float64(restart.Microseconds())/1000, "restart-ms")
 					b.ReportMetric(float64(k.snaps), "snapshots")
+					b.ReportMetric(float64(st.LastIndex-st.SnapshotIndex), "log-after-snapshot")
 				}
 			})
 		}
