@@ -71,6 +71,12 @@ type Config struct {
 	// SnapshotChunkSize caps the bytes of the snapshot in one InstallSnapshot message; a larger
 	// snapshot crosses in several, one at a time. Default 64 KiB.
 	SnapshotChunkSize int
+	// CheckSnapshot, if set, is called on a follower with each snapshot received whole from its
+	// leader, before the node installs it: the application says whether it can restore it.
+	// An error refuses the snapshot before anything is written, so the node keeps its state
+	// and log; it does not answer, and the leader sends the snapshot again once its loss
+	// detection gives up on the answer. It must be a pure function of the snapshot.
+	CheckSnapshot func(s *Snapshot) error
 
 	// Bugs plants known bugs, for teaching and for proving that the checkers catch them.
 	// All off by default; never turn one on outside a lab.

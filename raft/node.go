@@ -979,6 +979,11 @@ func (n *Node) handleSnap(m *Message) {
 		return
 	}
 	n.recv = nil
+	if n.cfg.CheckSnapshot != nil && n.cfg.CheckSnapshot(r) != nil {
+		// §7 leaves the state to the application: a snapshot it could not restore is refused
+		// before anything is written. No answer: the leader tries again after its loss detection.
+		return
+	}
 	n.installSnapshot(r, m.From)
 	reply.Success = true
 	n.send(reply)

@@ -312,3 +312,93 @@ func TestCorruptSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckSnapshotRefuses: a snapshot that Config.CheckSnapshot refuses is not installed and
+// nothing is written; the leader sends it again after its loss detection, and once the check
+// accepts it, it is installed.
+func TestCheckSnapshotRefuses(t *testing.T) {
+	ls, fs := NewMapStorage(), NewMapStorage()
+	members := []string{"a", "b", "c"}
+	l, err := NewNode(Config{ID: "a", Members: members, Storage: ls, Seed: 1, SnapshotChunkSize: 4}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checked []string
+	refuse := true
+	f, err := NewNode(Config{ID: "b", Members: members, Storage: fs, Seed: 2, CheckSnapshot: func(s *Snapshot) error {
+		checked = append(checked, fmt.Sprintf("%d %s", s.Index, s.Data))
+		if refuse {
+			return errors.New("not a state I can restore")
+		}
+		return nil
+	}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Ready()
+	l.Ready()
+	elect(t, l, "c")
+	for i := 0; i < 10; i++ {
+		if _, _, err := l.Submit(l.now, []byte(fmt.Sprint("c", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Step(l.now, Message{Type: MsgAppReply, From: "c", To: "a", Term: 1, Success: true, Index: 11})
+	l.Ready()
+	if err := l.Compact(l.now, []byte("state after 11")); err != nil {
+		t.Fatal(err)
+	}
+	before := fs.Clone()
+	beforeStatus := f.Status()
+	// Exchange messages between a and b for a number of heartbeats.
+	exchange := func(heartbeats int) (installs int) {
+		for range heartbeats {
+			l.Tick(l.now + l.cfg.HeartbeatInterval)
+			for round := 0; round < 20; round++ {
+				for _, m := range l.Ready().Messages {
+					if m.To == "b" {
+						f.Step(l.now, m)
+					}
+				}
+				rd := f.Ready()
+				if rd.Snapshot != nil {
+					installs++
+				}
+				for _, m := range rd.Messages {
+					l.Step(l.now, m)
+				}
+			}
+		}
+		return installs
+	}
+	if n := exchange(2); n != 0 {
+		t.Fatalf("a refused snapshot was handed to the application %d times", n)
+	}
+	if len(checked) != 1 || checked[0] != "11 state after 11" {
+		t.Fatalf("CheckSnapshot saw %q; want the whole snapshot up to 11 once", checked)
+	}
+	if st := f.Status(); st.SnapshotIndex != 0 || st.LastIndex != beforeStatus.LastIndex || st.CommitIndex != beforeStatus.CommitIndex {
+		t.Errorf("after refusing, the follower's status is %+v; before it was %+v", st, beforeStatus)
+	}
+	if !slices.Equal(fs.Keys(), before.Keys()) {
+		t.Errorf("after refusing, stored keys %q; before %q", fs.Keys(), before.Keys())
+	}
+	for _, k := range before.Keys() {
+		if a, _ := fs.Get(k); !bytes.Equal(a, must2(before.Get(k))) && k != KeyCurrentTerm && k != KeyVotedFor {
+			t.Errorf("after refusing, %s = %q; before %q", k, a, must2(before.Get(k)))
+		}
+	}
+	// The leader tries again; accepted now, it is installed.
+	refuse = false
+	if n := exchange(4); n != 1 {
+		t.Fatalf("after the check accepts it, the snapshot was installed %d times; want once", n)
+	}
+	if len(checked) < 2 {
+		t.Errorf("the leader did not send the refused snapshot again: checks %q", checked)
+	}
+	if st := f.Status(); st.SnapshotIndex != 11 || st.CommitIndex < 11 {
+		t.Errorf("follower status %+v; want the snapshot up to 11 installed", st)
+	}
+}
+
+func must2(v []byte, _ bool) []byte { return v }

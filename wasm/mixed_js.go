@@ -270,6 +270,14 @@ func (h *mixedHost) start(hn *hostedNode) {
 	hn.store = newNodeStorage(store, h.storageCluster(), hn.id, store.Keys())
 	rc := raft.Config{ID: hn.id, Members: h.members, Storage: hn.store, Seed: rand.Uint64()}
 	h.options.Apply(&rc)
+	rc.CheckSnapshot = func(s *raft.Snapshot) error {
+		// A snapshot from the leader that does not restore is refused before it is installed.
+		err := kv.NewStore().Restore(s.Index, s.Data)
+		if err != nil {
+			h.logf("%s refused its leader's snapshot up to %d (%d bytes): %v", hn.id, s.Index, len(s.Data), err)
+		}
+		return err
+	}
 	rn, err := raft.NewNode(rc, h.now())
 	if err != nil {
 		hn.failure = err.Error()

@@ -25,6 +25,10 @@ type kvNodes struct {
 	mu      sync.Mutex
 	stores  map[string]*kv.Store
 	events  map[raft.EventKind]int
+	// badSnapshots makes every node's snapshot bytes garbage; refused counts the snapshots
+	// that followers' CheckSnapshot refused.
+	badSnapshots bool
+	refused      int
 }
 
 func (k *kvNodes) start(id string, st raft.Storage, threshold int) *Node {
@@ -35,7 +39,16 @@ func (k *kvNodes) start(id string, st raft.Storage, threshold int) *Node {
 	k.mu.Unlock()
 	n, err := Start(Config{
 		Raft: raft.Config{ID: id, Members: k.members, Storage: st, Seed: 7, CompactThreshold: threshold, SnapshotChunkSize: 100,
-			ElectionTimeoutMin: 50 * time.Millisecond, ElectionTimeoutMax: 100 * time.Millisecond, HeartbeatInterval: 10 * time.Millisecond},
+			ElectionTimeoutMin: 50 * time.Millisecond, ElectionTimeoutMax: 100 * time.Millisecond, HeartbeatInterval: 10 * time.Millisecond,
+			CheckSnapshot: func(s *raft.Snapshot) error {
+				err := kv.NewStore().Restore(s.Index, s.Data)
+				if err != nil {
+					k.mu.Lock()
+					k.refused++
+					k.mu.Unlock()
+				}
+				return err
+			}},
 		Send: k.nw.send,
 		Apply: func(e raft.CommitEntry) []byte {
 			k.mu.Lock()
@@ -45,7 +58,14 @@ func (k *kvNodes) start(id string, st raft.Storage, threshold int) *Node {
 			}
 			return nil
 		},
-		Snapshot: func() []byte { k.mu.Lock(); defer k.mu.Unlock(); return sm.Snapshot() },
+		Snapshot: func() []byte {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			if k.badSnapshots {
+				return []byte("this is no snapshot of a key-value store")
+			}
+			return sm.Snapshot()
+		},
 		Restore: func(s *raft.Snapshot) error {
 			k.mu.Lock()
 			defer k.mu.Unlock()
@@ -137,6 +157,62 @@ func TestCompactionCatchUpAndRestart(t *testing.T) {
 		waitFor(t, id+" to apply every command", 10*time.Second, func() bool {
 			return len(k.data(id)) == 10 && k.data(id)["k9"] == strings.Repeat("v", 209)
 		})
+	}
+}
+
+// TestBadSnapshotRefused: a follower refuses a leader's snapshot that does not restore, keeps
+// its state and log, and keeps running, while the leader tries again.
+func TestBadSnapshotRefused(t *testing.T) {
+	k := &kvNodes{t: t, nw: &net{nodes: map[string]*Node{}}, members: []string{"n1", "n2", "n3"},
+		stores: map[string]*kv.Store{}, events: map[raft.EventKind]int{}, badSnapshots: true}
+	storage := map[string]*raft.MapStorage{}
+	nodes := map[string]*Node{}
+	for _, id := range k.members {
+		storage[id] = raft.NewMapStorage()
+		nodes[id] = k.start(id, storage[id], 20)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	submit := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := submitTo(ctx, nodes, string(kv.Request{Command: kv.Put(fmt.Sprintf("k%d", i), "v")}.Encode())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	submit(0, 5)
+	leader, _ := leaderOf(nodes)
+	down := k.members[0]
+	if down == leader {
+		down = k.members[1]
+	}
+	waitFor(t, down+" to apply the first commands", 5*time.Second, func() bool { return len(k.data(down)) == 5 })
+	nodes[down].Stop()
+	k.nw.set(down, nil)
+	delete(nodes, down)
+	submit(5, 100)
+	nodes[down] = k.start(down, storage[down], 20)
+	before := nodes[down].Status()
+	waitFor(t, "the leader to send its snapshot twice", 10*time.Second, func() bool {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.refused >= 2
+	})
+	st := nodes[down].Status()
+	if st.State == raft.Dead || nodes[down].Err() != nil {
+		t.Fatalf("%s stopped: %v", down, nodes[down].Err())
+	}
+	// Its log is what it restarted with: the leader has compacted the entries that follow.
+	if st.SnapshotIndex != before.SnapshotIndex || st.LastIndex != before.LastIndex || st.Applied > before.LastIndex {
+		t.Errorf("%s after refusing the snapshot: %+v; before: %+v", down, st, before)
+	}
+	if k.count(raft.EvInstall) != 0 {
+		t.Errorf("%d snapshots installed; want none", k.count(raft.EvInstall))
 	}
 }
 

@@ -92,7 +92,7 @@ func (c *cluster) submit(tb testing.TB, leader **native.Node, cmd []byte, change
 		if err == nil {
 			return
 		}
-		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, native.ErrReplaced) {
+		if !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, native.ErrReplaced) && !errors.Is(err, native.ErrInSnapshot) {
 			tb.Error(err)
 			return
 		}

@@ -143,7 +143,7 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 		send = native.Unreliable(send, rc.Seed)
 	}
 	nc := native.Config{Raft: rc, Send: send}
-	KVApp(&nc)
+	KVApp(&nc, m.cfg.Logf)
 	n, err := native.Start(nc)
 	if err != nil {
 		if c, ok := st.(*boltstore.Store); ok {
@@ -157,9 +157,19 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 
 // KVApp makes a new key-value store the application of the node c configures: committed
 // entries are applied to it (Submit answers with a wire.KVAnswer), and its snapshots compact
-// the log and restore it, at restarts and when the leader sends one.
-func KVApp(c *native.Config) {
+// the log and restore it, at restarts and when the leader sends one. A snapshot from the leader
+// that does not restore is refused before it is installed (the member keeps its state) and
+// logged with logf.
+func KVApp(c *native.Config, logf func(format string, args ...any)) {
 	sm := kv.NewStore()
+	id := c.Raft.ID
+	c.Raft.CheckSnapshot = func(s *raft.Snapshot) error {
+		err := kv.NewStore().Restore(s.Index, s.Data)
+		if err != nil {
+			logf("member %s refused its leader's snapshot up to %d (%d bytes): %v", id, s.Index, len(s.Data), err)
+		}
+		return err
+	}
 	c.Apply = func(e raft.CommitEntry) []byte {
 		o, err := sm.Apply(e)
 		if err != nil {

@@ -221,24 +221,22 @@ func catchUp(b *testing.B, compact, behind int) {
 	defer n1.Close()
 	n2 := startMember(b, url, "bench", "n2", "")
 	defer n2.Close()
-	leader := leaderOf(b, n1, n2)
-	var next atomic.Int64
+	c := &cluster{ms: []*member.Member{n1, n2}}
+	var next, changes atomic.Int64
 	var wg sync.WaitGroup
 	for range 64 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			leader := c.leader(b)
 			for i := next.Add(1); i <= int64(behind); i = next.Add(1) {
 				cmd := kv.Request{ClientID: fmt.Sprintf("c%d", i%64), Seq: uint64(i), Command: kv.Put("k"+strconv.FormatInt(i%1000, 10), "v")}.Encode()
-				if _, err := leader.Submit(context.Background(), cmd); err != nil {
-					b.Error(err)
-					return
-				}
+				c.submit(b, &leader, cmd, &changes)
 			}
 		}()
 	}
 	wg.Wait()
-	st := leader.Status()
+	st := c.leader(b).Status()
 	start := time.Now()
 	n3 := startMember(b, url, "bench", "n3", "")
 	defer n3.Close()
@@ -247,4 +245,5 @@ func catchUp(b *testing.B, compact, behind int) {
 	b.ReportMetric(float64(elapsed.Milliseconds()), "catch-up-ms")
 	b.ReportMetric(float64(st.SnapshotSize), "snapshot-bytes")
 	b.ReportMetric(float64(st.LastIndex-st.SnapshotIndex), "entries-after-snapshot")
+	b.ReportMetric(float64(changes.Load()), "leader-changes")
 }
