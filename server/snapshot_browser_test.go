@@ -72,6 +72,16 @@ func TestBrowserMixedSnapshotCatchUp(t *testing.T) {
 		t.Errorf("b1 = %+v; want a snapshot up to %d or later", snap.Hosted, ls.SnapshotIndex)
 	}
 
+	// b1's localStorage holds its snapshot and at most about the threshold of log entries: the
+	// page deletes what compaction drops.
+	logKeys := eval[int](p, `Object.keys(localStorage).filter((k) => k.startsWith("raftlab/mixed-demo/b1/log/") && k !== "raftlab/mixed-demo/b1/log/last").length`)
+	if logKeys > 2*20+2 {
+		t.Errorf("b1 stores %d log entries in localStorage with a compaction threshold of 20", logKeys)
+	}
+	if !eval[bool](p, `localStorage.getItem("raftlab/mixed-demo/b1/snapshot") !== null`) {
+		t.Error("b1 stores no snapshot in localStorage")
+	}
+
 	// Reload: b1 restarts from the snapshot in localStorage.
 	p.do(chromedp.Reload())
 	p.waitReady()

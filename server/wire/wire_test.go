@@ -213,3 +213,22 @@ func normalize(e *Envelope) *Envelope {
 	}
 	return &c
 }
+
+func TestOptionsApply(t *testing.T) {
+	for _, tc := range []struct {
+		o    *Options
+		want raft.Config
+	}{
+		{nil, raft.Config{CompactThreshold: DefaultCompact}},
+		{&Options{}, raft.Config{CompactThreshold: DefaultCompact}},
+		{&Options{PreVote: true, Compact: -1}, raft.Config{PreVote: true}},
+		{&Options{CheckQuorum: true, Compact: 20}, raft.Config{CheckQuorum: true, CompactThreshold: 20}},
+	} {
+		c := raft.Config{ID: "n1", PreVote: true, CheckQuorum: true, CompactThreshold: 7}
+		tc.o.Apply(&c)
+		if c.PreVote != tc.want.PreVote || c.CheckQuorum != tc.want.CheckQuorum || c.CompactThreshold != tc.want.CompactThreshold || c.ID != "n1" {
+			t.Errorf("%+v.Apply: pre-vote %t, check quorum %t, threshold %d; want %t, %t, %d", tc.o, c.PreVote, c.CheckQuorum, c.CompactThreshold,
+				tc.want.PreVote, tc.want.CheckQuorum, tc.want.CompactThreshold)
+		}
+	}
+}
