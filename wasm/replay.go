@@ -258,6 +258,7 @@ type Timeline struct {
 	Nodes   int      `json:"nodes"`
 	Bugs    []string `json:"bugs"`
 	Options []string `json:"options"` // Raft options on (pre-vote)
+	Compact int      `json:"compact"` // the log compaction threshold (0: off)
 	// ViolationAt is the simulated ms of the checker's violation (-1: none): the page offers to
 	// replay to just before it.
 	ViolationAt float64 `json:"violationAt"`
@@ -268,7 +269,7 @@ func (l *Lab) Timeline() Timeline {
 	t := Timeline{Now: ms(l.c.Now()), End: ms(l.End()), Future: len(l.course.future),
 		Actions: len(l.c.Recorded()) + len(l.course.future), Memory: l.course.memory,
 		Fresh: l.course.fresh, Guided: l.course.guide != nil, Seed: l.course.base.Seed,
-		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base), Options: optionNames(l.course.base), ViolationAt: -1}
+		Nodes: l.course.base.Nodes, Bugs: bugNames(l.course.base), Options: optionNames(l.course.base), Compact: l.course.base.Compact, ViolationAt: -1}
 	if l.course.brokeOK {
 		t.ViolationAt = ms(l.course.broken)
 	}

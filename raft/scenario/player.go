@@ -25,12 +25,15 @@ type Player struct {
 	asking  *ActionSpec
 	vars    map[string]string
 	applied map[string]map[string]int // node → command → times applied in this lifetime
+	// cmdIndex is where each command was first applied (on any node): a node that restores a
+	// snapshot up to i has the commands up to i in its state without applying them.
+	cmdIndex map[string]uint64
 }
 
 // NewPlayer builds the scenario's cluster. options, if set, may add to the simulator's options
 // (an OnEvent hook for the page, say); the scenario's own settings win.
 func NewPlayer(sc *Scenario, options func(*sim.Options)) (*Player, error) {
-	p := &Player{Scenario: sc, step: -1, vars: map[string]string{}, applied: map[string]map[string]int{}}
+	p := &Player{Scenario: sc, step: -1, vars: map[string]string{}, applied: map[string]map[string]int{}, cmdIndex: map[string]uint64{}}
 	o := sim.Options{}
 	if options != nil {
 		options(&o)
@@ -48,9 +51,24 @@ func NewPlayer(sc *Scenario, options func(*sim.Options)) (*Player, error) {
 				p.applied[id] = map[string]int{}
 			}
 			p.applied[id][string(e.Command)]++
+			if _, ok := p.cmdIndex[string(e.Command)]; !ok {
+				p.cmdIndex[string(e.Command)] = e.Index
+			}
 		}
 		if onApply != nil {
 			onApply(id, e)
+		}
+	}
+	onSnapshot := o.OnSnapshot
+	o.OnSnapshot = func(id string, s *raft.Snapshot) {
+		p.applied[id] = map[string]int{}
+		for cmd, i := range p.cmdIndex {
+			if i <= s.Index {
+				p.applied[id][cmd]++
+			}
+		}
+		if onSnapshot != nil {
+			onSnapshot(id, s)
 		}
 	}
 	onEvent := o.OnEvent

@@ -48,6 +48,8 @@ var (
 	file12 []byte
 	//go:embed scenarios/13-check-quorum.json
 	file13 []byte
+	//go:embed scenarios/14-snapshot.json
+	file14 []byte
 )
 
 // files lists the shipped scenario files in order, by name.
@@ -59,7 +61,7 @@ var files = []struct {
 	{"04-replication.json", file04}, {"05-partition.json", file05}, {"06-figure8.json", file06},
 	{"07-persist-vote.json", file07}, {"08-unreliable.json", file08}, {"09-whole-cluster-crash.json", file09},
 	{"10-term-inflation.json", file10}, {"11-pre-vote.json", file11}, {"12-leadership-transfer.json", file12},
-	{"13-check-quorum.json", file13},
+	{"13-check-quorum.json", file13}, {"14-snapshot.json", file14},
 }
 
 // Scenario is one guided story.

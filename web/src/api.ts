@@ -17,7 +17,11 @@ export interface NodeView {
   timerLeft: number;
   // The details below come only in a detailed snapshot; empty ones are left out.
   progress?: { id: string; match: number; next: number; inflight: number; probing: boolean }[];
-  /** Index of log[0]: the log shows the newest entries. */
+  /** The snapshot that replaces the log up to snapIndex (absent: none), its term and size in bytes. */
+  snapIndex?: number;
+  snapTerm?: number;
+  snapSize?: number;
+  /** Index of log[0]: the log shows the newest entries after the snapshot. */
   logFrom?: number;
   log?: { t: number; c: string }[];
   kv?: [string, string][];
@@ -38,7 +42,7 @@ export interface Flight {
   n: number;
 }
 
-export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "prevote" | "prevote-reply" | "timeoutnow" | "other";
+export type MsgKind = "vote" | "vote-reply" | "append" | "append-reply" | "prevote" | "prevote-reply" | "timeoutnow" | "snapshot" | "snapshot-reply" | "other";
 
 export interface LabEvent {
   seq: number;
@@ -124,7 +128,8 @@ export interface CourseAPI {
   setNamespace(ns: string): string | null;
   bugSwitches(): string;
   optionSwitches(): string;
-  breakIt(n: number, seed: number, names: string): string | null;
+  /** A cluster in memory with the named switches and options on and the given compaction threshold (0: off). */
+  breakIt(n: number, seed: number, names: string, compact: number): string | null;
   beforeViolation(): string | null;
   /** The client history, its last n operations (0: all), as JSON, or "null". */
   history(n: number): string;

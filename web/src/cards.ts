@@ -29,6 +29,7 @@ interface Card {
   believes: HTMLElement;
   timer: HTMLElement;
   log: HTMLElement;
+  snap: HTMLElement;
   elided: HTMLElement;
   entries: HTMLElement;
   meta: HTMLElement;
@@ -81,6 +82,8 @@ export class Cards {
       const timer = h("div", "fill", timerBox);
       const log = h("div", "log", root);
       log.setAttribute("aria-label", `${id}'s log`);
+      const snap = h("span", "snap", log);
+      snap.title = "log compaction (Raft §7): a snapshot of the key-value store replaces the log entries up to this index";
       const elided = h("span", "elided", log);
       const entries = h("span", "entries", log);
       const meta = h("div", "meta", root);
@@ -105,7 +108,7 @@ export class Cards {
         buttons.set(kind, b);
       }
       this.cards.set(id, {
-        root, role, term, vote, believes, timer, log, elided, entries, meta, progress, progressList, kv, kvLabel, kvPairs, kvMore, applied, error, buttons,
+        root, role, term, vote, believes, timer, log, snap, elided, entries, meta, progress, progressList, kv, kvLabel, kvPairs, kvMore, applied, error, buttons,
         keys: new Map(),
       });
     }
@@ -173,8 +176,12 @@ export class Cards {
     }
     const log = n.log ?? [];
     const logFrom = n.logFrom ?? 1;
-    if (this.changed(c, "log", `${logFrom}|${n.commit}|${log.map((e) => e.t).join(",")}|${log.length > 0 ? log[log.length - 1]!.c : ""}`)) {
-      this.drawLog(c, logFrom, log, n.commit);
+    const snapIndex = n.snapIndex ?? 0;
+    if (this.changed(c, "snap", `${snapIndex}|${n.snapTerm ?? 0}|${n.snapSize ?? 0}`)) {
+      setText(c.snap, snapIndex > 0 ? `snapshot ≤ ${snapIndex}, term ${n.snapTerm ?? 0}, ${n.snapSize ?? 0} B` : "");
+    }
+    if (this.changed(c, "log", `${logFrom}|${snapIndex}|${n.commit}|${log.map((e) => e.t).join(",")}|${log.length > 0 ? log[log.length - 1]!.c : ""}`)) {
+      this.drawLog(c, logFrom, snapIndex, log, n.commit);
     }
     const prog = n.progress ?? [];
     if (this.changed(c, "progress", JSON.stringify(prog))) {
@@ -214,8 +221,9 @@ export class Cards {
     }
   }
 
-  private drawLog(c: Card, logFrom: number, log: { t: number; c: string }[], commit: number): void {
-    setText(c.elided, logFrom > 1 ? `…${logFrom - 1}` : log.length === 0 ? "empty log" : "");
+  private drawLog(c: Card, logFrom: number, snapIndex: number, log: { t: number; c: string }[], commit: number): void {
+    const hidden = logFrom - snapIndex - 1; // entries between the snapshot and the window
+    setText(c.elided, hidden > 0 ? `…${hidden}` : log.length === 0 ? (snapIndex > 0 ? "no entries after it" : "empty log") : "");
     sync(c.entries, log.length, () => h("span", "e"), (span, i) => {
       const e = log[i]!;
       const idx = logFrom + i;

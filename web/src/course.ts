@@ -20,8 +20,20 @@ interface Timeline {
   nodes: number;
   bugs: string[];
   options: string[];
+  /** The log compaction threshold (0: off). */
+  compact: number;
   violationAt: number;
 }
+
+/** The compaction thresholds the Options panel offers; the page's default is 100. */
+const COMPACT_CHOICES: [number, string][] = [
+  [0, "off (the log grows until localStorage is full)"],
+  [8, "every 8 entries"],
+  [32, "every 32 entries"],
+  [100, "every 100 entries (default)"],
+  [1000, "every 1,000 entries"],
+];
+const DEFAULT_COMPACT = 100;
 
 interface ScenarioInfo {
   id: string;
@@ -109,6 +121,7 @@ export class Course {
   private readonly bugBoxes = new Map<string, HTMLInputElement>();
   private readonly optionsBox: HTMLDetailsElement;
   private readonly optionBoxes = new Map<string, HTMLInputElement>();
+  private compactSel!: HTMLSelectElement;
   private readonly brokenBadge: HTMLElement;
   private readonly violationBtn: HTMLButtonElement;
   private readonly timelineView: TimelineView;
@@ -180,6 +193,16 @@ export class Course {
     const osum = h("summary", "", this.optionsBox, "Options: extensions of Raft (off by default)");
     osum.title = "each option changes every node; the cluster restarts in memory with it on";
     this.switchBoxes(this.optionsBox, this.api.optionSwitches(), "option", this.optionBoxes);
+    const cl = h("label", "compact", this.optionsBox, "log compaction (Raft §7): a node takes a snapshot of its key-value store ");
+    cl.title = "a node that has applied more entries than this since its last snapshot replaces them with a snapshot, in memory and in localStorage";
+    this.compactSel = h("select", "", cl);
+    this.compactSel.id = "compact";
+    for (const [v, label] of COMPACT_CHOICES) {
+      const o = h("option", "", this.compactSel, label);
+      o.value = String(v);
+    }
+    this.compactSel.value = String(DEFAULT_COMPACT);
+    this.compactSel.addEventListener("change", () => this.breakIt());
     h("p", "msg", this.optionsBox, "With pre-vote a node whose election timer fires first asks the others whether they would vote for it, without raising its term; they say no while they hear from a leader. Cut a follower off for a few seconds and reconnect it: without pre-vote its inflated term deposes the leader, with it nothing happens (guided scenarios “term inflation” and “pre-vote”). With check quorum, a leader that has not heard from a majority within an election timeout steps down: disconnect the leader and watch it give up instead of leading a minority.");
     this.violationBtn = h("button", "", undefined, "Replay to just before the violation");
     this.violationBtn.id = "beforeViolation";
@@ -381,13 +404,14 @@ export class Course {
     const bugs = [...this.bugBoxes].filter(([, b]) => b.checked).map(([n]) => n);
     const options = [...this.optionBoxes].filter(([, b]) => b.checked).map(([n]) => n);
     const names = [...bugs, ...options];
-    if (names.length === 0) {
+    const compact = Number(this.compactSel.value);
+    if (names.length === 0 && compact === DEFAULT_COMPACT) {
       this.freePlay();
       return;
     }
     const t = this.timeline();
     const n = Number((document.getElementById("nodes") as HTMLSelectElement).value) || 5;
-    const err = this.api.breakIt(n, t?.seed ?? 1, JSON.stringify(names));
+    const err = this.api.breakIt(n, t?.seed ?? 1, JSON.stringify(names), compact);
     if (err) {
       this.say(err, true);
       return;
@@ -397,7 +421,7 @@ export class Course {
     this.page.adopt();
     this.page.setRunning(true);
     const planted = bugs.length > 0 ? `Planted: ${bugs.join(", ")}. ` : "";
-    const on = options.length > 0 ? `On: ${options.join(", ")}. ` : "";
+    const on = options.length > 0 || compact !== DEFAULT_COMPACT ? `On: ${[...options, compact === 0 ? "no log compaction" : `compaction every ${compact} entries`].join(", ")}. ` : "";
     this.say(`${planted}${on}The cluster restarted in memory${bugs.length > 0 ? "; crash, partition and submit to make the bug show" : ""}.`, false);
   }
 
@@ -569,6 +593,12 @@ export class Course {
     this.storage.classList.toggle("memory", t.memory !== "");
     for (const [name, box] of this.bugBoxes) box.checked = t.bugs.includes(name);
     for (const [name, box] of this.optionBoxes) box.checked = (t.options ?? []).includes(name);
+    if (this.compactSel.value !== String(t.compact)) {
+      if (![...this.compactSel.options].some((o) => o.value === String(t.compact))) {
+        h("option", "", this.compactSel, `every ${t.compact} entries`).value = String(t.compact); // a link's own threshold
+      }
+      this.compactSel.value = String(t.compact);
+    }
     this.optionsBox.hidden = t.guided;
     this.brokenBadge.hidden = t.bugs.length === 0;
     this.brokenBadge.textContent = `BROKEN ON PURPOSE: ${t.bugs.join(", ")}`;

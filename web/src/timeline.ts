@@ -40,6 +40,8 @@ const COLORS: Record<string, string> = {
   prevote: "#a05cc8",
   "prevote-reply": "#c99be3",
   timeoutnow: "#d0308a",
+  snapshot: "#7a5218",
+  "snapshot-reply": "#c49a5a",
   other: "#888",
 };
 const WINDOWS = [100, 300, 1000, 3000, 10000]; // simulated ms shown across the diagram
