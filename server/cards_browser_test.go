@@ -23,10 +23,12 @@ const cardSampler = `new Promise((resolve) => {
       const shown = c.querySelectorAll(".log .entries .e").length;
       const committed = c.querySelectorAll(".log .entries .e.committed").length;
       const role = c.querySelector(".role").textContent;
-      const before = elided.startsWith("…") ? Number(elided.slice(1)) : 0;
+      const snap = /snapshot ≤ (\d+)/.exec(c.querySelector(".log .snap").textContent);
+      const before = (snap ? Number(snap[1]) : 0) + (elided.startsWith("…") ? Number(elided.slice(1)) : 0);
       const problems = [];
       if (meta !== "commit index " + commit + " · last index " + last) problems.push("summary " + JSON.stringify(meta) + " but data-last " + last + ", data-commit " + commit);
       if ((elided === "empty log") !== (last === 0)) problems.push(JSON.stringify(elided) + " beside last index " + last);
+      if ((elided === "no entries after it") !== (snap !== null && shown === 0 && last === Number(snap[1]))) problems.push(JSON.stringify(elided) + " beside a snapshot and last index " + last);
       if (before + shown !== last) problems.push((before > 0 ? before + " elided and " : "") + shown + " entries drawn beside last index " + last);
       if (committed !== Math.max(0, Math.min(commit, last) - before)) problems.push(committed + " entries drawn committed beside commit index " + commit);
       if (role !== c.dataset.state) problems.push("role " + JSON.stringify(role) + " but data-state " + c.dataset.state);
@@ -44,7 +46,8 @@ const cardSampler = `new Promise((resolve) => {
 
 // TestBrowserCardsAgree samples the node cards at every frame while the client load makes the
 // logs grow: a card's summary (role, commit and last index) always agrees with the log drawn
-// beside it, whatever frame the eye (or a screenshot) catches. The status line counts in
+// beside it (snapshot, elided entries, entries), whatever frame the eye (or a screenshot)
+// catches. The status line counts in
 // words ("1 election").
 func TestBrowserCardsAgree(t *testing.T) {
 	b := startBrowser(t)
