@@ -56,6 +56,11 @@ bench:
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10 -prevote -checkquorum
 	@echo "--- the simulator's speed with 100 commands per simulated second (the sim command, 600 simulated s)"
 	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 100
+	@echo "--- the same with log compaction every 32 entries (compare speed; snapshots= and installs=)"
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults none -load 100 -compact 32
+	$(GO) run ./server sim -nodes 5 -duration 600s -faults all -load 10 -compact 32
+	@echo "--- the page's localStorage after 10k commands without compaction, then 10k, 100k, 1M with the page's default (characters, keys)"
+	$(GO) test -run '^$$' -bench StoredCharacters -benchtime 1x ./wasm/
 	@echo "--- sim with the key-value workload: 5 clients, no faults, then leader crashes"
 	$(GO) run ./server sim -nodes 5 -duration 60s -faults none -workload kv -clients 5
 	$(GO) run ./server sim -nodes 5 -duration 60s -faults crash -workload kv -clients 5
