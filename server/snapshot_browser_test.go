@@ -26,21 +26,31 @@ func TestBrowserMixedSnapshotCatchUp(t *testing.T) {
 	info := func() apiCluster { return clusterInfo(t, base) }
 	waitUntil(t, "a native leader", func() bool { return strings.HasPrefix(info().Leader, "n") })
 	var leader *localMember
-	for _, n := range m.natives {
-		if n.node.Status().State == raft.Leader {
-			leader = n
+	findLeader := func() bool {
+		for _, n := range m.natives {
+			if n.node.Status().State == raft.Leader {
+				leader = n
+				return true
+			}
 		}
+		return false
 	}
-	if leader == nil {
-		t.Fatal("no native member leads")
-	}
-	// 300 commands while b1 is away: the natives compact every 20 entries.
+	// 300 commands while b1 is away: the natives compact every 20 entries. (A leader change
+	// on a loaded machine: the command goes to the next leader, in its session.)
 	for i := range 300 {
-		cmd := kv.Request{Command: kv.Put(fmt.Sprintf("k%d", i%7), fmt.Sprintf("v%d", i))}.Encode()
-		if _, err := leader.node.Submit(context.Background(), cmd); err != nil {
-			t.Fatal(err)
+		cmd := kv.Request{ClientID: "c1", Seq: uint64(i + 1), Command: kv.Put(fmt.Sprintf("k%d", i%7), fmt.Sprintf("v%d", i))}.Encode()
+		for try := 0; ; try++ {
+			waitUntil(t, "a native leader", findLeader)
+			_, err := leader.node.Submit(context.Background(), cmd)
+			if err == nil {
+				break
+			}
+			if try == 10 {
+				t.Fatal(err)
+			}
 		}
 	}
+	waitUntil(t, "a native leader", findLeader)
 	ls := leader.node.Status()
 	if ls.SnapshotIndex < 250 {
 		t.Fatalf("the leader compacted up to %d of %d", ls.SnapshotIndex, ls.LastIndex)

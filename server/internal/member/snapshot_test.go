@@ -146,21 +146,6 @@ func waitUntil(tb testing.TB, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func leaderOf(tb testing.TB, ms ...*member.Member) *native.Node {
-	tb.Helper()
-	var leader *native.Node
-	waitUntil(tb, "a leader", 10*time.Second, func() bool {
-		for _, m := range ms {
-			if m.Node().Status().State == raft.Leader {
-				leader = m.Node()
-				return true
-			}
-		}
-		return false
-	})
-	return leader
-}
-
 // TestPageMemberCaughtUpBySnapshot: two native members commit 1,000 commands with a
 // compaction threshold of 50 from the hub's welcome; a browser member that joins then is far
 // behind entries the leader no longer has, and is caught up by its snapshot over the hub.
@@ -170,15 +155,17 @@ func TestPageMemberCaughtUpBySnapshot(t *testing.T) {
 	defer n1.Close()
 	n2 := startMember(t, url, "demo", "n2", "")
 	defer n2.Close()
-	leader := leaderOf(t, n1, n2)
+	c := &cluster{ms: []*member.Member{n1, n2}}
+	leader := c.leader(t)
+	var changes atomic.Int64
 	want := map[string]string{}
 	for i := range 1000 {
+		// One client session: a retry after a leader change applies once.
 		k, v := "k"+strconv.Itoa(i%40), strings.Repeat("v", i%100)+strconv.Itoa(i)
-		if _, err := leader.Submit(context.Background(), kv.Request{ClientID: "c1", Seq: uint64(i + 1), Command: kv.Put(k, v)}.Encode()); err != nil {
-			t.Fatal(err)
-		}
+		c.submit(t, &leader, kv.Request{ClientID: "c1", Seq: uint64(i + 1), Command: kv.Put(k, v)}.Encode(), &changes)
 		want[k] = v
 	}
+	leader = c.leader(t)
 	st := leader.Status()
 	if st.SnapshotIndex < 900 || st.LastIndex-st.SnapshotIndex > 60 {
 		t.Fatalf("leader after 1,000 commands with threshold 50: snapshot at %d, last index %d", st.SnapshotIndex, st.LastIndex)
