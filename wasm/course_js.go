@@ -30,7 +30,37 @@ import (
 //	timelineData(m, k)    -> JSON TimelineData              messages and lane marks after seq m and k
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
 //	history(n)            -> JSON HistoryView | "null"    the client history, its last n ops (0: all)
+//	openCourseScenario(text, step) -> null | error text   a course's scenario file (validated by the checker module) at a step
+//	answer(choice)        -> null | error text            answer the current step's question (choice from 0)
+//	saveScenario()        -> JSON {name, file} | error text  the free-play run as a scenario file
 func addCourseAPI(api map[string]any) {
+	api["openCourseScenario"] = guard(func(args []js.Value) any {
+		if len(args) == 0 || args[0].Type() != js.TypeString {
+			return "openCourseScenario wants the file's text"
+		}
+		l, err := OpenCourseScenario(args[0].String(), argInt(args, 1))
+		if err != nil {
+			return err.Error()
+		}
+		lab = l
+		return nil
+	})
+	api["answer"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		return errText(lab.Answer(argInt(args, 0)))
+	})
+	api["saveScenario"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		name, file, err := lab.SaveScenario()
+		if err != nil {
+			return err.Error()
+		}
+		return jsonText(map[string]string{"name": name, "file": string(file)})
+	})
 	api["history"] = guard(func(args []js.Value) any {
 		if lab == nil {
 			return "null"

@@ -153,7 +153,7 @@ func (p *Player) Act(a sim.Action) (bool, error) {
 }
 
 func (p *Player) matches(ask ActionSpec, a sim.Action) bool {
-	return ask.Kind == a.Kind && (ask.Node == "" || ask.Node == a.Node) && (ask.Peer == "" || ask.Peer == a.Peer)
+	return sim.ActionKind(ask.Kind) == a.Kind && (ask.Node == "" || ask.Node == a.Node) && (ask.Peer == "" || ask.Peer == a.Peer)
 }
 
 // Done reports whether the current step has reached its pause point.
@@ -270,7 +270,7 @@ func (p *Player) perform(a ActionSpec) error {
 }
 
 func (p *Player) action(a ActionSpec) (sim.Action, error) {
-	act := sim.Action{At: p.Cluster.Now(), Kind: a.Kind, Command: a.Command, Commands: a.Commands, On: a.On,
+	act := sim.Action{At: p.Cluster.Now(), Kind: sim.ActionKind(a.Kind), Command: a.Command, Commands: a.Commands, On: a.On, Rate: a.Rate,
 		Min: time.Duration(a.Min), Max: time.Duration(a.Max), Groups: make([][]string, len(a.Groups))}
 	var err error
 	if act.Node, err = p.resolveOpt(a.Node); err != nil {

@@ -3,6 +3,7 @@
 package scenario
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,7 +124,7 @@ func TestAskWaitsForThePerson(t *testing.T) {
 		t.Fatal(err)
 	}
 	ask := p.Asking()
-	if ask == nil || ask.Kind != sim.ActCrash {
+	if ask == nil || ask.Kind != string(sim.ActCrash) {
 		t.Fatalf("step 2 asks %+v; want a crash", ask)
 	}
 	now := p.Cluster.Now()
@@ -217,5 +218,80 @@ func TestSnapshotScenarioInstallsASnapshot(t *testing.T) {
 	}
 	if st := p.Cluster.Status("n3"); st.SnapshotIndex == 0 {
 		t.Errorf("n3's status %+v; want a snapshot", st)
+	}
+}
+
+// ParseFile checks every command with the key-value parser and names its place.
+func TestParseFileChecksCommands(t *testing.T) {
+	_, err := ParseFile("custom.json", []byte(`{"id":"x","title":"X","config":{"nodes":3},"steps":[
+		{"title":"a","text":"b","do":[{"kind":"submit","command":"put x"},{"kind":"batch","commands":["get y","frob z"]}],
+		 "until":{"cond":"committed","command":"put x 1 2"},"expect":[{"cond":"not-committed","command":"delete"}]}]}`))
+	want := strings.Join([]string{
+		"custom.json: steps[0].do[0].command: kv: put needs a value",
+		"custom.json: steps[0].do[1].commands[1]: kv: unknown",
+		"custom.json: steps[0].expect[0].command: kv: delete needs a key",
+	}, "")
+	got := ""
+	for _, line := range strings.Split(fmt.Sprint(err), "\n") {
+		for _, w := range []string{"custom.json: steps[0].do[0].command: kv: put needs a value", "custom.json: steps[0].do[1].commands[1]: kv: unknown", "custom.json: steps[0].expect[0].command: kv: delete needs a key"} {
+			if strings.HasPrefix(line, w) {
+				got += w
+			}
+		}
+	}
+	if got != want {
+		t.Errorf("ParseFile:\n%v\nwant lines starting with the three bad commands' places", err)
+	}
+}
+
+// The questions of the shipped scenarios have one right answer each, and in figure8 the answer
+// is the break-it switch's doing: with it, n1 commits X by counting.
+func TestShippedQuestions(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := 0
+	for _, sc := range all {
+		asks := 0
+		p, err := NewPlayer(sc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, st := range sc.Steps {
+			if err := p.Begin(i); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Finish(); err != nil {
+				t.Fatal(err)
+			}
+			if st.Question != nil {
+				asks++
+				if r := p.Right(); len(r) != 1 {
+					t.Errorf("%s step %d: right choices %v; want one", sc.ID, i+1, r)
+				}
+			}
+		}
+		if asks > 0 {
+			with++
+		}
+	}
+	if with < 3 {
+		t.Errorf("%d shipped scenarios ask questions; want at least 3", with)
+	}
+	sc, _ := Get("figure8")
+	for _, bug := range []bool{false, true} {
+		sc.Config.Bugs.CommitByCounting = bug
+		p, err := Seek(sc, 7, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]string{false: "No", true: "Yes: it is on a majority"}[bug]
+		if r := p.Right(); len(r) != 1 || sc.Steps[7].Question.Choices[r[0]].Text != want {
+			t.Errorf("figure8 step 8 with CommitByCounting=%t: right %v; want %q", bug, r, want)
+		}
 	}
 }

@@ -7,6 +7,11 @@
 // of the page's own module. It installs globalThis.raftlabChecker:
 //
 //	check(historyJSON, timeoutMs) -> JSON histcheck.Verdict | {"error": text}
+//	scenario(name, text)          -> "" | the problems of a scenario file, each naming its place
+//
+// It also validates the scenario files a course loads into the page (raft/scenario/format.ParseFile,
+// the same checks as `server scenario check`), which keeps those checks out of the page's
+// module.
 //
 // No call panics into the worker: a Go panic becomes an error.
 package main
@@ -17,6 +22,7 @@ import (
 	"syscall/js"
 	"time"
 
+	"raftlab/raft/scenario/format"
 	"raftlab/wasm/histcheck"
 )
 
@@ -49,7 +55,23 @@ func check(_ js.Value, args []js.Value) (res any) {
 	return string(b)
 }
 
+// validateScenario returns "" for a valid scenario file, or its problems.
+func validateScenario(_ js.Value, args []js.Value) (res any) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = fmt.Sprintf("internal error of the checker (please report): %v", r)
+		}
+	}()
+	if len(args) < 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeString {
+		return "scenario wants the file's name and text"
+	}
+	if _, err := format.ParseFile(args[0].String(), []byte(args[1].String())); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 func main() {
-	js.Global().Set("raftlabChecker", js.ValueOf(map[string]any{"check": js.FuncOf(check)}))
+	js.Global().Set("raftlabChecker", js.ValueOf(map[string]any{"check": js.FuncOf(check), "scenario": js.FuncOf(validateScenario)}))
 	select {} // the API's function runs on the worker's calls until the worker ends
 }

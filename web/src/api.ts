@@ -135,6 +135,12 @@ export interface CourseAPI {
   history(n: number): string;
   /** Messages and lane marks after the given sequence numbers, as JSON. */
   timelineData(msgsAfter: number, marksAfter: number): string;
+  /** Opens a course's scenario file (validated by the checker module) at a step from 0. */
+  openCourseScenario(text: string, step: number): string | null;
+  /** Answers the current step's question (a choice from 0). */
+  answer(choice: number): string | null;
+  /** The run as a scenario file: JSON {name, file}, or an error text. */
+  saveScenario(): string;
 }
 
 /** What raftlab.wasm installs. */

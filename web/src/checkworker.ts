@@ -1,7 +1,8 @@
 // The checker worker: loads the checker module (checker.wasm, wasm/checker) and checks the
 // page's client histories off the page's thread, so that a long check never stalls a frame.
-// Messages in: {id, history: JSON text, timeoutMs}; out: {id, verdict: JSON text} or
-// {id, error}. A module that cannot load answers every request with the reason.
+// It also validates the scenario files a course loads. Messages in: {id, history: JSON text,
+// timeoutMs} or {id, scenario: text, name}; out: {id, verdict: JSON text}, {id, problems: ""
+// or text} or {id, error}. A module that cannot load answers every request with the reason.
 
 declare function importScripts(...urls: string[]): void;
 declare class Go {
@@ -11,12 +12,15 @@ declare class Go {
 
 interface Checker {
   check(history: string, timeoutMs: number): string;
+  scenario(name: string, text: string): string;
 }
 
 interface Request {
   id: number;
-  history: string;
-  timeoutMs: number;
+  history?: string;
+  timeoutMs?: number;
+  scenario?: string;
+  name?: string;
 }
 
 const scope = self as unknown as {
@@ -47,9 +51,12 @@ const ready = load();
 ready.catch(() => undefined); // reported with each request
 
 scope.onmessage = (e) => {
-  const { id, history, timeoutMs } = e.data;
+  const { id, history, timeoutMs, scenario, name } = e.data;
   ready.then(
-    (c) => scope.postMessage({ id, verdict: c.check(history, timeoutMs) }),
+    (c) =>
+      scope.postMessage(
+        scenario !== undefined ? { id, problems: c.scenario(name ?? "scenario", scenario) } : { id, verdict: c.check(history ?? "", timeoutMs ?? 0) },
+      ),
     (err: unknown) => scope.postMessage({ id, error: `the checker module could not be loaded: ${err instanceof Error ? err.message : String(err)}` }),
   );
 };

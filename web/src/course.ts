@@ -1,11 +1,14 @@
 // Course features of the page: share links, the time slider (replay to any earlier time, fork
 // by acting), and guided scenarios (narration, Back / Next / jump, ←/→, asked actions
-// highlighted). The wasm side is wasm/replay.go and wasm/guide.go.
+// highlighted, questions for students), a course's own scenario files (?scenario-url=, validated
+// by the checker module), and Save as scenario. The wasm side is wasm/replay.go, wasm/guide.go
+// and wasm/record.go.
 
 import type { CourseAPI, Snapshot } from "./api";
 import type { Page } from "./page";
 import { Timeline as TimelineView } from "./timeline";
 import { HistoryPanel } from "./history";
+import { CheckerWorker } from "./checker";
 import { h } from "./dom";
 
 interface Timeline {
@@ -40,7 +43,38 @@ interface ScenarioInfo {
   title: string;
   summary: string;
   steps: string[];
+  /** A course's own scenario, loaded into this page. */
+  course?: boolean;
+  /** Steps that ask a question. */
+  questions?: number;
 }
+
+/** A step's question (wasm/guide.go questionView). */
+interface QuestionView {
+  prompt: string;
+  choices: string[];
+  /** The answer's index; -1 while waiting for it; -2 skipped. */
+  chosen: number;
+  /** Once the step reached its pause point: the right choices, and the explanation. */
+  right?: number[];
+  explain?: string;
+}
+
+/** A student's answers to one scenario's questions, kept in localStorage. */
+export interface Progress {
+  scenario: string;
+  /** Questions in the scenario, answered ones, right ones. */
+  questions: number;
+  answered: number;
+  right: number;
+  /** Per step (from 1): the choice's text and whether it was right. */
+  answers: Record<string, { choice: string; right: boolean }>;
+}
+
+/** The most bytes of a course's scenario file the page reads (as scenario.MaxFileBytes). */
+const MAX_SCENARIO_BYTES = 256 << 10;
+/** How long fetching a scenario file may take (wall ms). */
+const FETCH_MS = 15000;
 
 interface GuideState {
   id: string;
@@ -55,6 +89,8 @@ interface GuideState {
   last: boolean;
   late?: string;
   checks?: string[];
+  question?: QuestionView;
+  course: boolean;
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(3)} s`;
@@ -117,6 +153,15 @@ export class Course {
   private wasAsking = false;
   private wasDone = false;
   private scenarios: ScenarioInfo[] = [];
+  private readonly saveBtn: HTMLButtonElement;
+  /** Runs the checker module: client histories and course scenario files (checker.ts). */
+  private readonly checker = new CheckerWorker();
+  /** The localStorage namespace (embeds), with its slash: where answers are kept. */
+  private ns = "";
+  /** Steps whose answer has been recorded since the scenario was opened (scenario id/step). */
+  private readonly recorded = new Set<string>();
+  /** Called with each recorded answer (hostapi.ts posts it to a host page). */
+  onAnswer: ((a: { scenario: string; step: number; choice: number; text: string; right: boolean; progress: Progress }) => void) | null = null;
   private readonly breakBox: HTMLDetailsElement;
   private readonly bugBoxes = new Map<string, HTMLInputElement>();
   private readonly optionsBox: HTMLDetailsElement;
@@ -152,6 +197,10 @@ export class Course {
     this.shareBtn.id = "share";
     this.shareBtn.type = "button";
     this.shareBtn.title = "a link that replays this run exactly: seed, configuration and your actions";
+    this.saveBtn = h("button", "", bar, "Save as scenario");
+    this.saveBtn.id = "saveScenario";
+    this.saveBtn.type = "button";
+    this.saveBtn.title = "download this run as a scenario file: one step per action, with text for you to write";
 
     const pick = h("label", "", bar, "guided ");
     this.picker = h("select", "", pick);
@@ -214,7 +263,7 @@ export class Course {
     const tl = h("details", "timelinebox", root);
     tl.id = "timelineBox";
     this.timelineView = new TimelineView(tl, (m, k) => api.timelineData(m, k));
-    this.history = new HistoryPanel(root, (n) => api.history(n), () => page.generation);
+    this.history = new HistoryPanel(root, (n) => api.history(n), () => page.generation, this.checker);
 
     this.guidePanel = h("section", "guide", root);
     this.guidePanel.id = "guide";
@@ -250,6 +299,7 @@ export class Course {
   setNamespace(ns: string): void {
     const err = this.api.setNamespace(ns);
     if (err) this.say(err, true);
+    else this.ns = ns ? `${ns}/` : "";
   }
 
   /** boot opens what the URL asks for (a shared run or a scenario); false means free play. */
@@ -272,6 +322,14 @@ export class Course {
       this.say(`Opened a shared run at ${secs(at)}, paused. Run to continue it; the time slider goes back.`, false);
       return true;
     }
+    const src = params.get("scenario-url");
+    if (src !== null) {
+      const step = Number(params.get("step") ?? "1");
+      const err = await this.loadFromURL(src, Number.isInteger(step) && step >= 1 ? step - 1 : 0);
+      if (err === null) return true;
+      this.showLoadError(err);
+      return false;
+    }
     const sc = params.get("scenario");
     if (sc !== null) {
       const step = Number(params.get("step") ?? "1");
@@ -281,19 +339,127 @@ export class Course {
     return false;
   }
 
-  private wire(): void {
+  /** fillPicker lists the scenarios (the course's own last) in the picker. */
+  private fillPicker(): void {
     try {
       this.scenarios = JSON.parse(this.api.scenarios()) as ScenarioInfo[];
     } catch {
       this.scenarios = [];
     }
+    this.picker.replaceChildren();
     const none = h("option", "", this.picker, "— free play —");
     none.value = "";
     for (const s of this.scenarios) {
-      const o = h("option", "", this.picker, s.title);
+      const o = h("option", "", this.picker, s.course ? `Course: ${s.title}` : s.title);
       o.value = s.id;
       o.title = s.summary;
     }
+  }
+
+  // ---- a course's own scenario files ---------------------------------------------------------
+
+  /** loadFromURL fetches a scenario file (same origin, or served with CORS) and opens it at step; it returns why it cannot. */
+  async loadFromURL(src: string, step: number): Promise<string | null> {
+    let url: URL;
+    try {
+      url = new URL(src, location.href);
+    } catch {
+      return `scenario-url=${src} is not a URL`;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return `scenario-url=${src}: want an http or https address`;
+    const name = decodeURIComponent(url.pathname.split("/").pop() || "") || url.host;
+    const ctl = new AbortController();
+    const timer = window.setTimeout(() => ctl.abort(), FETCH_MS);
+    let text: string;
+    try {
+      const resp = await fetch(url, { signal: ctl.signal, credentials: "omit" });
+      if (!resp.ok) return `${name}: cannot fetch ${url.href}: HTTP ${resp.status} ${resp.statusText}`.trim();
+      const body = await resp.blob();
+      if (body.size > MAX_SCENARIO_BYTES) return `${name}: ${body.size} bytes; a scenario file may have at most ${MAX_SCENARIO_BYTES}`;
+      text = await body.text();
+    } catch (e) {
+      const why = ctl.signal.aborted ? `no answer within ${FETCH_MS / 1000} s` : e instanceof Error ? e.message : String(e);
+      return `${name}: cannot fetch ${url.href} (${why}; another origin must send Access-Control-Allow-Origin)`;
+    } finally {
+      window.clearTimeout(timer);
+    }
+    return this.loadScenario(text, name, step);
+  }
+
+  /**
+   * loadScenario validates a scenario file's text in the checker module and opens it at step
+   * (from 0) as a guided scenario. It returns the problems, each naming the file and its place,
+   * or null. The cluster running before is left as it was when the file is refused.
+   */
+  async loadScenario(text: string, name: string, step = 0): Promise<string | null> {
+    if (new Blob([text]).size > MAX_SCENARIO_BYTES) return `${name}: a scenario file may have at most ${MAX_SCENARIO_BYTES} bytes`;
+    let problems: string;
+    try {
+      problems = await this.checker.validateScenario(name, text);
+    } catch (e) {
+      return `${name}: cannot be checked: ${e instanceof Error ? e.message : String(e)}`;
+    }
+    if (problems) return problems;
+    const err = this.api.openCourseScenario(text, step);
+    if (err) return `${name}: ${err}`;
+    this.fillPicker();
+    this.adoptGuide();
+    const g = this.guideState();
+    if (g) this.setStepURL(g.id, g.step);
+    document.getElementById("scenarioError")?.remove();
+    return null;
+  }
+
+  /** showLoadError shows why a course's scenario could not be opened, at the top of the frame. */
+  showLoadError(problems: string): void {
+    let el = document.getElementById("scenarioError");
+    if (!el) {
+      el = h("div", "parammsg scenarioerror");
+      el.id = "scenarioError";
+      el.setAttribute("role", "alert");
+      document.body.prepend(el);
+    }
+    el.replaceChildren();
+    h("strong", "", el, "This course's scenario cannot be opened; the lab runs in free play.");
+    h("pre", "", el, problems); // the author's file names and text, as text
+  }
+
+  // ---- Save as scenario ----------------------------------------------------------------------
+
+  /** scenarioFile returns the run as a scenario file {name, file} (indented JSON), or throws why it cannot. */
+  scenarioFile(): { name: string; file: string } {
+    const raw = this.api.saveScenario();
+    if (!raw.startsWith("{")) throw new Error(raw);
+    const s = JSON.parse(raw) as { name: string; file: string };
+    return { name: s.name, file: JSON.stringify(JSON.parse(s.file), null, 2) + "\n" };
+  }
+
+  private saveScenario(): void {
+    let f: { name: string; file: string };
+    try {
+      f = this.scenarioFile();
+    } catch (e) {
+      this.say(`Cannot save this run as a scenario: ${e instanceof Error ? e.message : String(e)}`, true);
+      return;
+    }
+    // The link stays (hidden) with the file's text, as the timeline's export does, until the next save.
+    let a = document.getElementById("scenarioDownload") as HTMLAnchorElement | null;
+    if (a) URL.revokeObjectURL(a.href);
+    else {
+      a = h("a", "", document.body);
+      a.id = "scenarioDownload";
+      a.hidden = true;
+    }
+    a.href = URL.createObjectURL(new Blob([f.file], { type: "application/json" }));
+    a.download = f.name;
+    a.dataset.file = f.file;
+    a.click();
+    this.say(`Saved ${f.name}: one step per action of this run. Write each step's title and text, add questions, check it with go run ./server scenario check ${f.name}, and open it with ?scenario-url=.`, false);
+  }
+
+  private wire(): void {
+    this.fillPicker();
+    this.saveBtn.addEventListener("click", () => this.saveScenario());
     this.picker.addEventListener("change", () => {
       const id = this.picker.value;
       if (id === "") this.freePlay();
@@ -387,7 +553,7 @@ export class Course {
 
   private freePlay(): void {
     const url = new URL(location.href);
-    for (const k of ["run", "t", "scenario", "step"]) url.searchParams.delete(k);
+    for (const k of ["run", "t", "scenario", "scenario-url", "step"]) url.searchParams.delete(k);
     history.replaceState(null, "", url);
     this.guidePanel.hidden = true;
     this.picker.value = "";
@@ -444,21 +610,24 @@ export class Course {
       this.say(`Cannot open the scenario: ${err}`, true);
       return false;
     }
+    this.adoptGuide();
+    this.setStepURL(id, step);
+    return true;
+  }
+
+  /** adoptGuide shows the guided scenario the module has just opened. */
+  private adoptGuide(): void {
     this.say("", false);
     this.shareBox.hidden = true;
-    this.picker.value = id;
     this.guidePanel.hidden = false;
     this.guideKey = "";
     this.wasAsking = false;
     this.wasDone = false;
+    this.recorded.clear();
+    const g = this.guideState();
+    if (g) this.picker.value = g.id;
     this.page.adopt();
     this.page.setRunning(true);
-    const url = new URL(location.href);
-    for (const k of ["run", "t"]) url.searchParams.delete(k);
-    url.searchParams.set("scenario", id);
-    url.searchParams.set("step", String(step + 1));
-    history.replaceState(null, "", url);
-    return true;
   }
 
   private guideState(): GuideState | null {
@@ -491,9 +660,15 @@ export class Course {
     this.openGuide(g.id, Math.max(0, g.done ? g.step : g.step - 1));
   }
 
+  /** setStepURL puts the scenario and step in the address; a course's file keeps its scenario-url. */
   private setStepURL(id: string, step: number): void {
     const url = new URL(location.href);
-    url.searchParams.set("scenario", id);
+    for (const k of ["run", "t"]) url.searchParams.delete(k);
+    if (this.scenarios.find((s) => s.id === id)?.course) url.searchParams.delete("scenario");
+    else {
+      url.searchParams.delete("scenario-url");
+      url.searchParams.set("scenario", id);
+    }
     url.searchParams.set("step", String(step + 1));
     history.replaceState(null, "", url);
   }
@@ -530,9 +705,14 @@ export class Course {
     });
     h("h3", "", p, `Step ${g.step + 1} of ${g.steps.length}: ${g.heading}`);
     h("p", "text", p, g.text);
+    if (g.question) this.drawQuestion(p, g, g.question);
     const state = h("p", "state", p);
     state.id = "guideState";
-    if (g.asking) {
+    if (g.question?.chosen === -1) {
+      state.classList.add("ask");
+      state.textContent = "Answer the question to play this step (Next → goes on without answering).";
+      state.dataset.question = "1";
+    } else if (g.asking) {
       state.classList.add("ask");
       state.textContent = `Your turn: ${g.asking.prompt} Time stands still until you do.`;
       state.dataset.ask = g.asking.kind;
@@ -545,6 +725,108 @@ export class Course {
     if (g.late) h("p", "msg error", p, g.late);
     for (const c of g.checks ?? []) h("p", "msg error", p, `A claim of this narration does not hold (please report): ${c}`);
     this.highlight(g);
+  }
+
+  /** drawQuestion shows a step's question: its choices until answered, then the answer and, at the pause point, whether it was right. */
+  private drawQuestion(p: HTMLElement, g: GuideState, q: QuestionView): void {
+    const box = h("div", "question", p);
+    box.id = "question";
+    h("p", "prompt", box, q.prompt);
+    const list = h("div", q.right ? "choices known" : "choices", box);
+    q.choices.forEach((text, i) => {
+      const b = h("button", "", list, text);
+      b.type = "button";
+      b.dataset.choice = String(i);
+      b.disabled = q.chosen !== -1;
+      if (i === q.chosen) b.classList.add("chosen");
+      if (q.right?.includes(i)) b.classList.add("right");
+      b.addEventListener("click", () => this.answer(i));
+    });
+    const verdict = h("p", "verdict", box);
+    verdict.id = "answerVerdict";
+    if (q.chosen === -2) {
+      verdict.textContent = "You went on without answering.";
+    } else if (q.chosen >= 0 && q.right) {
+      const ok = q.right.includes(q.chosen);
+      verdict.dataset.right = ok ? "1" : "0";
+      verdict.textContent = ok ? "Right." : `Not quite: the answer is ${q.right.map((r) => q.choices[r] ?? "").join(", ") || "none of these"}.`;
+      if (q.explain) h("p", "explain", box, q.explain);
+    } else if (q.chosen >= 0) {
+      verdict.textContent = `You answered “${q.choices[q.chosen] ?? ""}”. Watch what happens…`;
+    }
+    const pr = this.progress(g.id);
+    if (pr.questions > 0) {
+      const line = h("p", "progress", box, `Your answers to this scenario: ${pr.right} of ${pr.questions} right${pr.answered < pr.questions ? ` (${pr.answered} answered)` : ""}. `);
+      line.id = "answerProgress";
+      const reset = h("button", "", line, "Reset my answers");
+      reset.type = "button";
+      reset.id = "resetAnswers";
+      reset.addEventListener("click", () => {
+        this.resetProgress(g.id);
+        this.guideKey = "";
+      });
+    }
+  }
+
+  /** answer answers the current step's question with choice i (from 0); the step then plays. It returns why it cannot. */
+  answer(i: number): string | null {
+    const err = this.api.answer(i);
+    if (err) {
+      this.say(err, true);
+      return err;
+    }
+    this.say("", false);
+    this.page.setRunning(true);
+    return null;
+  }
+
+  private answersKey(id: string): string {
+    return `raftlab/${this.ns}answers/${id}`;
+  }
+
+  /** progress returns the student's answers to scenario id, as kept in localStorage. */
+  progress(id: string): Progress {
+    const questions = this.scenarios.find((s) => s.id === id)?.questions ?? 0;
+    const p: Progress = { scenario: id, questions, answered: 0, right: 0, answers: {} };
+    try {
+      const stored = JSON.parse(localStorage.getItem(this.answersKey(id)) ?? "{}") as Record<string, { choice?: unknown; right?: unknown }>;
+      for (const [step, a] of Object.entries(stored)) {
+        if (typeof a?.choice !== "string" || typeof a.right !== "boolean") continue;
+        p.answers[step] = { choice: a.choice, right: a.right };
+        p.answered++;
+        if (a.right) p.right++;
+      }
+    } catch {
+      // no storage, or not ours: no answers
+    }
+    return p;
+  }
+
+  /** resetProgress forgets the student's answers to scenario id. */
+  resetProgress(id: string): void {
+    try {
+      localStorage.removeItem(this.answersKey(id));
+    } catch {
+      // no storage
+    }
+  }
+
+  /** recordAnswer keeps an answered question's outcome once its step reached its pause point. */
+  private recordAnswer(g: GuideState, q: QuestionView): void {
+    const key = `${g.id}/${g.step}`;
+    if (q.chosen < 0 || !q.right || this.recorded.has(key)) return;
+    this.recorded.add(key);
+    const right = q.right.includes(q.chosen);
+    const text = q.choices[q.chosen] ?? "";
+    const answers = this.progress(g.id).answers;
+    answers[String(g.step + 1)] = { choice: text, right };
+    try {
+      localStorage.setItem(this.answersKey(g.id), JSON.stringify(answers));
+    } catch {
+      // storage full or refused: the answer still counts for the host page
+    }
+    this.onAnswer?.({ scenario: g.id, step: g.step + 1, choice: q.chosen, text, right, progress: this.progress(g.id) });
+    this.guideKey = ""; // redraw the progress line
   }
 
   private clearAsk(): void {
@@ -586,6 +868,7 @@ export class Course {
     }
     this.slider.disabled = t.guided;
     this.shareBtn.disabled = t.guided;
+    this.saveBtn.disabled = t.guided;
     document.body.classList.toggle("replaying", t.future > 0);
     this.storage.textContent = t.memory
       ? `Nodes keep this run (${t.memory}${t.future > 0 ? `, ${t.future} recorded actions ahead` : ""}) in memory; your free-play cluster in localStorage is left as it was.`
@@ -609,9 +892,10 @@ export class Course {
     if (t.guided) {
       const g = this.guideState();
       if (!g) return;
+      if (g.question && g.done) this.recordAnswer(g, g.question);
       this.drawGuide(g);
-      // At a pause point, or waiting for the person, nothing runs: stop the frame loop.
-      const asking = g.asking !== null;
+      // At a pause point, or waiting for the person (an action, an answer), nothing runs: stop the frame loop.
+      const asking = g.asking !== null || g.question?.chosen === -1;
       const stop = (asking && !this.wasAsking) || (g.done && !this.wasDone);
       const resume = !asking && this.wasAsking && !g.done; // the person did what was asked
       this.wasAsking = asking;

@@ -13,7 +13,7 @@ export const CONTROLS: Record<string, string[]> = {
   clock: ["#clock"],
   status: ["#status"],
   time: [".coursebar .timeline"],
-  share: ["#share", ".sharebox"],
+  share: ["#share", ".sharebox", "#saveScenario"],
   guide: [".coursebar label:has(> #scenario)", "#guide"],
   storage: ["#storageNote", "#freePlay"],
   client: ["#submitForm"],

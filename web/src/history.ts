@@ -6,6 +6,7 @@
 // shown in a banner like the live checker's, with porcupine's visualization a click away.
 
 import type { Snapshot } from "./api";
+import type { CheckerWorker } from "./checker";
 import { h } from "./dom";
 import { count } from "./words";
 
@@ -45,10 +46,6 @@ export interface Verdict {
 }
 
 
-/** Porcupine's own time limit for one check. */
-const CHECK_TIMEOUT_MS = 5000;
-/** A check still running after this long is ended with its worker (porcupine cannot stop a key's search in wasm). */
-const WATCHDOG_MS = 20000;
 /** Checks wait for the history to settle this long (wall ms) after a change. */
 const DEBOUNCE_MS = 300;
 /** Operations listed in the view, newest first. */
@@ -57,69 +54,6 @@ const ROWS = 40;
 const LIST_MS = 250;
 
 const secs = (ns: number): string => (ns / 1e9).toFixed(3);
-
-/** CheckerWorker runs the checker module in a worker, started on the first check. */
-class CheckerWorker {
-  private worker: Worker | null = null;
-  private seq = 0;
-  private readonly waiting = new Map<number, { resolve: (v: Verdict) => void; reject: (e: Error) => void; timer: number }>();
-
-  get started(): boolean {
-    return this.worker !== null;
-  }
-
-  check(history: string): Promise<Verdict> {
-    const w = this.start();
-    const id = ++this.seq;
-    return new Promise<Verdict>((resolve, reject) => {
-      const timer = window.setTimeout(() => {
-        this.fail(new Error(`the check took longer than ${WATCHDOG_MS / 1000} s and was stopped; the history may be too large or too concurrent`));
-      }, WATCHDOG_MS);
-      this.waiting.set(id, { resolve, reject, timer });
-      w.postMessage({ id, history, timeoutMs: CHECK_TIMEOUT_MS });
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const w = new Worker("checkworker.js");
-    w.onmessage = (e: MessageEvent<{ id: number; verdict?: string; error?: string }>) => {
-      const p = this.waiting.get(e.data.id);
-      if (!p) return;
-      this.waiting.delete(e.data.id);
-      window.clearTimeout(p.timer);
-      if (e.data.error !== undefined) {
-        p.reject(new Error(e.data.error));
-        this.stop(); // a module that failed to load is fetched again on the next check
-        return;
-      }
-      const v = JSON.parse(e.data.verdict ?? "{}") as Verdict & { error?: string };
-      if (v.error !== undefined) p.reject(new Error(v.error));
-      else p.resolve(v);
-    };
-    w.onerror = (e: ErrorEvent) => {
-      e.preventDefault();
-      this.fail(new Error(`the checker could not start (checkworker.js${e.message ? `: ${e.message}` : " did not load"})`));
-    };
-    this.worker = w;
-    return w;
-  }
-
-  /** fail ends the worker and every check waiting on it. */
-  private fail(err: Error): void {
-    for (const p of this.waiting.values()) {
-      window.clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.waiting.clear();
-    this.stop();
-  }
-
-  private stop(): void {
-    this.worker?.terminate();
-    this.worker = null;
-  }
-}
 
 /** HistoryPanel is the client history view and the linearizability banner. */
 export class HistoryPanel {
@@ -131,7 +65,6 @@ export class HistoryPanel {
   private readonly banner: HTMLElement;
   private readonly bannerText: HTMLElement;
   private readonly showBtn: HTMLButtonElement;
-  private readonly checker = new CheckerWorker();
   /** Set by a script's checkHistory(): checks go on after it, as if the view were open. */
   private asked = false;
   private followerReads = false;
@@ -154,6 +87,8 @@ export class HistoryPanel {
     root: HTMLElement,
     private readonly historyJSON: (n: number) => string,
     private readonly generation: () => number,
+    /** The checker module's worker, shared with the course's scenario files (checker.ts). */
+    private readonly checker: CheckerWorker,
   ) {
     this.box = h("details", "historybox", root);
     this.box.id = "historyBox";

@@ -1,7 +1,9 @@
 // The page's scripting API for course pages: window.raftlab.status/submit/crash/restart/transfer/
-// partition/heal/seek/traceHash/pause/run/history/checkHistory, and the same through
-// postMessage for host pages on another origin (checkHistory's answer comes when its promise
-// settles). Actions go through the page, so they are drawn and recorded as a person's.
+// partition/heal/seek/traceHash/pause/run/history/checkHistory/loadScenario/answer/answers/
+// resetAnswers/saveScenario, and the same through postMessage for host pages on another origin
+// (checkHistory's and loadScenario's answers come when their promises settle); a host page is
+// also sent each answer a student gives. Actions go through the page, so they are drawn and
+// recorded as a person's.
 // window.raftlab is this API alone: the wasm module's own calls stay on globalThis.raftlabWasm
 // (api.ts), which the page reads only through api.ts.
 
@@ -75,6 +77,30 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
     },
     checkHistory: () =>
       course.history.checkFromScript().then((v) => ({ outcome: v.outcome, keys: v.keys ?? [], ops: v.ops, ms: v.ms })),
+    loadScenario: async (text: unknown, name: unknown) => {
+      const file = typeof name === "string" && name !== "" ? name : "scenario.json";
+      const err = await course.loadScenario(str(text, "loadScenario"), file);
+      if (err) throw new Error(err);
+      const g = JSON.parse(lab.api.guideState()) as { id: string; title: string; steps: string[] };
+      return { id: g.id, title: g.title, steps: g.steps.length };
+    },
+    answer: (choice: unknown) => {
+      if (typeof choice !== "number" || !Number.isInteger(choice)) throw new Error("answer: want the choice's index, from 0");
+      const err = course.answer(choice);
+      if (err) throw new Error(err);
+      return null;
+    },
+    answers: (id: unknown) => {
+      const g = JSON.parse(lab.api.guideState()) as { id: string } | null;
+      const sc = typeof id === "string" && id !== "" ? id : g?.id;
+      if (!sc) throw new Error("answers: no guided scenario is open; name one");
+      return course.progress(sc);
+    },
+    resetAnswers: (id: unknown) => {
+      course.resetProgress(str(id, "resetAnswers"));
+      return null;
+    },
+    saveScenario: () => course.scenarioFile(),
     pause: () => (page.setRunning(false), null),
     run: () => (page.setRunning(true), null),
   };
@@ -104,6 +130,10 @@ export function installHostAPI(page: Page, course: Course): void {
       fail(err);
     }
   });
-  // Tell an embedding page that calls are answered from now on (messages sent before are lost).
-  if (window.parent !== window) window.parent.postMessage({ raftlab: "ready" }, "*");
+  // Tell an embedding page that calls are answered from now on (messages sent before are lost),
+  // and each answer a student gives, so that a course platform can grade.
+  if (window.parent !== window) {
+    window.parent.postMessage({ raftlab: "ready" }, "*");
+    course.onAnswer = (a) => window.parent.postMessage({ raftlab: "answer", ...a }, "*");
+  }
 }

@@ -1,9 +1,11 @@
 // Scenario files are validated with every problem named by its place in the file.
 
-package scenario
+package format
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -17,7 +19,7 @@ func TestParseFileNamesThePlace(t *testing.T) {
 	ok := `{"title":"a","text":"b","for":"1s"}`
 	for _, tc := range []struct{ name, json, want string }{
 		{"syntax", "{\n  \"id\": \"x\",\n  oops\n}", `custom.json: line 3, column 3: not JSON: invalid character 'o'`},
-		{"trailing data", file(ok) + `{}`, "custom.json: not JSON: more data after"},
+		{"trailing data", file(ok) + `{}`, "custom.json: line 1, column 99: not JSON: invalid character '{' after top-level value"},
 		{"unknown top field", `{"id":"x","title":"X","config":{"nodes":3},"steps":[` + ok + `],"extra":1}`,
 			`custom.json: extra: unknown field "extra" (want one of id, title, summary, config, steps)`},
 		{"field spelled in capitals", `{"ID":"x","title":"X","config":{"nodes":3},"steps":[` + ok + `]}`, `custom.json: ID: unknown field "ID"`},
@@ -35,7 +37,7 @@ func TestParseFileNamesThePlace(t *testing.T) {
 		{"missing title", file(`{"text":"b"}`), `custom.json: steps[0].title: required, and not blank`},
 		{"for and until", file(`{"title":"a","text":"b","for":"1s","until":{"cond":"leader"}}`), `custom.json: steps[0]: set for or until, not both`},
 		{"within without until", file(`{"title":"a","text":"b","within":"1s"}`), `custom.json: steps[0].within: bounds the wait for until`},
-		{"wait too long", file(`{"title":"a","text":"b","for":"2m"}`), `custom.json: steps[0].for: 2m0s is longer than the most a step may wait, 1m0s`},
+		{"wait too long", file(`{"title":"a","text":"b","for":"2m"}`), `custom.json: steps[0].for: 120000ms is longer than the most a step may wait, 1m`},
 		{"node outside the cluster", file(`{"title":"a","text":"b","do":[{"kind":"crash","node":"n4"}]}`), `custom.json: steps[0].do[0].node: "n4" is not a node of this cluster (n1 to n3`},
 		{"unbound name", file(`{"title":"a","text":"b","expect":[{"cond":"leader","node":"$old"}]}`), `custom.json: steps[0].expect[0].node: $old is not bound`},
 		{"field not used by the condition", file(`{"title":"a","text":"b","expect":[{"cond":"leader","peer":"n2"}]}`), `custom.json: steps[0].expect[0].peer: not used by condition "leader"`},
@@ -44,7 +46,9 @@ func TestParseFileNamesThePlace(t *testing.T) {
 		{"action needs a node", file(`{"title":"a","text":"b","do":[{"kind":"crash"}]}`), `custom.json: steps[0].do[0]: action "crash" needs node`},
 		{"ask needs a prompt", file(`{"title":"a","text":"b","ask":{"kind":"crash","node":"n1"}}`), `custom.json: steps[0].ask: action "crash" needs prompt`},
 		{"prompt outside ask", file(`{"title":"a","text":"b","do":[{"kind":"crash","node":"n1","prompt":"p"}]}`), `custom.json: steps[0].do[0].prompt: not used by action "crash"`},
-		{"malformed command", file(`{"title":"a","text":"b","do":[{"kind":"submit","command":"put x"}]}`), `custom.json: steps[0].do[0].command: kv: put needs a value`},
+		{"long command", file(`{"title":"a","text":"b","do":[{"kind":"submit","command":"put x ` + strings.Repeat("1", MaxCommandLen) + `"}]}`), `custom.json: steps[0].do[0].command: 1006 bytes; at most 1000`},
+		{"rate out of range", file(`{"title":"a","text":"b","do":[{"kind":"reorder","rate":1.5}]}`), `custom.json: steps[0].do[0].rate: want a number from 0 to 1, not 1.5`},
+		{"rate not used", file(`{"title":"a","text":"b","do":[{"kind":"crash","node":"n1","rate":0.5}]}`), `custom.json: steps[0].do[0].rate: not used by action "crash"`},
 		{"one group", file(`{"title":"a","text":"b","do":[{"kind":"partition","groups":[["n1","n2","n3"]]}]}`), `custom.json: steps[0].do[0].groups: want two groups of nodes or more`},
 		{"question without an answer", file(`{"title":"a","text":"b","question":{"prompt":"?","choices":[{"text":"yes"},{"text":"no"}]}}`),
 			`custom.json: steps[0].question.choices: give every choice a "when" condition (what happens decides), or mark exactly one "correct": true (found 0 with when, 0 correct)`},
@@ -90,7 +94,7 @@ func TestParseFileAcceptsAFullScenario(t *testing.T) {
 		  {"title":"t","text":"x","until":{"cond":"leader"},"within":"3s",
 		   "question":{"prompt":"Which node?","choices":[{"text":"n1","when":{"cond":"leader","node":"n1"}},{"text":"another","when":{"cond":"leader","node":"n2"}}],"explain":"e"}},
 		  {"title":"t","text":"x","let":{"old":"$leader"},"ask":{"kind":"crash","node":"$old","prompt":"Crash it."},
-		   "do":[{"kind":"submit","command":"put x 1"},{"kind":"batch","commands":["c1#1 put y 2","get y"]},{"kind":"partition","groups":[["$old"],["n2","n3"]]},{"kind":"latency","min":"1ms","max":"5ms"}],
+		   "do":[{"kind":"submit","command":"put x 1"},{"kind":"batch","commands":["c1#1 put y 2","get y"]},{"kind":"partition","groups":[["$old"],["n2","n3"]]},{"kind":"latency","min":"1ms","max":"5ms"},{"kind":"reorder","rate":0.25}],
 		   "for":"1s","expect":[{"cond":"state","node":"$old","state":"dead"},{"cond":"term","min":0,"max":3}],
 		   "question":{"prompt":"Survives?","choices":[{"text":"yes","correct":true},{"text":"no"}]}}
 		]}`))
@@ -102,10 +106,28 @@ func TestParseFileAcceptsAFullScenario(t *testing.T) {
 	}
 }
 
+// shipped returns the shipped scenario files, by name.
+func shipped(t *testing.T) map[string][]byte {
+	t.Helper()
+	names, err := filepath.Glob("../scenarios/*.json")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no shipped scenarios found (%v)", err)
+	}
+	out := map[string][]byte{}
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(n)] = b
+	}
+	return out
+}
+
 // Every shipped scenario passes ParseFile's checks (the page reads them with Decode).
 func TestShippedScenariosAreValid(t *testing.T) {
-	for _, f := range files {
-		if _, err := ParseFile(f.name, f.data); err != nil {
+	for name, b := range shipped(t) {
+		if _, err := ParseFile(name, b); err != nil {
 			t.Error(err)
 		}
 	}

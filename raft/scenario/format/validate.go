@@ -1,23 +1,21 @@
 // Validation of scenario files: every problem named by its place in the file
 // ("steps[2].until.cond: unknown condition …"), unknown fields refused, limits enforced.
 //
-// This code is in the page's wasm module too, where each fmt call and map literal costs
-// kilobytes: messages are built by concatenation and the tables are strings.
+// The page's checker module (wasm/checker) runs this code, within a size budget where each fmt
+// call, map literal and inlined copy of a helper costs kilobytes: messages are built by
+// concatenation, the tables are static lists, and the small helpers are not inlined.
 
-package scenario
+package format
 
 import (
 	"encoding/json"
-	"errors"
-	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"raftlab/raft/kv"
 )
 
 // Limits of a scenario file. A course's file comes from anywhere; these keep a page that opens
@@ -37,28 +35,41 @@ const (
 )
 
 // The conditions and the actions, each with the fields it uses besides cond or kind (the
-// required ones marked '!'), in alphabetical order; and the states a node can be in.
-const (
-	condUses   = "commit node min max;committed !command nodes exact;entry !node !index term;last-index !node min;leader node;match !node !peer min;no-leader node;no-violation;not-committed !command;state node !state;term node min max;violation contains"
-	actionUses = "batch node !commands;crash !node;crash-all;cut !node !peer;disconnect !node;heal !node !peer;heal-all;latency !min !max;link-latency !node !peer !min !max;partition !groups;reconnect !node;restart !node;restart-all;submit node !command;timeout !node;transfer !node;unreliable on"
-	states     = "follower pre-candidate candidate leader dead"
+// required ones marked '!'), in alphabetical order; and the states a node can be in. Lists
+// of strings, not maps: these are static data in the wasm module, with no code to build them.
+var (
+	condUses = [][]string{
+		{"commit", "node", "min", "max"}, {"committed", "!command", "nodes", "exact"}, {"entry", "!node", "!index", "term"},
+		{"last-index", "!node", "min"}, {"leader", "node"}, {"match", "!node", "!peer", "min"}, {"no-leader", "node"},
+		{"no-violation"}, {"not-committed", "!command"}, {"state", "node", "!state"}, {"term", "node", "min", "max"},
+		{"violation", "contains"},
+	}
+	actionUses = [][]string{
+		{"batch", "node", "!commands"}, {"crash", "!node"}, {"crash-all"}, {"cut", "!node", "!peer"}, {"disconnect", "!node"}, {"duplicate", "rate"},
+		{"heal", "!node", "!peer"}, {"heal-all"}, {"latency", "!min", "!max"}, {"link-latency", "!node", "!peer", "!min", "!max"},
+		{"partition", "!groups"}, {"reconnect", "!node"}, {"reorder", "rate"}, {"restart", "!node"}, {"restart-all"}, {"submit", "node", "!command"},
+		{"timeout", "!node"}, {"transfer", "!node"}, {"unreliable", "on"},
+	}
+	states     = []string{"follower", "pre-candidate", "candidate", "leader", "dead"}
+	condFields = []string{"node", "peer", "state", "min", "max", "term", "index", "command", "nodes", "exact", "contains"}
+	actFields  = []string{"node", "peer", "groups", "command", "commands", "on", "rate", "min", "max", "prompt"}
 )
 
 // uses returns the fields that name uses in table, and whether table has name.
-func uses(table, name string) ([]string, bool) {
-	for _, e := range strings.Split(table, ";") {
-		if f := strings.Fields(e); f[0] == name {
-			return f[1:], true
+func uses(table [][]string, name string) ([]string, bool) {
+	for _, e := range table {
+		if e[0] == name {
+			return e[1:], true
 		}
 	}
 	return nil, false
 }
 
 // names lists the names a table defines: "commit, committed, …".
-func names(table string) string {
+func names(table [][]string) string {
 	var out []string
-	for _, e := range strings.Split(table, ";") {
-		out = append(out, strings.Fields(e)[0])
+	for _, e := range table {
+		out = append(out, e[0])
 	}
 	return strings.Join(out, ", ")
 }
@@ -83,6 +94,7 @@ type checker struct {
 	present map[string]bool // the paths of the fields the file sets
 }
 
+//go:noinline
 func (c *checker) add(path, msg string) {
 	if len(c.probs) == maxProblems {
 		c.probs = append(c.probs, "(more problems not shown; "+strconv.Itoa(maxProblems)+" is the most reported)")
@@ -116,14 +128,8 @@ func parse(b []byte) (*Scenario, []string) {
 	if !utf8.Valid(b) {
 		return nil, []string{"not UTF-8 text"}
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var raw any
-	err := dec.Decode(&raw)
-	if err == nil && dec.More() {
-		err = errors.New("more data after the scenario's closing }")
-	}
-	if err != nil {
+	var raw any // (json.Decoder would bring the file-reading code of package os along)
+	if err := json.Unmarshal(b, &raw); err != nil {
 		msg := "not JSON: " + strings.TrimPrefix(err.Error(), "json: ")
 		if se, ok := err.(*json.SyntaxError); ok { // (errors.As would add 25 KB to the page's module)
 			// The offset is past the offending byte.
@@ -216,9 +222,13 @@ func (c *checker) shape(path string, v any, t reflect.Type) {
 		if _, ok := v.(bool); !ok {
 			want = "true or false"
 		}
-	default: // the whole numbers
-		n, ok := v.(json.Number)
-		if _, err := strconv.ParseUint(string(n), 10, 64); !ok || err != nil || (k == reflect.Int && len(n) > 9) {
+	case k == reflect.Float64: // a share, from 0 to 1
+		if n, ok := v.(float64); !ok || n < 0 || n > 1 {
+			want = "a number from 0 to 1"
+		}
+	default: // the whole numbers, decoded as float64
+		n, ok := v.(float64)
+		if !ok || n < 0 || n != math.Trunc(n) || (k == reflect.Int && n > 999999999) || n >= 1<<64 {
 			want = "a whole number from 0 to 999999999"
 			if k == reflect.Uint64 {
 				want = "a whole number from 0 to 2^64-1"
@@ -230,6 +240,7 @@ func (c *checker) shape(path string, v any, t reflect.Type) {
 	}
 }
 
+//go:noinline
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -243,8 +254,8 @@ func jsonKind(v any) string {
 		return "null"
 	case string:
 		return strconv.Quote(v)
-	case json.Number:
-		return string(v)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
 	case bool:
 		return strconv.FormatBool(v)
 	case []any:
@@ -253,12 +264,13 @@ func jsonKind(v any) string {
 	return "an object"
 }
 
+//go:noinline
 func at(path, field string, i int) string { return path + "." + field + "[" + strconv.Itoa(i) + "]" }
 
 // fields checks that the object at path sets the fields in want (required ones marked '!')
 // and no other of all.
-func (c *checker) fields(path, what string, want []string, all string) {
-	for _, f := range strings.Fields(all) {
+func (c *checker) fields(path, what string, want, all []string) {
+	for _, f := range all {
 		p := join(path, f)
 		used, required := false, false
 		for _, w := range want {
@@ -274,6 +286,7 @@ func (c *checker) fields(path, what string, want []string, all string) {
 	}
 }
 
+//go:noinline
 func (c *checker) text(path, s string, max int, required bool) {
 	switch {
 	case required && strings.TrimSpace(s) == "":
@@ -283,15 +296,17 @@ func (c *checker) text(path, s string, max int, required bool) {
 	}
 }
 
+//go:noinline
 func (c *checker) count(path string, n, most int, what string) {
 	if n > most {
 		c.add(path, strconv.Itoa(n)+" "+what+"; at most "+strconv.Itoa(most))
 	}
 }
 
+//go:noinline
 func (c *checker) wait(path string, d Duration) {
 	if time.Duration(d) > MaxWait {
-		c.add(path, time.Duration(d).String()+" is longer than the most a step may wait, "+MaxWait.String())
+		c.add(path, strconv.FormatInt(int64(time.Duration(d)/time.Millisecond), 10)+"ms is longer than the most a step may wait, 1m")
 	}
 }
 
@@ -311,7 +326,7 @@ func (c *checker) scenario(sc *Scenario) {
 	if c.present["config.electionTimeoutMin"] != c.present["config.electionTimeoutMax"] {
 		c.add("config", "set electionTimeoutMin and electionTimeoutMax together")
 	} else if c.present["config.electionTimeoutMin"] && (lo < 10*time.Millisecond || hi < lo || hi > time.Minute) {
-		c.add("config", "election timeouts "+lo.String()+"–"+hi.String()+": want 10ms ≤ min ≤ max ≤ 1m")
+		c.add("config", "want 10ms ≤ electionTimeoutMin ≤ electionTimeoutMax ≤ 1m")
 	}
 	c.count("config.maxEntriesPerMsg", cf.MaxEntriesPerMsg, 10000, "entries")
 	c.count("config.compact", cf.Compact, 1000000, "entries")
@@ -333,7 +348,12 @@ func (c *checker) step(path string, st *Step, nodes int, bound map[string]bool) 
 	c.text(path+".text", st.Text, MaxText, true)
 	// Names bound by this step's let may be used in its actions and conditions, not in its
 	// other let bindings (they are bound in no particular order).
-	for _, name := range slices.Sorted(maps.Keys(st.Let)) {
+	var letNames []string
+	for name := range st.Let {
+		letNames = append(letNames, name)
+	}
+	slices.Sort(letNames)
+	for _, name := range letNames {
 		p, ref := join(path+".let", name), st.Let[name]
 		if name == "" || name == "leader" || len(name) > MaxTitle || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
 			c.add(p, strconv.Quote(name)+`: a name is letters, digits, '_' and '-', and not "leader"`)
@@ -414,10 +434,10 @@ func (c *checker) cond(path string, x Cond, nodes int, bound map[string]bool) {
 		c.add(path+".cond", "unknown condition "+strconv.Quote(x.Cond)+" (want one of "+names(condUses)+")")
 		return
 	}
-	c.fields(path, "condition "+strconv.Quote(x.Cond), want, "node peer state min max term index command nodes exact contains")
+	c.fields(path, "condition "+strconv.Quote(x.Cond), want, condFields)
 	c.refs(path, x.Node, x.Peer, nil, nodes, bound)
-	if x.State != "" && !strings.Contains(" "+states+" ", " "+x.State+" ") {
-		c.add(path+".state", "unknown state "+strconv.Quote(x.State)+" (want one of "+strings.ReplaceAll(states, " ", ", ")+")")
+	if x.State != "" && !slices.Contains(states, x.State) {
+		c.add(path+".state", "unknown state "+strconv.Quote(x.State)+" (want one of "+strings.Join(states, ", ")+")")
 	}
 	if x.Max != nil && *x.Max < x.Min {
 		c.add(path, "max is below min")
@@ -429,15 +449,15 @@ func (c *checker) cond(path string, x Cond, nodes int, bound map[string]bool) {
 }
 
 func (c *checker) action(path string, a ActionSpec, nodes int, bound map[string]bool) {
-	want, ok := uses(actionUses, string(a.Kind))
+	want, ok := uses(actionUses, a.Kind)
 	if !ok {
-		c.add(path+".kind", "unknown action "+strconv.Quote(string(a.Kind))+" (want one of "+names(actionUses)+")")
+		c.add(path+".kind", "unknown action "+strconv.Quote(a.Kind)+" (want one of "+names(actionUses)+")")
 		return
 	}
 	if strings.HasSuffix(path, ".ask") {
-		want = append(want, "!prompt")
+		want = append(slices.Clip(want), "!prompt")
 	}
-	c.fields(path, "action "+strconv.Quote(string(a.Kind)), want, "node peer groups command commands on min max prompt")
+	c.fields(path, "action "+strconv.Quote(a.Kind), want, actFields)
 	c.text(path+".prompt", a.Prompt, MaxTitle, false)
 	c.refs(path, a.Node, a.Peer, a.Groups, nodes, bound)
 	if a.Kind == "partition" && len(a.Groups) < 2 {
@@ -475,14 +495,10 @@ func (c *checker) refs(path, node, peer string, groups [][]string, nodes int, bo
 	}
 }
 
-// command checks a key-value command, or a request as the page logs one ("c1#7 put x 1").
+// command checks a command's length. Whether it is a key-value command is checked by
+// scenario.CheckCommands, with the key-value parser, which the checker module does without.
 func (c *checker) command(path, s string) {
-	if s == "" {
-		return
-	}
 	if len(s) > MaxCommandLen {
 		c.add(path, strconv.Itoa(len(s))+" bytes; at most "+strconv.Itoa(MaxCommandLen))
-	} else if _, err := kv.DecodeRequest([]byte(s)); err != nil {
-		c.add(path, err.Error())
 	}
 }

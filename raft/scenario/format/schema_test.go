@@ -2,7 +2,7 @@
 // field, and a small interpreter of the schema's keywords accepts the shipped scenarios and
 // refuses broken ones.
 
-package scenario
+package format
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ import (
 
 func loadSchema(t *testing.T) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile("scenario.schema.json")
+	b, err := os.ReadFile("../scenario.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestSchemaMatchesTheTypes(t *testing.T) {
 		return out
 	}
 	for _, tc := range []struct{ def, prop, want string }{
-		{"cond", "cond", names(condUses)}, {"action", "kind", names(actionUses)}, {"cond", "state", strings.ReplaceAll(states, " ", ", ")},
+		{"cond", "cond", names(condUses)}, {"action", "kind", names(actionUses)}, {"cond", "state", strings.Join(states, ", ")},
 	} {
 		if got := strings.Join(enum(tc.def, tc.prop), ", "); got != tc.want {
 			t.Errorf("the schema's %s.%s: %s; the checker knows %s", tc.def, tc.prop, got, tc.want)
@@ -103,6 +103,7 @@ func validate(root, schema map[string]any, v any, path string) string {
 			"object": reflect.TypeOf(v) == reflect.TypeFor[map[string]any](), "array": reflect.TypeOf(v) == reflect.TypeFor[[]any](),
 			"string": reflect.TypeOf(v) == reflect.TypeFor[string](), "boolean": reflect.TypeOf(v) == reflect.TypeFor[bool](),
 			"integer": reflect.TypeOf(v) == reflect.TypeFor[json.Number]() && !strings.ContainsAny(fmt.Sprint(v), ".eE"),
+			"number":  reflect.TypeOf(v) == reflect.TypeFor[json.Number](),
 		}[ty]
 		if !okType {
 			return fmt.Sprintf("%s: not of type %s", path, ty)
@@ -186,8 +187,8 @@ func TestSchemaAcceptsTheShippedScenariosAndRefusesBrokenOnes(t *testing.T) {
 		}
 		return v
 	}
-	for _, f := range files {
-		if r := validate(schema, schema, decode(string(f.data)), f.name); r != "" {
+	for name, b := range shipped(t) {
+		if r := validate(schema, schema, decode(string(b)), name); r != "" {
 			t.Errorf("the schema refuses a shipped scenario: %s", r)
 		}
 	}
