@@ -73,6 +73,8 @@ bench:
 	$(GO) test -run '^$$' -bench CompactedFile -benchtime 1x ./server/internal/boltstore/
 	@echo "--- native compaction: a follower 100,000 entries behind catching up over loopback, by snapshot, then by entries"
 	$(GO) test -run '^$$' -bench CatchUp -benchtime 1x ./server/internal/member/
+	@echo "--- mixed cluster, 5 members (2 in the server, 3 node processes), 12 clients, a follower restarted every 10 s for 60 s: no election"
+	$(GO) test -count=1 -run TestQuietCluster -v ./server/ -args -quiet.duration=60s -quiet.restart=10s
 
 # The page's figures (needs the built page and Chromium): compressed wasm size, time to
 # interactive, frames per second with 9 nodes at 1x.

@@ -1,7 +1,8 @@
 //go:build !js
 
 // Mixed clusters in the server: the -cluster, -members, -native, -data and -allow-origin flags,
-// the hub at /ws, the scripting API at /api/, and the native members run in this process.
+// the hub at /ws, the scripting API at /api/, the metrics at /metrics, and the native members
+// run in this process.
 package main
 
 import (
@@ -14,11 +15,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"raftlab/raft"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/hub"
+	"raftlab/server/internal/linkstats"
 	"raftlab/server/internal/member"
+	"raftlab/server/internal/metrics"
 	"raftlab/server/native"
 	"raftlab/server/wire"
 )
@@ -28,6 +32,8 @@ type clusterFlags struct {
 	cluster, members, native, data string
 	allowOrigins                   stringList
 	options                        wire.Options
+	electionTimeout                time.Duration
+	fs                             *flag.FlagSet // to tell flags given from defaults
 }
 
 // compactFlag is -compact N, kept in the options the welcome carries: 0 there means the
@@ -62,6 +68,12 @@ func (c compactFlag) Set(v string) error {
 	return nil
 }
 
+// DefaultElectionTimeout is a mixed cluster's shortest election timeout. Its members persist
+// each step with an fsync, and on a shared machine one can take 250–500 ms: a leader blocked
+// that long sends no heartbeat, so the core's 150 ms would depose it (see "Elections under
+// load" in the README). etcd and hashicorp/raft default to about a second too.
+const DefaultElectionTimeout = time.Second
+
 type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
@@ -69,16 +81,29 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // addClusterFlags registers the mixed-cluster flags on fs.
 func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
-	f := &clusterFlags{}
+	f := &clusterFlags{fs: fs}
 	fs.StringVar(&f.cluster, "cluster", "", "name of a cluster of browser and native members to host (with -members)")
 	fs.StringVar(&f.members, "members", "", "the cluster's member ids, comma-separated, e.g. n1,n2,b1,b2,b3")
 	fs.StringVar(&f.native, "native", "", "members to run as native nodes inside this server, e.g. n1,n2 (the others join from pages or `server node`)")
 	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
-	fs.BoolVar(&f.options.PreVote, "prevote", false, "every member asks for pre-votes before it starts an election (Raft thesis 9.6)")
-	fs.BoolVar(&f.options.CheckQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
+	// On by default: a member that misses its leader's heartbeats for a moment (a restart, a
+	// stall) must not depose a leader the others still hear. See "Elections under load" in
+	// the README.
+	fs.BoolVar(&f.options.PreVote, "prevote", true, "every member asks for pre-votes before it starts an election (Raft thesis 9.6); -prevote=false turns it off")
+	fs.BoolVar(&f.options.CheckQuorum, "checkquorum", true, "a leader that has not heard from a majority within an election timeout steps down; -checkquorum=false turns it off")
 	fs.Var(compactFlag{&f.options}, "compact", "every member compacts its log into a snapshot once it has applied `N` entries since its last (Raft §7); 0 never compacts")
+	fs.DurationVar(&f.electionTimeout, "election-timeout", DefaultElectionTimeout, "the members' shortest election timeout (the longest is twice it); the lab's simulated clusters use 150ms")
 	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws besides the server's own; repeatable; * allows any")
 	return f
+}
+
+// given reports whether the flag was on the command line.
+func (f *clusterFlags) given(name string) bool {
+	found := false
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { found = found || fl.Name == name })
+	}
+	return found
 }
 
 // usageError is a bad flag: the command exits with status 2.
@@ -136,8 +161,8 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 	}
 	m := &mixed{logf: logf, hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
 	if f.cluster == "" {
-		if f.members != "" || f.native != "" || f.options != (wire.Options{}) {
-			return nil, usagef("-members, -native, -prevote, -checkquorum and -compact need -cluster NAME")
+		if f.members != "" || f.native != "" || f.given("prevote") || f.given("checkquorum") || f.given("compact") || f.given("election-timeout") {
+			return nil, usagef("-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster NAME")
 		}
 		return m, nil
 	}
@@ -165,6 +190,13 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 	}
 	if err := m.hub.AddCluster(f.cluster, members); err != nil {
 		return nil, usagef("%v", err)
+	}
+	if f.electionTimeout != 0 {
+		ms := f.electionTimeout.Milliseconds()
+		if f.electionTimeout%time.Millisecond != 0 || ms < wire.MinElectionTimeoutMs || ms > wire.MaxElectionTimeoutMs {
+			return nil, usagef("-election-timeout %v: want whole milliseconds from %dms to %ds", f.electionTimeout, wire.MinElectionTimeoutMs, wire.MaxElectionTimeoutMs/1000)
+		}
+		f.options.ElectionTimeoutMs = int(ms)
 	}
 	m.options = f.options
 	if err := m.hub.SetOptions(f.cluster, f.options); err != nil {
@@ -194,11 +226,11 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	}
 	send := func(msgs []raft.Message) { m.hub.Route(m.cluster, msgs) }
 	if native.UnreliableFromEnv() {
-		send = native.Unreliable(send, seed(id))
+		send = native.Unreliable(send, seed(id), func(ms []raft.Message) { m.hub.Links().Dropped(m.cluster, ms, linkstats.Unreliable) })
 	}
 	rc := raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)}
 	m.options.Apply(&rc)
-	nc := native.Config{Raft: rc, Send: send}
+	nc := native.Config{Raft: rc, Send: send, Logf: m.logf}
 	member.KVApp(&nc, m.logf)
 	n, err := native.Start(nc)
 	if err != nil {
@@ -226,10 +258,20 @@ func seed(id string) uint64 {
 	return h
 }
 
-// mount adds /ws and /api/ to mux.
+// mount adds /ws, /api/ and /metrics to mux.
 func (m *mixed) mount(mux *http.ServeMux) {
 	mux.Handle("/ws", m.hub)
 	mux.Handle("/api/", m.hub.APIHandler())
+	reg := metrics.New(func() []metrics.Member {
+		ms := make([]metrics.Member, 0, len(m.natives))
+		for _, n := range m.natives {
+			ms = append(ms, metrics.Member{Cluster: m.cluster, ID: n.id, Stats: n.node.Stats, Writes: n.store.WriteTimes})
+		}
+		return ms
+	}, m.hub.Links())
+	reg.MustRegister(m.hub.Collectors()...)
+	reg.MustRegister(metrics.QueueWait(m.hub.QueueWait))
+	mux.Handle("GET /metrics", metrics.Handler(reg))
 }
 
 // describe says what the server hosts, for its start-up line.

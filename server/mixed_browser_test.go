@@ -44,6 +44,8 @@ func TestBrowserMixedCluster(t *testing.T) {
 	waitUntil(t, "a leader in the page", func() bool { return strings.HasPrefix(info().Leader, "b") })
 	pageSubmit(p, "put y 2")
 	p.waitFor("n1 shown unreachable", `[...document.querySelectorAll("#members tr[data-id=n1] td")][2].textContent === "no"`)
+	// The hub drops what the others still send to n1, and the table says so.
+	p.waitFor("drops to n1 shown", `/^\d+ unreachable/.test([...document.querySelectorAll("#members tr[data-id=n1] td")][8].textContent)`)
 	if c := info(); c.Term < before.Term {
 		t.Errorf("term went back from %d to %d", before.Term, c.Term)
 	}

@@ -11,15 +11,37 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"raftlab/server/internal/member"
+	"raftlab/server/internal/metrics"
 	"raftlab/server/wire"
 )
+
+// serveNodeHTTP serves the node process's /metrics on addr until the returned function is
+// called.
+func serveNodeHTTP(addr string, m *member.Member, cluster, id string, stdout io.Writer) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	reg := metrics.New(func() []metrics.Member {
+		return []metrics.Member{{Cluster: cluster, ID: id, Stats: m.Node().Stats, Writes: m.WriteTimes}}
+	}, m.Links())
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) // returns when srv is closed
+	fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics\n", id, ln.Addr())
+	return func() { srv.Close() }, nil
+}
 
 // runNode runs `server node` until SIGINT or SIGTERM. It returns the exit code: 2 for bad
 // flags, 1 when the member cannot start or stops by itself.
@@ -30,8 +52,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "this member's id, one of the cluster's members (required)")
 	join := fs.String("join", "", "the server's WebSocket endpoint, e.g. ws://localhost:8080/ws (required)")
 	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
+	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR
+		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-http ADDR]
 
 Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
 process. The member list and options (-prevote, -checkquorum, -compact) come from the
@@ -103,6 +126,15 @@ flags:
 	} else {
 		fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %s\n",
 			*id, strings.Join(m.Members(), ","), st.Term, entries(st.LastIndex))
+	}
+	if *httpAddr != "" {
+		stopHTTP, err := serveNodeHTTP(*httpAddr, m, *cluster, *id, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "server node: -http %s: %v\n", *httpAddr, err)
+			m.Close()
+			return 1
+		}
+		defer stopHTTP()
 	}
 	code := 0
 	select {

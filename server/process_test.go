@@ -412,10 +412,13 @@ func TestCommandFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
-		{[]string{"-prevote"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
-		{[]string{"-compact", "50"}, 2, "-members, -native, -prevote, -checkquorum and -compact need -cluster"},
+		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
+		{[]string{"-prevote"}, 2, "-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
+		{[]string{"-compact", "50"}, 2, "-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
+		{[]string{"-election-timeout", "2s"}, 2, "need -cluster"},
 		{[]string{"-cluster", "demo", "-members", "n1", "-compact", "-5"}, 2, "want a number of entries, or 0 to never compact"},
+		{[]string{"-cluster", "demo", "-members", "n1", "-election-timeout", "50ms"}, 2, "-election-timeout 50ms: want whole milliseconds from 100ms to 60s"},
+		{[]string{"-cluster", "demo", "-members", "n1", "-election-timeout", "1500us"}, 2, "want whole milliseconds"},
 		{[]string{"-cluster", "demo"}, 2, "needs -members"},
 		{[]string{"-cluster", "demo", "-members", "n1,n1"}, 2, `member "n1" listed twice`},
 		{[]string{"-cluster", "demo", "-members", "n1,n 2"}, 2, "use letters, digits"},

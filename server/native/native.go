@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"raftlab/raft"
@@ -36,6 +37,9 @@ type Config struct {
 	// InboxSize bounds the queue of message batches waiting to be stepped; a batch that finds
 	// it full is dropped. Default 1024.
 	InboxSize int
+	// Logf, if set, logs the node's leader and term changes and its election timeouts, one
+	// line each, with the reason (see watch.go). Nothing per message.
+	Logf func(format string, args ...any)
 }
 
 // Result is the outcome of a committed command.
@@ -53,6 +57,10 @@ type Status struct {
 
 // ErrStopped is returned by Submit on a stopped node, and by Submit calls pending when it stops.
 var ErrStopped = errors.New("native: node stopped")
+
+// ErrNotSubmitted is returned (wrapping the context's error) by Submit when ctx ended before
+// the node took the command: it is in no log.
+var ErrNotSubmitted = errors.New("native: the command did not reach the node")
 
 // ErrReplaced is returned by Submit when the entry was overwritten by another leader's entry.
 var ErrReplaced = errors.New("native: the command was lost to a leader change; it was not committed")
@@ -81,12 +89,17 @@ type Node struct {
 	// Owned by the goroutine.
 	pending map[uint64]*proposal // by log index
 	applied uint64
+	watch   watch // what the log lines and the timeout diagnostics need
+
+	stats stats // read by Stats from any goroutine
 }
 
 type proposal struct {
 	cmd   []byte
 	term  uint64
 	reply chan submitReply // buffered: the goroutine never blocks on it
+	// state: 0 queued, 1 taken by the goroutine, 2 withdrawn by Submit (its ctx ended first).
+	state atomic.Int32
 }
 
 type submitReply struct {
@@ -124,6 +137,12 @@ func Start(cfg Config) (*Node, error) {
 		done:    make(chan struct{}),
 		pending: make(map[uint64]*proposal),
 	}
+	// Stats reads the restored state until the first step publishes its own.
+	st := rn.Status()
+	n.stats.term.Store(st.Term)
+	n.stats.commit.Store(st.CommitIndex)
+	n.stats.last.Store(st.LastIndex)
+	n.watch.term = st.Term
 	go n.run()
 	return n, nil
 }
@@ -156,9 +175,9 @@ func (n *Node) Submit(ctx context.Context, cmd []byte) (Result, error) {
 	select {
 	case n.props <- p:
 	case <-n.done:
-		return Result{}, n.stopErr()
+		return Result{}, fmt.Errorf("%w: %w", ErrNotSubmitted, n.stopErr())
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return Result{}, fmt.Errorf("%w: %w", ErrNotSubmitted, ctx.Err())
 	}
 	select {
 	case r := <-p.reply:
@@ -166,6 +185,10 @@ func (n *Node) Submit(ctx context.Context, cmd []byte) (Result, error) {
 	case <-n.done:
 		return Result{}, n.stopErr()
 	case <-ctx.Done():
+		if p.state.CompareAndSwap(0, 2) {
+			// Still queued: the goroutine will skip it, so it is in no log.
+			return Result{}, fmt.Errorf("%w: %w", ErrNotSubmitted, ctx.Err())
+		}
 		return Result{}, ctx.Err()
 	}
 }
@@ -233,11 +256,13 @@ func (n *Node) run() {
 			n.failPending(ErrStopped)
 			return
 		case <-timer.C:
-			n.rn.Tick(n.now())
+			n.tick()
 		case msgs := <-n.inbox:
 			n.step(msgs)
 		case p := <-n.props:
-			batch, waiting = append(batch[:0], p.cmd), append(waiting[:0], p)
+			if p.state.CompareAndSwap(0, 1) {
+				batch, waiting = append(batch[:0], p.cmd), append(waiting[:0], p)
+			}
 		case c := <-n.status:
 			c <- Status{Status: n.rn.Status(), Applied: n.applied}
 			continue
@@ -249,7 +274,9 @@ func (n *Node) run() {
 			case msgs := <-n.inbox:
 				n.step(msgs)
 			case p := <-n.props:
-				batch, waiting = append(batch, p.cmd), append(waiting, p)
+				if p.state.CompareAndSwap(0, 1) {
+					batch, waiting = append(batch, p.cmd), append(waiting, p)
+				}
 			default:
 				break drain
 			}
@@ -263,10 +290,38 @@ func (n *Node) run() {
 	}
 }
 
-func (n *Node) step(msgs []raft.Message) {
+// tick fires the node's timer. Messages already waiting in the inbox are stepped first: they
+// arrived before the timer was handled, and when the goroutine could not run for a while (a
+// long storage write, CPU starvation) the leader's AppendEntries may be among them. Ticking
+// first would start an election against a leader that is alive, which is what restarted,
+// catching-up followers did under load (see the README's "Elections under load").
+func (n *Node) tick() {
 	now := n.now()
-	for _, m := range msgs {
-		n.rn.Step(now, m)
+	late := max(now-n.rn.Deadline(), 0)
+	n.stats.timerLate.Observe(late)
+	waiting := 0
+	for ; waiting < maxBatch; waiting++ {
+		select {
+		case msgs := <-n.inbox:
+			n.step(msgs)
+			continue
+		default:
+		}
+		break
+	}
+	n.watch.tickLate, n.watch.tickQueued = late, waiting
+	n.rn.Tick(n.now())
+}
+
+// step steps a batch of messages, each at the time it is stepped: a step that writes to
+// storage can take milliseconds, and a timer reset against an earlier time would expire early.
+func (n *Node) step(msgs []raft.Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		_, term := n.rn.Role()
+		now := n.now()
+		n.rn.Step(now, *m)
+		n.watch.stepped(now, m, term, n.rn)
 	}
 }
 
@@ -300,11 +355,13 @@ func (n *Node) handleReady() bool {
 		}
 	}
 	rd := n.rn.Ready()
-	if n.cfg.OnEvent != nil {
-		for _, e := range rd.Events {
-			n.cfg.OnEvent(e)
+	for i := range rd.Events {
+		n.observe(&rd.Events[i])
+		if n.cfg.OnEvent != nil {
+			n.cfg.OnEvent(rd.Events[i])
 		}
 	}
+	n.publish()
 	if len(rd.Messages) > 0 {
 		n.cfg.Send(rd.Messages)
 	}
@@ -317,6 +374,10 @@ func (n *Node) handleReady() bool {
 			}
 		}
 		n.applied = s.Index
+		n.stats.applied.Store(s.Index)
+		if n.stats.commit.Load() < s.Index {
+			n.stats.commit.Store(s.Index)
+		}
 		for i, p := range n.pending {
 			if i <= s.Index {
 				delete(n.pending, i)
@@ -330,6 +391,7 @@ func (n *Node) handleReady() bool {
 			v = n.cfg.Apply(e)
 		}
 		n.applied = e.Index
+		n.stats.applied.Store(e.Index)
 		if p, ok := n.pending[e.Index]; ok {
 			delete(n.pending, e.Index)
 			if p.term == e.Term {

@@ -263,6 +263,7 @@ func TestUnreliable(t *testing.T) {
 	var mu sync.Mutex
 	var got []raft.Message
 	var at []time.Duration
+	reported := 0
 	start := time.Now()
 	send := Unreliable(func(ms []raft.Message) {
 		mu.Lock()
@@ -271,7 +272,7 @@ func TestUnreliable(t *testing.T) {
 			got = append(got, m)
 			at = append(at, time.Since(start))
 		}
-	}, 1)
+	}, 1, func(ms []raft.Message) { mu.Lock(); reported += len(ms); mu.Unlock() })
 	const n = 2000
 	for i := range n {
 		send([]raft.Message{{Type: raft.MsgApp, From: "a", To: "b", Term: 1, Commit: uint64(i)}})
@@ -287,9 +288,9 @@ func TestUnreliable(t *testing.T) {
 				late++
 			}
 		}
-		total := len(got)
+		total := len(got) + reported
 		mu.Unlock()
-		if total >= n*85/100 || time.Now().After(deadline) {
+		if total >= n || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -299,6 +300,9 @@ func TestUnreliable(t *testing.T) {
 	dropped := n - len(got)
 	if dropped < n*5/100 || dropped > n*15/100 {
 		t.Errorf("dropped %d of %d; want about 10%%", dropped, n)
+	}
+	if reported != dropped {
+		t.Errorf("reported %d drops; %d were dropped", reported, dropped)
 	}
 	if late < n*5/100 || late > n*15/100 {
 		t.Errorf("delayed %d of %d by %v; want about 10%%", late, n, UnreliableLag)

@@ -24,16 +24,19 @@ func UnreliableFromEnv() bool {
 }
 
 // Unreliable wraps send so that each message is dropped with probability UnreliableDrop,
-// delayed by UnreliableLag with probability UnreliableDelay, and otherwise sent at once. The
-// returned function must be called from one goroutine (a Node's); delayed messages are sent
-// from a timer's goroutine.
-func Unreliable(send func([]raft.Message), seed uint64) func([]raft.Message) {
+// delayed by UnreliableLag with probability UnreliableDelay, and otherwise sent at once.
+// dropped, if not nil, is told of each message dropped. The returned function must be called
+// from one goroutine (a Node's); delayed messages are sent from a timer's goroutine.
+func Unreliable(send func([]raft.Message), seed uint64, dropped func([]raft.Message)) func([]raft.Message) {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	return func(msgs []raft.Message) {
 		now := make([]raft.Message, 0, len(msgs))
 		for _, m := range msgs {
 			switch r := rng.Float64(); {
 			case r < UnreliableDrop:
+				if dropped != nil {
+					dropped([]raft.Message{m})
+				}
 			case r < UnreliableDrop+UnreliableDelay:
 				late := []raft.Message{m}
 				time.AfterFunc(UnreliableLag, func() { send(late) })

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
@@ -123,7 +124,16 @@ type Options struct {
 	// Compact is the log compaction threshold (raft.Config.CompactThreshold): 0 means
 	// DefaultCompact, -1 never compacts.
 	Compact int `json:"compact,omitempty"`
+	// ElectionTimeoutMs is the shortest election timeout in milliseconds; the longest is twice
+	// it. 0 keeps the core's default (150–300 ms).
+	ElectionTimeoutMs int `json:"electionTimeoutMs,omitempty"`
 }
+
+// Bounds of Options.ElectionTimeoutMs: above the core's 50 ms heartbeat, at most a minute.
+const (
+	MinElectionTimeoutMs = 100
+	MaxElectionTimeoutMs = 60000
+)
 
 // Apply sets the options in a member's configuration; o may be nil (every option at its
 // default).
@@ -133,6 +143,10 @@ func (o *Options) Apply(c *raft.Config) {
 		d = *o
 	}
 	c.PreVote, c.CheckQuorum = d.PreVote, d.CheckQuorum
+	if d.ElectionTimeoutMs > 0 {
+		c.ElectionTimeoutMin = time.Duration(d.ElectionTimeoutMs) * time.Millisecond
+		c.ElectionTimeoutMax = 2 * c.ElectionTimeoutMin
+	}
 	switch {
 	case d.Compact == 0:
 		c.CompactThreshold = DefaultCompact
@@ -276,6 +290,9 @@ func (e *Envelope) Validate() error {
 	}
 	if e.Options != nil && e.Type != TypeWelcome {
 		return errorf(CodeBadFrame, "%s: options come only in a welcome", e.Type)
+	}
+	if o := e.Options; o != nil && o.ElectionTimeoutMs != 0 && (o.ElectionTimeoutMs < MinElectionTimeoutMs || o.ElectionTimeoutMs > MaxElectionTimeoutMs) {
+		return errorf(CodeBadFrame, "welcome: election timeout of %d ms is outside %d to %d ms", o.ElectionTimeoutMs, MinElectionTimeoutMs, MaxElectionTimeoutMs)
 	}
 	switch e.Type {
 	case TypeHello:

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"raftlab/raft"
 )
@@ -19,6 +20,7 @@ func TestRoundTrip(t *testing.T) {
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Presence: []Presence{{ID: "n1", Kind: KindNative, Host: "server", Reachable: true}, {ID: "b1", Kind: KindBrowser}}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{PreVote: true, CheckQuorum: true}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{Compact: -1}},
+		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{ElectionTimeoutMs: 1000}},
 		{Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{
 			{Type: raft.MsgApp, From: "n1", To: "b1", Term: 3, PrevLogIndex: 4, PrevLogTerm: 2, Commit: 4,
 				Entries: []raft.Entry{{Term: 3, Type: raft.EntryNoop}, {Term: 3, Type: raft.EntryCommand, Command: []byte("put x 1")}}},
@@ -50,6 +52,23 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("Decode(Encode(%+v)) = %+v", f, got)
 		}
 	}
+}
+
+// Options apply to a member's configuration: the election timeout from ElectionTimeoutMs to
+// twice it, and 0 leaves the core's default.
+func TestOptionsApply(t *testing.T) {
+	var c raft.Config
+	(&Options{PreVote: true, ElectionTimeoutMs: 1000}).Apply(&c)
+	if !c.PreVote || c.CheckQuorum || c.ElectionTimeoutMin != time.Second || c.ElectionTimeoutMax != 2*time.Second {
+		t.Errorf("Apply = %+v; want pre-vote and 1s–2s", c)
+	}
+	c = raft.Config{}
+	(&Options{CheckQuorum: true}).Apply(&c)
+	if !c.CheckQuorum || c.ElectionTimeoutMin != 0 || c.ElectionTimeoutMax != 0 {
+		t.Errorf("Apply without a timeout = %+v; want check quorum and the core's default timeouts", c)
+	}
+	var nilOpts *Options
+	nilOpts.Apply(&c) // a welcome without options changes nothing
 }
 
 func TestDecodeRejects(t *testing.T) {
@@ -97,6 +116,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"vote with members", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":1,"From":"a","To":"b","Term":1,"Members":["a"]}]}`, CodeBadFrame, "carries snapshot members"},
 		{"reply with done", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":9,"From":"a","To":"b","Term":1,"Done":true}]}`, CodeBadFrame, "carries snapshot members, data or done"},
 		{"append with offset", `{"v":2,"type":"msgs","cluster":"demo","msgs":[{"Type":3,"From":"a","To":"b","Term":1,"Offset":3}]}`, CodeBadFrame, "carries a snapshot offset"},
+		{"election timeout too short", `{"v":2,"type":"welcome","cluster":"demo","members":["n1"],"options":{"electionTimeoutMs":50}}`, CodeBadFrame, "election timeout of 50 ms"},
+		{"election timeout too long", `{"v":2,"type":"welcome","cluster":"demo","members":["n1"],"options":{"electionTimeoutMs":600000}}`, CodeBadFrame, "outside 100 to 60000 ms"},
 		{"welcome bad compact", `{"v":2,"type":"welcome","cluster":"demo","members":["a"],"options":{"compact":-2}}`, CodeBadFrame, "compaction threshold -2"},
 		{"status bad state", `{"v":2,"type":"status","cluster":"demo","status":[{"id":"b1","state":"king","term":1,"commit":0,"applied":0,"last":0}]}`, CodeBadFrame, "unknown state"},
 		{"status applied past commit", `{"v":2,"type":"status","cluster":"demo","status":[{"id":"b1","state":"leader","term":1,"commit":1,"applied":2,"last":2}]}`, CodeBadFrame, "applied ≤ commit"},

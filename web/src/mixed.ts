@@ -18,6 +18,8 @@ interface ApiMember {
   commit: number;
   applied: number;
   last: number;
+  /** Messages to the member that the server dropped, by reason (queue_full, unreachable, unreliable). */
+  dropped?: Record<string, number>;
 }
 
 interface ApiCluster {
@@ -165,7 +167,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
   const render = (c: ApiCluster | null, s: MixedSnap | null): void => {
     const hosted = new Map((s?.hosted ?? []).map((h) => [h.id, h]));
     const head = el("tr");
-    for (const h of ["member", "runs", "reachable", "state", "term", "leader", "commit", "applied", ""]) head.append(el("th", h));
+    for (const h of ["member", "runs", "reachable", "state", "term", "leader", "commit", "applied", "dropped by the server", ""]) head.append(el("th", h));
     const rows: HTMLElement[] = [head];
     for (const m of c?.members ?? []) {
       const h = hosted.get(m.id);
@@ -175,7 +177,11 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       tr.className = `state-${state}`;
       const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
       const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : m.reachable ? "yes" : "no";
-      for (const v of [m.id, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied)]) {
+      const dropped = Object.entries(m.dropped ?? {})
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([why, n]) => `${n} ${why.replace("_", " ")}`)
+        .join(", ");
+      for (const v of [m.id, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
         tr.append(el("td", v));
       }
       const actions = el("td");

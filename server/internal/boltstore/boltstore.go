@@ -16,6 +16,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"raftlab/raft"
+	"raftlab/server/internal/durhist"
 )
 
 // FormatVersion is the version of the file layout written under the meta bucket.
@@ -47,6 +48,8 @@ type Store struct {
 	mu      sync.Mutex
 	err     error
 	hasData bool
+
+	writes durhist.H // how long each synced write took
 }
 
 // Open opens (creating if needed) the storage file at path for member id of cluster. A file
@@ -167,6 +170,8 @@ func (s *Store) SetBatch(kvs []raft.KV) {
 	if s.err != nil {
 		return
 	}
+	began := time.Now()
+	defer func() { s.writes.Observe(time.Since(began)) }()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRaft)
 		for _, kv := range kvs {
@@ -193,6 +198,9 @@ func (s *Store) SetBatch(kvs []raft.KV) {
 		}
 	}
 }
+
+// WriteTimes returns the histogram of how long each synced write took.
+func (s *Store) WriteTimes() durhist.Snapshot { return s.writes.Snapshot() }
 
 // Get returns a copy of the value stored under key. A read that fails (a closed or failed
 // store) reports the key missing, which the core's restore turns into an error naming it.

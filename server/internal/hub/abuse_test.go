@@ -292,8 +292,8 @@ func TestCommandErrors(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(out["error"], "not committed in time") {
-		t.Errorf("POST to a silent leader = %d %v; want 504 not committed in time", resp.StatusCode, out)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(out["error"], "may still be applied") {
+		t.Errorf("POST to a silent leader = %d %v; want 504 saying it may still be applied", resp.StatusCode, out)
 	}
 	for _, q := range []string{"timeout=banana", "timeout=2h"} {
 		resp, _ := http.Post(s.srv.URL+"/api/clusters/demo/commands?"+q, "text/plain", strings.NewReader("put x 1"))

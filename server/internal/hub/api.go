@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"raftlab/raft"
 	"raftlab/raft/kv"
 	"raftlab/server/native"
@@ -39,6 +41,9 @@ type MemberInfo struct {
 	Last    uint64 `json:"last"`
 	// StatusAgeMS is how old the report is, in milliseconds (0 for members in the server).
 	StatusAgeMS int64 `json:"statusAgeMs"`
+	// Dropped counts the messages to the member that the server dropped, by reason (see
+	// linkstats): queue_full, unreachable, unreliable.
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
 }
 
 // ClusterInfo is the answer to GET /api/clusters/{name}.
@@ -70,6 +75,9 @@ func (h *Hub) Info(name string) (ClusterInfo, bool) {
 	locals := map[string]Local{}
 	for _, p := range c.presenceLocked() {
 		mi := MemberInfo{ID: p.ID, Kind: p.Kind, Host: p.Host, Reachable: p.Reachable}
+		if d := h.cfg.Links.DroppedTo(name, p.ID); len(d) > 0 {
+			mi.Dropped = d
+		}
 		if lh, ok := c.hosts[p.ID].(localHost); ok {
 			locals[p.ID] = lh.node
 		} else if s, ok := c.status[p.ID]; ok {
@@ -111,7 +119,7 @@ func (h *Hub) Submit(ctx context.Context, clusterName, member string, cmd []byte
 	case *conn:
 		return x.submit(ctx, member, cmd)
 	}
-	return native.Result{}, fmt.Errorf("%w: nobody hosts %s", ErrNoHost, member)
+	return native.Result{}, notTaken(fmt.Errorf("%w: nobody hosts %s", ErrNoHost, member))
 }
 
 func (c *conn) submit(ctx context.Context, member string, cmd []byte) (native.Result, error) {
@@ -130,13 +138,15 @@ func (c *conn) submit(ctx context.Context, member string, cmd []byte) (native.Re
 	}()
 	b, err := wire.Encode(&wire.Envelope{Type: wire.TypeSubmit, Cluster: c.cluster.name, Req: req, Member: member, Command: cmd})
 	if err != nil {
-		return native.Result{}, err
+		return native.Result{}, notTaken(err)
 	}
-	c.queue(b)
+	if !c.queue(b) {
+		return native.Result{}, notTaken(fmt.Errorf("%w: the send queue of the connection hosting %s is full", ErrNoHost, member))
+	}
 	select {
 	case e, ok := <-ch:
 		if !ok {
-			return native.Result{}, fmt.Errorf("%w: the connection hosting %s closed", ErrNoHost, member)
+			return native.Result{}, fmt.Errorf("the connection hosting %s closed after the command was sent to it", member)
 		}
 		switch e.Code {
 		case "":
@@ -146,10 +156,29 @@ func (c *conn) submit(ctx context.Context, member string, cmd []byte) (native.Re
 		}
 		return native.Result{}, fmt.Errorf("%s: %s", member, e.Error)
 	case <-c.quit:
-		return native.Result{}, fmt.Errorf("%w: the connection hosting %s closed", ErrNoHost, member)
+		return native.Result{}, fmt.Errorf("the connection hosting %s closed after the command was sent to it", member)
 	case <-ctx.Done():
 		return native.Result{}, ctx.Err()
 	}
+}
+
+// notTakenError wraps the error of a submit that certainly did not reach any log: the command
+// was never handed to a member, or the member refused it at once.
+type notTakenError struct{ err error }
+
+func (e *notTakenError) Error() string { return e.err.Error() }
+func (e *notTakenError) Unwrap() error { return e.err }
+
+func notTaken(err error) error { return &notTakenError{err} }
+
+// certainlyNotAppended reports whether a submit's error proves that the command is in no log
+// and never will be: the member was not reachable, it was not the leader, or the command did
+// not reach its node. Anything else (a timeout after it was sent, a connection lost while
+// waiting, a leader that stopped) leaves it unknown: the command may still commit.
+func certainlyNotAppended(err error) bool {
+	var nt *notTakenError
+	var nl *raft.NotLeaderError
+	return errors.As(err, &nt) || errors.As(err, &nl) || errors.Is(err, raft.ErrTransferring) || errors.Is(err, native.ErrNotSubmitted)
 }
 
 // API limits.
@@ -159,15 +188,53 @@ const (
 	maxAPITimeout     = time.Minute
 )
 
+// API outcomes, the values of the outcome label of raftlab_api_requests_total.
+const (
+	outcomeOK          = "ok"           // 200
+	outcomeMalformed   = "malformed"    // 400: a command the parser refuses, or a bad ?timeout
+	outcomeNotFound    = "not_found"    // 404: no such cluster
+	outcomeTooLarge    = "too_large"    // 413
+	outcomeNotAppended = "not_appended" // 503: certainly in no log
+	outcomeUnknown     = "unknown"      // 504: not known to be committed in time; may still apply
+)
+
+// apiMetrics are the scripting API's figures: requests by endpoint and outcome, and how long
+// a committed command took, from its arrival to its answer.
+type apiMetrics struct {
+	requests *prometheus.CounterVec
+	commit   prometheus.Histogram
+}
+
+func newAPIMetrics() *apiMetrics {
+	return &apiMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "raftlab_api_requests_total",
+			Help: "Requests to the scripting API, by endpoint (cluster, commands) and outcome (ok, malformed, not_found, too_large, not_appended, unknown).",
+		}, []string{"endpoint", "outcome"}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "raftlab_api_commit_seconds",
+			Help:    "Seconds from a command's arrival at POST /api/clusters/NAME/commands to its answer, for the commands answered 200 (committed and applied).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+	}
+}
+
+// Collectors returns the scripting API's metrics, for a Prometheus registry.
+func (h *Hub) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{h.api.requests, h.api.commit}
+}
+
 // APIHandler serves GET /api/clusters/{name} and POST /api/clusters/{name}/commands.
 func (h *Hub) APIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
 		info, ok := h.Info(r.PathValue("name"))
 		if !ok {
+			h.api.requests.WithLabelValues("cluster", outcomeNotFound).Inc()
 			apiError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q", r.PathValue("name")))
 			return
 		}
+		h.api.requests.WithLabelValues("cluster", outcomeOK).Inc()
 		writeJSON(w, http.StatusOK, info)
 	})
 	mux.HandleFunc("POST /api/clusters/{name}/commands", h.serveCommand)
@@ -175,30 +242,35 @@ func (h *Hub) APIHandler() http.Handler {
 }
 
 func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
+	began := time.Now()
+	fail := func(status int, outcome, msg string) {
+		h.api.requests.WithLabelValues("commands", outcome).Inc()
+		apiError(w, status, msg)
+	}
 	name := r.PathValue("name")
 	members, ok := h.Members(name)
 	if !ok {
-		apiError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q", name))
+		fail(http.StatusNotFound, outcomeNotFound, fmt.Sprintf("no cluster %q", name))
 		return
 	}
 	timeout := defaultAPITimeout
 	if t := r.URL.Query().Get("timeout"); t != "" {
 		d, err := time.ParseDuration(t)
 		if err != nil || d <= 0 || d > maxAPITimeout {
-			apiError(w, http.StatusBadRequest, fmt.Sprintf("timeout %q: want a duration such as 2s, at most %v", t, maxAPITimeout))
+			fail(http.StatusBadRequest, outcomeMalformed, fmt.Sprintf("timeout %q: want a duration such as 2s, at most %v", t, maxAPITimeout))
 			return
 		}
 		timeout = d
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
 	if err != nil {
-		apiError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("command over %d bytes", maxCommandBody))
+		fail(http.StatusRequestEntityTooLarge, outcomeTooLarge, fmt.Sprintf("command over %d bytes", maxCommandBody))
 		return
 	}
 	text := strings.TrimSpace(string(body))
 	cmd, err := kv.ParseCommand(text)
 	if err != nil {
-		apiError(w, http.StatusBadRequest, "malformed command: "+err.Error())
+		fail(http.StatusBadRequest, outcomeMalformed, "malformed command: "+err.Error())
 		return
 	}
 	// Each request is its own client session, so that a retry after a leader change is
@@ -207,44 +279,48 @@ func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
 	rand.Read(id[:])
 	req := kv.Request{ClientID: "api-" + hex.EncodeToString(id[:]), Seq: 1, Command: cmd}
 	if err := req.Validate(); err != nil {
-		apiError(w, http.StatusBadRequest, "malformed command: "+err.Error())
+		fail(http.StatusBadRequest, outcomeMalformed, "malformed command: "+err.Error())
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	res, member, err := h.submitToLeader(ctx, name, members, req.Encode())
 	if err != nil {
-		status := http.StatusGatewayTimeout
-		if errors.Is(err, errNoLeader) {
-			status = http.StatusServiceUnavailable
+		if errors.Is(err, errNotAppended) {
+			fail(http.StatusServiceUnavailable, outcomeNotAppended, err.Error())
+		} else {
+			fail(http.StatusGatewayTimeout, outcomeUnknown, err.Error())
 		}
-		apiError(w, status, err.Error())
 		return
 	}
 	out := CommandResult{Command: cmd.String(), Member: member, Index: res.Index, Term: res.Term}
 	if err := json.Unmarshal(res.Value, &out.KVAnswer); err != nil {
 		out.KVAnswer = wire.KVAnswer{Outcome: "applied"}
 	}
+	h.api.requests.WithLabelValues("commands", outcomeOK).Inc()
+	h.api.commit.Observe(time.Since(began).Seconds())
 	writeJSON(w, http.StatusOK, out)
 }
 
-var errNoLeader = errors.New("no leader")
+// errNotAppended: the command certainly is in no log (503).
+var errNotAppended = errors.New("not appended")
 
 // submitToLeader tries the leader it believes in, follows NotLeader hints, and otherwise
-// retries across reachable members until ctx ends.
+// retries across reachable members until ctx ends. Every attempt carries the same request
+// (one client session), so however many of them reach a log it is applied once. When ctx
+// ends, the error wraps errNotAppended only if every attempt certainly failed to reach a log
+// (see certainlyNotAppended); otherwise the command may still commit.
 func (h *Hub) submitToLeader(ctx context.Context, name string, members []string, cmd []byte) (native.Result, string, error) {
 	var lastErr error
-	sawLeader := false
+	mayHaveApplied := false
 	hint := ""
-	for attempt := 0; ; attempt++ {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
 		target := hint
 		hint = ""
 		if target == "" {
 			info, _ := h.Info(name)
 			target = info.Leader
-			if target != "" {
-				sawLeader = true
-			} else {
+			if target == "" {
 				// Nobody claims to lead: ask the reachable members in turn.
 				var reach []string
 				for _, m := range info.Members {
@@ -263,27 +339,26 @@ func (h *Hub) submitToLeader(ctx context.Context, name string, members []string,
 				return res, target, nil
 			}
 			lastErr = err
+			if !certainlyNotAppended(err) {
+				mayHaveApplied = true
+			}
 			var nl *raft.NotLeaderError
-			if errors.As(err, &nl) {
-				if nl.Leader != "" && nl.Leader != target && slices.Contains(members, nl.Leader) {
-					hint, sawLeader = nl.Leader, true
-					continue
-				}
-			} else if ctx.Err() == nil && !errors.Is(err, ErrNoHost) {
-				sawLeader = true // the leader took it but could not commit it (yet)
+			if errors.As(err, &nl) && nl.Leader != "" && nl.Leader != target && slices.Contains(members, nl.Leader) {
+				hint = nl.Leader
+				continue
 			}
 		} else {
 			lastErr = errors.New("no member is reachable")
 		}
 		select {
 		case <-ctx.Done():
-			if !sawLeader {
-				return native.Result{}, "", fmt.Errorf("%w: no member could take the command before the timeout (last: %v)", errNoLeader, lastErr)
-			}
-			return native.Result{}, "", fmt.Errorf("timeout: the command was not committed in time (last: %v)", lastErr)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	if !mayHaveApplied {
+		return native.Result{}, "", fmt.Errorf("%w: no leader took the command before the timeout, so it was not applied and never will be (last: %v)", errNotAppended, lastErr)
+	}
+	return native.Result{}, "", fmt.Errorf("timeout: the command was not known to be committed in time; it may still be applied, once (last: %v)", lastErr)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,7 +24,7 @@ type conn struct {
 	ws   *websocket.Conn
 	addr string
 
-	send chan []byte // bounded; never closed (routers send to it concurrently)
+	send chan frame // bounded; never closed (routers send to it concurrently)
 	// fullSince is when the queue was first found full, in UnixNano; 0 while it drains.
 	fullSince atomic.Int64
 	dropped   atomic.Int64
@@ -48,27 +49,34 @@ type conn struct {
 	waiting map[uint64]chan *wire.Envelope
 }
 
+// frame is a frame waiting in a send queue, and when it was queued.
+type frame struct {
+	b  []byte
+	at time.Time
+}
+
 func (c *conn) describe() string {
 	return fmt.Sprintf("a %s connection from %s", c.kind, c.addr)
 }
 
-// queue puts a frame on the send queue without blocking. A full queue loses the frame; one that
-// stays full for SlowTimeout closes the connection.
-func (c *conn) queue(b []byte) {
+// queue puts a frame on the send queue without blocking, and reports whether it did. A full
+// queue loses the frame; one that stays full for SlowTimeout closes the connection.
+func (c *conn) queue(b []byte) bool {
 	select {
-	case c.send <- b:
+	case c.send <- frame{b, time.Now()}:
 		c.fullSince.Store(0)
-		return
+		return true
 	default:
 	}
 	c.dropped.Add(1)
 	now := time.Now().UnixNano()
 	if c.fullSince.CompareAndSwap(0, now) {
-		return
+		return false
 	}
 	if since := c.fullSince.Load(); since != 0 && time.Duration(now-since) > c.h.cfg.SlowTimeout {
 		c.fail(&wire.Error{Code: wire.CodeSlow, Msg: fmt.Sprintf("the connection did not read its messages for %v", c.h.cfg.SlowTimeout)}, websocket.ClosePolicyViolation, true)
 	}
+	return false
 }
 
 // fail makes the write pump send an error frame for err (if err is not nil), then close the
@@ -110,9 +118,11 @@ func (c *conn) writePump() {
 	ww := c.h.cfg.WriteWait
 	for {
 		select {
-		case b := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(ww))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		case f := <-c.send:
+			now := time.Now()
+			c.h.queueWait.Observe(now.Sub(f.at))
+			c.ws.SetWriteDeadline(now.Add(ww))
+			if err := c.ws.WriteMessage(websocket.TextMessage, f.b); err != nil {
 				c.fail(nil, websocket.CloseAbnormalClosure, false)
 				return
 			}
@@ -258,8 +268,9 @@ func (c *conn) handle(b []byte) *wire.Error {
 			}
 		}
 		h.mu.RLock()
+		h.cfg.Links.Sent(c.cluster.name, e.Msgs)
 		if to, ok := c.cluster.hosts[e.Msgs[0].To].(*conn); ok && sameDest(c.cluster, e.Msgs, to) {
-			to.queue(b) // one destination: forward the validated frame as it came
+			h.queueMsgs(to, c.cluster.name, b, e.Msgs) // one destination: forward the validated frame as it came
 		} else {
 			h.routeLocked(c.cluster, e.Msgs)
 		}
@@ -331,6 +342,7 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		welcome.Options = &o
 	}
 	h.mu.Unlock()
+	h.cfg.Logf("hub: %s joined cluster %s (a %s connection from %s)", strings.Join(e.Members, ","), cl.name, e.Kind, c.addr)
 	b, err := wire.Encode(welcome)
 	if err != nil {
 		return errorf(wire.CodeBadFrame, "encode welcome: %v", err)
@@ -361,6 +373,7 @@ func (h *Hub) unregister(c *conn) {
 	}
 	c.waitMu.Unlock()
 	if cl != nil {
+		h.cfg.Logf("hub: %s left cluster %s (the %s connection from %s closed)", strings.Join(c.members, ","), cl.name, c.kind, c.addr)
 		h.broadcastPresence(cl)
 	}
 }

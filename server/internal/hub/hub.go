@@ -27,6 +27,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
+	"raftlab/server/internal/durhist"
+	"raftlab/server/internal/linkstats"
 	"raftlab/server/native"
 	"raftlab/server/wire"
 )
@@ -62,6 +64,9 @@ type Config struct {
 	WriteWait, PongWait, SlowTimeout, HelloWait time.Duration
 	// Logf logs connection errors; default log.Printf.
 	Logf func(format string, args ...any)
+	// Links counts the messages the hub routes, delivers and drops; default a new one that
+	// logs sustained drops with Logf.
+	Links *linkstats.Counters
 }
 
 // Local is a member running inside the server process (a *native.Node).
@@ -84,7 +89,14 @@ type Hub struct {
 
 	wg      sync.WaitGroup // every pump goroutine
 	nextReq atomic.Uint64
+	api     *apiMetrics
+	// How long frames waited in the connections' send queues.
+	queueWait durhist.H
 }
+
+// QueueWait returns the histogram of how long frames waited in the send queues of the hub's
+// connections before they were written.
+func (h *Hub) QueueWait() durhist.Snapshot { return h.queueWait.Snapshot() }
 
 type cluster struct {
 	name    string
@@ -139,7 +151,10 @@ func New(cfg Config) *Hub {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
-	h := &Hub{cfg: cfg, clusters: make(map[string]*cluster), conns: make(map[*conn]struct{})}
+	if cfg.Links == nil {
+		cfg.Links = linkstats.New(cfg.Logf)
+	}
+	h := &Hub{cfg: cfg, clusters: make(map[string]*cluster), conns: make(map[*conn]struct{}), api: newAPIMetrics()}
 	h.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: h.checkOrigin}
 	return h
 }
@@ -246,9 +261,13 @@ func (h *Hub) Route(clusterName string, msgs []raft.Message) {
 		h.mu.RUnlock()
 		return
 	}
+	h.cfg.Links.Sent(clusterName, msgs)
 	h.routeLocked(c, msgs)
 	h.mu.RUnlock()
 }
+
+// Links returns the hub's message counters.
+func (h *Hub) Links() *linkstats.Counters { return h.cfg.Links }
 
 // routeLocked expects h.mu to be held (read or write).
 func (h *Hub) routeLocked(c *cluster, msgs []raft.Message) {
@@ -262,7 +281,14 @@ func (h *Hub) routeLocked(c *cluster, msgs []raft.Message) {
 			}
 			byConn[to] = append(byConn[to], msgs[i])
 		case localHost:
-			to.node.Deliver([]raft.Message{msgs[i]})
+			one := msgs[i : i+1 : i+1]
+			if to.node.Deliver(one) {
+				h.cfg.Links.Delivered(c.name, one)
+			} else {
+				h.cfg.Links.Dropped(c.name, one, linkstats.QueueFull)
+			}
+		default:
+			h.cfg.Links.Dropped(c.name, msgs[i:i+1], linkstats.Unreachable)
 		}
 	}
 	for cn, ms := range byConn {
@@ -271,7 +297,16 @@ func (h *Hub) routeLocked(c *cluster, msgs []raft.Message) {
 			h.cfg.Logf("hub: encode: %v", err)
 			continue
 		}
-		cn.queue(b)
+		h.queueMsgs(cn, c.name, b, ms)
+	}
+}
+
+// queueMsgs queues a frame of Raft messages on a connection and counts them.
+func (h *Hub) queueMsgs(cn *conn, cluster string, b []byte, msgs []raft.Message) {
+	if cn.queue(b) {
+		h.cfg.Links.Delivered(cluster, msgs)
+	} else {
+		h.cfg.Links.Dropped(cluster, msgs, linkstats.QueueFull)
 	}
 }
 
@@ -345,7 +380,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &conn{h: h, ws: ws, addr: r.RemoteAddr, send: make(chan []byte, h.cfg.SendQueue),
+	c := &conn{h: h, ws: ws, addr: r.RemoteAddr, send: make(chan frame, h.cfg.SendQueue),
 		quit: make(chan struct{}), readDone: make(chan struct{}), tokens: float64(h.cfg.Burst), last: time.Now()}
 	h.mu.Lock()
 	if h.closed {

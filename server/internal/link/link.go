@@ -101,15 +101,23 @@ func Start(cfg Config) *Link {
 
 // Send encodes and queues a frame, without blocking. It reports false when the link is not
 // connected or its queue is full; the frame is then lost (Raft retries).
-func (l *Link) Send(e *wire.Envelope) bool {
+func (l *Link) Send(e *wire.Envelope) bool { return l.send(e) == nil }
+
+// Why Send lost a frame.
+var (
+	ErrNotConnected = errors.New("link: not connected to the hub")
+	ErrQueueFull    = errors.New("link: send queue full")
+)
+
+func (l *Link) send(e *wire.Envelope) error {
 	o := l.out.Load()
 	if o == nil {
-		return false
+		return ErrNotConnected
 	}
 	b, err := wire.Encode(e)
 	if err != nil {
 		l.cfg.Logf("link: encode %s: %v", e.Type, err)
-		return false
+		return err
 	}
 	return o.send(b)
 }
@@ -125,22 +133,25 @@ type outbox struct {
 	pending atomic.Int64 // frames queued or being written by the pump
 }
 
-func (o *outbox) send(b []byte) bool {
+func (o *outbox) send(b []byte) error {
 	if o.pending.Load() == 0 && o.wmu.TryLock() {
 		if o.pending.Load() == 0 {
 			err := o.write(b)
 			o.wmu.Unlock()
-			return err == nil
+			if err != nil {
+				return ErrNotConnected // the write closed the connection
+			}
+			return nil
 		}
 		o.wmu.Unlock()
 	}
 	o.pending.Add(1)
 	select {
 	case o.q <- b:
-		return true
+		return nil
 	default:
 		o.pending.Add(-1)
-		return false
+		return ErrQueueFull
 	}
 }
 
@@ -154,9 +165,10 @@ func (o *outbox) write(b []byte) error {
 	return err
 }
 
-// SendMsgs queues Raft messages in one frame.
-func (l *Link) SendMsgs(msgs []raft.Message) bool {
-	return l.Send(&wire.Envelope{Type: wire.TypeMsgs, Cluster: l.cfg.Cluster, Msgs: msgs})
+// SendMsgs queues Raft messages in one frame. It returns nil, ErrNotConnected or ErrQueueFull
+// (the messages are then lost: Raft retries).
+func (l *Link) SendMsgs(msgs []raft.Message) error {
+	return l.send(&wire.Envelope{Type: wire.TypeMsgs, Cluster: l.cfg.Cluster, Msgs: msgs})
 }
 
 // Connected reports whether the link has a welcomed connection now.

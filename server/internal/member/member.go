@@ -19,7 +19,9 @@ import (
 	"raftlab/raft"
 	"raftlab/raft/kv"
 	"raftlab/server/internal/boltstore"
+	"raftlab/server/internal/durhist"
 	"raftlab/server/internal/link"
+	"raftlab/server/internal/linkstats"
 	"raftlab/server/native"
 	"raftlab/server/wire"
 )
@@ -40,6 +42,8 @@ type Config struct {
 	SubmitTimeout time.Duration
 	Header        http.Header
 	Logf          func(format string, args ...any)
+	// Links counts the member's messages; default a new one that logs sustained drops.
+	Links *linkstats.Counters
 }
 
 // Member is a running member.
@@ -76,6 +80,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
+	if cfg.Links == nil {
+		cfg.Links = linkstats.New(cfg.Logf)
+	}
 	m := &Member{cfg: cfg, failed: make(chan struct{})}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	welcomed := make(chan struct{})
@@ -89,6 +96,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 				if !slices.Equal(e.Members, m.members) {
 					return fmt.Errorf("cluster %q now has members %v; this member was started with %v", cfg.Cluster, e.Members, m.members)
 				}
+				cfg.Logf("%s: rejoined cluster %s through %s", cfg.ID, cfg.Cluster, cfg.URL)
 				return nil
 			}
 			startErr = m.startNode(e.Members, e.Options)
@@ -96,8 +104,14 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			return startErr
 		},
 		OnMsgs: func(msgs []raft.Message) {
-			if n := m.nodeNow(); n != nil {
-				n.Deliver(msgs)
+			n := m.nodeNow()
+			switch {
+			case n == nil:
+				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.Unreachable)
+			case n.Deliver(msgs):
+				cfg.Links.Delivered(cfg.Cluster, msgs)
+			default:
+				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.QueueFull)
 			}
 		},
 		OnSubmit: m.onSubmit,
@@ -140,9 +154,9 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 	}
 	send := m.send
 	if native.UnreliableFromEnv() {
-		send = native.Unreliable(send, rc.Seed)
+		send = native.Unreliable(send, rc.Seed, func(ms []raft.Message) { m.cfg.Links.Dropped(m.cfg.Cluster, ms, linkstats.Unreliable) })
 	}
-	nc := native.Config{Raft: rc, Send: send}
+	nc := native.Config{Raft: rc, Send: send, Logf: m.cfg.Logf}
 	KVApp(&nc, m.cfg.Logf)
 	n, err := native.Start(nc)
 	if err != nil {
@@ -183,6 +197,7 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) {
 
 // send sends one frame per destination, which the hub forwards without re-encoding.
 func (m *Member) send(msgs []raft.Message) {
+	m.cfg.Links.Sent(m.cfg.Cluster, msgs)
 	for len(msgs) > 0 {
 		to := msgs[0].To
 		var same, rest []raft.Message
@@ -193,7 +208,13 @@ func (m *Member) send(msgs []raft.Message) {
 				rest = append(rest, msg)
 			}
 		}
-		m.link.SendMsgs(same)
+		switch err := m.link.SendMsgs(same); err {
+		case nil:
+		case link.ErrQueueFull:
+			m.cfg.Links.Dropped(m.cfg.Cluster, same, linkstats.QueueFull)
+		default:
+			m.cfg.Links.Dropped(m.cfg.Cluster, same, linkstats.Unreachable)
+		}
 		msgs = rest
 	}
 }
@@ -213,6 +234,20 @@ func (m *Member) Members() []string {
 	defer m.mu.Unlock()
 	return slices.Clone(m.members)
 }
+
+// WriteTimes returns the histogram of the member's synced storage writes (empty in memory).
+func (m *Member) WriteTimes() durhist.Snapshot {
+	m.mu.Lock()
+	st := m.store
+	m.mu.Unlock()
+	if bs, ok := st.(*boltstore.Store); ok {
+		return bs.WriteTimes()
+	}
+	return (&durhist.H{}).Snapshot()
+}
+
+// Links returns the member's message counters.
+func (m *Member) Links() *linkstats.Counters { return m.cfg.Links }
 
 // Link returns the member's link to the hub.
 func (m *Member) Link() *link.Link { return m.link }
