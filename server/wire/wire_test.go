@@ -54,23 +54,6 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// Options apply to a member's configuration: the election timeout from ElectionTimeoutMs to
-// twice it, and 0 leaves the core's default.
-func TestOptionsApply(t *testing.T) {
-	var c raft.Config
-	(&Options{PreVote: true, ElectionTimeoutMs: 1000}).Apply(&c)
-	if !c.PreVote || c.CheckQuorum || c.ElectionTimeoutMin != time.Second || c.ElectionTimeoutMax != 2*time.Second {
-		t.Errorf("Apply = %+v; want pre-vote and 1s–2s", c)
-	}
-	c = raft.Config{}
-	(&Options{CheckQuorum: true}).Apply(&c)
-	if !c.CheckQuorum || c.ElectionTimeoutMin != 0 || c.ElectionTimeoutMax != 0 {
-		t.Errorf("Apply without a timeout = %+v; want check quorum and the core's default timeouts", c)
-	}
-	var nilOpts *Options
-	nilOpts.Apply(&c) // a welcome without options changes nothing
-}
-
 func TestDecodeRejects(t *testing.T) {
 	long := strings.Repeat("x", MaxIDLen+1)
 	for _, tc := range []struct {
@@ -244,12 +227,17 @@ func TestOptionsApply(t *testing.T) {
 		{&Options{}, raft.Config{CompactThreshold: DefaultCompact}},
 		{&Options{PreVote: true, Compact: -1}, raft.Config{PreVote: true}},
 		{&Options{CheckQuorum: true, Compact: 20}, raft.Config{CheckQuorum: true, CompactThreshold: 20}},
+		// The election timeout runs from ElectionTimeoutMs to twice it; 0 leaves the core's default.
+		{&Options{ElectionTimeoutMs: 1000}, raft.Config{CompactThreshold: DefaultCompact, ElectionTimeoutMin: time.Second, ElectionTimeoutMax: 2 * time.Second}},
 	} {
 		c := raft.Config{ID: "n1", PreVote: true, CheckQuorum: true, CompactThreshold: 7}
 		tc.o.Apply(&c)
 		if c.PreVote != tc.want.PreVote || c.CheckQuorum != tc.want.CheckQuorum || c.CompactThreshold != tc.want.CompactThreshold || c.ID != "n1" {
 			t.Errorf("%+v.Apply: pre-vote %t, check quorum %t, threshold %d; want %t, %t, %d", tc.o, c.PreVote, c.CheckQuorum, c.CompactThreshold,
 				tc.want.PreVote, tc.want.CheckQuorum, tc.want.CompactThreshold)
+		}
+		if c.ElectionTimeoutMin != tc.want.ElectionTimeoutMin || c.ElectionTimeoutMax != tc.want.ElectionTimeoutMax {
+			t.Errorf("%+v.Apply: election timeout %v–%v; want %v–%v", tc.o, c.ElectionTimeoutMin, c.ElectionTimeoutMax, tc.want.ElectionTimeoutMin, tc.want.ElectionTimeoutMax)
 		}
 	}
 }
