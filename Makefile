@@ -4,10 +4,10 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test scenarios test-native test-wasm vet typecheck bench bench-page build run
+.PHONY: test test-race scenarios test-native test-wasm vet typecheck bench bench-page build run
 
 # build first: the browser tests drive the page embedded in the server.
-test: vet typecheck build test-native test-wasm scenarios
+test: vet typecheck build test-native test-race test-wasm scenarios
 
 # The shipped guided scenarios, checked as a course author checks their own.
 scenarios:
@@ -38,6 +38,11 @@ vet:
 
 test-native:
 	$(GO) test -count=1 -timeout 12m ./...
+
+# The server's concurrent parts under the race detector: the hub and its API, native nodes, the
+# link (which the hub's tests drive), members, storage and the wire codec.
+test-race:
+	$(GO) test -race -count=1 -timeout 10m ./server/internal/... ./server/native/ ./server/wire/
 
 # The core and simulator also run compiled to wasm under Node.
 test-wasm:
@@ -89,7 +94,7 @@ build:
 
 # Build the page and serve it on http://localhost:8080 (make run ADDR=127.0.0.1:0 picks a free
 # port; the server prints the address to open).
-ADDR ?= :8080
+ADDR ?= localhost:8080
 run: build
 	@echo "run: compiling and starting the server"
 	$(GO) run ./server -addr $(ADDR)

@@ -6,6 +6,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +36,8 @@ type clusterFlags struct {
 	options                        wire.Options
 	electionTimeout                time.Duration
 	fs                             *flag.FlagSet // to tell flags given from defaults
+	token                          string
+	insecure, allowJoin            bool
 }
 
 // compactFlag is -compact N, kept in the options the welcome carries: 0 there means the
@@ -93,7 +97,10 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	fs.BoolVar(&f.options.CheckQuorum, "checkquorum", true, "a leader that has not heard from a majority within an election timeout steps down; -checkquorum=false turns it off")
 	fs.Var(compactFlag{&f.options}, "compact", "every member compacts its log into a snapshot once it has applied `N` entries since its last (Raft §7); 0 never compacts")
 	fs.DurationVar(&f.electionTimeout, "election-timeout", DefaultElectionTimeout, "the members' shortest election timeout (the longest is twice it); the lab's simulated clusters use 150ms")
-	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws besides the server's own; repeatable; * allows any")
+	fs.Var(&f.allowOrigins, "allow-origin", "an origin such as https://course.example.org allowed to connect to /ws and to change clusters through /api/ besides the server's own; repeatable; * allows any")
+	fs.StringVar(&f.token, "token", "", "the cluster token that node processes (server node -token) and API requests without an Origin (Authorization: Bearer) must present; default $RAFTLAB_TOKEN, or on a non-loopback address with -cluster a random one, printed at start")
+	fs.BoolVar(&f.insecure, "insecure", false, "on a non-loopback address, run a cluster without a token: anyone who can reach the server may host native members and submit commands")
+	fs.BoolVar(&f.allowJoin, "allow-join", false, "let pages ask to join a cluster as new members (always allowed on loopback)")
 	return f
 }
 
@@ -134,6 +141,11 @@ func splitIDs(flagName, s string) ([]string, error) {
 
 // mixed is what the flags started: the hub and the native members inside the server.
 type mixed struct {
+	// generatedToken is the token made up at start (printed once); loopback and insecure are
+	// what the start-up lines say about access.
+	generatedToken     string
+	loopback, insecure bool
+
 	logf    func(string, ...any)
 	hub     *hub.Hub
 	cluster string
@@ -147,9 +159,10 @@ type localMember struct {
 	store *boltstore.Store
 }
 
-// start checks the flags and starts the hub and the native members. A *usageError means bad
-// flags; other errors (storage that cannot be opened) are failures.
-func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
+// start checks the flags and starts the hub and the native members; loopback says whether the
+// server listens on loopback only. A *usageError means bad flags; other errors (storage that
+// cannot be opened) are failures.
+func (f *clusterFlags) start(logf func(string, ...any), loopback bool) (*mixed, error) {
 	for _, o := range f.allowOrigins {
 		if o == "*" {
 			continue
@@ -159,7 +172,27 @@ func (f *clusterFlags) start(logf func(string, ...any)) (*mixed, error) {
 			return nil, usagef("-allow-origin %q: want an origin such as https://example.org or http://localhost:3000, or *", o)
 		}
 	}
-	m := &mixed{logf: logf, hub: hub.New(hub.Config{AllowOrigins: f.allowOrigins, Logf: logf}), cluster: f.cluster}
+	token := f.token
+	if token == "" {
+		token = os.Getenv("RAFTLAB_TOKEN")
+	}
+	if token != "" && f.insecure {
+		return nil, usagef("-insecure runs without a token, but a token is given (-token or RAFTLAB_TOKEN): choose one")
+	}
+	if len(token) > wire.MaxTokenLen || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return nil, usagef("-token: want up to %d printable characters without spaces", wire.MaxTokenLen)
+	}
+	generated := false
+	if token == "" && !loopback && f.cluster != "" && !f.insecure {
+		var b [16]byte
+		rand.Read(b[:])
+		token, generated = hex.EncodeToString(b[:]), true
+	}
+	m := &mixed{logf: logf, cluster: f.cluster, loopback: loopback, insecure: f.insecure}
+	if generated {
+		m.generatedToken = token
+	}
+	m.hub = hub.New(hub.Config{AllowOrigins: f.allowOrigins, Token: token, AllowJoin: f.allowJoin || loopback, LoopbackOnly: loopback, Logf: logf})
 	if f.cluster == "" {
 		if f.members != "" || f.native != "" || f.given("prevote") || f.given("checkquorum") || f.given("compact") || f.given("election-timeout") {
 			return nil, usagef("-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster NAME")
@@ -272,6 +305,23 @@ func (m *mixed) mount(mux *http.ServeMux) {
 	reg.MustRegister(m.hub.Collectors()...)
 	reg.MustRegister(metrics.QueueWait(m.hub.QueueWait))
 	mux.Handle("GET /metrics", metrics.Handler(reg))
+}
+
+// access says who may change the cluster, for the start-up lines ("" without a cluster).
+func (m *mixed) access() []string {
+	if m.cluster == "" {
+		return nil
+	}
+	switch {
+	case m.generatedToken != "":
+		return []string{
+			"cluster token (generated; printed only now): " + m.generatedToken,
+			"node processes need it (server node -token TOKEN, or RAFTLAB_TOKEN), and so does the API without a browser (curl -H 'Authorization: Bearer TOKEN')",
+		}
+	case m.insecure && !m.loopback:
+		return []string{"warning: -insecure: anyone who can reach this server may host native members and submit commands"}
+	}
+	return nil
 }
 
 // describe says what the server hosts, for its start-up line.

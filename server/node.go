@@ -53,8 +53,9 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	join := fs.String("join", "", "the server's WebSocket endpoint, e.g. ws://localhost:8080/ws (required)")
 	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
 	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format")
+	token := fs.String("token", "", "the cluster token, if the server has one (it prints it at start); default $RAFTLAB_TOKEN")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-http ADDR]
+		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-http ADDR] [-token TOKEN]
 
 Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
 process. The member list and options (-prevote, -checkquorum, -compact) come from the
@@ -93,6 +94,12 @@ flags:
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return bad("-join %q: want a WebSocket URL such as ws://localhost:8080/ws", *join)
 	}
+	if *token == "" {
+		*token = os.Getenv("RAFTLAB_TOKEN")
+	}
+	if len(*token) > wire.MaxTokenLen {
+		return bad("-token: at most %d characters", wire.MaxTokenLen)
+	}
 	if fi, err := os.Stat(*data); err == nil && !fi.IsDir() {
 		return bad("-data %s is a file; want a directory", *data)
 	}
@@ -105,7 +112,7 @@ flags:
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "raftlab: member %s of cluster %s joining %s (storage %s)\n", *id, *cluster, *join, member.StorePath(*data, *id))
-	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Logf: logger.Printf})
+	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Logf: logger.Printf})
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0 // interrupted before the server answered

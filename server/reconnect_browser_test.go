@@ -31,7 +31,7 @@ func startMixedWith(t *testing.T, addr, dir string, o wire.Options) (base string
 // startMixedFlags serves the cluster that f describes.
 func startMixedFlags(t *testing.T, addr string, f *clusterFlags) (base string, m *mixed, stop func()) {
 	t.Helper()
-	m, err := f.start(t.Logf)
+	m, err := f.start(t.Logf, true) // tests listen on loopback
 	if err != nil {
 		t.Fatal(err)
 	}

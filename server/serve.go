@@ -166,7 +166,7 @@ func newServeMux(fsys fs.FS) (*http.ServeMux, error) {
 func runServe(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("server", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	addr := flags.String("addr", ":8080", "address to serve the lab page on (host:port; :0 picks a free port)")
+	addr := flags.String("addr", "localhost:8080", "address to serve the lab page on (host:port; :8080 listens on every interface; port 0 picks a free one)")
 	cluster := addClusterFlags(flags)
 	flags.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server [flags]\n\nServes the raftlab page (built by `go run build.go`, embedded in this binary).\nOther commands: server sim -h\n\nflags:")
@@ -193,7 +193,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer ln.Close()
-	m, err := cluster.start(func(format string, args ...any) { fmt.Fprintf(stderr, "server: "+format+"\n", args...) })
+	m, err := cluster.start(func(format string, args ...any) { fmt.Fprintf(stderr, "server: "+format+"\n", args...) }, isLoopback(ln.Addr()))
 	if err != nil {
 		fmt.Fprintf(stderr, "server: %v (see server -h)\n", err)
 		var ue *usageError
@@ -204,6 +204,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	defer m.close()
 	m.mount(mux)
+	handler := limitPerClient(mux, maxRequestsPerClient, "/ws")
 	if !web.Built(web.Dist()) {
 		fmt.Fprintf(stderr, "server: warning: %s\n", web.BuildHint)
 	}
@@ -211,7 +212,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if d := m.describe(); d != "" {
 		fmt.Fprintf(stdout, "raftlab: hosting %s\n", d)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	for _, line := range m.access() {
+		fmt.Fprintf(stdout, "raftlab: %s\n", line)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan error, 1)
@@ -226,6 +230,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	srv.Shutdown(sctx)
 	return 0
+}
+
+// isLoopback reports whether a listener can be reached only from this machine.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // pageURL is the address a person opens for a listener.

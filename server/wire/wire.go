@@ -47,6 +47,7 @@ const (
 	MaxMembers      = 64   // members in a cluster
 	MaxMsgsPerFrame = 4096 // raft messages in one msgs frame
 	MaxErrorLen     = 1024 // bytes of error text
+	MaxTokenLen     = 256  // bytes in a hello's cluster token
 	// MaxSnapshotChunk caps the state bytes of one InstallSnapshot message (raft's default
 	// chunk is 64 KiB; base64 makes 1 MiB about 1.4 MB of a frame). MaxSnapshotBytes caps a
 	// whole snapshot: no chunk may reach past it.
@@ -88,6 +89,9 @@ type Envelope struct {
 	// hello: the kind of host and the members it hosts. welcome: every member of the cluster.
 	Kind    string   `json:"kind,omitempty"`
 	Members []string `json:"members,omitempty"`
+	// hello: the cluster token, from a host that has one (server node -token); the hub never
+	// sends it back.
+	Token string `json:"token,omitempty"`
 
 	// msgs: Raft messages, each From a member the sender hosts.
 	Msgs []raft.Message `json:"msgs,omitempty"`
@@ -183,6 +187,7 @@ const (
 	CodeType        = "type"          // unknown or unexpected frame type
 	CodeCluster     = "cluster"       // unknown cluster, or not the connection's cluster
 	CodeMember      = "member"        // not a member of the cluster
+	CodeAuth        = "unauthorized"  // hello: the cluster token is missing or wrong, or the host may not host these members
 	CodeTaken       = "taken"         // the member is already hosted elsewhere
 	CodeImpersonate = "impersonation" // a message from a member the connection does not host
 	CodeTooBig      = "too-big"       // frame over the size limit
@@ -304,6 +309,9 @@ func (e *Envelope) Validate() error {
 		}
 		if len(e.Members) == 0 {
 			return errorf(CodeBadFrame, "hello: no members to host")
+		}
+		if len(e.Token) > MaxTokenLen {
+			return errorf(CodeBadFrame, "hello: token is %d bytes long; at most %d", len(e.Token), MaxTokenLen)
 		}
 		return checkIDs("hello", e.Members)
 	case TypeWelcome:

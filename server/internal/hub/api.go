@@ -224,7 +224,8 @@ func (h *Hub) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{h.api.requests, h.api.commit}
 }
 
-// APIHandler serves GET /api/clusters/{name} and POST /api/clusters/{name}/commands.
+// APIHandler serves GET /api/clusters/{name} and POST /api/clusters/{name}/commands, behind
+// the origin and token checks of guardAPI.
 func (h *Hub) APIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
@@ -238,7 +239,7 @@ func (h *Hub) APIHandler() http.Handler {
 		writeJSON(w, http.StatusOK, info)
 	})
 	mux.HandleFunc("POST /api/clusters/{name}/commands", h.serveCommand)
-	return mux
+	return h.guardAPI(mux)
 }
 
 func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {

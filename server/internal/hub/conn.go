@@ -20,9 +20,10 @@ import (
 )
 
 type conn struct {
-	h    *Hub
-	ws   *websocket.Conn
-	addr string
+	h      *Hub
+	ws     *websocket.Conn
+	addr   string
+	origin string // the handshake's Origin header ("" from a process): see admit
 
 	send chan frame // bounded; never closed (routers send to it concurrently)
 	// fullSince is when the queue was first found full, in UnixNano; 0 while it drains.
@@ -309,6 +310,9 @@ func (c *conn) handle(b []byte) *wire.Error {
 // hello registers the connection as the host of the members it names.
 func (c *conn) hello(e *wire.Envelope) *wire.Error {
 	h := c.h
+	if err := h.checkToken(c, e); err != nil {
+		return err
+	}
 	h.mu.Lock()
 	cl, ok := h.clusters[e.Cluster]
 	if !ok {
@@ -319,6 +323,10 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		h.mu.Unlock()
 		slices.Sort(names)
 		return errorf(wire.CodeCluster, "no cluster %q on this server (it has %v)", e.Cluster, names)
+	}
+	if err := h.admitLocked(c, e, cl); err != nil {
+		h.mu.Unlock()
+		return err
 	}
 	for _, m := range e.Members {
 		if !slices.Contains(cl.members, m) {

@@ -17,9 +17,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +49,15 @@ type Config struct {
 	// server's own; "*" allows every origin. Clients that send no Origin (native processes)
 	// are always allowed.
 	AllowOrigins []string
+	// Token, when not empty, is the cluster token (see guard.go): hosts without an Origin
+	// header or of kind native must say it in hello, and API requests that change a cluster
+	// without an Origin header must send it as Authorization: Bearer.
+	Token string
+	// AllowJoin lets a page ask to join a cluster as a new member.
+	AllowJoin bool
+	// LoopbackOnly says the server listens on loopback alone: a browser's origin counts as the
+	// server's own only when it names loopback too, which defeats DNS rebinding.
+	LoopbackOnly bool
 	// MaxFrameBytes caps a frame a client sends.
 	MaxFrameBytes int64
 	// SendQueue bounds the frames waiting to be written to one connection.
@@ -347,19 +354,7 @@ func (h *Hub) broadcastPresence(c *cluster) {
 // configured ones.
 func (h *Hub) checkOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err == nil && strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, o := range h.cfg.AllowOrigins {
-		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
+	return origin == "" || h.originAllowed(origin, r.Host)
 }
 
 // ServeHTTP upgrades the request to a WebSocket connection and serves it.
@@ -380,7 +375,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	c := &conn{h: h, ws: ws, addr: r.RemoteAddr, send: make(chan frame, h.cfg.SendQueue),
+	c := &conn{h: h, ws: ws, addr: r.RemoteAddr, origin: r.Header.Get("Origin"), send: make(chan frame, h.cfg.SendQueue),
 		quit: make(chan struct{}), readDone: make(chan struct{}), tokens: float64(h.cfg.Burst), last: time.Now()}
 	h.mu.Lock()
 	if h.closed {

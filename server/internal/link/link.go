@@ -38,6 +38,8 @@ type Config struct {
 	Kind    string // wire.KindNative unless set
 	Members []string
 	Header  http.Header // extra handshake headers (Origin)
+	// Token is the cluster token sent in hello, for a server that asks for one.
+	Token string
 
 	// OnWelcome is called with every welcome (after each connect), before any other frame of
 	// that connection. An error stops the link for good with that error.
@@ -255,7 +257,7 @@ func (l *Link) session() (welcomed bool, err error) {
 	})
 	defer stopWatch()
 
-	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members})
+	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token})
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
 		return false, fmt.Errorf("hello: %v", err)
@@ -318,7 +320,7 @@ func (l *Link) session() (welcomed bool, err error) {
 			}
 		case wire.TypeError:
 			switch e.Code {
-			case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeBadFrame, wire.CodeType, wire.CodeImpersonate:
+			case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeBadFrame, wire.CodeType, wire.CodeImpersonate, wire.CodeAuth:
 				return welcomed, &PermanentError{e}
 			case wire.CodeTaken:
 				// Refused on the first connection: someone else runs this member. After a

@@ -44,6 +44,8 @@ type Config struct {
 	Logf          func(format string, args ...any)
 	// Links counts the member's messages; default a new one that logs sustained drops.
 	Links *linkstats.Counters
+	// Token is the cluster token the hub asks native hosts for (server -token); "" for none.
+	Token string
 }
 
 // Member is a running member.
@@ -88,7 +90,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	welcomed := make(chan struct{})
 	var startErr error
 	m.link = link.Start(link.Config{
-		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Logf: cfg.Logf,
+		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Token: cfg.Token, Logf: cfg.Logf,
 		OnWelcome: func(e *wire.Envelope) error {
 			m.mu.Lock()
 			defer m.mu.Unlock()
