@@ -106,7 +106,7 @@ func checkScenarioFile(name string, quiet bool, out io.Writer) int {
 			fmt.Fprint(out, s)
 		}
 	}
-	say("%s: %s (%s): %d steps, %d nodes, seed %d\n", name, sc.Title, sc.ID, len(sc.Steps), sc.Config.Nodes, sc.Config.Seed)
+	say("%s: %s (%s): %s, %s, seed %d\n", name, sc.Title, sc.ID, count(len(sc.Steps), "step"), count(sc.Config.Nodes, "node"), sc.Config.Seed)
 	p, err := scenario.NewPlayer(sc, nil)
 	if err != nil {
 		fail("  cannot start the cluster: %v\n", err)
@@ -162,10 +162,10 @@ func checkScenarioFile(name string, quiet bool, out io.Writer) int {
 		}
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(out, "%s: FAILED (%d problems)\n", name, len(problems))
+		fmt.Fprintf(out, "%s: FAILED (%s)\n", name, count(len(problems), "problem"))
 		return checkFailed
 	}
-	fmt.Fprintf(out, "%s: ok (%d steps, %d checks)\n", name, len(sc.Steps), checks)
+	fmt.Fprintf(out, "%s: ok (%s, %s)\n", name, count(len(sc.Steps), "step"), count(checks, "check"))
 	return checkOK
 }
 

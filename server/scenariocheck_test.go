@@ -66,7 +66,7 @@ func TestScenarioCheckExitCodes(t *testing.T) {
 
 	failing := writeScenario(t, "failing.json", strings.Replace(checkOKFile, `"expect":[{"cond":"term","min":1}]`, `"expect":[{"cond":"term","min":5}]`, 1))
 	code, out, _ = runCheck(t, failing)
-	if code != 1 || !strings.Contains(out, "FAIL  step 1: term min=5: ") || !strings.Contains(out, "failing.json: FAILED (1 problems)") {
+	if code != 1 || !strings.Contains(out, "FAIL  step 1: term min=5: ") || !strings.Contains(out, "failing.json: FAILED (1 problem)") {
 		t.Errorf("a failed expectation: exit %d; want 1\n%s", code, out)
 	}
 

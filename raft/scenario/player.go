@@ -382,6 +382,9 @@ func (p *Player) Holds(c Cond) (bool, string) {
 		if n >= c.Nodes && (!c.Exact || n == c.Nodes) {
 			return true, ""
 		}
+		if n == 1 {
+			return false, "applied on 1 node"
+		}
 		return false, fmt.Sprintf("applied on %d nodes", n)
 	case "not-committed":
 		for _, id := range cl.IDs() {
