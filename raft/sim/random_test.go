@@ -4,12 +4,14 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,9 +19,97 @@ import (
 )
 
 var (
-	seedsFlag = flag.Int("seeds", 0, "randomized runs for TestRandomized (default 1000 natively, 60 under wasm)")
-	seedFlag  = flag.Uint64("seed", 0, "run TestRandomized for this one seed")
+	seedsFlag = flag.Int("seeds", 0, "randomized runs for TestRandomized and TestNemesis (default 1000 and 300 natively, 60 and 20 under wasm)")
+	seedFlag  = flag.Uint64("seed", 0, "run TestRandomized or TestNemesis for this one seed")
+	fromFlag  = flag.Uint64("from", 1, "first seed of TestRandomized's and TestNemesis's sweep")
+	stopFlag  = flag.String("stop", "", `"any" or "safety": stop a sweep at its first failing seed (with "safety", the first that breaks a safety property) and report only it; the mutation harness's mode`)
 )
+
+// errLiveness marks a run that broke no safety property but did not make progress once the
+// faults healed.
+var errLiveness = errors.New("liveness")
+
+// sweep runs run over the seeds the flags select (-seed alone; else -seeds, default n, from
+// -from) and reports every failure with the command that replays it. With -stop it stops at
+// the first failing seed and reports that one, as "first failing seed N (K seeds from F,
+// safety|liveness)": the seeds are handed out in order, so every lower seed ran and passed.
+// With -stop=safety a liveness failure counts as a pass.
+func sweep(t *testing.T, n int, run func(seed uint64) error) {
+	t.Helper()
+	first := *fromFlag
+	if *seedsFlag > 0 {
+		n = *seedsFlag
+	}
+	if *seedFlag != 0 {
+		first, n = *seedFlag, 1
+	}
+	if *stopFlag != "" {
+		if *stopFlag == "safety" {
+			inner := run
+			run = func(s uint64) error {
+				if err := inner(s); !errors.Is(err, errLiveness) {
+					return err
+				}
+				return nil
+			}
+		}
+		seed, err := firstFailure(first, n, run)
+		if err != nil {
+			kind := "safety"
+			if errors.Is(err, errLiveness) {
+				kind = "liveness"
+			}
+			t.Errorf("first failing seed %d (%d seeds from %d, %s): %v\nreproduce: go test ./raft/sim -run '%s$' -seed=%d -v", seed, seed-first+1, first, kind, err, t.Name(), seed)
+		} else {
+			t.Logf("%d seeds from %d, none failed", n, first)
+		}
+		return
+	}
+	failed := RunSeeds(first, n, run)
+	for i, err := range failed {
+		if i == 10 {
+			t.Errorf("… and %d more", len(failed)-10)
+			break
+		}
+		t.Errorf("%v\nreproduce: go test ./raft/sim -run '%s$' -seed=<seed> -v", err, t.Name())
+	}
+	t.Logf("%d seeds from %d, %d failed", n, first, len(failed))
+}
+
+// firstFailure runs seeds first … first+n-1 on GOMAXPROCS goroutines until one fails, and
+// returns the lowest failing seed once every seed below it has run (0 and nil if none failed).
+func firstFailure(first uint64, n int, run func(seed uint64) error) (uint64, error) {
+	var (
+		mu      sync.Mutex
+		next    = first
+		bad     uint64
+		badErr  error
+		workers sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		workers.Go(func() {
+			for {
+				mu.Lock()
+				s := next
+				if s >= first+uint64(n) || badErr != nil {
+					mu.Unlock()
+					return
+				}
+				next++
+				mu.Unlock()
+				if err := run(s); err != nil {
+					mu.Lock()
+					if badErr == nil || s < bad {
+						bad, badErr = s, err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	workers.Wait()
+	return bad, badErr
+}
 
 // randomRun runs one seed: 30 simulated seconds of every kind of fault under a light load, then
 // the faults heal and the cluster must elect a leader and commit a fresh command on every node.
@@ -34,6 +124,7 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	if seed%8 == 7 {
 		compact = 0
 	}
+	var storageErr error
 	c, err := New(Options{
 		Nodes: nodes, Seed: seed, Reorder: 0.02,
 		Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0, CheckQuorum: seed%4 == 1 || seed%4 == 2,
@@ -44,6 +135,11 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 			}
 			applied[id][string(e.Command)] = true
 		},
+		OnEvent: func(e raft.Event) {
+			if e.Kind == raft.EvStorageError && storageErr == nil {
+				storageErr = restartError(seed, e)
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -52,7 +148,7 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	c.Schedule(Load(seed, dur, 20)...)
 	c.Schedule(Healing(dur)...)
 	c.RunUntil(dur)
-	if err := c.Violation(); err != nil {
+	if err := cmp.Or(c.Violation(), storageErr); err != nil {
 		return err
 	}
 	// Liveness: with every fault healed, a leader commits a new command everywhere. Like a
@@ -69,17 +165,24 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	}
 	for deadline := dur + 20*time.Second; !everywhere(); {
 		if c.Now() >= deadline {
-			return fmt.Errorf("seed=%d: a command submitted after healing was not applied on every node within 20s", seed)
+			return fmt.Errorf("%w: seed=%d: a command submitted after healing was not applied on every node within 20s", errLiveness, seed)
 		}
 		if leader, ok := c.Leader(); ok {
 			c.Submit(leader, probe) // a refusal (stale leader) is retried next round
 		}
 		c.RunUntilTrue(time.Second, everywhere)
-		if err := c.Violation(); err != nil {
+		if err := cmp.Or(c.Violation(), storageErr); err != nil {
 			return err
 		}
 	}
-	return nil
+	return storageErr
+}
+
+// restartError is the safety failure of a node that cannot restart from its storage: in a
+// randomized run nothing but the core writes there, so it did not persist its state
+// consistently (say, a vote of a term it never wrote as currentTerm).
+func restartError(seed uint64, e raft.Event) error {
+	return fmt.Errorf("sim: seed=%d: persistence: %s cannot restart from what it stored: %s (at %v)", seed, e.Node, e.Detail, e.Time)
 }
 
 func TestRandomized(t *testing.T) {
@@ -87,22 +190,7 @@ func TestRandomized(t *testing.T) {
 	if runtime.GOOS == "js" {
 		seeds = 60 // the same runs compiled to wasm under Node, fewer of them
 	}
-	if *seedsFlag > 0 {
-		seeds = *seedsFlag
-	}
-	first := uint64(1)
-	if *seedFlag != 0 {
-		first, seeds = *seedFlag, 1
-	}
-	failed := RunSeeds(first, seeds, func(s uint64) error { return randomRun(s, 30*time.Second, raft.Bugs{}) })
-	for i, err := range failed {
-		if i == 10 {
-			t.Errorf("… and %d more", len(failed)-10)
-			break
-		}
-		t.Errorf("%v\nreproduce: go test ./raft/sim -run TestRandomized -seed=<seed> -v", err)
-	}
-	t.Logf("%d seeds × 30 simulated seconds, %d failed", seeds, len(failed))
+	sweep(t, seeds, func(s uint64) error { return randomRun(s, 30*time.Second, raft.Bugs{}) })
 }
 
 // TestBugsAreCaught proves that the checker can fail: each planted bug leads, on some seed, to a
