@@ -19,7 +19,10 @@ import (
 )
 
 // nemesis drives one run's faults from its own seeded source; everything it looks at is the
-// simulator's state, so a seed replays exactly.
+// simulator's state, so a seed replays exactly. Each seed draws its own mix (swarm testing): a
+// weight for each move, some of them zero, how often it acts, and how eagerly it reacts to
+// elections and votes, so that across seeds calm runs with one kind of fault alternate with
+// storms of every kind.
 type nemesis struct {
 	c   *Cluster
 	rng *rand.Rand
@@ -27,17 +30,65 @@ type nemesis struct {
 	cmd int
 	// slow holds the links given a long latency, to be restored.
 	slow []link
+	// healed: the faults are over and the liveness check runs.
+	healed bool
+
+	weights           [nMoves]int
+	total             int
+	gapMin, gapSpan   int // milliseconds between moves
+	crashLeader       int // 1 in crashLeader new leaders crash or are cut off soon (0: never)
+	strikeWithin      int // milliseconds: how soon
+	crashVoter        int // 1 in crashVoter votes are followed by the voter's crash and restart
+	batchMax, perStep int // commands per batch, per leader and step
+}
+
+type move int
+
+const (
+	mvIsolateLeader move = iota // a leader cut off with a minority, which it goes on leading
+	mvPartition                 // two or three groups drawn anew: partitions rotate
+	mvHeal
+	mvCrash    // a node, often a leader, crashed and restarted soon
+	mvCrashAll // every node, restarted soon
+	mvSlowLink // a link whose messages arrive an election or more later
+	mvFastLinks
+	mvTimeouts // elections forced on one to three nodes at once
+	mvTransfer
+	mvUnreliable
+	mvDuplicate
+	mvBatch // a batch of commands to every node that believes it leads
+	nMoves
+)
+
+func newNemesis(seed uint64) *nemesis {
+	nm := &nemesis{rng: rand.New(rand.NewPCG(seed, 0x4e3e5))}
+	for nm.total == 0 {
+		for i := range nm.weights {
+			nm.weights[i] = nm.rng.IntN(4)
+			nm.total += nm.weights[i]
+		}
+	}
+	nm.gapMin, nm.gapSpan = 5+nm.rng.IntN(50), 50+nm.rng.IntN(350)
+	nm.crashLeader = []int{0, 3, 8}[nm.rng.IntN(3)]
+	nm.crashVoter = []int{0, 2, 6}[nm.rng.IntN(3)]
+	nm.strikeWithin = []int{5, 15, 40}[nm.rng.IntN(3)]
+	nm.batchMax = []int{5, 50, 300}[nm.rng.IntN(3)]
+	nm.perStep = []int{1, 3, 6}[nm.rng.IntN(3)]
+	return nm
 }
 
 // nemesisRun runs one seed: dur of simulated time under the nemesis, then the faults heal and
-// a leader must commit a fresh command on every node, as in randomRun.
+// a leader must commit a fresh command on every node, as in randomRun. The seed also picks the
+// cluster's size and options, and how many entries an AppendEntries carries (one at a time
+// makes partial replication, the ground of Figure 8, common).
 func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
-	nodes := []int{3, 3, 5, 5, 7}[seed%5]
+	nm := newNemesis(seed)
 	applied := make(map[string]map[string]bool)
 	var storageErr error
 	c, err := New(Options{
-		Nodes: nodes, Seed: seed,
-		Raft: raft.Config{Bugs: bugs, PreVote: seed%3 == 0, CheckQuorum: seed%4 == 1},
+		Nodes: []int{3, 3, 5, 5, 7}[nm.rng.IntN(5)], Seed: seed,
+		Raft: raft.Config{Bugs: bugs, PreVote: nm.rng.IntN(3) == 0, CheckQuorum: nm.rng.IntN(4) == 0,
+			MaxEntriesPerMsg: []int{1, 2, 4, 256}[nm.rng.IntN(4)], MaxInflight: 1 + nm.rng.IntN(4)},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -48,17 +99,18 @@ func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 			if e.Kind == raft.EvStorageError && storageErr == nil {
 				storageErr = restartError(seed, e)
 			}
+			nm.react(e)
 		},
 	})
 	if err != nil {
 		return err
 	}
-	nm := &nemesis{c: c, rng: rand.New(rand.NewPCG(seed, 0x4e3e5)), ids: c.IDs()}
+	nm.c, nm.ids = c, c.IDs()
 	violation := func() error { return cmp.Or(c.Violation(), storageErr) }
 	for c.Now() < dur {
 		nm.act()
 		nm.submit()
-		c.RunFor(time.Duration(10+nm.rng.IntN(190)) * time.Millisecond)
+		c.RunFor(time.Duration(nm.gapMin+nm.rng.IntN(nm.gapSpan)) * time.Millisecond)
 		if err := violation(); err != nil {
 			return err
 		}
@@ -66,6 +118,7 @@ func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	for _, l := range nm.slow {
 		c.SetLinkLatency(l.a, l.b, DefaultLatencyMin, DefaultLatencyMax)
 	}
+	nm.healed = true
 	c.Schedule(Healing(c.Now())...)
 	probe := []byte("liveness-probe")
 	everywhere := func() bool {
@@ -91,6 +144,32 @@ func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	return violation()
 }
 
+// react strikes at the moments that matter, which moves made every few tens of milliseconds
+// hit only by chance: a new leader crashes before its no-op reaches a majority (Figure 8); a
+// voter crashes and restarts right after casting its vote, while other candidates' requests
+// are still on the wire.
+func (nm *nemesis) react(e raft.Event) {
+	c := nm.c
+	if c == nil || nm.healed {
+		return
+	}
+	switch {
+	case e.Kind == raft.EvState && e.State == raft.Leader && nm.crashLeader > 0 && nm.rng.IntN(nm.crashLeader) == 0:
+		// Within a few round trips the new leader crashes, or is cut off alone, still leading.
+		at := c.Now() + time.Duration(nm.rng.IntN(nm.strikeWithin))*time.Millisecond
+		if nm.rng.IntN(2) == 0 {
+			c.Schedule(Action{At: at, Kind: ActCrash, Node: e.Node},
+				Action{At: at + time.Duration(10+nm.rng.IntN(400))*time.Millisecond, Kind: ActRestart, Node: e.Node})
+		} else {
+			c.Schedule(Action{At: at, Kind: ActPartition, Groups: [][]string{{e.Node}}})
+		}
+	case e.Kind == raft.EvVote && e.Peer != e.Node && nm.crashVoter > 0 && nm.rng.IntN(nm.crashVoter) == 0:
+		at := c.Now() + time.Duration(nm.rng.IntN(3))*time.Millisecond
+		c.Schedule(Action{At: at, Kind: ActCrash, Node: e.Node},
+			Action{At: at + time.Duration(1+nm.rng.IntN(40))*time.Millisecond, Kind: ActRestart, Node: e.Node})
+	}
+}
+
 func (nm *nemesis) pick() string { return nm.ids[nm.rng.IntN(len(nm.ids))] }
 
 // leaders returns the live nodes that believe they lead, stale ones included.
@@ -110,43 +189,49 @@ func (nm *nemesis) leaders() []string {
 // minority keeps appending entries that will never commit.
 func (nm *nemesis) submit() {
 	for _, id := range nm.leaders() {
-		for range nm.rng.IntN(4) {
+		for range nm.rng.IntN(nm.perStep + 1) {
 			nm.cmd++
 			nm.c.Submit(id, fmt.Appendf(nil, "c%d", nm.cmd))
 		}
 	}
 }
 
-// act performs one fault, chosen with the cluster's state in view.
+// act makes one move, drawn by the seed's weights, with the cluster's state in view.
 func (nm *nemesis) act() {
 	c := nm.c
-	switch r := nm.rng.IntN(100); {
-	case r < 18: // cut a leader off with a minority, which it goes on leading
+	r := nm.rng.IntN(nm.total)
+	mv := move(0)
+	for r >= nm.weights[mv] {
+		r -= nm.weights[mv]
+		mv++
+	}
+	switch mv {
+	case mvIsolateLeader:
 		ls := nm.leaders()
 		if len(ls) == 0 {
 			return
 		}
 		leader := ls[nm.rng.IntN(len(ls))]
 		minority := []string{leader}
-		for _, id := range nm.rng.Perm(len(nm.ids)) {
+		for _, i := range nm.rng.Perm(len(nm.ids)) {
 			if len(minority) >= (len(nm.ids)-1)/2 {
 				break
 			}
-			if nm.ids[id] != leader && nm.rng.IntN(2) == 0 {
-				minority = append(minority, nm.ids[id])
+			if nm.ids[i] != leader && nm.rng.IntN(2) == 0 {
+				minority = append(minority, nm.ids[i])
 			}
 		}
 		c.Partition(minority)
-	case r < 30: // a rotating partition: two or three groups drawn anew
+	case mvPartition:
 		groups := make([][]string, 2+nm.rng.IntN(2))
 		for _, id := range nm.ids {
 			g := nm.rng.IntN(len(groups))
 			groups[g] = append(groups[g], id)
 		}
 		c.Partition(groups...)
-	case r < 40:
+	case mvHeal:
 		c.HealAll()
-	case r < 52: // a crash, often of a leader, restarted soon: mid-election, mid-replication
+	case mvCrash:
 		id := nm.pick()
 		if ls := nm.leaders(); len(ls) > 0 && nm.rng.IntN(2) == 0 {
 			id = ls[nm.rng.IntN(len(ls))]
@@ -155,10 +240,10 @@ func (nm *nemesis) act() {
 			c.Crash(id)
 			c.Schedule(Action{At: c.Now() + time.Duration(nm.rng.IntN(600))*time.Millisecond, Kind: ActRestart, Node: id})
 		}
-	case r < 54:
+	case mvCrashAll:
 		c.CrashAll()
 		c.Schedule(Action{At: c.Now() + time.Duration(20+nm.rng.IntN(300))*time.Millisecond, Kind: ActRestartAll})
-	case r < 66: // a slow link: what it carries arrives an election or more later
+	case mvSlowLink:
 		a, b := nm.pick(), nm.pick()
 		if a == b {
 			return
@@ -166,23 +251,32 @@ func (nm *nemesis) act() {
 		lo := time.Duration(50+nm.rng.IntN(300)) * time.Millisecond
 		c.SetLinkLatency(a, b, lo, lo+time.Duration(nm.rng.IntN(200))*time.Millisecond)
 		nm.slow = append(nm.slow, mkLink(a, b))
-	case r < 72: // links back to normal speed
+	case mvFastLinks:
 		for _, l := range nm.slow {
 			c.SetLinkLatency(l.a, l.b, DefaultLatencyMin, DefaultLatencyMax)
 		}
 		nm.slow = nm.slow[:0]
-	case r < 82: // elections forced on one to three nodes at once
+	case mvTimeouts:
 		for range 1 + nm.rng.IntN(3) {
 			if id := nm.pick(); c.Alive(id) {
 				c.Timeout(id)
 			}
 		}
-	case r < 88:
+	case mvTransfer:
 		c.Transfer(nm.pick())
-	case r < 94:
+	case mvUnreliable:
 		c.SetUnreliable(!c.Unreliable())
-	default:
+	case mvDuplicate:
 		c.Do(Action{Kind: ActSetDuplicate, Rate: []float64{0, 0.1, 0.3}[nm.rng.IntN(3)]})
+	case mvBatch:
+		for _, id := range nm.leaders() {
+			cmds := make([][]byte, 1+nm.rng.IntN(nm.batchMax))
+			for i := range cmds {
+				nm.cmd++
+				cmds[i] = fmt.Appendf(nil, "c%d", nm.cmd)
+			}
+			c.SubmitBatch(id, cmds)
+		}
 	}
 }
 
