@@ -105,14 +105,14 @@ var List = []Mutant{
 		Rule: "AppendEntries 3/4: only a conflicting entry is deleted; entries already held are kept (a late or duplicated AppendEntries must not cut the log)",
 		Kind: Safety, File: "raft/node.go",
 		Old: "if idx > last || n.log.term(idx) != m.Entries[i].Term {",
-		New: "if true {",
+		New: "if idx > 0 {",
 	},
 	{
 		Name: "append-commit-on-reject",
 		Rule: "AppendEntries 5: commitIndex advances only over entries that passed the consistency check (here: also on a rejection, up to prevLogIndex)",
 		Kind: Safety, File: "raft/node.go",
-		Old: "\treply := Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex}\n\tlast := n.log.lastIndex()\n",
-		New: "\treply := Message{Type: MsgAppReply, To: m.From, Index: m.PrevLogIndex}\n\tlast := n.log.lastIndex()\n\tif c := min(m.Commit, m.PrevLogIndex, last); c > n.commit {\n\t\tn.commit = c\n\t\tn.emit(Event{Kind: EvCommit, Index: c, Term: n.term})\n\t}\n",
+		Old: "\tlast := n.log.lastIndex()\n\tskipCheck :=",
+		New: "\tlast := n.log.lastIndex()\n\tif c := min(m.Commit, m.PrevLogIndex, last); c > n.commit {\n\t\tn.commit = c\n\t\tn.emit(Event{Kind: EvCommit, Index: c, Term: n.term})\n\t}\n\tskipCheck :=",
 	},
 
 	// ---- Rules for all servers (Figure 2) ----
@@ -217,6 +217,29 @@ var List = []Mutant{
 		Kind: Liveness, File: "raft/node.go",
 		Old: "\t\tn.detectLoss()\n\t\tn.broadcastAppend(true)\n",
 		New: "\t\tn.detectLoss()\n",
+	},
+
+	// ---- Log compaction and InstallSnapshot (§7, Figure 13) ----
+	{
+		Name: "compact-uncommitted",
+		Rule: "§7: a snapshot covers only entries the application has applied, hence committed (here: the whole log)",
+		Kind: Safety, File: "raft/node.go",
+		Old: "\tindex := n.applied\n",
+		New: "\tindex := max(n.applied, n.log.lastIndex())\n",
+	},
+	{
+		Name: "install-keeps-conflicting-log",
+		Rule: "InstallSnapshot 6/7: keep the entries after the snapshot only if the log holds its last entry with its term; else discard the whole log",
+		Kind: Safety, File: "raft/node.go",
+		Old: "keep := s.Index <= n.log.lastIndex() && s.Index > n.log.offset && n.log.term(s.Index) == s.Term",
+		New: "keep := s.Index <= n.log.lastIndex() && s.Index > n.log.offset",
+	},
+	{
+		Name: "install-older-than-commit",
+		Rule: "InstallSnapshot: a snapshot that covers no more than what is committed here changes nothing (here: it rolls the state back)",
+		Kind: Safety, File: "raft/node.go",
+		Old: "\tif m.LastLogIndex <= n.commit {\n\t\t// Everything it holds is committed here already",
+		New: "\tif m.LastLogIndex < n.log.offset {\n\t\t// Everything it holds is committed here already",
 	},
 
 	// ---- Pre-vote (thesis §9.6) ----

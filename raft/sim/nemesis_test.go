@@ -79,8 +79,8 @@ func newNemesis(seed uint64) *nemesis {
 
 // nemesisRun runs one seed: dur of simulated time under the nemesis, then the faults heal and
 // a leader must commit a fresh command on every node, as in randomRun. The seed also picks the
-// cluster's size and options, and how many entries an AppendEntries carries (one at a time
-// makes partial replication, the ground of Figure 8, common).
+// cluster's size and options, how many entries an AppendEntries carries (one at a time makes
+// partial replication, the ground of Figure 8, common), and how often nodes compact their logs.
 func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nm := newNemesis(seed)
 	applied := make(map[string]map[string]bool)
@@ -88,7 +88,8 @@ func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	c, err := New(Options{
 		Nodes: []int{3, 3, 5, 5, 7}[nm.rng.IntN(5)], Seed: seed,
 		Raft: raft.Config{Bugs: bugs, PreVote: nm.rng.IntN(3) == 0, CheckQuorum: nm.rng.IntN(4) == 0,
-			MaxEntriesPerMsg: []int{1, 2, 4, 256}[nm.rng.IntN(4)], MaxInflight: 1 + nm.rng.IntN(4)},
+			MaxEntriesPerMsg: []int{1, 2, 4, 256}[nm.rng.IntN(4)], MaxInflight: 1 + nm.rng.IntN(4),
+			CompactThreshold: []int{0, 0, 3, 16, 64}[nm.rng.IntN(5)], SnapshotChunkSize: []int{4, 0}[nm.rng.IntN(2)]},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
