@@ -24,6 +24,7 @@ var (
 		`"all": every mutant, with the scenario tests and the linearizability check for those the sweeps miss, and the seeds each needs measured from several starting seeds`)
 	onlyFlag  = flag.String("mutant", "", "regexp: only the mutants whose names match")
 	sweepFlag = flag.String("sweep", "", "regexp: only the seed sweeps whose tests match (TestNemesis, TestRandomized)")
+	binFlag   = flag.String("bin", "", "directory: only build the simulator's test binary of each mutant there, as <name>.test, to run by hand")
 )
 
 // sweep is a seed sweep of the simulator's tests that can stop at its first failing seed.
@@ -146,6 +147,9 @@ func try(t *testing.T, root, goCmd string, m Mutant, all bool) (*kill, error) {
 	simBin, err := build("raft/sim")
 	if err != nil {
 		return nil, err
+	}
+	if *binFlag != "" {
+		return nil, os.Rename(simBin, filepath.Join(*binFlag, m.Name+".test"))
 	}
 	simDir := filepath.Join(root, "raft", "sim")
 	stop := "any"

@@ -22,6 +22,8 @@ type checker struct {
 	byEntry   map[entryKey]uint64
 	committed []uint64 // committed[i]: prefix hash of the committed log up to i; [0] = 0
 	terms     []uint64 // terms[i]: the term of the committed entry at i
+	// commitTerms[i]: the term in which entry i was first known committed (its leader's term).
+	commitTerms []uint64
 	// states[i]: hash of the application state after applying the committed entries up to i,
 	// recorded where some node took or installed a snapshot; every node that reaches i after
 	// must be in the same state.
@@ -48,12 +50,13 @@ type nodeCheck struct {
 
 func newChecker(c *Cluster) *checker {
 	return &checker{
-		c:         c,
-		leaders:   make(map[uint64]string),
-		byEntry:   make(map[entryKey]uint64),
-		committed: []uint64{0},
-		terms:     []uint64{0},
-		states:    make(map[uint64]uint64),
+		c:           c,
+		leaders:     make(map[uint64]string),
+		byEntry:     make(map[entryKey]uint64),
+		committed:   []uint64{0},
+		terms:       []uint64{0},
+		commitTerms: []uint64{0},
+		states:      make(map[uint64]uint64),
 	}
 }
 
@@ -90,9 +93,14 @@ func (k *checker) event(e *raft.Event) error {
 			return fmt.Errorf("Election Safety: %s and %s are both leaders of term %d", other, e.Node, e.Term)
 		}
 		k.leaders[e.Term] = e.Node
-		// Leader Completeness: the new leader holds every committed entry.
+		// Leader Completeness: the new leader holds every entry committed in an earlier term.
+		// (Not necessarily one committed in its own term or a later one: a candidate whose
+		// votes were delayed can win its term after a later term's leader committed more.)
 		nc := k.node(e.Node)
 		last := uint64(len(k.committed) - 1)
+		for last > 0 && k.commitTerms[last] >= e.Term {
+			last--
+		}
 		if uint64(len(nc.hashes)) <= last || nc.hashes[last] != k.committed[last] {
 			return fmt.Errorf("Leader Completeness: %s leads term %d without the committed entries up to %d", e.Node, e.Term, last)
 		}
@@ -269,6 +277,7 @@ func (k *checker) commit(e *raft.Event) error {
 		k.committed = append(k.committed, nc.hashes[i])
 		ent, _ := n.Entry(i)
 		k.terms = append(k.terms, ent.Term)
+		k.commitTerms = append(k.commitTerms, e.Term)
 		if ent.Type == raft.EntryCommand {
 			k.committedCommands++
 		}

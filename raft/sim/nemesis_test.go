@@ -40,6 +40,8 @@ type nemesis struct {
 	strikeWithin      int // milliseconds: how soon
 	crashVoter        int // 1 in crashVoter votes are followed by the voter's crash and restart
 	batchMax, perStep int // commands per batch, per leader and step
+	cfg               raft.Config
+	churn             int // steps left in a churn burst
 }
 
 type move int
@@ -48,6 +50,7 @@ const (
 	mvIsolateLeader move = iota // a leader cut off with a minority, which it goes on leading
 	mvPartition                 // two or three groups drawn anew: partitions rotate
 	mvHeal
+	mvCutLink  // one link cut: partitions that are not transitive (a and b both reach c)
 	mvCrash    // a node, often a leader, crashed and restarted soon
 	mvCrashAll // every node, restarted soon
 	mvSlowLink // a link whose messages arrive an election or more later
@@ -57,6 +60,7 @@ const (
 	mvUnreliable
 	mvDuplicate
 	mvBatch // a batch of commands to every node that believes it leads
+	mvChurn // a burst of leader changes a few milliseconds apart: partial replication in many terms
 	nMoves
 )
 
@@ -71,7 +75,7 @@ func newNemesis(seed uint64) *nemesis {
 	nm.gapMin, nm.gapSpan = 5+nm.rng.IntN(50), 50+nm.rng.IntN(350)
 	nm.crashLeader = []int{0, 3, 8}[nm.rng.IntN(3)]
 	nm.crashVoter = []int{0, 2, 6}[nm.rng.IntN(3)]
-	nm.strikeWithin = []int{5, 15, 40}[nm.rng.IntN(3)]
+	nm.strikeWithin = []int{4, 8, 15, 40}[nm.rng.IntN(4)]
 	nm.batchMax = []int{5, 50, 300}[nm.rng.IntN(3)]
 	nm.perStep = []int{1, 3, 6}[nm.rng.IntN(3)]
 	return nm
@@ -83,13 +87,27 @@ func newNemesis(seed uint64) *nemesis {
 // partial replication, the ground of Figure 8, common), and how often nodes compact their logs.
 func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nm := newNemesis(seed)
+	if err := nm.run(seed, dur, bugs); err != nil {
+		return fmt.Errorf("%w\n(nemesis: %s)", err, nm)
+	}
+	return nil
+}
+
+func (nm *nemesis) String() string {
+	return fmt.Sprintf("%d nodes, MaxEntriesPerMsg %d, MaxInflight %d, CompactThreshold %d, PreVote %t, CheckQuorum %t, moves %v, every %d–%d ms, strikes new leaders 1 in %d within %d ms, voters 1 in %d, batches ≤ %d, ≤ %d commands a step",
+		len(nm.ids), nm.cfg.MaxEntriesPerMsg, nm.cfg.MaxInflight, nm.cfg.CompactThreshold, nm.cfg.PreVote, nm.cfg.CheckQuorum,
+		nm.weights, nm.gapMin, nm.gapMin+nm.gapSpan, nm.crashLeader, nm.strikeWithin, nm.crashVoter, nm.batchMax, nm.perStep)
+}
+
+func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
+	nm.cfg = raft.Config{Bugs: bugs, PreVote: nm.rng.IntN(3) == 0, CheckQuorum: nm.rng.IntN(4) == 0,
+		MaxEntriesPerMsg: []int{1, 2, 4, 256}[nm.rng.IntN(4)], MaxInflight: 1 + nm.rng.IntN(4),
+		CompactThreshold: []int{0, 0, 3, 16, 64}[nm.rng.IntN(5)], SnapshotChunkSize: []int{4, 0}[nm.rng.IntN(2)]}
 	applied := make(map[string]map[string]bool)
 	var storageErr error
 	c, err := New(Options{
 		Nodes: []int{3, 3, 5, 5, 7}[nm.rng.IntN(5)], Seed: seed,
-		Raft: raft.Config{Bugs: bugs, PreVote: nm.rng.IntN(3) == 0, CheckQuorum: nm.rng.IntN(4) == 0,
-			MaxEntriesPerMsg: []int{1, 2, 4, 256}[nm.rng.IntN(4)], MaxInflight: 1 + nm.rng.IntN(4),
-			CompactThreshold: []int{0, 0, 3, 16, 64}[nm.rng.IntN(5)], SnapshotChunkSize: []int{4, 0}[nm.rng.IntN(2)]},
+		Raft: nm.cfg,
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -109,17 +127,30 @@ func nemesisRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nm.c, nm.ids = c, c.IDs()
 	violation := func() error { return cmp.Or(c.Violation(), storageErr) }
 	for c.Now() < dur {
-		nm.act()
+		gap := time.Duration(nm.gapMin+nm.rng.IntN(nm.gapSpan)) * time.Millisecond
+		if nm.churn > 0 {
+			nm.churn--
+			nm.churnStep()
+			gap = time.Duration(2+nm.rng.IntN(40)) * time.Millisecond
+		} else {
+			nm.act()
+		}
 		nm.submit()
-		c.RunFor(time.Duration(nm.gapMin+nm.rng.IntN(nm.gapSpan)) * time.Millisecond)
+		c.RunFor(gap)
 		if err := violation(); err != nil {
 			return err
 		}
 	}
+	// No more strikes; let the ones already scheduled (crashes and restarts, cuts) happen,
+	// then heal everything.
+	nm.healed = true
+	c.RunFor(time.Second)
+	if err := violation(); err != nil {
+		return err
+	}
 	for _, l := range nm.slow {
 		c.SetLinkLatency(l.a, l.b, DefaultLatencyMin, DefaultLatencyMax)
 	}
-	nm.healed = true
 	c.Schedule(Healing(c.Now())...)
 	probe := []byte("liveness-probe")
 	everywhere := func() bool {
@@ -155,7 +186,7 @@ func (nm *nemesis) react(e raft.Event) {
 		return
 	}
 	switch {
-	case e.Kind == raft.EvState && e.State == raft.Leader && nm.crashLeader > 0 && nm.rng.IntN(nm.crashLeader) == 0:
+	case e.Kind == raft.EvState && e.State == raft.Leader && nm.crashLeader > 0 && nm.rng.IntN(nm.strikeOdds(e.Node)) == 0:
 		// Within a few round trips the new leader crashes, or is cut off alone, still leading.
 		at := c.Now() + time.Duration(nm.rng.IntN(nm.strikeWithin))*time.Millisecond
 		if nm.rng.IntN(2) == 0 {
@@ -169,6 +200,52 @@ func (nm *nemesis) react(e raft.Event) {
 		c.Schedule(Action{At: at, Kind: ActCrash, Node: e.Node},
 			Action{At: at + time.Duration(1+nm.rng.IntN(40))*time.Millisecond, Kind: ActRestart, Node: e.Node})
 	}
+}
+
+// churnStep is one step of a churn burst: the leader of the highest term takes a few commands
+// and is cut off alone or with one follower, or crashes, as they leave; another node is made to
+// campaign; now and then everything heals. Each leader's entries reach only some followers,
+// and the next leader finds logs of many terms, none of them on a majority.
+func (nm *nemesis) churnStep() {
+	c := nm.c
+	if l, ok := c.Leader(); ok {
+		cmds := make([][]byte, nm.rng.IntN(8))
+		for i := range cmds {
+			nm.cmd++
+			cmds[i] = fmt.Appendf(nil, "c%d", nm.cmd)
+		}
+		if len(cmds) > 0 {
+			c.SubmitBatch(l, cmds)
+		}
+		at := c.Now() + time.Duration(nm.rng.IntN(6))*time.Millisecond
+		switch nm.rng.IntN(3) {
+		case 0:
+			c.Schedule(Action{At: at, Kind: ActPartition, Groups: [][]string{{l}}})
+		case 1:
+			c.Schedule(Action{At: at, Kind: ActPartition, Groups: [][]string{{l, nm.pick()}}})
+		default:
+			c.Schedule(Action{At: at, Kind: ActCrash, Node: l},
+				Action{At: at + time.Duration(nm.rng.IntN(200))*time.Millisecond, Kind: ActRestart, Node: l})
+		}
+	}
+	switch r := nm.rng.IntN(3); {
+	case r == 0:
+		c.HealAll()
+	default:
+		if id := nm.pick(); c.Alive(id) {
+			c.Timeout(id)
+		}
+	}
+}
+
+// strikeOdds is 1 in how many new leaders the nemesis strikes: half of those that hold
+// uncommitted entries of earlier terms, which they are about to copy to their followers (the
+// ground of Figure 8), and 1 in crashLeader of the others.
+func (nm *nemesis) strikeOdds(id string) int {
+	if st := nm.c.Status(id); st.LastIndex > st.CommitIndex+1 {
+		return 2
+	}
+	return nm.crashLeader
 }
 
 func (nm *nemesis) pick() string { return nm.ids[nm.rng.IntN(len(nm.ids))] }
@@ -232,6 +309,10 @@ func (nm *nemesis) act() {
 		c.Partition(groups...)
 	case mvHeal:
 		c.HealAll()
+	case mvCutLink:
+		if a, b := nm.pick(), nm.pick(); a != b {
+			c.Cut(a, b)
+		}
 	case mvCrash:
 		id := nm.pick()
 		if ls := nm.leaders(); len(ls) > 0 && nm.rng.IntN(2) == 0 {
@@ -269,6 +350,8 @@ func (nm *nemesis) act() {
 		c.SetUnreliable(!c.Unreliable())
 	case mvDuplicate:
 		c.Do(Action{Kind: ActSetDuplicate, Rate: []float64{0, 0.1, 0.3}[nm.rng.IntN(3)]})
+	case mvChurn:
+		nm.churn = 3 + nm.rng.IntN(6)
 	case mvBatch:
 		for _, id := range nm.leaders() {
 			cmds := make([][]byte, 1+nm.rng.IntN(nm.batchMax))
