@@ -4,10 +4,19 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test test-race scenarios test-native test-wasm vet typecheck bench bench-page build run
+.PHONY: test test-race scenarios test-native test-wasm test-mutants mutants vet typecheck bench bench-page build run
 
 # build first: the browser tests drive the page embedded in the server.
-test: vet typecheck build test-native test-race test-wasm scenarios
+test: vet typecheck build test-native test-race test-wasm scenarios test-mutants
+
+# The mutation harness (raft/mutants): every safety mutant of the core, built in with go test
+# -overlay, must die in the simulator's seed sweeps from their first seed.
+test-mutants:
+	$(GO) test -count=1 -timeout 12m -v -run '^TestMutants$$' ./raft/mutants -mutants=fast
+
+# Every mutant, liveness ones included, with the seeds each needs measured from seven starts.
+mutants:
+	$(GO) test -count=1 -timeout 30m -v -run '^TestMutants$$' ./raft/mutants -mutants=all
 
 # The shipped guided scenarios, checked as a course author checks their own.
 scenarios:
