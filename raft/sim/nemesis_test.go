@@ -42,6 +42,8 @@ type nemesis struct {
 	batchMax, perStep int // commands per batch, per leader and step
 	cfg               raft.Config
 	churn             int // steps left in a churn burst
+	led               map[string]bool
+	comeback          int // 1 in comeback deposed leaders campaign again soon (0: never)
 }
 
 type move int
@@ -75,6 +77,8 @@ func newNemesis(seed uint64) *nemesis {
 	nm.gapMin, nm.gapSpan = 5+nm.rng.IntN(50), 50+nm.rng.IntN(350)
 	nm.crashLeader = []int{0, 3, 8}[nm.rng.IntN(3)]
 	nm.crashVoter = []int{0, 2, 6}[nm.rng.IntN(3)]
+	nm.led = map[string]bool{}
+	nm.comeback = []int{0, 1, 3}[nm.rng.IntN(3)]
 	nm.strikeWithin = []int{4, 8, 15, 40}[nm.rng.IntN(4)]
 	nm.batchMax = []int{5, 50, 300}[nm.rng.IntN(3)]
 	nm.perStep = []int{1, 3, 6}[nm.rng.IntN(3)]
@@ -195,6 +199,13 @@ func (nm *nemesis) react(e raft.Event) {
 		} else {
 			c.Schedule(Action{At: at, Kind: ActPartition, Groups: [][]string{{e.Node}}})
 		}
+	case e.Kind == raft.EvState && e.State == raft.Leader:
+		nm.led[e.Node] = true
+	case e.Kind == raft.EvState && nm.led[e.Node] && nm.comeback > 0 && nm.rng.IntN(nm.comeback) == 0:
+		// A deposed leader campaigns again soon, while what it sent as leader, and the answers,
+		// may still be on the wire.
+		delete(nm.led, e.Node)
+		c.Schedule(Action{At: c.Now() + time.Duration(20+nm.rng.IntN(300))*time.Millisecond, Kind: ActTimeout, Node: e.Node})
 	case e.Kind == raft.EvVote && e.Peer != e.Node && nm.crashVoter > 0 && nm.rng.IntN(nm.crashVoter) == 0:
 		at := c.Now() + time.Duration(nm.rng.IntN(3))*time.Millisecond
 		c.Schedule(Action{At: at, Kind: ActCrash, Node: e.Node},
