@@ -96,6 +96,9 @@ type Bugs struct {
 	SkipConsistencyCheck bool
 	// IgnoreHigherTerm: a leader ignores messages that carry a newer term.
 	IgnoreHigherTerm bool
+	// VoteByLogLength: a voter grants its vote to any candidate whose log is at least as long
+	// as its own, ignoring the last entry's term (§5.4.1's election restriction, half kept).
+	VoteByLogLength bool
 	// CompactUnapplied: a node compacts its whole log instead of what its application has
 	// applied: entries not yet applied, or not even committed, go into the snapshot unapplied.
 	CompactUnapplied bool

@@ -680,8 +680,13 @@ func (n *Node) step(m *Message) {
 }
 
 func (n *Node) handleVote(m *Message) {
+	// §5.4.1: grant only to a candidate whose log is at least as up to date as ours: a later
+	// last term, or the same last term and at least as long.
 	upToDate := m.LastLogTerm > n.log.lastTerm() ||
 		(m.LastLogTerm == n.log.lastTerm() && m.LastLogIndex >= n.log.lastIndex())
+	if n.cfg.Bugs.VoteByLogLength {
+		upToDate = m.LastLogIndex >= n.log.lastIndex()
+	}
 	grant := n.state == Follower && (n.votedFor == "" || n.votedFor == m.From) && upToDate
 	if grant {
 		if n.votedFor != m.From {

@@ -356,6 +356,7 @@ var bugSwitches = []bugSwitch{
 	{"FixedElectionTimeout", "fixed (not randomized) election timeouts", func(r *sim.Run) *bool { return &r.Bugs.FixedElectionTimeout }},
 	{"SkipConsistencyCheck", "follower skips the log consistency check", func(r *sim.Run) *bool { return &r.Bugs.SkipConsistencyCheck }},
 	{"IgnoreHigherTerm", "leader ignores a higher term", func(r *sim.Run) *bool { return &r.Bugs.IgnoreHigherTerm }},
+	{"VoteByLogLength", "voters compare log length, not the last term", func(r *sim.Run) *bool { return &r.Bugs.VoteByLogLength }},
 	{"FollowerReads", "serve reads from a follower", func(r *sim.Run) *bool { return &r.FollowerReads }},
 	{"ForgetSessions", "snapshots forget the client sessions", func(r *sim.Run) *bool { return &r.ForgetSessions }},
 	{"CompactUnapplied", "compact log entries not yet applied", func(r *sim.Run) *bool { return &r.Bugs.CompactUnapplied }},

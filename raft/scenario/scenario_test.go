@@ -71,6 +71,7 @@ func TestBreakItScenarios(t *testing.T) {
 	}{
 		{"figure8", raft.Bugs{CommitByCounting: true}, "Leader Completeness"},
 		{"persist-vote", raft.Bugs{ForgetVote: true}, "Election Safety: n1 and n3 are both leaders of term 1"},
+		{"election-restriction", raft.Bugs{VoteByLogLength: true}, "Leader Completeness: n1 leads term 3 without the committed entries up to 4"},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			sc, err := Get(tc.id)

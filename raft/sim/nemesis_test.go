@@ -378,7 +378,7 @@ func (nm *nemesis) act() {
 // TestNemesis runs the nemesis over many seeds; like TestRandomized, safety after every event,
 // then liveness once the faults heal.
 func TestNemesis(t *testing.T) {
-	seeds := 300
+	seeds := 1000
 	if runtime.GOOS == "js" {
 		seeds = 20
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	seedsFlag = flag.Int("seeds", 0, "randomized runs for TestRandomized and TestNemesis (default 1000 and 300 natively, 60 and 20 under wasm)")
+	seedsFlag = flag.Int("seeds", 0, "randomized runs for TestRandomized and TestNemesis (default 1000 each natively, 60 and 20 under wasm)")
 	seedFlag  = flag.Uint64("seed", 0, "run TestRandomized or TestNemesis for this one seed")
 	fromFlag  = flag.Uint64("from", 1, "first seed of TestRandomized's and TestNemesis's sweep")
 	stopFlag  = flag.String("stop", "", `"any" or "safety": stop a sweep at its first failing seed (with "safety", the first that breaks a safety property) and report only it; the mutation harness's mode`)
@@ -205,6 +205,7 @@ func TestBugsAreCaught(t *testing.T) {
 	}{
 		{"SkipConsistencyCheck", raft.Bugs{SkipConsistencyCheck: true}},
 		{"CompactUnapplied", raft.Bugs{CompactUnapplied: true}},
+		{"VoteByLogLength", raft.Bugs{VoteByLogLength: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 300; seed++ {
