@@ -106,7 +106,11 @@ func (k *checker) event(e *raft.Event) error {
 		}
 	case raft.EvTruncate:
 		nc := k.node(e.Node)
-		if e.Index < uint64(len(k.committed)) && e.Index < uint64(len(nc.hashes)) && nc.hashes[e.Index] == k.committed[e.Index] {
+		// A leader of a term before the one that committed entry i may still overwrite i on a
+		// follower that has not committed it (the leader's log predates the commit); a leader
+		// of that term or a later one holds i (Leader Completeness) and never overwrites it.
+		if e.Index < uint64(len(k.committed)) && e.Index < uint64(len(nc.hashes)) && nc.hashes[e.Index] == k.committed[e.Index] &&
+			e.Term >= k.commitTerms[e.Index] {
 			return fmt.Errorf("committed entry lost: %s removed committed entry %d", e.Node, e.Index)
 		}
 		if e.Index <= nc.commit {
