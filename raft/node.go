@@ -132,6 +132,16 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		n.snapSlot = 1 // the first snapshot goes to slot 0
 	}
 	n.log.append(p.log)
+	if p.snap != nil {
+		// An installation cut short: finish discarding the conflicting log before cleaning up,
+		// so that a crash during the clean-up cannot bring part of it back.
+		if p.storedLast > n.log.lastIndex() {
+			n.persist(KeyLogLast, uintBytes(n.log.lastIndex()))
+		}
+		if p.snapConflict {
+			n.clearSnapEntry(p.snap)
+		}
+	}
 	for _, k := range p.garbage {
 		n.persistDelete(k)
 	}
@@ -332,6 +342,24 @@ func (n *Node) saveSnapshot(s *Snapshot, discard bool) {
 	}
 	if discard && oldLast < s.Index {
 		n.persist(KeyLogLast, uintBytes(s.Index))
+	}
+	if discard && (!deletes || oldLast < s.Index) {
+		// With log/last at the snapshot's index, no stored entry there may conflict with it
+		// (in a store that cannot delete, the discarded log's; in any store, a truncation's
+		// leftover): entries appended later raise log/last above it, and restore would take
+		// them for a discarded log (see restore).
+		n.clearSnapEntry(s)
+	}
+}
+
+// clearSnapEntry removes the stored entry at the snapshot s's index, or in a store that cannot
+// delete, overwrites it with an entry of the snapshot's term, which restore reads as agreeing
+// with the snapshot. log/last must already be at or above s.Index, never above a discarded log.
+func (n *Node) clearSnapEntry(s *Snapshot) {
+	if _, ok := n.storage.(Deleter); ok {
+		n.persistDelete(KeyLogEntry(s.Index))
+	} else {
+		n.persist(KeyLogEntry(s.Index), EncodeEntry(Entry{Term: s.Term, Type: EntryNoop}))
 	}
 }
 

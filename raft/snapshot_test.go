@@ -402,3 +402,138 @@ func TestCheckSnapshotRefuses(t *testing.T) {
 }
 
 func must2(v []byte, _ bool) []byte { return v }
+
+// A follower whose store cannot delete installs a snapshot whose last entry conflicts with
+// its log, then appends and acknowledges entries after it: a restart must keep them.
+func TestInstallConflictWithoutDeleterKeepsLaterEntries(t *testing.T) {
+	s := &seqStorage{}
+	members := []string{"a", "b", "c"}
+	n := newTestNode(t, "b", members, s)
+	n.Step(0, Message{Type: MsgApp, From: "a", To: "b", Term: 1, Entries: cmds(1, "x", "y", "z", "w")})
+	n.Ready()
+	n.Step(0, Message{Type: MsgSnap, From: "c", To: "b", Term: 2, LastLogIndex: 3, LastLogTerm: 2,
+		Members: members, Data: []byte("state@3"), Done: true})
+	n.Ready()
+	n.Step(0, Message{Type: MsgApp, From: "c", To: "b", Term: 2, PrevLogIndex: 3, PrevLogTerm: 2, Entries: cmds(2, "4", "5")})
+	rd := n.Ready()
+	acked := false
+	for _, m := range rd.Messages {
+		if m.Type == MsgAppReply && m.Success && m.Index == 5 {
+			acked = true
+		}
+	}
+	if !acked {
+		t.Fatalf("b did not acknowledge entries 4–5: %+v", rd.Messages)
+	}
+	r, err := NewNode(Config{ID: "b", Members: members, Storage: s}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Status(); st.LastIndex != 5 {
+		t.Fatalf("restarted b has last index %d; want 5 (entries 4–5 were acknowledged)", st.LastIndex)
+	}
+}
+
+// A crash in the middle of installing a conflicting snapshot, then a crash in the middle of
+// the restarted node's clean-up: every state restores to the snapshot with an empty log.
+func TestCrashDuringCleanUpAfterInstall(t *testing.T) {
+	s := &delStorage{}
+	members := []string{"a", "b", "c"}
+	n := newTestNode(t, "b", members, s)
+	n.Step(0, Message{Type: MsgApp, From: "a", To: "b", Term: 1, Entries: cmds(1, "x", "y", "z", "w", "v")})
+	n.Ready()
+	before := len(s.log)
+	n.Step(0, Message{Type: MsgSnap, From: "c", To: "b", Term: 2, LastLogIndex: 3, LastLogTerm: 2,
+		Members: members, Data: []byte("state@3"), Done: true})
+	n.Ready()
+	for k := before; k <= len(s.log); k++ {
+		r := s.replayAll(k)
+		p, err := restore(r)
+		if err != nil {
+			t.Fatalf("crash after write %d: %v", k, err)
+		}
+		if p.snap == nil {
+			continue
+		}
+		if _, err := NewNode(Config{ID: "b", Members: members, Storage: r}, 0); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j <= len(r.log); j++ {
+			rr := &delStorage{}
+			rr.log = append(append([]KV{}, s.log[:k]...), r.log...)
+			rr = rr.replayAll(k + j)
+			p, err := restore(rr)
+			if err != nil {
+				t.Fatalf("crash after write %d, then after clean-up write %d (%+v): %v", k, j, r.log[:j], err)
+			}
+			if d := durableOf(p); d.SnapIndex != 3 || len(d.Log) != 0 {
+				t.Fatalf("crash after write %d, then after clean-up write %d (%+v): restored %+v; want snapshot 3, empty log", k, j, r.log[:j], d)
+			}
+		}
+	}
+}
+
+// The same with a store that cannot delete: after a crash in the middle of a conflicting
+// installation, the restarted node appends and acknowledges entries; a second restart keeps them.
+func TestCrashDuringInstallWithoutDeleterThenAppend(t *testing.T) {
+	s := &seqStorage{}
+	members := []string{"a", "b", "c"}
+	n := newTestNode(t, "b", members, s)
+	n.Step(0, Message{Type: MsgApp, From: "a", To: "b", Term: 1, Entries: cmds(1, "x", "y", "z", "w", "v")})
+	n.Ready()
+	before := len(s.log)
+	n.Step(0, Message{Type: MsgSnap, From: "c", To: "b", Term: 2, LastLogIndex: 3, LastLogTerm: 2,
+		Members: members, Data: []byte("state@3"), Done: true})
+	n.Ready()
+	for k := before; k <= len(s.log); k++ {
+		r := &seqStorage{}
+		for _, kv := range s.log[:k] {
+			r.Set(kv.Key, kv.Value)
+		}
+		p, err := restore(r)
+		if err != nil || p.snap == nil {
+			continue
+		}
+		rn, err := NewNode(Config{ID: "b", Members: members, Storage: r}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rn.Ready()
+		rn.Step(0, Message{Type: MsgApp, From: "c", To: "b", Term: 2, PrevLogIndex: 3, PrevLogTerm: 2, Entries: cmds(2, "4")})
+		rn.Ready()
+		if st := rn.Status(); st.LastIndex != 4 {
+			t.Fatalf("crash after write %d: restarted node's last index %d after an append; want 4", k, st.LastIndex)
+		}
+		again, err := NewNode(Config{ID: "b", Members: members, Storage: r}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := again.Status(); st.LastIndex != 4 {
+			t.Fatalf("crash after write %d: after a second restart, last index %d; want 4 (entry 4 was acknowledged)", k, st.LastIndex)
+		}
+	}
+}
+
+// A store that cannot delete keeps what a truncation drops above log/last. A snapshot beyond
+// the log whose index holds such a leftover, of another term, is installed; entries appended
+// after it and acknowledged must survive a restart.
+func TestInstallOverTruncatedLeftoverWithoutDeleter(t *testing.T) {
+	s := &seqStorage{}
+	members := []string{"a", "b", "c"}
+	n := newTestNode(t, "b", members, s)
+	n.Step(0, Message{Type: MsgApp, From: "a", To: "b", Term: 1, Entries: cmds(1, "1", "2", "3", "4", "5")})
+	n.Step(0, Message{Type: MsgApp, From: "c", To: "b", Term: 2, PrevLogIndex: 1, PrevLogTerm: 1, Entries: cmds(2, "2'")})
+	n.Step(0, Message{Type: MsgSnap, From: "c", To: "b", Term: 2, LastLogIndex: 5, LastLogTerm: 2,
+		Members: members, Data: []byte("state@5"), Done: true})
+	n.Step(0, Message{Type: MsgApp, From: "c", To: "b", Term: 2, PrevLogIndex: 5, PrevLogTerm: 2, Entries: cmds(2, "6")})
+	if st := n.Status(); st.LastIndex != 6 || st.SnapshotIndex != 5 {
+		t.Fatalf("b's status %+v; want snapshot 5, last 6", st)
+	}
+	r, err := NewNode(Config{ID: "b", Members: members, Storage: s}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Status(); st.LastIndex != 6 {
+		t.Fatalf("restarted b has last index %d; want 6 (entry 6 was acknowledged)", st.LastIndex)
+	}
+}

@@ -228,6 +228,14 @@ type persisted struct {
 	// garbage lists stored keys that nothing refers to (left by a crash in the middle of a
 	// compaction or truncation); filled only for a store that can delete them.
 	garbage []string
+	// storedLast is log/last as stored; above the restored log's last index when an
+	// installation that discards a conflicting log was cut short before log/last came down.
+	storedLast uint64
+	// snapConflict: the stored entry at the snapshot's index conflicts with it (a discarded
+	// log's, or a truncation's leftover). Once log/last is at the snapshot's index it must go
+	// (or, in a store that cannot delete, be overwritten): entries appended after the snapshot
+	// would raise log/last above it, and restore would take them for the discarded log.
+	snapConflict bool
 	// fresh: the storage holds nothing, or only the start of a node's first initialization
 	// (a crash between its writes): the node starts empty and writes its initial state again.
 	fresh bool
@@ -298,11 +306,12 @@ func restore(s Storage) (persisted, error) {
 		p.snap = &Snapshot{Index: index, Term: term, Members: members, Data: data}
 		p.slot = slot
 		first, prevTerm = index+1, term
-		if v, ok := s.Get(KeyLogEntry(index)); ok && last > index {
-			// A log that conflicts with the snapshot was being discarded (an installation
-			// cut short before log/last came down): what follows is garbage.
+		if v, ok := s.Get(KeyLogEntry(index)); ok {
 			if e, err := DecodeEntry(v); err != nil || e.Term != term {
-				last = index
+				p.snapConflict = true
+				// A log that conflicts with the snapshot was being discarded (an installation
+				// cut short before log/last came down): what follows is garbage.
+				last = min(last, index)
 			}
 		}
 		last = max(last, index)
@@ -328,6 +337,7 @@ func restore(s Storage) (persisted, error) {
 		prevTerm = e.Term
 		p.log = append(p.log, e)
 	}
+	p.storedLast = stored
 	if _, ok := s.(Deleter); ok {
 		p.garbage = findGarbage(s, min(first-1, stored), last, p.snap != nil, p.slot)
 	}
@@ -348,13 +358,18 @@ func findGarbage(s Storage, below, above uint64, hasSnap bool, slot int) []strin
 		keys = append(keys, k)
 	}
 	slices.Reverse(keys) // delete in ascending order, as compaction does
+	var over []string
 	for i := above + 1; ; i++ {
 		k := KeyLogEntry(i)
 		if _, ok := s.Get(k); !ok {
 			break
 		}
-		keys = append(keys, k)
+		over = append(over, k)
 	}
+	// Delete from the top down, as truncation does, so that what a crash leaves of them is
+	// again a run starting just after the last.
+	slices.Reverse(over)
+	keys = append(keys, over...)
 	for sl := range 2 {
 		if _, ok := s.Get(KeySnapshotData(sl)); ok && !(hasSnap && sl == slot) {
 			keys = append(keys, KeySnapshotData(sl))
