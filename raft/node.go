@@ -972,6 +972,14 @@ func (n *Node) handleSnapReply(m *Message) {
 	if m.Index != pr.Snapshot {
 		return // about a snapshot we no longer send
 	}
+	if pr.snapOut && m.Offset == pr.SnapshotSent {
+		// The chunk out starts where the follower is: this is a duplicate of the answer that
+		// sent it, or an answer to a duplicated or stale chunk. Sending again for it would put
+		// a second chunk in flight, each answered and each answer sending another, so that
+		// every duplication multiplied the traffic until the snapshot was installed. Wait for
+		// the chunk's answer (or loss detection).
+		return
+	}
 	pr.SnapshotSent, pr.snapOut = m.Offset, false
 	n.sendAppend(m.From, pr, false)
 }
