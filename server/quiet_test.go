@@ -258,6 +258,6 @@ func (f *quietFigures) add(fams map[string]*dto.MetricFamily) {
 }
 
 func (f *quietFigures) String() string {
-	return fmt.Sprintf("dropped %v; %.0f timer firings, %.0f of them over 50 ms late; %.0f storage writes, %.0f of them over 50 ms; %.0f frames through the hub's queues, %.0f of them waited over 50 ms; %.0f election timeouts, %.0f elections started",
+	return fmt.Sprintf("dropped %v; %.0f timer firings, %.0f of them over 50 ms late; %.0f storage writes, %.0f of them over 50 ms; %.0f frames through the hub's queues, %.0f of them waited over 50 ms; %.0f election timeouts and %.0f elections started since the processes started (the first election included)",
 		f.drops, f.ticks, f.late50, f.writes, f.slow50, f.frames, f.waited50, f.timeouts, f.started)
 }
