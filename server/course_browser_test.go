@@ -490,6 +490,13 @@ func TestBrowserHostAPI(t *testing.T) {
 		p.waitFor(to+" leading after the transfer from "+newLead, fmt.Sprintf(`raftlab.status().leader === %q`, to))
 		eval[bool](p, fmt.Sprintf(`raftlab.restart(%q) === null && raftlab.partition(["n1", "n2"], ["n3", "n4", "n5"]) === null`, lead))
 		p.waitFor("six links cut", `JSON.parse(raftlabWasm.snapshot(1e15, 1e15)).cut.length === 6`)
+		eval[bool](p, `raftlab.load(true) === null`)
+		p.waitFor("the client load on, as the checkbox shows", `document.getElementById("load").checked && raftlab.history().ops.some(o => o.src === "load")`)
+		if msg := eval[string](p, `(() => { try { raftlab.load("yes"); return ""; } catch (e) { return e.message; } })()`); !strings.Contains(msg, "true or false") {
+			t.Errorf("load(\"yes\") threw %q; want an error asking for true or false", msg)
+		}
+		eval[bool](p, `raftlab.load(false) === null`)
+		p.waitFor("the client load off", `!document.getElementById("load").checked`)
 		eval[bool](p, `raftlab.heal() === null && raftlab.pause() === null`)
 		st := evalJSON[struct {
 			Now     float64 `json:"now"`
@@ -541,6 +548,13 @@ func TestBrowserHostAPI(t *testing.T) {
 			t.Errorf("crash through postMessage: %s", r)
 		}
 		p.waitFor("the crash seen through postMessage", fmt.Sprintf(`window.call("status").then(r => r.result.nodes.find(n => n.id === %q).state === "dead")`, lead))
+		if r := eval[string](p, `window.call("load", true).then(r => JSON.stringify(r))`); !strings.Contains(r, `"result":null`) {
+			t.Errorf("load through postMessage: %s", r)
+		}
+		p.waitFor("the client load's commands through postMessage", `window.call("history").then(r => r.result.ops.some(o => o.src === "load"))`)
+		if r := eval[string](p, `window.call("load", false).then(r => JSON.stringify(r))`); !strings.Contains(r, `"result":null`) {
+			t.Errorf("load(false) through postMessage: %s", r)
+		}
 		if r := eval[string](p, `window.call("bogus").then(r => r.error || "")`); !strings.Contains(r, "unknown method") {
 			t.Errorf("an unknown method: %q", r)
 		}

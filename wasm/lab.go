@@ -89,16 +89,18 @@ type Lab struct {
 	cluster  string
 	timerMax time.Duration
 
-	stores  map[string]*nodeStorage
-	states  map[string]*kv.Store
-	applied map[string][]string
-	nodeErr map[string]string
-	failed  map[string]bool // storage write failed; node stopped for good
-	cache   map[string]*viewCache
+	stores map[string]*nodeStorage
+	// storeList holds the same stores, for checkStorage's look after every event.
+	storeList []*nodeStorage
+	states    map[string]*kv.Store
+	applied   map[string][]string
+	nodeErr   map[string]string
+	failed    map[string]bool // storage write failed; node stopped for good
+	cache     map[string]*viewCache
 
-	events   []eventView
+	events   ring[loggedEvent]
 	eventSeq uint64
-	drops    []dropView
+	drops    ring[dropView]
 	dropSeq  uint64
 
 	load     bool
@@ -159,6 +161,7 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 	keys := store.Keys()
 	for _, id := range ids {
 		l.stores[id] = newNodeStorage(store, l.cluster, id, keys)
+		l.storeList = append(l.storeList, l.stores[id])
 		l.cache[id] = &viewCache{logVer: 1, kvVer: 1}
 	}
 	l.course.begin(store, cfg, l.cluster, keys)
@@ -202,7 +205,7 @@ func (l *Lab) onEvent(e raft.Event) {
 		l.stats.Dropped++
 		if e.Msg != nil {
 			l.dropSeq++
-			l.drops = appendRing(l.drops, dropView{Seq: l.dropSeq, From: e.Msg.From, To: e.Msg.To, Type: msgKind(e.Msg.Type), Why: e.Detail}, dropRing)
+			l.drops.push(dropView{Seq: l.dropSeq, From: e.Msg.From, To: e.Msg.To, Type: msgKind(e.Msg.Type), Why: e.Detail}, dropRing)
 		}
 		return
 	case raft.EvRestore:
@@ -219,12 +222,24 @@ func (l *Lab) onEvent(e raft.Event) {
 	case raft.EvAppend, raft.EvTruncate, raft.EvSnapshot, raft.EvInstall:
 		l.bump(e.Node, true, false)
 	}
-	text := e.String()
+	l.eventSeq++
+	e.Msg = nil // the kinds logged here carry none; the simulator reuses what it points to
+	l.events.push(loggedEvent{l.eventSeq, e}, eventRing)
+}
+
+// loggedEvent is an event kept for the page's event log. Its text is written only when a
+// snapshot asks for it: under load most events scroll out of the log unread.
+type loggedEvent struct {
+	seq uint64
+	e   raft.Event
+}
+
+func (le *loggedEvent) view() eventView {
+	text := le.e.String()
 	if _, rest, ok := strings.Cut(text, "ms "); ok {
 		text = rest
 	}
-	l.eventSeq++
-	l.events = appendRing(l.events, eventView{Seq: l.eventSeq, Time: ms(e.Time), Kind: e.Kind.String(), Node: e.Node, Text: text}, eventRing)
+	return eventView{Seq: le.seq, Time: ms(le.e.Time), Kind: le.e.Kind.String(), Node: le.e.Node, Text: text}
 }
 
 // labApp is a node's application in the lab: its key-value store.
@@ -287,6 +302,43 @@ func appendRing[T any](s []T, v T, n int) []T {
 	return append(s, v)
 }
 
+// ring keeps the newest n values pushed (the same n at each call): a circular buffer, so that
+// a push overwrites the oldest value instead of shifting the whole window (which, for the
+// timeline's 3,000 messages, took most of the lab's time under the client load). The zero
+// value is empty.
+type ring[T any] struct {
+	buf   []T
+	start int // of the oldest value, once the buffer is full
+}
+
+func (r *ring[T]) push(v T, n int) {
+	if len(r.buf) < n {
+		r.buf = append(r.buf, v)
+		return
+	}
+	r.buf[r.start] = v
+	r.start = (r.start + 1) % len(r.buf)
+}
+
+// at returns the i-th oldest value.
+func (r *ring[T]) at(i int) *T { return &r.buf[(r.start+i)%len(r.buf)] }
+
+// items returns the values, oldest first.
+func (r *ring[T]) items() []T { return after(r, 0, func(*T) uint64 { return 1 }) }
+
+// after returns the values whose sequence number (ascending along the ring) is above seq.
+func after[T any](r *ring[T], seq uint64, seqOf func(*T) uint64) []T {
+	i := len(r.buf)
+	for i > 0 && seqOf(r.at(i-1)) > seq {
+		i--
+	}
+	out := make([]T, 0, len(r.buf)-i)
+	for ; i < len(r.buf); i++ {
+		out = append(out, *r.at(i))
+	}
+	return out
+}
+
 // checkStorage stops every node whose storage failed to write (the quota). Its storage holds
 // the state from before the failed call; the node is cut off first so that the messages of
 // that call, already on the wire, are lost instead of delivered, then crashed.
@@ -294,6 +346,14 @@ func appendRing[T any](s []T, v T, n int) []T {
 // A stopped node stays cut off: its last messages may still be on the wire, so a heal or a
 // partition that would restore its links is undone for it.
 func (l *Lab) checkStorage() {
+	// It runs after every event: first a cheap look for any failure at all.
+	failed := false
+	for _, s := range l.storeList {
+		failed = failed || s.Err() != nil
+	}
+	if !failed {
+		return
+	}
 	for _, id := range l.c.IDs() {
 		s := l.stores[id]
 		if s.Err() == nil {
@@ -692,16 +752,10 @@ func (l *Lab) snapshot(eventsAfter, dropsAfter uint64, detail bool) Snapshot {
 		s.Flights = append(s.Flights, flightView{From: f.Msg.From, To: f.Msg.To, Type: msgKind(f.Msg.Type),
 			Sent: ms(f.Sent), Deliver: ms(f.Deliver), Dropped: f.Dropped, OK: f.Msg.Success, N: len(f.Msg.Entries)})
 	}
-	for _, e := range l.events {
-		if e.Seq > eventsAfter {
-			s.Events = append(s.Events, e)
-		}
+	for _, le := range after(&l.events, eventsAfter, func(e *loggedEvent) uint64 { return e.seq }) {
+		s.Events = append(s.Events, le.view())
 	}
-	for _, d := range l.drops {
-		if d.Seq > dropsAfter {
-			s.Drops = append(s.Drops, d)
-		}
-	}
+	s.Drops = append(s.Drops, after(&l.drops, dropsAfter, func(d *dropView) uint64 { return d.Seq })...)
 	return s
 }
 

@@ -5,7 +5,9 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +27,7 @@ func newTestLab(t *testing.T, store KeyValue, nodes int) *Lab {
 
 // runUntil advances the lab in 10 ms slices of simulated time until cond holds, for at most
 // limit of simulated time.
-func runUntil(t *testing.T, l *Lab, limit time.Duration, what string, cond func(Snapshot) bool) Snapshot {
+func runUntil(t testing.TB, l *Lab, limit time.Duration, what string, cond func(Snapshot) bool) Snapshot {
 	t.Helper()
 	for end := l.c.Now() + limit; l.c.Now() < end; {
 		l.Advance(10*time.Millisecond, time.Hour)
@@ -433,5 +435,84 @@ func TestLabCompactionKeepsStorageSmall(t *testing.T) {
 	}
 	if l.states["n1"].Len() != l2.states["n1"].Len() {
 		t.Errorf("n1's store after reload holds %d keys; want %d", l2.states["n1"].Len(), l.states["n1"].Len())
+	}
+}
+
+// BenchmarkLabClientLoad runs the page's lab (simulator, storage through the KeyValue
+// interface, event log, timeline, client history) with the client load on, as the page does
+// at max speed, and reports simulated seconds per wall second. Storage is in memory: the
+// browser's localStorage and drawing come on top.
+func BenchmarkLabClientLoad(b *testing.B) {
+	for _, n := range []int{5, 9} {
+		b.Run(fmt.Sprintf("%d-nodes", n), func(b *testing.B) {
+			l, err := NewLab(NewMemStore(), Config{Nodes: n, Seed: 1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runUntil(b, l, 5*time.Second, "a leader election", hasLeader)
+			if err := l.Do(Action{Kind: "load", On: true}); err != nil {
+				b.Fatal(err)
+			}
+			var sim time.Duration
+			for b.Loop() {
+				l.Advance(time.Second, time.Hour)
+				l.LightSnapshot(1e15, 1e15)
+				sim += time.Second
+			}
+			b.ReportMetric(sim.Seconds()/b.Elapsed().Seconds(), "sim-s/wall-s")
+		})
+	}
+}
+
+func TestRingKeepsTheNewest(t *testing.T) {
+	var r ring[uint64]
+	for n := uint64(1); n <= 1000; n++ {
+		r.push(n, 7)
+		got := r.items()
+		want := []uint64{}
+		for v := max(1, int(n)-6); v <= int(n); v++ {
+			want = append(want, uint64(v))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("after %d pushes of a ring of 7: %v; want %v", n, got, want)
+		}
+		if len(r.buf) > 7 {
+			t.Fatalf("after %d pushes the ring holds %d values; want at most 7", n, len(r.buf))
+		}
+		if a := after(&r, n-3, func(v *uint64) uint64 { return *v }); n > 3 && !slices.Equal(a, want[max(0, len(want)-3):]) {
+			t.Fatalf("after(%d) = %v; want the newest 3", n-3, a)
+		}
+	}
+}
+
+// countingStore counts the calls that reach the store (localStorage in the page).
+type countingStore struct {
+	KeyValue
+	gets, sets, removes int
+}
+
+func (s *countingStore) GetItem(k string) (string, bool) { s.gets++; return s.KeyValue.GetItem(k) }
+func (s *countingStore) SetItem(k, v string) error       { s.sets++; return s.KeyValue.SetItem(k, v) }
+func (s *countingStore) RemoveItem(k string)             { s.removes++; s.KeyValue.RemoveItem(k) }
+
+// TestStorageWritesDoNotRead: under the client load, the nodes write to storage without
+// reading it back (each node mirrors its keys), and what they wrote restores the cluster.
+func TestStorageWritesDoNotRead(t *testing.T) {
+	st := &countingStore{KeyValue: NewMemStore()}
+	l := newTestLab(t, st, 5)
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	do(t, l, Action{Kind: "load", On: true})
+	l.Advance(2*time.Second, time.Hour)
+	st.gets, st.sets = 0, 0
+	l.Advance(3*time.Second, time.Hour)
+	if st.sets < 100 || st.gets != 0 {
+		t.Fatalf("in 3 s of client load: %d writes, %d reads of storage; want many writes and no reads", st.sets, st.gets)
+	}
+	commit := l.Snapshot(0, 0).Nodes[0].Commit
+	r := newTestLab(t, st.KeyValue, 5) // a reload: every node restores from what was written
+	for _, n := range r.Snapshot(0, 0).Nodes {
+		if n.Last < commit {
+			t.Fatalf("after a reload %s holds up to index %d; the cluster had committed %d", n.ID, n.Last, commit)
+		}
 	}
 }

@@ -39,9 +39,9 @@ type laneMark struct {
 
 type timeline struct {
 	sent    map[*raft.Message]float64 // send time of each message on the wire (by its queue item)
-	msgs    []msgMark
+	msgs    ring[msgMark]
 	msgSeq  uint64
-	marks   []laneMark
+	marks   ring[laneMark]
 	markSeq uint64
 }
 
@@ -61,7 +61,7 @@ func (t *timeline) onEvent(e raft.Event) {
 		delete(t.sent, e.Msg)
 		m := e.Msg
 		t.msgSeq++
-		t.msgs = appendRing(t.msgs, msgMark{Seq: t.msgSeq, From: m.From, To: m.To, Type: msgKind(m.Type), Sent: sent,
+		t.msgs.push(msgMark{Seq: t.msgSeq, From: m.From, To: m.To, Type: msgKind(m.Type), Sent: sent,
 			At: ms(e.Time), Dropped: e.Kind == raft.EvDrop, OK: m.Success, N: len(m.Entries)}, msgRing)
 		return
 	}
@@ -76,7 +76,7 @@ func (t *timeline) onEvent(e raft.Event) {
 	}
 	t.markSeq++
 	mk.Seq = t.markSeq
-	t.marks = appendRing(t.marks, mk, markRing)
+	t.marks.push(mk, markRing)
 }
 
 // TimelineData is what the diagram has not drawn yet: messages and marks after the sequence
@@ -90,15 +90,7 @@ type TimelineData struct {
 func (l *Lab) TimelineData(msgsAfter, marksAfter uint64) TimelineData {
 	t := &l.course.timeline
 	d := TimelineData{Msgs: []msgMark{}, Marks: []laneMark{}}
-	for _, m := range t.msgs {
-		if m.Seq > msgsAfter {
-			d.Msgs = append(d.Msgs, m)
-		}
-	}
-	for _, m := range t.marks {
-		if m.Seq > marksAfter {
-			d.Marks = append(d.Marks, m)
-		}
-	}
+	d.Msgs = append(d.Msgs, after(&t.msgs, msgsAfter, func(m *msgMark) uint64 { return m.Seq })...)
+	d.Marks = append(d.Marks, after(&t.marks, marksAfter, func(m *laneMark) uint64 { return m.Seq })...)
 	return d
 }

@@ -1,5 +1,5 @@
 // The page's scripting API for course pages: window.raftlab.status/submit/crash/restart/transfer/
-// partition/heal/seek/traceHash/pause/run/history/checkHistory/loadScenario/answer/answers/
+// partition/heal/load/seek/traceHash/pause/run/history/checkHistory/loadScenario/answer/answers/
 // resetAnswers/saveScenario, and the same through postMessage for host pages on another origin
 // (checkHistory's and loadScenario's answers come when their promises settle); a host page is
 // also sent each answer a student gives. Actions go through the page, so they are drawn and
@@ -63,6 +63,10 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
       return act({ kind: "partition", groups: groups as string[][] });
     },
     heal: () => act({ kind: "heal-all" }),
+    load: (on: unknown) => {
+      if (typeof on !== "boolean") throw new Error("load: want true or false");
+      return act({ kind: "load", on });
+    },
     seek: (ms: unknown) => {
       if (typeof ms !== "number" || !isFinite(ms)) throw new Error("seek: want simulated milliseconds");
       const err = course.seekTo(ms);

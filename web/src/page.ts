@@ -21,6 +21,8 @@ const EVENT_ROWS = 300;
 const DETAIL_MS = 66;
 /** The event log is redrawn at most this often while running (wall milliseconds). */
 const EVENT_FLUSH_MS = 100;
+/** An events-after sequence number that asks for no events. */
+const NO_EVENTS = 1e15;
 
 /** speedOf maps the slider (0..100) to a multiple of real time: 0.01× .. ~90×, then max. */
 function speedOf(v: number): number {
@@ -32,12 +34,22 @@ function speedText(s: number): string {
   return s >= 10 ? `${Math.round(s)}×` : s >= 1 ? `${s.toFixed(1).replace(/\.0$/, "")}×` : `${s.toPrecision(1)}×`;
 }
 
-declare global {
-  /** Frames drawn while running and the wall time they took, for benchmarks. */
-  // eslint-disable-next-line no-var
-  var raftlabFrames: { frames: number; workMs: number };
+/** Frames drawn while running and the wall time they took, for benchmarks (server/browser_test.go). */
+interface FrameStats {
+  frames: number;
+  /** Wall ms of page work in all frames: simulating, the snapshot, drawing. */
+  workMs: number;
+  /** Of that, wall ms in the module's advance (the simulation). */
+  advanceMs: number;
+  /** The longest frame's work, in wall ms, since a script last set it to 0. */
+  maxMs: number;
 }
-const frameStats = { frames: 0, workMs: 0 };
+
+declare global {
+  // eslint-disable-next-line no-var
+  var raftlabFrames: FrameStats;
+}
+const frameStats: FrameStats = { frames: 0, workMs: 0, advanceMs: 0, maxMs: 0 };
 globalThis.raftlabFrames = frameStats;
 
 export class Page {
@@ -261,10 +273,14 @@ export class Page {
     this.lastFrame = t;
     const simMs = isFinite(this.speed) ? dt * this.speed : dt * 10000;
     if (simMs > 0) this.lab.advance(simMs, FRAME_BUDGET_MS);
+    const simulated = performance.now();
     this.refresh(t - this.lastDetail < DETAIL_MS);
     this.measureSpeed(t);
+    const end = performance.now();
     frameStats.frames++;
-    frameStats.workMs += performance.now() - start;
+    frameStats.workMs += end - start;
+    frameStats.advanceMs += simulated - start;
+    frameStats.maxMs = Math.max(frameStats.maxMs, end - start);
     this.schedule();
   }
 
@@ -292,7 +308,10 @@ export class Page {
   /** refresh draws the lab; light leaves the nodes' details (logs, kv, progress) as they are. */
   private refresh(light = false): void {
     if (!light) this.lastDetail = performance.now();
-    const s = this.lab.snapshot(this.eventSeq, this.dropSeq, light);
+    // Events are asked for at most every EVENT_FLUSH_MS while running: the module writes each
+    // one's text only when it is asked for.
+    const events = !this.running || performance.now() - this.lastEventFlush >= EVENT_FLUSH_MS;
+    const s = this.lab.snapshot(events ? this.eventSeq : NO_EVENTS, this.dropSeq, light);
     if (s) this.draw(s);
     if (this.lab.failure !== null && this.running) {
       this.showBanner(`The Raft module failed: ${this.lab.failure}. Reload the page; if it happens again, please report it.`, false);
@@ -332,8 +351,8 @@ export class Page {
 
   /**
    * appendEvents adds the new events at the top of the log, newest first. Under load events
-   * come by the hundred per second, so they are added at most every EVENT_FLUSH_MS, and the
-   * list is never measured (reading its layout every frame cost more than the whole rest).
+   * come by the hundred per second, so they are asked for and added at most every
+   * EVENT_FLUSH_MS (refresh), and the list is never measured (reading its layout every frame cost more than the whole rest).
    */
   private appendEvents(s: Snapshot): void {
     if (s.events.length > 0) {
