@@ -168,6 +168,7 @@ func TestBrowserCourseScenario(t *testing.T) {
 			{"custom.json", `custom.json: steps[2].until.cond: unknown condition "leaderr" (want one of commit, committed,`},
 			{"broken.json", `broken.json: line 1, column 11: not JSON: unexpected end of JSON input`},
 			{"missing.json", `missing.json: cannot fetch ` + base + `missing.json: HTTP 404`},
+			{"bad%25zz.json", `bad%zz.json: cannot fetch ` + base + `bad%zz.json: HTTP 400`}, // a name that does not decode
 		} {
 			p := b.openFresh(t, base+"?scenario-url="+tc.file)
 			p.waitFor("the error naming "+tc.file, `document.getElementById("scenarioError") !== null`)
@@ -181,7 +182,7 @@ func TestBrowserCourseScenario(t *testing.T) {
 			if tc.file == "custom.json" {
 				p.screenshot("course-bad-file.png")
 			}
-			p.noProblemsBut("404 (Not Found) (" + base + "missing.json)") // the browser's own log of the missing file
+			p.noProblemsBut("404 (Not Found)", "400 (Bad Request)") // the browser's own log of a failed fetch
 		}
 	})
 

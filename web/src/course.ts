@@ -325,7 +325,12 @@ export class Course {
     const src = params.get("scenario-url");
     if (src !== null) {
       const step = Number(params.get("step") ?? "1");
-      const err = await this.loadFromURL(src, Number.isInteger(step) && step >= 1 ? step - 1 : 0);
+      let err: string | null;
+      try {
+        err = await this.loadFromURL(src, Number.isInteger(step) && step >= 1 ? step - 1 : 0);
+      } catch (e) {
+        err = `scenario-url=${src}: ${e instanceof Error ? e.message : String(e)}`; // never thrown into the page
+      }
       if (err === null) return true;
       this.showLoadError(err);
       return false;
@@ -367,7 +372,14 @@ export class Course {
       return `scenario-url=${src} is not a URL`;
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") return `scenario-url=${src}: want an http or https address`;
-    const name = decodeURIComponent(url.pathname.split("/").pop() || "") || url.host;
+    const last = url.pathname.split("/").pop() || "";
+    let name = last;
+    try {
+      name = decodeURIComponent(last);
+    } catch {
+      // a malformed escape: the name as written
+    }
+    name ||= url.host;
     const ctl = new AbortController();
     const timer = window.setTimeout(() => ctl.abort(), FETCH_MS);
     let text: string;
