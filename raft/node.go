@@ -95,6 +95,10 @@ type progress struct {
 	// bytes acknowledged at the last heartbeat, for loss detection as with entries.
 	snapOut           bool
 	heartbeatSnapSent uint64
+	// snap is the snapshot being sent (Progress.Snapshot is its index): kept until the
+	// follower has it, even when the leader compacts again meanwhile, so that a transfer that
+	// takes longer than the leader takes to compact still ends.
+	snap *Snapshot
 }
 
 // forgetSent treats every message in flight as lost.
@@ -792,7 +796,7 @@ func (n *Node) handleAppendReply(m *Message) {
 			if pr.Match < pr.Snapshot {
 				return // still needs the snapshot: a heartbeat's answer
 			}
-			pr.Snapshot, pr.snapOut = 0, false // it caught up otherwise
+			pr.Snapshot, pr.snapOut, pr.snap = 0, false, nil // it caught up otherwise
 		}
 		if pr.Probing {
 			pr.Probing, pr.probeSent = false, false
@@ -924,8 +928,12 @@ func (n *Node) sendAppend(to string, pr *progress, heartbeat bool) {
 // (Figure 13), one chunk at a time. A heartbeat also sends an empty AppendEntries, so that p
 // knows its leader while the chunks cross.
 func (n *Node) sendSnapshot(to string, pr *progress, heartbeat bool) {
-	if pr.Snapshot != n.snap.Index {
-		// Start, or start again with a newer snapshot (the one under way is gone).
+	if pr.snap != n.snap && (pr.snap == nil || pr.SnapshotSent == 0 && !pr.snapOut) {
+		// Start, or start again with the newer snapshot when the follower has acknowledged
+		// nothing of the older one. A transfer under way goes on with its own snapshot: were it
+		// to start again at each compaction, a follower whose transfer takes longer than the
+		// leader takes to compact would never catch up.
+		pr.snap = n.snap
 		pr.Snapshot, pr.SnapshotSent, pr.snapOut, pr.stalled = n.snap.Index, 0, false, 0
 		pr.Probing, pr.probeSent = false, false
 		pr.forgetSent()
@@ -936,11 +944,12 @@ func (n *Node) sendSnapshot(to string, pr *progress, heartbeat bool) {
 	if pr.snapOut {
 		return
 	}
-	data := n.snap.Data
+	snap := pr.snap
+	data := snap.Data
 	off := min(pr.SnapshotSent, uint64(len(data)))
 	end := min(off+uint64(n.cfg.SnapshotChunkSize), uint64(len(data)))
-	n.send(Message{Type: MsgSnap, To: to, LastLogIndex: n.snap.Index, LastLogTerm: n.snap.Term,
-		Members: n.snap.Members, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
+	n.send(Message{Type: MsgSnap, To: to, LastLogIndex: snap.Index, LastLogTerm: snap.Term,
+		Members: snap.Members, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
 	pr.snapOut = true
 }
 
@@ -962,7 +971,7 @@ func (n *Node) handleSnapReply(m *Message) {
 		if pr.Snapshot == 0 || pr.Match < pr.Snapshot {
 			return // an old snapshot's answer
 		}
-		pr.Snapshot, pr.snapOut = 0, false
+		pr.Snapshot, pr.snapOut, pr.snap = 0, false, nil
 		if pr.Match > n.commit && n.maybeCommit() {
 			return
 		}

@@ -85,3 +85,50 @@ func TestSnapshotTrafficUnderDuplication(t *testing.T) {
 		})
 	}
 }
+
+// TestSnapshotCatchUpUnderLoad: a follower far behind is caught up by snapshots while the
+// leader keeps taking commands and compacting more often than a snapshot takes to cross. Each
+// transfer must finish with the snapshot it started with, so that the follower moves on.
+func TestSnapshotCatchUpUnderLoad(t *testing.T) {
+	installs := 0
+	c, err := New(Options{Nodes: 3, Seed: 3,
+		Raft: raft.Config{CompactThreshold: 8, SnapshotChunkSize: 4},
+		App:  func(string) App { return &paddedApp{pad: 400} },
+		OnEvent: func(e raft.Event) {
+			if e.Kind == raft.EvInstall {
+				installs++
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RunFor(time.Second)
+	leader, ok := c.Leader()
+	if !ok {
+		t.Fatal("no leader after 1 s")
+	}
+	behind := c.IDs()[0]
+	if behind == leader {
+		behind = c.IDs()[1]
+	}
+	c.Disconnect(behind)
+	submit := func(i int) {
+		c.SubmitToLeader(fmt.Appendf(nil, "x%d", i))
+		c.RunFor(10 * time.Millisecond)
+	}
+	for i := range 50 {
+		submit(i)
+	}
+	c.Reconnect(behind)
+	// 100 commands a second: the leader compacts every 90 ms; a snapshot of some 420 bytes in
+	// chunks of 4 takes about 100 round trips.
+	for i := range 500 {
+		submit(50 + i)
+	}
+	if err := c.Violation(); err != nil {
+		t.Fatal(err)
+	}
+	if installs < 2 {
+		t.Fatalf("%s installed %d snapshots in 5 s under load; want it to keep up by snapshots (status %+v)", behind, installs, c.Status(behind))
+	}
+}
