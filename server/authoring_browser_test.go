@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"raftlab/raft/scenario"
 	"raftlab/web"
 )
@@ -153,6 +155,16 @@ func TestBrowserCourseScenario(t *testing.T) {
 	})
 
 	t.Run("EmbeddedFromAStaticHost", func(t *testing.T) {
+		q := b.openFresh(t, base+"?embed=1&scenario-url=my-lab.json")
+		q.do(chromedp.EmulateViewport(800, 500))
+		q.waitFor("the question, embedded", `document.querySelector('#question button[data-choice="2"]') !== null`)
+		q.click(`#question button[data-choice="2"]`)
+		q.waitFor("the answer, embedded", `document.getElementById("answerVerdict")?.dataset.right !== undefined`)
+		q.screenshot("course-embed-question.png")
+		if w := eval[float64](q, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
+			t.Errorf("the embedded page with a question is %v px wider than 800", w)
+		}
+		q.noProblems()
 		p := b.openFresh(t, base+"?embed=1&scenario-url=my-lab.json&step=3")
 		p.waitFor("step 3 of the course's scenario", `document.querySelector("#guide h3")?.textContent === "Step 3 of 3: Submit"`)
 		p.waitFor("its pause point", `document.getElementById("guideState")?.dataset.done === "1"`)
