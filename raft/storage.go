@@ -382,11 +382,15 @@ func findGarbage(s Storage, below, above uint64, hasSnap bool, slot int) []strin
 // It counts the writes it takes, so that tests can check what persistence costs.
 type MapStorage struct {
 	m map[string][]byte
-	// log holds the values of the keys KeyLogEntry(i) at log[i]: the simulator writes one per
-	// entry per node, and a slice takes them far more cheaply than the map. nil = not stored.
-	log    [][]byte
-	Writes int // Set calls, and one per SetBatch pair
-	Bytes  int // value bytes written
+	// log holds the values of the keys KeyLogEntry(i) at log[i-base]: the simulator writes one
+	// per entry per node, and a slice takes them far more cheaply than the map. nil = not
+	// stored. The window starts at the lowest stored entry, so that a compacted log's slice
+	// does not grow with history.
+	log     [][]byte
+	base    int
+	hasData bool
+	Writes  int // Set calls, and one per SetBatch pair
+	Bytes   int // value bytes written
 }
 
 // NewMapStorage returns an empty MapStorage.
@@ -414,14 +418,22 @@ func (s *MapStorage) Set(key string, value []byte) {
 	if value == nil {
 		value = []byte{} // nil marks an absent log entry
 	}
+	s.hasData = true
 	if i, ok := logIndex(key); ok {
-		if i >= len(s.log) {
-			if i >= cap(s.log) { // double: a log grows one entry at a time
-				s.log = slices.Grow(s.log, max(i+1, 2*cap(s.log), 64)-len(s.log))
-			}
-			s.log = s.log[:i+1]
+		switch {
+		case len(s.log) == 0:
+			s.log, s.base = s.log[:0], i
+		case i < s.base: // below the window (not the core's pattern): move it down
+			s.log = slices.Insert(s.log, 0, make([][]byte, s.base-i)...)
+			s.base = i
 		}
-		s.log[i] = value
+		if k := i - s.base; k >= len(s.log) {
+			if k >= cap(s.log) { // double: a log grows one entry at a time
+				s.log = slices.Grow(s.log, max(k+1, 2*cap(s.log), 64)-len(s.log))
+			}
+			s.log = s.log[:k+1]
+		}
+		s.log[i-s.base] = value
 	} else {
 		if s.m == nil {
 			s.m = make(map[string][]byte)
@@ -446,8 +458,11 @@ func (s *MapStorage) SetBatch(kvs []KV) {
 // Delete implements Deleter. It counts as a write.
 func (s *MapStorage) Delete(key string) {
 	if i, ok := logIndex(key); ok {
-		if i < len(s.log) {
-			s.log[i] = nil
+		if k := i - s.base; k >= 0 && k < len(s.log) {
+			s.log[k] = nil
+		}
+		for len(s.log) > 0 && s.log[0] == nil { // compaction deletes from the bottom up
+			s.log, s.base = s.log[1:], s.base+1
 		}
 	} else {
 		delete(s.m, key)
@@ -471,8 +486,8 @@ func (s *MapStorage) Len() (keys, bytes int) {
 // Get returns a copy of the value stored under key.
 func (s *MapStorage) Get(key string) ([]byte, bool) {
 	if i, ok := logIndex(key); ok {
-		if i < len(s.log) && s.log[i] != nil {
-			return bytes.Clone(s.log[i]), true
+		if k := i - s.base; k >= 0 && k < len(s.log) && s.log[k] != nil {
+			return bytes.Clone(s.log[k]), true
 		}
 		return nil, false
 	}
@@ -481,14 +496,14 @@ func (s *MapStorage) Get(key string) ([]byte, bool) {
 }
 
 // HasData reports whether anything was ever stored.
-func (s *MapStorage) HasData() bool { return len(s.m) > 0 || len(s.log) > 0 }
+func (s *MapStorage) HasData() bool { return s.hasData }
 
 // Keys returns the stored keys, sorted.
 func (s *MapStorage) Keys() []string {
 	keys := slices.Collect(maps.Keys(s.m))
 	for i, v := range s.log {
 		if v != nil {
-			keys = append(keys, KeyLogEntry(uint64(i)))
+			keys = append(keys, KeyLogEntry(uint64(s.base+i)))
 		}
 	}
 	slices.Sort(keys)
@@ -497,7 +512,7 @@ func (s *MapStorage) Keys() []string {
 
 // Clone returns an independent copy, with the write counters reset.
 func (s *MapStorage) Clone() *MapStorage {
-	c := &MapStorage{m: make(map[string][]byte, len(s.m)), log: make([][]byte, len(s.log))}
+	c := &MapStorage{m: make(map[string][]byte, len(s.m)), log: make([][]byte, len(s.log)), base: s.base, hasData: s.hasData}
 	for k, v := range s.m {
 		c.m[k] = bytes.Clone(v)
 	}

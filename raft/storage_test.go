@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -310,10 +311,69 @@ func TestMapStorageKeys(t *testing.T) {
 // remove deletes key, for tests of damaged storage.
 func (s *MapStorage) remove(key string) {
 	if i, ok := logIndex(key); ok {
-		if i < len(s.log) {
-			s.log[i] = nil
+		if k := i - s.base; k >= 0 && k < len(s.log) {
+			s.log[k] = nil
 		}
 		return
 	}
 	delete(s.m, key)
+}
+
+// TestMapStorageLogBounded: a log written at the top and deleted from the bottom, as
+// compaction does, keeps MapStorage's memory bounded by what it holds, not by history.
+func TestMapStorageLogBounded(t *testing.T) {
+	s := NewMapStorage()
+	for i := uint64(1); i <= 100_000; i++ {
+		s.Set(KeyLogEntry(i), []byte("1 noop"))
+		if i > 10 {
+			s.Delete(KeyLogEntry(i - 10))
+		}
+	}
+	if c := cap(s.log); c > 1024 {
+		t.Errorf("holding 10 entries after 100,000 written, the log slice has room for %d", c)
+	}
+	if k, _ := s.Len(); k != 10 {
+		t.Errorf("%d keys; want 10", k)
+	}
+	if _, ok := s.Get(KeyLogEntry(99_991)); !ok {
+		t.Error("entry 99,991 missing")
+	}
+	if _, ok := s.Get(KeyLogEntry(99_990)); ok {
+		t.Error("entry 99,990 still there")
+	}
+}
+
+// TestMapStorageMatchesMap: MapStorage's log window holds what a plain map would, under random
+// writes and deletions anywhere.
+func TestMapStorageMatchesMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	s, ref := NewMapStorage(), map[string]string{}
+	for step := range 20_000 {
+		k := KeyLogEntry(uint64(1 + rng.IntN(200)))
+		if rng.IntN(7) == 0 {
+			k = fmt.Sprint("other", rng.IntN(3))
+		}
+		if rng.IntN(2) == 0 {
+			v := fmt.Sprint(step)
+			s.Set(k, []byte(v))
+			ref[k] = v
+		} else {
+			s.Delete(k)
+			delete(ref, k)
+		}
+		if step%97 == 0 {
+			c := s.Clone()
+			for _, st := range []*MapStorage{s, c} {
+				keys := st.Keys()
+				if len(keys) != len(ref) {
+					t.Fatalf("step %d: keys %q; want %d of them", step, keys, len(ref))
+				}
+				for _, k := range keys {
+					if v, ok := st.Get(k); !ok || string(v) != ref[k] {
+						t.Fatalf("step %d: %s = %q, %v; want %q", step, k, v, ok, ref[k])
+					}
+				}
+			}
+		}
+	}
 }
