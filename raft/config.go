@@ -22,10 +22,11 @@ const (
 // Config configures a Node. Durations are in the driver's time, which the simulator makes
 // virtual; zero fields take the defaults above.
 type Config struct {
-	// ID names this node; it must be one of Members.
+	// ID names this node.
 	ID string
-	// Members lists every member of the cluster, this node included. It is the initial
-	// configuration; membership changes will later move it into the log.
+	// Members lists the voters of the cluster's initial configuration, this node included
+	// unless it starts outside the cluster, waiting to be added (ProposeChange). Once the log
+	// or a snapshot holds a configuration, the node uses that instead.
 	Members []string
 	// Storage holds currentTerm, votedFor and the log. Required.
 	Storage Storage
@@ -102,6 +103,9 @@ type Bugs struct {
 	// CompactUnapplied: a node compacts its whole log instead of what its application has
 	// applied: entries not yet applied, or not even committed, go into the snapshot unapplied.
 	CompactUnapplied bool
+	// ChangeBeforeCommit: a new leader accepts a membership change before it has committed an
+	// entry of its own term (the single-server bug of raft-dev, 2015).
+	ChangeBeforeCommit bool
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -124,8 +128,6 @@ func (c *Config) withDefaults() (Config, error) {
 	switch {
 	case cfg.ID == "":
 		return cfg, errors.New("raft: config: empty ID")
-	case !slices.Contains(cfg.Members, cfg.ID):
-		return cfg, fmt.Errorf("raft: config: ID %q is not among Members %q", cfg.ID, cfg.Members)
 	case cfg.Storage == nil:
 		return cfg, errors.New("raft: config: nil Storage")
 	case cfg.ElectionTimeoutMin <= 0 || cfg.ElectionTimeoutMax < cfg.ElectionTimeoutMin:
@@ -137,6 +139,9 @@ func (c *Config) withDefaults() (Config, error) {
 	case cfg.CompactThreshold < 0 || cfg.SnapshotChunkSize < 0:
 		return cfg, errors.New("raft: config: negative CompactThreshold or SnapshotChunkSize")
 	}
+	if len(cfg.Members) == 0 {
+		return cfg, errors.New("raft: config: no Members")
+	}
 	seen := make(map[string]bool, len(cfg.Members))
 	for _, m := range cfg.Members {
 		if m == "" || seen[m] {
@@ -144,6 +149,6 @@ func (c *Config) withDefaults() (Config, error) {
 		}
 		seen[m] = true
 	}
-	cfg.Members = slices.Clone(cfg.Members)
+	cfg.Members = slices.Sorted(slices.Values(cfg.Members))
 	return cfg, nil
 }

@@ -41,6 +41,7 @@ const (
 	EvStepDown // leader Node stepped down in Term without a newer term; Detail says why
 	EvSnapshot // Node compacted its log: a snapshot of its state replaces entries up to Index (of Term); Last is the state's size in bytes
 	EvInstall  // Node installed the snapshot up to Index (of Term) that Peer, its leader, sent; Last is its size in bytes
+	EvConfig   // Node uses a new configuration (Detail), set by the entry at Index (or its snapshot)
 )
 
 var eventKindNames = [...]string{
@@ -49,7 +50,7 @@ var eventKindNames = [...]string{
 	EvSend: "send", EvDeliver: "deliver", EvDrop: "drop", EvCrash: "crash", EvRestart: "restart",
 	EvDisconnect: "disconnect", EvReconnect: "reconnect", EvCut: "cut", EvHeal: "heal",
 	EvSubmit: "submit", EvViolation: "violation", EvNote: "note", EvTransfer: "transfer", EvStepDown: "step-down",
-	EvSnapshot: "snapshot", EvInstall: "install",
+	EvSnapshot: "snapshot", EvInstall: "install", EvConfig: "config",
 }
 
 func (k EventKind) String() string {
@@ -143,6 +144,8 @@ func (e Event) String() string {
 		return at + fmt.Sprintf("%s took a snapshot up to index %d (term %d, %d bytes) and dropped those log entries", e.Node, e.Index, e.Term, e.Last)
 	case EvInstall:
 		return at + fmt.Sprintf("%s installed %s's snapshot up to index %d (term %d, %d bytes)", e.Node, e.Peer, e.Index, e.Term, e.Last)
+	case EvConfig:
+		return at + fmt.Sprintf("%s uses the configuration of index %d: %s", e.Node, e.Index, e.Detail)
 	case EvStepDown:
 		return at + fmt.Sprintf("%s stepped down in term %d: %s", e.Node, e.Term, e.Detail)
 	case EvTransfer:

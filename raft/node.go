@@ -16,7 +16,6 @@ import (
 type Node struct {
 	cfg     Config
 	id      string
-	members []string // the current configuration, sorted; today always Config.Members
 	storage Storage
 	rng     *rand.Rand
 
@@ -28,6 +27,15 @@ type Node struct {
 	// compacted), and the storage slot that holds its state.
 	snap     *Snapshot
 	snapSlot int
+
+	// Configuration (§6): the one in use, the latest in the log (set by the entry at
+	// confIndex); the configuration entries of the log; and the configuration before them
+	// (the snapshot's, or Config.Members), set at baseConfIndex.
+	conf          Configuration
+	confIndex     uint64
+	confs         []confEntry
+	baseConf      Configuration
+	baseConfIndex uint64
 
 	// Volatile state on all servers.
 	state   State
@@ -66,7 +74,7 @@ type Node struct {
 	pending   []KV // storage writes of the current call, flushed before it returns
 
 	// Scratch space reused across calls, so that the hot paths do not allocate.
-	peerIDs  []string // members other than this node, sorted; nil until first needed
+	peerIDs  []string // voters and learners other than this node, sorted; nil until first needed
 	matchBuf []uint64 // maybeCommit's match indexes
 }
 
@@ -118,7 +126,7 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 	n := &Node{
 		cfg:      cfg,
 		id:       cfg.ID,
-		members:  slices.Sorted(slices.Values(cfg.Members)),
+		baseConf: Configuration{Voters: cfg.Members},
 		storage:  cfg.Storage,
 		rng:      rand.New(rand.NewPCG(cfg.Seed, hashString(cfg.ID))),
 		term:     p.term,
@@ -132,6 +140,7 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		// A snapshot holds only committed entries, and its state is the application's: hand
 		// it over first, then what commits after it.
 		n.commit, n.applied, n.readySnap = p.snap.Index, p.snap.Index, p.snap
+		n.baseConf, n.baseConfIndex = Configuration{Voters: p.snap.Members, Learners: p.snap.Learners}, p.snap.Index
 	} else {
 		n.snapSlot = 1 // the first snapshot goes to slot 0
 	}
@@ -146,6 +155,8 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 			n.clearSnapEntry(p.snap)
 		}
 	}
+	n.noteConfigs(n.log.offset+1, p.log)
+	n.latestConf()
 	for _, k := range p.garbage {
 		n.persistDelete(k)
 	}
@@ -166,8 +177,8 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 // ID returns the node's id.
 func (n *Node) ID() string { return n.id }
 
-// Members returns the current configuration.
-func (n *Node) Members() []string { return slices.Clone(n.members) }
+// Members returns the voters and learners of the configuration in use.
+func (n *Node) Members() []string { return n.conf.Members() }
 
 // Deadline returns the time at which the node next needs Tick: its election timeout, or for a
 // leader its next heartbeat. Drivers sleep until then (or until a message arrives).
@@ -188,6 +199,8 @@ func (n *Node) Tick(now time.Duration) {
 		n.broadcastAppend(true)
 		n.checkTransfer()
 		n.checkQuorum()
+	case n.state != Leader && now >= n.electionDeadline && !n.conf.IsVoter(n.id):
+		n.resetElectionTimer() // a learner, or a server outside the configuration, never campaigns
 	case n.state != Leader && now >= n.electionDeadline:
 		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
 		n.startElection()
@@ -209,6 +222,9 @@ func (n *Node) startElection() {
 // A leader steps down into the new term.
 func (n *Node) Campaign(now time.Duration) {
 	n.advance(now)
+	if !n.conf.IsVoter(n.id) {
+		return // not a voter: it cannot be elected
+	}
 	n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
 	n.startElection()
 	n.flush()
@@ -297,7 +313,8 @@ func (n *Node) Compact(now time.Duration, data []byte) error {
 	if index <= n.log.offset {
 		return fmt.Errorf("raft: %s has applied nothing since its snapshot at %d", n.id, n.log.offset)
 	}
-	s := Snapshot{Index: index, Term: n.log.term(index), Members: n.members, Data: data}
+	c := n.confAt(index)
+	s := Snapshot{Index: index, Term: n.log.term(index), Members: c.Voters, Learners: c.Learners, Data: data}
 	n.saveSnapshot(&s, false)
 	n.emit(Event{Kind: EvSnapshot, Index: s.Index, Term: s.Term, Last: uint64(len(data))})
 	n.flush()
@@ -315,14 +332,18 @@ func (n *Node) saveSnapshot(s *Snapshot, discard bool) {
 	oldOffset, oldLast, oldSlot := n.log.offset, n.log.lastIndex(), n.snapSlot
 	n.snapSlot = 1 - n.snapSlot
 	n.persist(KeySnapshotData(n.snapSlot), s.Data)
-	n.persist(KeySnapshot, encodeSnapshotMeta(s.Index, s.Term, n.snapSlot, s.Members))
+	n.persist(KeySnapshot, encodeSnapshotMeta(s.Index, s.Term, n.snapSlot, s.Members, s.Learners))
 	hadSnap := n.snap != nil
 	n.snap = s
 	if discard {
 		n.log.reset(s.Index, s.Term)
+		n.confs = nil
 	} else {
 		n.log.compact(s.Index)
+		n.confs = slices.DeleteFunc(n.confs, func(c confEntry) bool { return c.index <= s.Index })
 	}
+	n.baseConf, n.baseConfIndex = Configuration{Voters: s.Members, Learners: s.Learners}, s.Index
+	n.latestConf()
 	_, deletes := n.storage.(Deleter)
 	if deletes && hadSnap {
 		n.persistDelete(KeySnapshotData(oldSlot))
@@ -379,8 +400,8 @@ func (n *Node) TransferLeadership(now time.Duration, to string) error {
 		return &NotLeaderError{ID: n.id, Leader: n.leader, Term: n.term}
 	case to == n.id:
 		return fmt.Errorf("raft: %s already leads term %d", n.id, n.term)
-	case n.progressOf(to) == nil:
-		return fmt.Errorf("raft: %s is not a member (members: %v)", to, n.members)
+	case n.progressOf(to) == nil || !n.conf.IsVoter(to):
+		return fmt.Errorf("raft: %s is not a voter (%s)", to, n.conf)
 	case n.transferTo != "":
 		return fmt.Errorf("%w to %s", ErrTransferring, n.transferTo)
 	}
@@ -427,6 +448,7 @@ func (n *Node) Status() Status {
 	if n.snap != nil {
 		st.SnapshotIndex, st.SnapshotTerm, st.SnapshotSize = n.snap.Index, n.snap.Term, len(n.snap.Data)
 	}
+	st.Config, st.ConfigIndex, st.ConfigCommitted = n.conf, n.confIndex, n.confIndex <= n.commit
 	if n.state != Leader {
 		st.ElectionDeadline = n.electionDeadline
 	} else {
@@ -470,7 +492,7 @@ func (n *Node) send(m Message) { n.sendTerm(m, n.term) }
 func (n *Node) sendTerm(m Message, term uint64) {
 	m.From, m.Term = n.id, term
 	if cap(n.msgs) == 0 && n.state == Leader {
-		n.msgs = make([]Message, 0, len(n.members)-1) // room for a broadcast, grown once
+		n.msgs = make([]Message, 0, len(n.peers())) // room for a broadcast, grown once
 	}
 	n.msgs = append(n.msgs, m)
 }
@@ -484,13 +506,19 @@ func (n *Node) resetElectionTimer() {
 	n.electionDeadline = n.now + d
 }
 
-func (n *Node) quorum() int { return len(n.members)/2 + 1 }
+// quorum is the number of voters that make a majority of the configuration in use.
+func (n *Node) quorum() int { return n.conf.Quorum() }
 
-// peers returns the other members. The slice is shared: callers must not change it.
+// peers returns the other voters and learners, sorted. The slice is shared: callers must not
+// change it.
 func (n *Node) peers() []string {
 	if n.peerIDs == nil {
-		n.peerIDs = make([]string, 0, len(n.members)-1)
-		for _, m := range n.members {
+		members := n.conf.Voters
+		if len(n.conf.Learners) > 0 {
+			members = n.conf.Members()
+		}
+		n.peerIDs = make([]string, 0, len(members))
+		for _, m := range members {
 			if m != n.id {
 				n.peerIDs = append(n.peerIDs, m)
 			}
@@ -499,7 +527,17 @@ func (n *Node) peers() []string {
 	return n.peerIDs
 }
 
-func (n *Node) isMember(id string) bool { return indexOf(n.members, id) >= 0 }
+// votesWon counts the votes (or pre-votes) granted by voters of the configuration in use: a
+// node never counts a vote from outside it.
+func (n *Node) votesWon() int {
+	k := 0
+	for id := range n.votes {
+		if n.conf.IsVoter(id) {
+			k++
+		}
+	}
+	return k
+}
 
 // progressOf returns the leader's progress of peer id, nil if id is not a peer.
 func (n *Node) progressOf(id string) *progress {
@@ -558,7 +596,7 @@ func (n *Node) campaign() {
 	n.resetElectionTimer()
 	n.emit(Event{Kind: EvState, State: Candidate, Term: n.term})
 	n.emit(Event{Kind: EvVote, Peer: n.id, Term: n.term})
-	if len(n.votes) >= n.quorum() {
+	if n.votesWon() >= n.quorum() {
 		n.becomeLeader()
 		return
 	}
@@ -577,7 +615,7 @@ func (n *Node) preCampaign() {
 	if changed {
 		n.emit(Event{Kind: EvState, State: PreCandidate, Term: n.term})
 	}
-	if len(n.votes) >= n.quorum() {
+	if n.votesWon() >= n.quorum() {
 		n.campaign()
 		return
 	}
@@ -592,13 +630,17 @@ func (n *Node) preCampaign() {
 func (n *Node) handlePreVote(m *Message) {
 	upToDate := m.LastLogTerm > n.log.lastTerm() ||
 		(m.LastLogTerm == n.log.lastTerm() && m.LastLogIndex >= n.log.lastIndex())
-	hearsLeader := n.state == Leader ||
-		(n.leader != "" && n.now-n.leaderContact < n.cfg.ElectionTimeoutMin)
-	if m.Term > n.term && upToDate && !hearsLeader {
+	if m.Term > n.term && upToDate && !n.hearsLeader() {
 		n.sendTerm(Message{Type: MsgPreVoteReply, To: m.From, Success: true}, m.Term)
 		return
 	}
 	n.send(Message{Type: MsgPreVoteReply, To: m.From})
+}
+
+// hearsLeader reports whether the node leads, or heard from the leader of its term within the
+// minimum election timeout: the cluster needs no new leader.
+func (n *Node) hearsLeader() bool {
+	return n.state == Leader || (n.leader != "" && n.now-n.leaderContact < n.cfg.ElectionTimeoutMin)
 }
 
 func (n *Node) becomeLeader() {
@@ -625,22 +667,30 @@ func (n *Node) checkQuorum() {
 		return
 	}
 	n.quorumCheckAt = n.now + n.cfg.ElectionTimeoutMax
-	heard := 1
-	for _, pr := range n.prs {
-		if pr.heard {
+	heard := 0
+	if n.conf.IsVoter(n.id) {
+		heard++
+	}
+	for i, pr := range n.prs {
+		if pr.heard && n.conf.IsVoter(n.peers()[i]) {
 			heard++
 		}
 		pr.heard = false
 	}
 	if heard < n.quorum() {
-		n.emit(Event{Kind: EvStepDown, Term: n.term, Detail: fmt.Sprintf("it heard from %d of %d nodes in an election timeout, fewer than a majority", heard, len(n.members))})
+		n.emit(Event{Kind: EvStepDown, Term: n.term, Detail: fmt.Sprintf("it heard from %d of %d voters in an election timeout, fewer than a majority", heard, len(n.conf.Voters))})
 		n.becomeFollower(n.term, "")
 	}
 }
 
 func (n *Node) step(m *Message) {
-	if !n.isMember(m.From) || m.To != n.id || m.From == n.id {
+	if m.From == "" || m.To != n.id || m.From == n.id {
 		return // not for us: drivers filter these, but the core must not trust them
+	}
+	// §4.2.3: a server outside the configuration (removed, and not told so) must not disturb
+	// the cluster: while we hear from a leader, its election is ignored, term and all.
+	if (m.Type == MsgVote || m.Type == MsgPreVote) && !n.conf.IsVoter(m.From) && n.hearsLeader() {
+		return
 	}
 	// Pre-votes are about a term nobody holds yet: they change no term, so they come before
 	// the term rules below. Only a refusal that carries a newer term teaches us that term.
@@ -651,7 +701,7 @@ func (n *Node) step(m *Message) {
 	case m.Type == MsgPreVoteReply && m.Success:
 		if n.state == PreCandidate && m.Term == n.term+1 {
 			n.votes[m.From] = true
-			if len(n.votes) >= n.quorum() {
+			if n.votesWon() >= n.quorum() {
 				n.campaign()
 			}
 		}
@@ -686,7 +736,7 @@ func (n *Node) step(m *Message) {
 	case MsgVoteReply:
 		if n.state == Candidate && m.Success {
 			n.votes[m.From] = true
-			if len(n.votes) >= n.quorum() {
+			if n.votesWon() >= n.quorum() {
 				n.becomeLeader()
 			}
 		}
@@ -811,6 +861,9 @@ func (n *Node) handleAppendReply(m *Message) {
 		if advanced && n.transferTo == m.From {
 			n.sendTimeoutNow(pr) // the target may just have caught up
 		}
+		if advanced && n.conf.IsLearner(m.From) && n.maybePromote(m.From, pr) {
+			return // the new configuration went to every follower
+		}
 		// Only a Match that moves past the commit index can move the commit index.
 		if advanced && pr.Match > n.commit && n.maybeCommit() {
 			return // maybeCommit told every follower, this one included
@@ -839,9 +892,15 @@ func (n *Node) handleAppendReply(m *Message) {
 // that entry is of the current term: entries of earlier terms commit only beneath one of the
 // current term (Figure 8). When it advances, every follower hears of it at once.
 func (n *Node) maybeCommit() bool {
-	matches := append(n.matchBuf[:0], n.log.lastIndex())
-	for _, pr := range n.prs {
-		matches = append(matches, pr.Match)
+	// Only the voters of the configuration in use count, the leader too only if it is one.
+	matches := n.matchBuf[:0]
+	if n.conf.IsVoter(n.id) {
+		matches = append(matches, n.log.lastIndex())
+	}
+	for i, pr := range n.prs {
+		if len(n.conf.Learners) == 0 || n.conf.IsVoter(n.peers()[i]) {
+			matches = append(matches, pr.Match)
+		}
 	}
 	slices.Sort(matches)
 	n.matchBuf = matches
@@ -851,8 +910,20 @@ func (n *Node) maybeCommit() bool {
 	}
 	n.commit = q
 	n.emit(Event{Kind: EvCommit, Index: q, Term: n.term})
+	if n.confIndex <= q && !n.conf.IsVoter(n.id) {
+		// Its own removal committed: it leaves, and the others elect a leader among themselves.
+		n.emit(Event{Kind: EvStepDown, Term: n.term, Detail: "it is no longer a voter of the committed configuration"})
+		n.broadcastAppend(true) // the followers learn the commit
+		n.becomeFollower(n.term, "")
+		return true
+	}
 	if !n.cfg.WaitForHeartbeat {
 		n.broadcastAppend(true)
+	}
+	for i, p := range n.peers() {
+		if n.conf.IsLearner(p) && n.maybePromote(p, n.prs[i]) {
+			break // one change at a time
+		}
 	}
 	return true
 }
@@ -949,7 +1020,7 @@ func (n *Node) sendSnapshot(to string, pr *progress, heartbeat bool) {
 	off := min(pr.SnapshotSent, uint64(len(data)))
 	end := min(off+uint64(n.cfg.SnapshotChunkSize), uint64(len(data)))
 	n.send(Message{Type: MsgSnap, To: to, LastLogIndex: snap.Index, LastLogTerm: snap.Term,
-		Members: snap.Members, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
+		Members: snap.Members, Learners: snap.Learners, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
 	pr.snapOut = true
 }
 
@@ -1011,7 +1082,7 @@ func (n *Node) handleSnap(m *Message) {
 	}
 	r := n.recv
 	if m.Offset == 0 {
-		r = &Snapshot{Index: m.LastLogIndex, Term: m.LastLogTerm, Members: slices.Clone(m.Members)}
+		r = &Snapshot{Index: m.LastLogIndex, Term: m.LastLogTerm, Members: slices.Clone(m.Members), Learners: slices.Clone(m.Learners)}
 		n.recv = r
 	}
 	if r == nil || r.Index != m.LastLogIndex || r.Term != m.LastLogTerm || m.Offset != uint64(len(r.Data)) {
@@ -1080,6 +1151,11 @@ func (n *Node) entries(lo, hi uint64) []Entry {
 func (n *Node) appendEntries(from uint64, entries []Entry) {
 	oldLast := n.log.lastIndex()
 	if from <= oldLast {
+		// A configuration entry removed goes with its configuration (thesis §4.1).
+		if k := len(n.confs); k > 0 && n.confs[k-1].index >= from {
+			n.confs = slices.DeleteFunc(n.confs, func(c confEntry) bool { return c.index >= from })
+			defer n.latestConf()
+		}
 		n.log.truncate(from)
 		n.persist(KeyLogLast, uintBytes(from-1))
 		n.emit(Event{Kind: EvTruncate, Index: from, Term: n.term})
@@ -1106,6 +1182,9 @@ func (n *Node) appendEntries(from uint64, entries []Entry) {
 		}
 	}
 	n.emit(Event{Kind: EvAppend, Index: from, Last: last, Term: entries[len(entries)-1].Term})
+	if n.noteConfigs(from, entries) {
+		n.latestConf()
+	}
 }
 
 func (n *Node) persist(key string, value []byte) {

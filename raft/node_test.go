@@ -48,7 +48,7 @@ func TestConfigErrors(t *testing.T) {
 		cfg  Config
 	}{
 		{"empty id", Config{Members: []string{"a"}, Storage: s}},
-		{"id not a member", Config{ID: "x", Members: []string{"a", "b"}, Storage: s}},
+		{"no members", Config{ID: "x", Storage: s}},
 		{"nil storage", Config{ID: "a", Members: []string{"a"}}},
 		{"repeated member", Config{ID: "a", Members: []string{"a", "a"}, Storage: s}},
 		{"inverted timeouts", Config{ID: "a", Members: []string{"a"}, Storage: s, ElectionTimeoutMin: 300 * time.Millisecond, ElectionTimeoutMax: 100 * time.Millisecond}},

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Storage is a durable map from string keys to byte values, as in the reference article.
@@ -101,7 +102,7 @@ func appendEntry(b []byte, e Entry) []byte {
 	b = strconv.AppendUint(b, e.Term, 10)
 	b = append(b, ' ')
 	b = append(b, e.Type.String()...)
-	if e.Type == EntryCommand {
+	if e.Type != EntryNoop {
 		b = append(b, ' ')
 		b = append(b, e.Command...)
 	}
@@ -128,6 +129,14 @@ func DecodeEntry(b []byte) (Entry, error) {
 			return Entry{}, errors.New("truncated entry: command entry without a command")
 		}
 		return Entry{Term: term, Type: EntryCommand, Command: bytes.Clone(cmd)}, nil
+	case "config":
+		if !hasCmd {
+			return Entry{}, errors.New("truncated entry: config entry without a configuration")
+		}
+		if _, err := decodeConfig(cmd); err != nil {
+			return Entry{}, fmt.Errorf("bad configuration: %v", err)
+		}
+		return Entry{Term: term, Type: EntryConfig, Command: bytes.Clone(cmd)}, nil
 	case "noop":
 		if hasCmd {
 			return Entry{}, errors.New("noop entry with trailing data")
@@ -177,8 +186,9 @@ func decodeVote(b []byte, term uint64) (string, error) {
 	return string(id), nil
 }
 
-// encodeSnapshotMeta encodes KeySnapshot's value.
-func encodeSnapshotMeta(index, term uint64, slot int, members []string) []byte {
+// encodeSnapshotMeta encodes KeySnapshot's value: index, term, slot, voters and, if any,
+// learners.
+func encodeSnapshotMeta(index, term uint64, slot int, members, learners []string) []byte {
 	b := strconv.AppendUint(nil, index, 10)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, term, 10)
@@ -189,33 +199,38 @@ func encodeSnapshotMeta(index, term uint64, slot int, members []string) []byte {
 		}
 		b = append(b, m...)
 	}
+	if len(learners) > 0 {
+		b = append(b, ' ')
+		b = append(b, strings.Join(learners, ",")...)
+	}
 	return b
 }
 
-func decodeSnapshotMeta(b []byte) (index, term uint64, slot int, members []string, err error) {
+func decodeSnapshotMeta(b []byte) (index, term uint64, slot int, conf Configuration, err error) {
 	f := bytes.Fields(b)
-	if len(f) != 4 {
-		return 0, 0, 0, nil, errors.New("want \"<index> <term> <slot> <members>\"")
+	if len(f) != 4 && len(f) != 5 {
+		return 0, 0, 0, conf, errors.New("want \"<index> <term> <slot> <voters> [<learners>]\"")
 	}
 	if index, err = parseUint(f[0]); err != nil || index == 0 {
-		return 0, 0, 0, nil, fmt.Errorf("bad index %q", f[0])
+		return 0, 0, 0, conf, fmt.Errorf("bad index %q", f[0])
 	}
 	if term, err = parseUint(f[1]); err != nil || term == 0 {
-		return 0, 0, 0, nil, fmt.Errorf("bad term %q", f[1])
+		return 0, 0, 0, conf, fmt.Errorf("bad term %q", f[1])
 	}
 	switch string(f[2]) {
 	case "0", "1":
 		slot = int(f[2][0] - '0')
 	default:
-		return 0, 0, 0, nil, fmt.Errorf("bad slot %q: want 0 or 1", f[2])
+		return 0, 0, 0, conf, fmt.Errorf("bad slot %q: want 0 or 1", f[2])
 	}
-	for _, m := range bytes.Split(f[3], []byte{','}) {
-		if len(m) == 0 {
-			return 0, 0, 0, nil, fmt.Errorf("bad members %q", f[3])
-		}
-		members = append(members, string(m))
+	text := string(f[3])
+	if len(f) == 5 {
+		text += ";" + string(f[4])
 	}
-	return index, term, slot, members, nil
+	if conf, err = decodeConfig([]byte(text)); err != nil {
+		return 0, 0, 0, conf, fmt.Errorf("bad configuration %q: %v", text, err)
+	}
+	return index, term, slot, conf, nil
 }
 
 // persisted is what a node restores from Storage.
@@ -292,7 +307,7 @@ func restore(s Storage) (persisted, error) {
 	}
 	first, prevTerm, stored := uint64(1), uint64(0), last
 	if v, ok := s.Get(KeySnapshot); ok {
-		index, term, slot, members, err := decodeSnapshotMeta(v)
+		index, term, slot, conf, err := decodeSnapshotMeta(v)
 		if err != nil {
 			return p, &StorageError{KeySnapshot, err}
 		}
@@ -303,7 +318,7 @@ func restore(s Storage) (persisted, error) {
 		if err != nil {
 			return p, err
 		}
-		p.snap = &Snapshot{Index: index, Term: term, Members: members, Data: data}
+		p.snap = &Snapshot{Index: index, Term: term, Members: conf.Voters, Learners: conf.Learners, Data: data}
 		p.slot = slot
 		first, prevTerm = index+1, term
 		if v, ok := s.Get(KeyLogEntry(index)); ok {

@@ -53,6 +53,8 @@ const (
 	// EntryNoop is the empty entry a new leader appends so that it can commit entries of
 	// earlier terms (Raft paper §5.4.2, §8).
 	EntryNoop
+	// EntryConfig holds a configuration (see Configuration): voters, then learners, as text.
+	EntryConfig
 )
 
 func (t EntryType) String() string {
@@ -61,6 +63,8 @@ func (t EntryType) String() string {
 		return "cmd"
 	case EntryNoop:
 		return "noop"
+	case EntryConfig:
+		return "config"
 	}
 	return fmt.Sprintf("EntryType(%d)", uint8(t))
 }
@@ -164,10 +168,11 @@ type Message struct {
 	ConflictIndex uint64 `json:",omitempty"`
 
 	// InstallSnapshot (MsgSnap, MsgSnapReply): the configuration at the snapshot's last
-	// included index, the chunk's position in the snapshot's bytes (in a reply: the bytes the
+	// included index (voters in Members, and Learners), the chunk's position in the snapshot's bytes (in a reply: the bytes the
 	// follower holds), the chunk, and whether it is the last.
-	Members []string `json:",omitempty"`
-	Offset  uint64   `json:",omitempty"`
+	Members  []string `json:",omitempty"`
+	Learners []string `json:",omitempty"`
+	Offset   uint64   `json:",omitempty"`
 	Data    []byte   `json:",omitempty"`
 	Done    bool     `json:",omitempty"`
 }
@@ -220,6 +225,11 @@ type Status struct {
 	SnapshotIndex uint64 `json:",omitempty"`
 	SnapshotTerm  uint64 `json:",omitempty"`
 	SnapshotSize  int    `json:",omitempty"`
+	// Config is the configuration the node uses (the latest in its log), set by the entry at
+	// ConfigIndex (0: Config.Members); ConfigCommitted says whether that entry is committed.
+	Config          Configuration
+	ConfigIndex     uint64 `json:",omitempty"`
+	ConfigCommitted bool
 	// ElectionDeadline is when a follower or candidate will start an election if nothing
 	// resets its timer (in the driver's time). Zero for a leader.
 	ElectionDeadline time.Duration
@@ -245,8 +255,9 @@ type Progress struct {
 type Snapshot struct {
 	Index   uint64
 	Term    uint64
-	Members []string // the configuration at Index
-	Data    []byte
+	Members  []string // the configuration at Index: its voters
+	Learners []string // and its learners
+	Data     []byte
 }
 
 // NotLeaderError is returned by Submit on a node that is not the leader.
