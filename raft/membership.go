@@ -282,6 +282,16 @@ func (n *Node) setConf(c Configuration, index uint64) {
 	}
 }
 
+// mayCampaign reports whether the node may start an election: as a voter of the configuration
+// it uses, or as a voter being removed by a configuration not yet committed, whose commit may
+// still need it (thesis §4.2.2). Learners never campaign.
+func (n *Node) mayCampaign() bool {
+	if n.conf.IsVoter(n.id) {
+		return true
+	}
+	return n.confIndex > n.commit && n.confAt(n.confIndex-1).IsVoter(n.id)
+}
+
 // confAt returns the configuration in effect at index (the latest entry at or below it).
 func (n *Node) confAt(index uint64) Configuration {
 	for i := len(n.confs) - 1; i >= 0; i-- {

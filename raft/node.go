@@ -199,7 +199,7 @@ func (n *Node) Tick(now time.Duration) {
 		n.broadcastAppend(true)
 		n.checkTransfer()
 		n.checkQuorum()
-	case n.state != Leader && now >= n.electionDeadline && !n.conf.IsVoter(n.id):
+	case n.state != Leader && now >= n.electionDeadline && !n.mayCampaign():
 		n.resetElectionTimer() // a learner, or a server outside the configuration, never campaigns
 	case n.state != Leader && now >= n.electionDeadline:
 		n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
@@ -222,7 +222,7 @@ func (n *Node) startElection() {
 // A leader steps down into the new term.
 func (n *Node) Campaign(now time.Duration) {
 	n.advance(now)
-	if !n.conf.IsVoter(n.id) {
+	if !n.mayCampaign() {
 		return // not a voter: it cannot be elected
 	}
 	n.emit(Event{Kind: EvTimeout, Term: n.term + 1})

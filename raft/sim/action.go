@@ -26,16 +26,18 @@ const (
 	ActHeal         ActionKind = "heal"       // Node, Peer
 	ActPartition    ActionKind = "partition"  // Groups
 	ActHealAll      ActionKind = "heal-all"
-	ActTimeout      ActionKind = "timeout"      // Node
-	ActTransfer     ActionKind = "transfer"     // Node: the leader hands its leadership to Node
-	ActSubmit       ActionKind = "submit"       // Command to Node, or to the leader if Node is ""
-	ActUnreliable   ActionKind = "unreliable"   // On
-	ActSetLatency   ActionKind = "latency"      // Min, Max
-	ActLinkLatency  ActionKind = "link-latency" // Node, Peer, Min, Max
-	ActSetDuplicate ActionKind = "duplicate"    // Rate
-	ActSetReorder   ActionKind = "reorder"      // Rate: messages taken out of their link's order
-	ActSubmitBatch  ActionKind = "batch"        // Commands to Node or the leader
-	ActNote         ActionKind = "note"         // Detail written to the trace
+	ActTimeout      ActionKind = "timeout"       // Node
+	ActTransfer     ActionKind = "transfer"      // Node: the leader hands its leadership to Node
+	ActSubmit       ActionKind = "submit"        // Command to Node, or to the leader if Node is ""
+	ActUnreliable   ActionKind = "unreliable"    // On
+	ActSetLatency   ActionKind = "latency"       // Min, Max
+	ActLinkLatency  ActionKind = "link-latency"  // Node, Peer, Min, Max
+	ActSetDuplicate ActionKind = "duplicate"     // Rate
+	ActSetReorder   ActionKind = "reorder"       // Rate: messages taken out of their link's order
+	ActSubmitBatch  ActionKind = "batch"         // Commands to Node or the leader
+	ActNote         ActionKind = "note"          // Detail written to the trace
+	ActAddServer    ActionKind = "add-server"    // Node joins the cluster (a membership change)
+	ActRemoveServer ActionKind = "remove-server" // Node leaves the cluster
 )
 
 // Action is one timed action on a cluster.
@@ -167,6 +169,14 @@ func (c *Cluster) do(a Action) error {
 		return c.SetReorder(a.Rate)
 	case ActNote:
 		c.record(raft.Event{Kind: raft.EvNote, Detail: a.Detail})
+	case ActAddServer, ActRemoveServer:
+		var err error
+		if a.Kind == ActAddServer {
+			err = c.AddServer(a.Node)
+		} else {
+			err = c.RemoveServer(a.Node)
+		}
+		return err
 	default:
 		return fmt.Errorf("sim: unknown action %q", a.Kind)
 	}

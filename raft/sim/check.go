@@ -33,6 +33,14 @@ type checker struct {
 	committedCommands int
 	snapshots         int // snapshots taken, all nodes
 	installs          int // snapshots installed from a leader
+	changes           int // configuration entries committed
+
+	// votes[term][candidate] lists the nodes that granted it their vote in term.
+	votes map[uint64]map[string][]string
+	// commitConf is the configuration of the leader that last advanced the commit index, and
+	// commitAt that index.
+	commitConf raft.Configuration
+	commitAt   uint64
 }
 
 type entryKey struct{ index, term uint64 }
@@ -57,6 +65,7 @@ func newChecker(c *Cluster) *checker {
 		terms:       []uint64{0},
 		commitTerms: []uint64{0},
 		states:      make(map[uint64]uint64),
+		votes:       make(map[uint64]map[string][]string),
 	}
 }
 
@@ -84,6 +93,13 @@ func (k *checker) event(e *raft.Event) error {
 		nc.crashed = true
 		nc.crash = k.c.lookup(e.Node).last
 		nc.crashH = nc.hashes[len(nc.hashes)-1]
+	case raft.EvVote:
+		byCand := k.votes[e.Term]
+		if byCand == nil {
+			byCand = make(map[string][]string)
+			k.votes[e.Term] = byCand
+		}
+		byCand[e.Peer] = append(byCand[e.Peer], e.Node)
 	case raft.EvState:
 		if e.State != raft.Leader {
 			return nil
@@ -93,6 +109,9 @@ func (k *checker) event(e *raft.Event) error {
 			return fmt.Errorf("Election Safety: %s and %s are both leaders of term %d", other, e.Node, e.Term)
 		}
 		k.leaders[e.Term] = e.Node
+		if err := k.electedByItsConfiguration(e); err != nil {
+			return err
+		}
 		// Leader Completeness: the new leader holds every entry committed in an earlier term.
 		// (Not necessarily one committed in its own term or a later one: a candidate whose
 		// votes were delayed can win its term after a later term's leader committed more.)
@@ -256,6 +275,54 @@ func (k *checker) seen(index, term, h uint64) (uint64, bool) {
 	return seen, ok
 }
 
+// electedByItsConfiguration checks a new leader against the configuration it uses: it is a
+// voter, a majority of its voters voted for it (a node never counts a vote from outside its
+// configuration), and its majorities meet those of the configuration that committed the latest
+// entry (two configurations in use at once must not be able to decide apart).
+func (k *checker) electedByItsConfiguration(e *raft.Event) error {
+	n := k.c.lookup(e.Node).node
+	conf, _ := n.Configuration()
+	if !conf.IsVoter(e.Node) && n.Status().ConfigCommitted {
+		// (A voter being removed may lead until its removal commits, thesis §4.2.2.)
+		return fmt.Errorf("Configuration: %s leads term %d but is not a voter of its committed configuration (%s)", e.Node, e.Term, conf)
+	}
+	got := 0
+	for _, v := range k.votes[e.Term][e.Node] {
+		if conf.IsVoter(v) {
+			got++
+		}
+	}
+	if got < conf.Quorum() {
+		return fmt.Errorf("Configuration: %s leads term %d with the votes of %v, %d of its configuration's voters (%s); a majority is %d",
+			e.Node, e.Term, k.votes[e.Term][e.Node], got, conf, conf.Quorum())
+	}
+	if len(k.commitConf.Voters) > 0 && !raft.QuorumsIntersect(conf, k.commitConf) {
+		return fmt.Errorf("Configuration: %s leads term %d under %s, whose majorities need not meet those of %s, which committed index %d",
+			e.Node, e.Term, conf, k.commitConf, k.commitAt)
+	}
+	return nil
+}
+
+// committedByItsConfiguration checks that a leader's commit rests on a majority of the voters
+// of its configuration holding the entry (a leader never counts an acknowledgement from outside
+// its configuration).
+func (k *checker) committedByItsConfiguration(e *raft.Event, h uint64) error {
+	n := k.c.lookup(e.Node).node
+	conf, _ := n.Configuration()
+	held := 0
+	for _, v := range conf.Voters {
+		if sn := k.c.lookup(v); sn != nil && uint64(len(sn.check.hashes)) > e.Index && sn.check.hashes[e.Index] == h {
+			held++
+		}
+	}
+	if held < conf.Quorum() {
+		return fmt.Errorf("Configuration: %s committed index %d in term %d held by %d voters of its configuration (%s); a majority is %d",
+			e.Node, e.Index, e.Term, held, conf, conf.Quorum())
+	}
+	k.commitConf, k.commitAt = conf, e.Index
+	return nil
+}
+
 func (k *checker) commit(e *raft.Event) error {
 	nc := k.node(e.Node)
 	c := e.Index
@@ -266,6 +333,13 @@ func (k *checker) commit(e *raft.Event) error {
 		return fmt.Errorf("commit: %s committed %d but its log ends at %d", e.Node, c, len(nc.hashes)-1)
 	}
 	nc.commit = c
+	if k.leaders[e.Term] == e.Node && e.Term > 0 {
+		if s, _ := k.c.lookup(e.Node).node.Role(); s == raft.Leader {
+			if err := k.committedByItsConfiguration(e, nc.hashes[c]); err != nil {
+				return err
+			}
+		}
+	}
 	last := uint64(len(k.committed) - 1)
 	if c <= last {
 		if nc.hashes[c] != k.committed[c] {
@@ -282,8 +356,11 @@ func (k *checker) commit(e *raft.Event) error {
 		ent, _ := n.Entry(i)
 		k.terms = append(k.terms, ent.Term)
 		k.commitTerms = append(k.commitTerms, e.Term)
-		if ent.Type == raft.EntryCommand {
+		switch ent.Type {
+		case raft.EntryCommand:
 			k.committedCommands++
+		case raft.EntryConfig:
+			k.changes++
 		}
 	}
 	return nil

@@ -116,7 +116,8 @@ func firstFailure(first uint64, n int, run func(seed uint64) error) (uint64, err
 // Even seeds run with pre-vote, and seeds 4k+1 and 4k+2 with check-quorum (so that every
 // combination of the two has a quarter of the seeds). Seven seeds in eight compact their logs
 // every 4 to 64 entries, with snapshots sent in chunks of 5 bytes, 16 bytes or whole, so
-// that InstallSnapshot happens constantly under every fault.
+// that InstallSnapshot happens constantly under every fault. Odd seeds add, remove and replace
+// servers (n1…n15) every 1–3 seconds.
 func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	nodes := 3 + 2*int(seed%3) // 3, 5 or 7
 	applied := make(map[string]map[string]bool)
@@ -145,6 +146,9 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 		return err
 	}
 	c.Schedule(RandomFaults(seed, c.IDs(), dur, AllFaults)...)
+	if seed%2 == 1 {
+		c.Schedule(RandomMembership(seed, c.IDs(), dur)...)
+	}
 	c.Schedule(Load(seed, dur, 20)...)
 	c.Schedule(Healing(dur)...)
 	c.RunUntil(dur)
@@ -156,7 +160,12 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	// elected in a minority partition may have taken it and been deposed).
 	probe := []byte("liveness-probe")
 	everywhere := func() bool {
-		for _, id := range c.IDs() {
+		leader, ok := c.Leader()
+		if !ok {
+			return false
+		}
+		conf, _ := c.Node(leader).Configuration()
+		for _, id := range conf.Members() {
 			if !applied[id][string(probe)] {
 				return false
 			}

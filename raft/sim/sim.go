@@ -116,10 +116,12 @@ type Cluster struct {
 	latMax     time.Duration
 	cut        map[link]bool
 	linkLat    map[link][2]time.Duration
-	// lastAt is, per directed link (from*len(nodes)+to), the arrival time of the last message
+	// lastAt is, per directed link (from.idx*MaxIDs+to.idx), the arrival time of the last message
 	// sent on it in order: the next one arrives no earlier.
 	lastAt []time.Duration
 
+	initial   []string  // the first configuration's voters
+	removals  []removal // removals proposed and not yet committed
 	trace     []raft.Event
 	free      []*item // delivered message items, reused unless the trace keeps their messages
 	hash      traceHash
@@ -158,12 +160,14 @@ func (c *Cluster) lookup(id string) *simNode {
 
 type simNode struct {
 	id       string
-	idx      int        // in Cluster.nodes
+	idx      int        // the order in which it joined the cluster (for lastAt)
 	node     *raft.Node // nil while crashed
 	storage  raft.Storage
 	timerAt  time.Duration
 	timer    *item // the node's timer in the queue; index < 0 when not queued
 	restarts uint64
+	members  []string // the initial configuration it starts with (nil: the cluster's first)
+	stopped  bool     // removed from the cluster and stopped; AddServer starts it again
 	app      App
 	last     raft.Status // status at the last crash, reported while dead
 	check    *nodeCheck  // the checker's view of it
@@ -200,9 +204,10 @@ func New(o Options) (*Cluster, error) {
 		latMax:     o.LatencyMax,
 		cut:        make(map[link]bool),
 		linkLat:    make(map[link][2]time.Duration),
-		lastAt:     make([]time.Duration, len(ids)*len(ids)),
+		lastAt:     make([]time.Duration, MaxIDs*MaxIDs),
 		hash:       newTraceHash(),
 	}
+	c.initial = slices.Clone(ids)
 	c.check = newChecker(c)
 	for i, id := range ids {
 		sn := &simNode{id: id, idx: i, storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
@@ -216,7 +221,10 @@ func New(o Options) (*Cluster, error) {
 
 func (c *Cluster) nodeConfig(sn *simNode) raft.Config {
 	cfg := c.opts.Raft
-	cfg.ID, cfg.Members, cfg.Storage = sn.id, c.ids, sn.storage
+	cfg.ID, cfg.Members, cfg.Storage = sn.id, c.initial, sn.storage
+	if sn.members != nil {
+		cfg.Members = sn.members
+	}
 	// Each node, and each lifetime of it, gets its own stream derived from the run's seed.
 	cfg.Seed = c.opts.Seed*0x9E3779B97F4A7C15 + sn.restarts
 	return cfg
@@ -328,6 +336,9 @@ func (c *Cluster) Step() bool {
 	case itemDeliver:
 		c.deliver(it)
 		c.recycle(it)
+	}
+	if len(c.removals) > 0 {
+		c.stopRemoved()
 	}
 	return true
 }
@@ -539,7 +550,7 @@ func (c *Cluster) inOrder(from, to string, at time.Duration) time.Duration {
 	if f == nil || t == nil {
 		return at
 	}
-	last := &c.lastAt[f.idx*len(c.nodes)+t.idx]
+	last := &c.lastAt[f.idx*MaxIDs+t.idx]
 	at = max(at, *last)
 	*last = at
 	return at
@@ -659,6 +670,9 @@ func (c *Cluster) Elections() int { return c.check.elections }
 // Snapshots returns the number of snapshots the nodes took of their own logs (log compaction).
 func (c *Cluster) Snapshots() int { return c.check.snapshots }
 
+// Changes returns the number of configuration changes committed.
+func (c *Cluster) Changes() int { return c.check.changes }
+
 // Installs returns the number of snapshots that nodes installed from their leaders.
 func (c *Cluster) Installs() int { return c.check.installs }
 
@@ -699,8 +713,8 @@ func (c *Cluster) Crash(id string) error {
 // Restart starts a crashed node again from its storage.
 func (c *Cluster) Restart(id string) error {
 	sn, err := c.get(id)
-	if err != nil || sn.node != nil {
-		return err
+	if err != nil || sn.node != nil || sn.stopped {
+		return err // a removed server stays stopped until it is added again
 	}
 	sn.restarts++
 	c.record(raft.Event{Kind: raft.EvRestart, Node: id})

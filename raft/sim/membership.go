@@ -1,0 +1,177 @@
+// Membership changes in the simulator: servers that join a running cluster and leave it, and
+// random schedules of such changes.
+
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"raftlab/raft"
+)
+
+// MaxIDs is the most servers a simulated cluster can have had, n1…n15.
+const MaxIDs = 15
+
+// AddServer starts server id (new, with empty storage, or a stopped one with what it stored)
+// and asks the leader to add it: it joins as a learner and becomes a voter once it has caught
+// up. The action fails when there is no leader or the leader refuses (a change in flight, no
+// commit in its term yet, id already a member).
+func (c *Cluster) AddServer(id string) error {
+	if err := raft.ValidateID(id); err != nil {
+		return fmt.Errorf("sim: %w", err)
+	}
+	leader, ok := c.Leader()
+	if !ok {
+		return fmt.Errorf("sim: no leader to add %s", id)
+	}
+	if conf, _ := c.Node(leader).Configuration(); conf.IsMember(id) {
+		return fmt.Errorf("sim: %s is already a member (%s)", id, conf)
+	}
+	// Start the server first, so that the leader's first messages find it.
+	sn := c.lookup(id)
+	started := false
+	switch {
+	case sn == nil:
+		if len(c.nodes) >= MaxIDs {
+			return fmt.Errorf("sim: at most %d servers", MaxIDs)
+		}
+		sn = &simNode{id: id, idx: len(c.nodes), storage: c.opts.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
+		sn.members = c.joinMembers(leader)
+		c.nodes = append(c.nodes, sn)
+		c.ids = append(c.ids, id)
+		slices.SortFunc(c.nodes, func(a, b *simNode) int { return compareIDs(a.id, b.id) })
+		slices.SortFunc(c.ids, compareIDs)
+		if err := c.start(sn); err != nil {
+			return err
+		}
+		started = true
+	case sn.node == nil && sn.stopped:
+		sn.stopped = false
+		sn.restarts++
+		c.record(raft.Event{Kind: raft.EvRestart, Node: id})
+		if err := c.start(sn); err != nil {
+			return err
+		}
+		started = true
+	}
+	ls := c.lookup(leader)
+	_, err := ls.node.ProposeChange(c.now, raft.AddServer, id)
+	c.process(ls)
+	if err != nil {
+		if started { // it joins nothing: stop it again
+			c.Crash(id)
+			sn.stopped = true
+		}
+		return fmt.Errorf("sim: %s refused to add %s: %w", leader, id, err)
+	}
+	return nil
+}
+
+// joinMembers is the configuration a joining server starts with: the leader's voters.
+func (c *Cluster) joinMembers(leader string) []string {
+	conf, _ := c.lookup(leader).node.Configuration()
+	return slices.Clone(conf.Voters)
+}
+
+// RemoveServer asks the leader to remove server id. Once the removal is committed the server is
+// stopped (its process would say so and exit); a leader that removes itself steps down first.
+func (c *Cluster) RemoveServer(id string) error {
+	leader, ok := c.Leader()
+	if !ok {
+		return fmt.Errorf("sim: no leader to remove %s", id)
+	}
+	ln := c.lookup(leader).node
+	index, err := ln.ProposeChange(c.now, raft.RemoveServer, id)
+	c.process(c.lookup(leader))
+	if err != nil {
+		return fmt.Errorf("sim: %s refused to remove %s: %w", leader, id, err)
+	}
+	c.removals = append(c.removals, removal{id, index})
+	return nil
+}
+
+type removal struct {
+	id    string
+	index uint64
+}
+
+// stopRemoved stops the servers whose removal is committed: a node's committed configuration
+// at or after the removal's index leaves them out. (A removal whose entry a new leader
+// overwrote is forgotten once a later configuration commits with the server in it.)
+func (c *Cluster) stopRemoved() {
+	for i := 0; i < len(c.removals); i++ {
+		r := c.removals[i]
+		for _, sn := range c.nodes {
+			if sn.node == nil || sn.id == r.id {
+				continue
+			}
+			conf, index := sn.node.Configuration()
+			if index < r.index || sn.node.Status().CommitIndex < index {
+				continue
+			}
+			c.removals = slices.Delete(c.removals, i, i+1)
+			i--
+			if rn := c.lookup(r.id); !conf.IsMember(r.id) && rn != nil && !rn.stopped {
+				if rn.node != nil {
+					c.Crash(r.id)
+				}
+				rn.stopped = true // a crashed one is not restarted either
+				c.record(raft.Event{Kind: raft.EvNote, Node: r.id, Detail: r.id + " was removed from the cluster and stopped"})
+			}
+			break
+		}
+	}
+}
+
+// compareIDs orders n2 before n10.
+func compareIDs(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// RandomMembership returns a schedule of membership changes over [0, duration): every 1–3 s
+// a server of n1…n15 joins, a member leaves, or one is replaced (a removal, then an addition
+// half a second later). Changes refused at their time (no leader, one in flight) change nothing.
+func RandomMembership(seed uint64, initial []string, duration time.Duration) []Action {
+	rng := rand.New(rand.NewPCG(seed, 0x3e3b))
+	members := slices.Clone(initial)
+	var acts []Action
+	pick := func(ids []string) string { return ids[rng.IntN(len(ids))] }
+	outside := func() []string {
+		var out []string
+		for i := 1; i <= MaxIDs; i++ {
+			if id := fmt.Sprintf("n%d", i); !slices.Contains(members, id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	for t := time.Duration(1+rng.Int64N(2)) * time.Second; t < duration; t += time.Second + time.Duration(rng.Int64N(int64(2*time.Second))) {
+		switch k := rng.IntN(3); {
+		case k == 0 && len(members) < 7:
+			id := pick(outside())
+			acts = append(acts, Action{At: t, Kind: ActAddServer, Node: id})
+			members = append(members, id)
+		case k == 1 && len(members) > 3:
+			id := pick(members)
+			acts = append(acts, Action{At: t, Kind: ActRemoveServer, Node: id})
+			members = slices.DeleteFunc(members, func(m string) bool { return m == id })
+		default:
+			out, in := pick(members), pick(outside())
+			acts = append(acts, Action{At: t, Kind: ActRemoveServer, Node: out}, Action{At: t + 500*time.Millisecond, Kind: ActAddServer, Node: in})
+			members = append(slices.DeleteFunc(members, func(m string) bool { return m == out }), in)
+		}
+	}
+	return acts
+}
