@@ -75,6 +75,9 @@ func encodeConfig(c Configuration) []byte {
 	return []byte(s)
 }
 
+// ParseConfiguration decodes and validates a configuration entry's command.
+func ParseConfiguration(b []byte) (Configuration, error) { return decodeConfig(b) }
+
 func decodeConfig(b []byte) (Configuration, error) {
 	voters, learners, _ := strings.Cut(string(b), ";")
 	c := Configuration{Voters: splitIDs(voters), Learners: splitIDs(learners)}

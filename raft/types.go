@@ -173,8 +173,8 @@ type Message struct {
 	Members  []string `json:",omitempty"`
 	Learners []string `json:",omitempty"`
 	Offset   uint64   `json:",omitempty"`
-	Data    []byte   `json:",omitempty"`
-	Done    bool     `json:",omitempty"`
+	Data     []byte   `json:",omitempty"`
+	Done     bool     `json:",omitempty"`
 }
 
 // IsResponse reports whether m answers another message.
@@ -253,8 +253,8 @@ type Progress struct {
 // which replaces them in the log (Raft paper §7). The application owns Data; the core owns
 // when a snapshot counts.
 type Snapshot struct {
-	Index   uint64
-	Term    uint64
+	Index    uint64
+	Term     uint64
 	Members  []string // the configuration at Index: its voters
 	Learners []string // and its learners
 	Data     []byte

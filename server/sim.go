@@ -25,6 +25,7 @@ type simConfig struct {
 	preVote     bool
 	checkQuorum bool
 	compact     int
+	membership  bool
 	kv          kvConfig
 }
 
@@ -41,6 +42,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.BoolVar(&cfg.preVote, "prevote", false, "nodes ask for pre-votes before they start an election (Raft thesis 9.6)")
 	fs.BoolVar(&cfg.checkQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
 	fs.IntVar(&cfg.compact, "compact", 0, "log compaction: a node takes a snapshot once more than this many entries were applied since its last (0: never)")
+	fs.BoolVar(&cfg.membership, "membership", false, "random membership changes: servers of n1…n15 join, leave and are replaced every 1–3 s (-nodes is the initial size)")
 	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
@@ -113,6 +115,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	c.Schedule(sim.RandomFaults(cfg.seed, c.IDs(), cfg.duration, cfg.faults)...)
 	c.Schedule(sim.Load(cfg.seed, cfg.duration, cfg.load)...)
+	if cfg.membership {
+		c.Schedule(sim.RandomMembership(cfg.seed, c.IDs(), cfg.duration)...)
+	}
 	start := time.Now()
 	if kc != nil {
 		kc.RunUntil(cfg.duration) // runs the clients too
@@ -134,6 +139,9 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if cfg.compact > 0 {
 		snapFields = fmt.Sprintf(" snapshots=%d installs=%d", c.Snapshots(), c.Installs())
 	}
+	if cfg.membership {
+		snapFields += fmt.Sprintf(" changes=%d", c.Changes())
+	}
 	fmt.Fprintf(stdout, "summary: seed=%d nodes=%d simulated=%.3f faults=%s load=%g elections=%d committed=%d%s violations=%d trace=%s events=%d wall=%.3f speed=%.0f%s\n",
 		cfg.seed, cfg.nodes, simulated, cfg.faults, cfg.load, c.Elections(), c.Committed(), snapFields, violations,
 		c.TraceHash(), c.Events(), wall, simulated/max(wall, 1e-9), kvFields)
@@ -153,6 +161,9 @@ func flagLine(cfg simConfig) string {
 	}
 	if cfg.compact > 0 {
 		line += fmt.Sprintf(" -compact %d", cfg.compact)
+	}
+	if cfg.membership {
+		line += " -membership"
 	}
 	return line + cfg.kv.flags()
 }

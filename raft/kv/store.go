@@ -122,7 +122,7 @@ func (s *Store) Apply(e raft.CommitEntry) (Outcome, error) {
 	}
 	s.applied = e.Index
 	o := Outcome{Index: e.Index}
-	if e.Type == raft.EntryNoop {
+	if e.Type != raft.EntryCommand { // a leader's no-op, a configuration
 		o.Kind = Noop
 		return o, nil
 	}

@@ -122,7 +122,7 @@ const maxU64 = ^uint64(0)
 // TestFastPathCoversMessage fails when raft.Message gains a field that is missing here.
 var messageKeys = [...]string{"Type", "From", "To", "Term", "LastLogIndex", "LastLogTerm", "PrevLogIndex",
 	"PrevLogTerm", "Entries", "Commit", "Success", "Index", "ConflictTerm", "ConflictIndex",
-	"Members", "Offset", "Data", "Done"}
+	"Members", "Learners", "Offset", "Data", "Done"}
 
 func keyBit(k string) uint32 {
 	for i, name := range messageKeys {
@@ -193,12 +193,16 @@ func (p *scan) message() (raft.Message, bool) {
 				m.Done = v
 			}
 			continue
-		case "Members":
+		case "Members", "Learners":
 			ms, ok := p.strings()
 			if !ok {
 				return m, false
 			}
-			m.Members = ms
+			if k == "Members" {
+				m.Members = ms
+			} else {
+				m.Learners = ms
+			}
 			continue
 		case "Data":
 			if !p.lit(`"`) {
@@ -358,7 +362,7 @@ func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 		if !plain(m.From) || !plain(m.To) {
 			return nil, false
 		}
-		for _, id := range m.Members {
+		for _, id := range append(m.Members, m.Learners...) {
 			if !plain(id) {
 				return nil, false
 			}
@@ -411,16 +415,8 @@ func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 		b = appendOmitUint(b, `,"Index":`, m.Index)
 		b = appendOmitUint(b, `,"ConflictTerm":`, m.ConflictTerm)
 		b = appendOmitUint(b, `,"ConflictIndex":`, m.ConflictIndex)
-		if len(m.Members) > 0 {
-			b = append(b, `,"Members":[`...)
-			for j, id := range m.Members {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = append(append(append(b, '"'), id...), '"')
-			}
-			b = append(b, ']')
-		}
+		b = appendIDs(b, `,"Members":[`, m.Members)
+		b = appendIDs(b, `,"Learners":[`, m.Learners)
 		b = appendOmitUint(b, `,"Offset":`, m.Offset)
 		if len(m.Data) > 0 {
 			b = base64.StdEncoding.AppendEncode(append(b, `,"Data":"`...), m.Data)
@@ -451,4 +447,19 @@ func plain(s string) bool {
 		}
 	}
 	return true
+}
+
+// appendIDs writes a list of plain ids under key, as json.Marshal would; nothing for none.
+func appendIDs(b []byte, key string, ids []string) []byte {
+	if len(ids) == 0 {
+		return b
+	}
+	b = append(b, key...)
+	for j, id := range ids {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, '"'), id...), '"')
+	}
+	return append(b, ']')
 }

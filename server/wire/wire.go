@@ -22,7 +22,8 @@
 // knows who leads).
 //
 // Version 2 added InstallSnapshot (raft.MsgSnap and MsgSnapReply, with the Message fields
-// Members, Offset, Data and Done) and the compaction threshold in a welcome's options; a
+// Members, Learners, Offset, Data and Done), configuration entries (raft.EntryConfig) and the
+// compaction threshold in a welcome's options; a
 // version 1 frame is refused with a version error.
 package wire
 
@@ -475,7 +476,13 @@ func CheckMessage(m *raft.Message) error {
 		if e.Term == 0 || e.Term > m.Term {
 			return fmt.Errorf("entry %d has term %d in a message of term %d", i, e.Term, m.Term)
 		}
-		if e.Type != raft.EntryCommand && e.Type != raft.EntryNoop {
+		switch e.Type {
+		case raft.EntryCommand, raft.EntryNoop:
+		case raft.EntryConfig:
+			if _, err := raft.ParseConfiguration(e.Command); err != nil {
+				return fmt.Errorf("entry %d: %v", i, err)
+			}
+		default:
 			return fmt.Errorf("entry %d has unknown type %d", i, e.Type)
 		}
 	}
@@ -490,6 +497,11 @@ func CheckMessage(m *raft.Message) error {
 		if err := checkIDs("InstallSnapshot", m.Members); err != nil {
 			return errors.New(err.(*Error).Msg)
 		}
+		if m.Learners != nil {
+			if err := checkIDs("InstallSnapshot learners", m.Learners); err != nil {
+				return errors.New(err.(*Error).Msg)
+			}
+		}
 		if len(m.Data) > MaxSnapshotChunk {
 			return fmt.Errorf("InstallSnapshot chunk of %d bytes; at most %d", len(m.Data), MaxSnapshotChunk)
 		}
@@ -501,7 +513,7 @@ func CheckMessage(m *raft.Message) error {
 			return fmt.Errorf("InstallSnapshotReply offset %d is past the %d bytes a snapshot may have", m.Offset, MaxSnapshotBytes)
 		}
 	}
-	if m.Type != raft.MsgSnap && (m.Members != nil || m.Data != nil || m.Done) {
+	if m.Type != raft.MsgSnap && (m.Members != nil || m.Learners != nil || m.Data != nil || m.Done) {
 		return fmt.Errorf("%s carries snapshot members, data or done", m.Type)
 	}
 	if m.Type != raft.MsgSnap && m.Type != raft.MsgSnapReply && m.Offset != 0 {
