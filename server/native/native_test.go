@@ -260,40 +260,52 @@ func TestStorageFailureStopsNode(t *testing.T) {
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func TestUnreliable(t *testing.T) {
+	// Each message is told apart by its Commit field. A message the wrapper passes on at once
+	// arrives inside the call that sent it; a delayed one arrives afterwards, from a timer, at
+	// least UnreliableLag after it was sent. (Measured this way, not by arrival times alone,
+	// a loaded machine cannot make a prompt message look delayed.)
 	var mu sync.Mutex
 	var got []raft.Message
-	var at []time.Duration
+	sentAt := map[uint64]time.Time{}
+	calling := uint64(0) // the Commit of the message being sent, +1; 0 between calls
+	late, early := 0, 0  // arrivals after their call; of those, sooner than UnreliableLag
 	reported := 0
-	start := time.Now()
 	send := Unreliable(func(ms []raft.Message) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range ms {
 			got = append(got, m)
-			at = append(at, time.Since(start))
+			if m.Commit+1 != calling {
+				late++
+				if time.Since(sentAt[m.Commit]) < UnreliableLag {
+					early++
+				}
+			}
 		}
 	}, 1, func(ms []raft.Message) { mu.Lock(); reported += len(ms); mu.Unlock() })
 	const n = 2000
-	for i := range n {
-		send([]raft.Message{{Type: raft.MsgApp, From: "a", To: "b", Term: 1, Commit: uint64(i)}})
+	for i := range uint64(n) {
+		mu.Lock()
+		sentAt[i], calling = time.Now(), i+1
+		mu.Unlock()
+		send([]raft.Message{{Type: raft.MsgApp, From: "a", To: "b", Term: 1, Commit: i}})
+		mu.Lock()
+		calling = 0
+		mu.Unlock()
 	}
 	// The delayed ones arrive 75 ms later: poll.
-	deadline := time.Now().Add(5 * time.Second)
-	var late int
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mu.Lock()
-		late = 0
-		for _, d := range at {
-			if d >= UnreliableLag {
-				late++
-			}
-		}
 		total := len(got) + reported
 		mu.Unlock()
 		if total >= n || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if early > 0 {
+		t.Errorf("%d delayed messages arrived sooner than %v after they were sent", early, UnreliableLag)
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -349,13 +349,16 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		o := cl.options
 		welcome.Options = &o
 	}
-	h.mu.Unlock()
-	h.cfg.Logf("hub: %s joined cluster %s (a %s connection from %s)", strings.Join(e.Members, ","), cl.name, e.Kind, c.addr)
+	// Queued before the lock is released: from then on routers may queue messages to the new
+	// members, and the welcome must come first.
 	b, err := wire.Encode(welcome)
 	if err != nil {
+		h.mu.Unlock()
 		return errorf(wire.CodeBadFrame, "encode welcome: %v", err)
 	}
 	c.queue(b)
+	h.mu.Unlock()
+	h.cfg.Logf("hub: %s joined cluster %s (a %s connection from %s)", strings.Join(e.Members, ","), cl.name, e.Kind, c.addr)
 	h.broadcastPresence(cl)
 	c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
 	return nil

@@ -288,7 +288,9 @@ func (h *Hub) routeLocked(c *cluster, msgs []raft.Message) {
 			}
 			byConn[to] = append(byConn[to], msgs[i])
 		case localHost:
-			one := msgs[i : i+1 : i+1]
+			// A copy: msgs is the sending node's buffer, which it reuses once Send returns,
+			// while the receiving node reads this message later on its own goroutine.
+			one := []raft.Message{msgs[i]}
 			if to.node.Deliver(one) {
 				h.cfg.Links.Delivered(c.name, one)
 			} else {
