@@ -150,6 +150,9 @@ func linearizabilityRun1(seed uint64, dur time.Duration) error {
 		return err
 	}
 	k.Schedule(sim.RandomFaults(seed, k.IDs(), dur, sim.AllFaults)...)
+	if seed%3 == 1 { // a third of the seeds add, remove and replace servers
+		k.Schedule(sim.RandomMembership(seed, k.IDs(), dur)...)
+	}
 	k.Schedule(sim.Healing(dur)...)
 	k.RunUntil(dur)
 	if err := k.Violation(); err != nil {
