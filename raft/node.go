@@ -1074,8 +1074,11 @@ func (n *Node) handleSnap(m *Message) {
 	n.resetElectionTimer()
 	reply := Message{Type: MsgSnapReply, To: m.From, Index: m.LastLogIndex}
 	if m.LastLogIndex <= n.commit {
-		// Everything it holds is committed here already: nothing to install.
-		n.recv = nil
+		// Everything it holds is committed here already: nothing to install. (A snapshot being
+		// received stays, unless it is no newer: this may be a late copy of an older chunk.)
+		if n.recv != nil && n.recv.Index <= n.commit {
+			n.recv = nil
+		}
 		reply.Success = true
 		n.send(reply)
 		return

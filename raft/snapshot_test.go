@@ -537,3 +537,31 @@ func TestInstallOverTruncatedLeftoverWithoutDeleter(t *testing.T) {
 		t.Fatalf("restarted b has last index %d; want 6 (entry 6 was acknowledged)", st.LastIndex)
 	}
 }
+
+// TestStaleSnapshotChunkKeepsTransfer: a late copy of a chunk of a snapshot the follower
+// already has does not throw away the newer snapshot it is receiving.
+func TestStaleSnapshotChunkKeepsTransfer(t *testing.T) {
+	members := []string{"a", "b", "c"}
+	n := newTestNode(t, "b", members, NewMapStorage())
+	chunk := func(index uint64, off uint64, data string, done bool) Message {
+		n.Step(0, Message{Type: MsgSnap, From: "a", To: "b", Term: 1, LastLogIndex: index, LastLogTerm: 1,
+			Members: members, Offset: off, Data: []byte(data), Done: done})
+		ms := msgsOfType(n.Ready(), MsgSnapReply)
+		if len(ms) != 1 {
+			t.Fatalf("%d answers to a chunk; want 1", len(ms))
+		}
+		return ms[0]
+	}
+	if r := chunk(5, 0, "state@5", true); !r.Success || r.Index != 5 {
+		t.Fatalf("snapshot 5 not installed: %+v", r)
+	}
+	if r := chunk(9, 0, "stat", false); r.Offset != 4 {
+		t.Fatalf("first chunk of snapshot 9 answered %+v; want offset 4", r)
+	}
+	if r := chunk(5, 0, "state@5", true); !r.Success || r.Index != 5 {
+		t.Fatalf("a late copy of snapshot 5 answered %+v; want success", r)
+	}
+	if r := chunk(9, 4, "e@9", true); !r.Success || r.Index != 9 {
+		t.Fatalf("last chunk of snapshot 9 answered %+v; want it installed", r)
+	}
+}
