@@ -499,6 +499,39 @@ func TestBrowser(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("MessageFieldsAndDrop", func(t *testing.T) {
+		p := b.open(t, serve(t)+"?seed=5")
+		p.leader("")
+		eval[any](p, `raftlab.pause()`)
+		p.submit("put m 1")
+		// Step until the submit's AppendEntries is on the wire (it may wait for a probe's answer).
+		id := eval[float64](p, `(() => {
+			for (let i = 0; i < 2000; i++) {
+				const f = JSON.parse(raftlabWasm.snapshot(1e15, 1e15, true)).flights.find(f => f.type === "append" && f.n > 0);
+				if (f) return f.id;
+				document.getElementById("step").click();
+			}
+			return 0;
+		})()`)
+		if id == 0 {
+			t.Fatal("no AppendEntries with entries on the wire after 2000 steps")
+		}
+		sel := fmt.Sprintf(`circle.m[data-id="%v"]`, id)
+		p.waitFor("the message drawn", fmt.Sprintf(`document.querySelector(%q) !== null`, sel))
+		// An SVG element has no click(): dispatch one, as a pointer would.
+		eval[bool](p, fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new MouseEvent("click", {bubbles: true}))`, sel))
+		p.waitFor("the message's fields shown", `!document.getElementById("msgView").hidden && /prevLogIndex/.test(document.getElementById("msgView").textContent) && /leaderCommit/.test(document.getElementById("msgView").textContent) && /put m 1/.test(document.getElementById("msgView").textContent)`)
+		p.click("#dropMsg")
+		p.waitFor("the drop recorded", `document.getElementById("dropMsg").disabled && JSON.stringify(JSON.parse(raftlabWasm.share()).run).includes('"kind":"drop-message"')`)
+		eval[any](p, `(() => { for (let i = 0; i < 2000 && !JSON.parse(raftlabWasm.snapshot(1e15, 0, true)).drops.some(d => d.why === "dropped by hand"); i++) document.getElementById("step").click(); })()`)
+		p.waitFor("the message lost on arrival", `JSON.parse(raftlabWasm.snapshot(1e15, 0, true)).drops.some(d => d.why === "dropped by hand") && /left the wire/.test(document.getElementById("msgViewState").textContent)`)
+		eval[any](p, `window.scrollTo(0, 0)`)
+		p.screenshot("message-view.png")
+		p.click("#msgView .close")
+		p.waitFor("the view closed", `document.getElementById("msgView").hidden`)
+		p.noProblems()
+	})
+
 	t.Run("NarrowScreen", func(t *testing.T) {
 		p := b.open(t, serve(t))
 		p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))

@@ -327,6 +327,24 @@ func TestBrowserEmbed(t *testing.T) {
 		p.noProblems()
 	})
 
+	t.Run("ConflictNamed", func(t *testing.T) {
+		p := b.openFresh(t, serve(t)+"?embed=1&nodes=3&seed=9&scenario=figure8")
+		p.waitFor("the conflict named", `document.getElementById("paramMsg") !== null`)
+		msg := eval[string](p, `document.getElementById("paramMsg").textContent`)
+		for _, want := range []string{"nodes=3", "scenario figure8 has 5 nodes", "seed=9"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("the message %q does not name %q", msg, want)
+			}
+		}
+		if n := len(p.snapshot().Nodes); n != 5 {
+			t.Errorf("%d nodes; the scenario's 5 were to be shown", n)
+		}
+		if !eval[bool](p, `document.getElementById("paramMsg").getBoundingClientRect().height > 0`) {
+			t.Errorf("the message is not visible")
+		}
+		p.noProblems()
+	})
+
 	t.Run("Screenshots800x500", func(t *testing.T) {
 		for name, q := range map[string]string{
 			"embed-free.png":   "?embed=1&nodes=3&seed=3",
@@ -339,6 +357,20 @@ func TestBrowserEmbed(t *testing.T) {
 			p.screenshot(name)
 			if w := eval[float64](p, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
 				t.Errorf("%s: the embedded page is %v px wider than 800", q, w)
+			}
+			// The ring whole and at least one card in the frame, beside the guided text.
+			if !eval[bool](p, `(() => {
+				const inside = (r) => r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1;
+				const ring = document.getElementById("svg").getBoundingClientRect();
+				const card = document.querySelector(".card");
+				return inside(ring) && ring.height >= 150 && card !== null && inside(card.querySelector("header").getBoundingClientRect());
+			})()`) {
+				t.Errorf("%s: at 800×500 the ring (%s) or a card's header (%s) is not wholly in the frame", q,
+					eval[string](p, `JSON.stringify(document.getElementById("svg").getBoundingClientRect())`),
+					eval[string](p, `JSON.stringify(document.querySelector(".card header")?.getBoundingClientRect() ?? null)`))
+			}
+			if strings.Contains(q, "scenario") && !eval[bool](p, `(r => r.height > 0 && r.top < innerHeight)(document.getElementById("guide").getBoundingClientRect())`) {
+				t.Errorf("%s: the guided text is not in the frame", q)
 			}
 			p.noProblems()
 		}

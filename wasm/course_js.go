@@ -30,6 +30,7 @@ import (
 //	timelineData(m, k)    -> JSON TimelineData              messages and lane marks after seq m and k
 //	setNamespace(ns)      -> null | error text            storage namespace of later clusters (embeds)
 //	history(n)            -> JSON HistoryView | "null"    the client history, its last n ops (0: all)
+//	message(id)           -> JSON MessageView | error text  a message on the wire, its fields named as in Figure 2
 //	openCourseScenario(text, step) -> null | error text   a course's scenario file (validated by the checker module) at a step
 //	answer(choice)        -> null | error text            answer the current step's question (choice from 0)
 //	saveScenario()        -> JSON {name, file} | error text  the free-play run as a scenario file
@@ -185,6 +186,16 @@ func addCourseAPI(api map[string]any) {
 			return "null"
 		}
 		return jsonText(g)
+	})
+	api["message"] = guard(func(args []js.Value) any {
+		if lab == nil {
+			return "the cluster is not running"
+		}
+		v, err := lab.Message(uint64(argFloat(args, 0)))
+		if err != nil {
+			return err.Error()
+		}
+		return jsonText(v)
 	})
 	api["next"] = guard(func(args []js.Value) any {
 		if lab == nil {

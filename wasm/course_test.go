@@ -4,6 +4,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -604,5 +605,87 @@ func TestVersion1RunOpensWithItsNetwork(t *testing.T) {
 	}
 	if r := l.Run(); r.Version != sim.RunVersion || len(r.Actions) != 1 || r.Actions[0].Kind != sim.ActSetReorder || r.Actions[0].Rate != reorderRate {
 		t.Fatalf("the run after the reorder switch: %+v; want version %d with the switch recorded", r, sim.RunVersion)
+	}
+}
+
+// TestMessageViewAndDropByHand: a message on the wire shows its fields as Figure 2 names them;
+// dropping it by hand loses it on arrival, is recorded, and its share link replays the run.
+func TestMessageViewAndDropByHand(t *testing.T) {
+	l, err := NewLab(NewMemStore(), Config{Nodes: 3, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	do(t, l, Action{Kind: "submit", Command: "put x 1"})
+	var f flightView // the submit's AppendEntries (it may wait for the answer to a probe)
+	for start := l.c.Now(); f.ID == 0 && l.c.Now() < start+time.Second; l.Step() {
+		for _, g := range l.Snapshot(0, 0).Flights {
+			if g.Type == "append" && g.N > 0 {
+				f = g
+				break
+			}
+		}
+	}
+	if f.ID == 0 {
+		t.Fatalf("no AppendEntries with entries on the wire after a submit: %+v", l.Snapshot(0, 0).Flights)
+	}
+	v, err := l.Message(f.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[string]string{}
+	for _, kv := range v.Fields {
+		fields[kv[0]] = kv[1]
+	}
+	for _, name := range []string{"term", "leaderId", "prevLogIndex", "prevLogTerm", "leaderCommit"} {
+		if _, ok := fields[name]; !ok {
+			t.Errorf("AppendEntries view lacks %s: %v", name, v.Fields)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(v.Fields), "put x 1") || v.Type != "AppendEntries" || v.From != f.From || v.To != f.To {
+		t.Errorf("AppendEntries view %+v; want the entry put x 1 from %s to %s", v, f.From, f.To)
+	}
+	if err := l.Do(Action{Kind: "drop-message", Msg: f.ID}); err != nil {
+		t.Fatal(err)
+	}
+	l.Advance(20*time.Millisecond, time.Hour)
+	found := false
+	for _, d := range l.Snapshot(0, 0).Drops {
+		found = found || d.Why == "dropped by hand" && d.From == f.From && d.To == f.To
+	}
+	if !found {
+		t.Fatalf("drops %+v; want %s→%s dropped by hand", l.Snapshot(0, 0).Drops, f.From, f.To)
+	}
+	if _, err := l.Message(f.ID); err == nil {
+		t.Error("a message that has left the wire still has a view")
+	}
+	if err := l.Do(Action{Kind: "drop-message", Msg: f.ID}); err == nil {
+		t.Error("dropping a message that has left the wire succeeded")
+	}
+	l.Advance(300*time.Millisecond, time.Hour)
+	run := l.Run()
+	back, err := OpenRun(run, l.c.Now(), nil, "a shared run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.TraceHash() != l.TraceHash() {
+		t.Fatalf("the run with a dropped message replays to trace %s; want %s", back.TraceHash(), l.TraceHash())
+	}
+	votes := 0
+	l2, _ := NewLab(NewMemStore(), Config{Nodes: 3, Seed: 9})
+	for votes == 0 && l2.c.Now() < time.Second {
+		l2.Step()
+		for _, g := range l2.Snapshot(0, 0).Flights {
+			if g.Type == "vote" {
+				v, err := l2.Message(g.ID)
+				if err != nil || !strings.Contains(fmt.Sprint(v.Fields), "lastLogIndex") || !strings.Contains(fmt.Sprint(v.Fields), "lastLogTerm") {
+					t.Fatalf("RequestVote view %+v, %v; want lastLogIndex and lastLogTerm", v, err)
+				}
+				votes++
+			}
+		}
+	}
+	if votes == 0 {
+		t.Fatal("no RequestVote seen in the first second")
 	}
 }

@@ -473,6 +473,7 @@ type Action struct {
 	On       bool       `json:"on,omitempty"`
 	MinMs    float64    `json:"minMs,omitempty"`
 	MaxMs    float64    `json:"maxMs,omitempty"`
+	Msg      uint64     `json:"msg,omitempty"` // drop-message: the message's id (flightView.ID)
 }
 
 // Do performs a person's action and returns what they should be told if it failed.
@@ -502,6 +503,8 @@ func (l *Lab) Do(a Action) (err error) {
 		return err
 	case sim.ActSetLatency:
 		return l.act(sim.Action{Kind: sim.ActSetLatency, Min: msDur(a.MinMs), Max: msDur(a.MaxMs)})
+	case sim.ActDropMessage:
+		return l.act(sim.Action{Kind: sim.ActDropMessage, Msg: a.Msg})
 	case sim.ActSetReorder:
 		if l.c.Unordered() {
 			return errors.New("this run was shared before links were FIFO: every message already draws its own delay")
@@ -652,6 +655,7 @@ type logView struct {
 }
 
 type flightView struct {
+	ID      uint64  `json:"id"` // names the message while it travels (Lab.Message, drop-message)
 	From    string  `json:"from"`
 	To      string  `json:"to"`
 	Type    string  `json:"type"`
@@ -749,7 +753,7 @@ func (l *Lab) snapshot(eventsAfter, dropsAfter uint64, detail bool) Snapshot {
 		}
 	}
 	for _, f := range c.InFlight() {
-		s.Flights = append(s.Flights, flightView{From: f.Msg.From, To: f.Msg.To, Type: msgKind(f.Msg.Type),
+		s.Flights = append(s.Flights, flightView{ID: f.Seq, From: f.Msg.From, To: f.Msg.To, Type: msgKind(f.Msg.Type),
 			Sent: ms(f.Sent), Deliver: ms(f.Deliver), Dropped: f.Dropped, OK: f.Msg.Success, N: len(f.Msg.Entries)})
 	}
 	for _, le := range after(&l.events, eventsAfter, func(e *loggedEvent) uint64 { return e.seq }) {
@@ -839,4 +843,81 @@ func entryText(e raft.Entry) string {
 		s = string(r[:cmdShown]) + "…"
 	}
 	return s
+}
+
+// MessageView is a message on the wire, its fields named as in Figure 2 of the Raft paper, in
+// the order the page lists them.
+type MessageView struct {
+	ID      uint64      `json:"id"`
+	Type    string      `json:"type"`
+	From    string      `json:"from"`
+	To      string      `json:"to"`
+	Sent    float64     `json:"sent"`
+	Deliver float64     `json:"deliver"`
+	Dropped bool        `json:"dropped"` // lost on arrival (cut link, down node, dropped by hand)
+	Fields  [][2]string `json:"fields"`
+}
+
+// messageEntriesShown is how many of an AppendEntries' entries a message view lists.
+const messageEntriesShown = 8
+
+// Message returns the message on the wire named id (a flight's id), for the page's message
+// view.
+func (l *Lab) Message(id uint64) (MessageView, error) {
+	f, ok := l.c.Flight(id)
+	if !ok {
+		return MessageView{}, errors.New("that message is no longer on the wire: it arrived or was lost")
+	}
+	m := &f.Msg
+	v := MessageView{ID: id, Type: m.Type.String(), From: m.From, To: m.To, Sent: ms(f.Sent), Deliver: ms(f.Deliver), Dropped: f.Dropped}
+	add := func(name string, val any) { v.Fields = append(v.Fields, [2]string{name, fmt.Sprint(val)}) }
+	add("term", m.Term)
+	switch m.Type {
+	case raft.MsgVote, raft.MsgPreVote:
+		add("candidateId", m.From)
+		add("lastLogIndex", m.LastLogIndex)
+		add("lastLogTerm", m.LastLogTerm)
+	case raft.MsgVoteReply, raft.MsgPreVoteReply:
+		add("voteGranted", m.Success)
+	case raft.MsgApp:
+		add("leaderId", m.From)
+		add("prevLogIndex", m.PrevLogIndex)
+		add("prevLogTerm", m.PrevLogTerm)
+		if len(m.Entries) == 0 {
+			add("entries", "none (a heartbeat)")
+		}
+		for i, e := range m.Entries {
+			if i == messageEntriesShown {
+				add("", fmt.Sprintf("… and %d more", len(m.Entries)-i))
+				break
+			}
+			cmd := string(e.Command)
+			if e.Type != raft.EntryCommand || cmd == "" {
+				cmd = e.Type.String()
+			}
+			add(fmt.Sprintf("entry %d", m.PrevLogIndex+uint64(i)+1), fmt.Sprintf("term %d: %s", e.Term, cmd))
+		}
+		add("leaderCommit", m.Commit)
+	case raft.MsgAppReply:
+		add("success", m.Success)
+		if m.Success {
+			add("matchIndex", m.Index)
+		} else {
+			add("rejected prevLogIndex", m.Index)
+			add("conflictTerm", m.ConflictTerm)
+			add("conflictIndex", m.ConflictIndex)
+		}
+	case raft.MsgSnap:
+		add("leaderId", m.From)
+		add("lastIncludedIndex", m.LastLogIndex)
+		add("lastIncludedTerm", m.LastLogTerm)
+		add("offset", m.Offset)
+		add("data", fmt.Sprintf("%d bytes", len(m.Data)))
+		add("done", m.Done)
+	case raft.MsgSnapReply:
+		add("lastIncludedIndex", m.Index)
+		add("bytes held", m.Offset)
+		add("installed", m.Success)
+	}
+	return v, nil
 }

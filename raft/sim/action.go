@@ -38,6 +38,7 @@ const (
 	ActNote         ActionKind = "note"          // Detail written to the trace
 	ActAddServer    ActionKind = "add-server"    // Node joins the cluster (a membership change)
 	ActRemoveServer ActionKind = "remove-server" // Node leaves the cluster
+	ActDropMessage  ActionKind = "drop-message"  // Msg: the message on the wire (Flight.Seq) is lost
 )
 
 // Action is one timed action on a cluster.
@@ -53,6 +54,7 @@ type Action struct {
 	Min      time.Duration `json:"min,omitempty"`
 	Max      time.Duration `json:"max,omitempty"`
 	Rate     float64       `json:"rate,omitempty"`
+	Msg      uint64        `json:"msg,omitempty"`
 	Detail   string        `json:"detail,omitempty"`
 }
 
@@ -177,6 +179,8 @@ func (c *Cluster) do(a Action) error {
 			err = c.RemoveServer(a.Node)
 		}
 		return err
+	case ActDropMessage:
+		return c.DropMessage(a.Msg)
 	default:
 		return fmt.Errorf("sim: unknown action %q", a.Kind)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"raftlab/raft"
 )
 
 // person plays a person at the page: runs the clock in uneven frames and acts between them.
@@ -168,5 +170,57 @@ func TestVersion1LinksReplay(t *testing.T) {
 	bad.Version = 3
 	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "version 3") {
 		t.Fatalf("Validate of a version 3 run: %v; want an error naming the version", err)
+	}
+}
+
+// TestDropMessageByHand: a message on the wire dropped by hand is lost on arrival, the drop is
+// recorded as an action, and the recorded run replays to the same trace.
+func TestDropMessageByHand(t *testing.T) {
+	var drops []raft.Event
+	c, err := New(Options{Nodes: 3, Seed: 5, Record: true, OnEvent: func(e raft.Event) {
+		if e.Kind == raft.EvDrop {
+			drops = append(drops, e)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RunUntil(time.Second)
+	fs := c.InFlight()
+	for len(fs) == 0 {
+		c.Step()
+		fs = c.InFlight()
+	}
+	f := fs[0]
+	if got, ok := c.Flight(f.Seq); !ok || got.Msg.From != f.Msg.From || got.Seq != f.Seq {
+		t.Fatalf("Flight(%d) = %+v, %v; want the message on the wire", f.Seq, got, ok)
+	}
+	if err := c.Do(Action{Kind: ActDropMessage, Msg: f.Seq}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.Flight(f.Seq); !got.Dropped {
+		t.Fatalf("message %d not shown as lost after the drop", f.Seq)
+	}
+	if err := c.Do(Action{Kind: ActDropMessage, Msg: f.Seq}); err == nil {
+		t.Fatal("dropping a message twice succeeded")
+	}
+	c.RunUntil(c.Now() + 100*time.Millisecond)
+	if len(drops) != 1 || drops[0].Detail != "dropped by hand" || drops[0].Node != f.Msg.From || drops[0].Peer != f.Msg.To {
+		t.Fatalf("drops %v; want the one message, dropped by hand", drops)
+	}
+	if err := c.Do(Action{Kind: ActDropMessage, Msg: f.Seq}); err == nil || !strings.Contains(err.Error(), "not on the wire") {
+		t.Fatalf("dropping a message that has left the wire: %v; want an error saying so", err)
+	}
+	run := Run{Version: RunVersion, Nodes: 3, Seed: 5, Actions: c.Recorded()}
+	back, err := DecodeRun(run.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := back.Replay(Options{}, c.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TraceHash() != c.TraceHash() {
+		t.Fatalf("the run with a message dropped by hand replays to trace %s; want %s", r.TraceHash(), c.TraceHash())
 	}
 }

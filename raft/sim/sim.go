@@ -94,8 +94,11 @@ type Flight struct {
 	Sent    time.Duration
 	Deliver time.Duration
 	// Dropped messages are still travelling but will be lost on arrival (they were sent on a
-	// link that is now cut, or to a node that crashed).
+	// link that is now cut, or to a node that crashed, or DropMessage dropped them).
 	Dropped bool
+	// Seq names the message while it travels (DropMessage); replaying a run gives each
+	// message the same Seq.
+	Seq uint64
 }
 
 // Cluster is a simulated cluster. It is not safe for concurrent use.
@@ -526,7 +529,7 @@ func (c *Cluster) newItem(m *raft.Message, mh uint64) *item {
 	} else {
 		it = &item{kind: itemDeliver} // node and action stay empty on message items
 	}
-	it.msg, it.mh, it.sent, it.index = *m, mh, c.now, -1
+	it.msg, it.mh, it.sent, it.index, it.lost = *m, mh, c.now, -1, false
 	return it
 }
 
@@ -573,6 +576,8 @@ func (c *Cluster) deliver(it *item) {
 	m := &it.msg
 	to := c.lookup(m.To)
 	switch {
+	case it.lost:
+		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "dropped by hand"}, it.mh)
 	case to == nil:
 		c.recordHashed(raft.Event{Kind: raft.EvDrop, Node: m.From, Peer: m.To, Msg: m, Detail: "unknown node"}, it.mh)
 	case c.linkDown(m.From, m.To):
@@ -584,6 +589,34 @@ func (c *Cluster) deliver(it *item) {
 		to.node.Step(c.now, *m)
 		c.process(to)
 	}
+}
+
+// DropMessage makes the message on the wire named seq (Flight.Seq) lost on arrival, as a
+// person dropping it by hand.
+func (c *Cluster) DropMessage(seq uint64) error {
+	for _, it := range c.queue {
+		if it.kind == itemDeliver && it.seq == seq {
+			if it.lost {
+				return fmt.Errorf("message %d %s→%s is dropped already", seq, it.msg.From, it.msg.To)
+			}
+			it.lost = true
+			c.record(raft.Event{Kind: raft.EvNote, Detail: fmt.Sprintf("%s %s→%s dropped by hand; lost on arrival", it.msg.Type, it.msg.From, it.msg.To)})
+			return nil
+		}
+	}
+	return fmt.Errorf("message %d is not on the wire (it arrived, or was lost)", seq)
+}
+
+// Flight returns the message on the wire named seq (Flight.Seq).
+func (c *Cluster) Flight(seq uint64) (Flight, bool) {
+	for _, it := range c.queue {
+		if it.kind == itemDeliver && it.seq == seq {
+			to := c.lookup(it.msg.To)
+			return Flight{Msg: it.msg, Sent: it.sent, Deliver: it.at, Seq: it.seq,
+				Dropped: it.lost || to == nil || to.node == nil || c.linkDown(it.msg.From, it.msg.To)}, true
+		}
+	}
+	return Flight{}, false
 }
 
 // InFlight lists the messages on the wire, oldest first.
@@ -603,8 +636,8 @@ func (c *Cluster) InFlight() []Flight {
 	for _, seq := range seqs {
 		it := bySeq[seq]
 		to := c.lookup(it.msg.To)
-		fs = append(fs, Flight{Msg: it.msg, Sent: it.sent, Deliver: it.at,
-			Dropped: to == nil || to.node == nil || c.linkDown(it.msg.From, it.msg.To)})
+		fs = append(fs, Flight{Msg: it.msg, Sent: it.sent, Deliver: it.at, Seq: it.seq,
+			Dropped: it.lost || to == nil || to.node == nil || c.linkDown(it.msg.From, it.msg.To)})
 	}
 	return fs
 }
@@ -982,6 +1015,7 @@ type item struct {
 	msg   raft.Message
 	mh    uint64 // msgHash(&msg)
 	sent  time.Duration
+	lost  bool // dropped by DropMessage: lost on arrival
 }
 
 // scheduled is an action waiting for its time.

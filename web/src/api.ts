@@ -32,6 +32,8 @@ export interface NodeView {
 
 /** A message on the wire. Times are simulated milliseconds. */
 export interface Flight {
+  /** Names the message while it travels (CourseAPI.message, the drop-message action). */
+  id: number;
   from: string;
   to: string;
   type: MsgKind;
@@ -100,6 +102,21 @@ export interface Action {
   on?: boolean;
   minMs?: number;
   maxMs?: number;
+  /** drop-message: the message's id (Flight.id). */
+  msg?: number;
+}
+
+/** A message on the wire, as CourseAPI.message describes it (wasm/lab.go MessageView). */
+export interface MessageView {
+  id: number;
+  type: string;
+  from: string;
+  to: string;
+  sent: number;
+  deliver: number;
+  dropped: boolean;
+  /** [name, value] in Figure 2's names, in order. */
+  fields: [string, string][];
 }
 
 /** The simulated cluster's calls (wasm/labmain_js.go). */
@@ -133,6 +150,8 @@ export interface CourseAPI {
   beforeViolation(): string | null;
   /** The client history, its last n operations (0: all), as JSON, or "null". */
   history(n: number): string;
+  /** The message on the wire named id, as JSON (MessageView), or why there is none. */
+  message(id: number): string;
   /** Messages and lane marks after the given sequence numbers, as JSON. */
   timelineData(msgsAfter: number, marksAfter: number): string;
   /** Opens a course's scenario file (validated by the checker module) at a step from 0. */

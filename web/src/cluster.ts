@@ -46,9 +46,15 @@ export class ClusterView {
     svg: SVGSVGElement,
     private readonly act: (a: Action) => void,
     private readonly select: (id: string) => void,
+    inspect: (id: number) => void,
   ) {
     this.gLinks = el("g", { class: "links" }, svg);
     this.gMsgs = el("g", { class: "msgs" }, svg);
+    // A click on a message in flight opens its fields (page.ts).
+    this.gMsgs.addEventListener("click", (e) => {
+      const id = (e.target as Element).getAttribute("data-id");
+      if (id !== null) inspect(Number(id));
+    });
     this.gDrops = el("g", { class: "drops" }, svg);
     this.gNodes = el("g", { class: "nodes" }, svg);
   }
@@ -138,6 +144,7 @@ export class ClusterView {
         dot = el("circle", { r: 6 }, this.gMsgs);
         this.dots.push(dot);
       }
+      dot.setAttribute("data-id", String(f.id));
       dot.setAttribute("cx", (p.x + (q.x - p.x) * t).toFixed(1));
       dot.setAttribute("cy", (p.y + (q.y - p.y) * t).toFixed(1));
       dot.setAttribute("r", f.type === "append" && f.n > 0 ? "8" : "5");

@@ -148,7 +148,7 @@ export function showProblems(problems: string[]): void {
     el.setAttribute("role", "alert");
     document.body.prepend(el);
   }
-  el.textContent = `Some URL parameters were not understood: ${problems.join("; ")}.`;
+  el.textContent = `Some URL parameters were not used as given: ${problems.join("; ")}.`;
 }
 
 /** applyRun sets speed, autoplay and the unreliable network once the cluster runs. */

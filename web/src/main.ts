@@ -5,8 +5,26 @@ import { loadLab, loadMixed, type Lab, type MixedAPI } from "./api";
 import { Page } from "./page";
 import { Course } from "./course";
 import { startMixed } from "./mixed";
-import { applyLayout, applyRun, parseOptions } from "./embed";
+import { applyLayout, applyRun, parseOptions, showProblems, type Options } from "./embed";
 import { installHostAPI } from "./hostapi";
+
+/**
+ * conflicts names the parameters that a shared run or a scenario overrides (it has its own
+ * cluster size and seed), so that an embed of ?nodes=3&scenario=figure8 says why it shows 5.
+ */
+function conflicts(params: URLSearchParams, opts: Options, lab: Lab): string[] {
+  let t: { nodes: number; seed: number };
+  try {
+    t = JSON.parse(lab.api.timeline()) as { nodes: number; seed: number };
+  } catch {
+    return [];
+  }
+  const what = params.has("run") ? "the shared run" : `scenario ${params.get("scenario") ?? params.get("scenario-url") ?? ""}`;
+  const out: string[] = [];
+  if (params.has("nodes") && t.nodes !== opts.nodes) out.push(`nodes=${opts.nodes} is overridden: ${what} has ${t.nodes} nodes of its own`);
+  if (params.has("seed") && t.seed !== opts.seed) out.push(`seed=${opts.seed} is overridden: ${what} has seed ${t.seed} of its own`);
+  return out;
+}
 
 /** fatal shows why the page cannot run at all. */
 function fatal(text: string): void {
@@ -51,6 +69,7 @@ async function main(): Promise<void> {
   applyLayout(opts);
   if (opts.ns) course.setNamespace(opts.ns);
   if (!(await course.boot(params))) page.start(opts.nodes);
+  else showProblems([...opts.problems, ...conflicts(params, opts, lab)]);
   applyRun(opts, page);
   installHostAPI(page, course); // hostapi.ts: window.raftlab.status/submit/… and postMessage
 }

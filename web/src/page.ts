@@ -1,9 +1,10 @@
 // The lab page: draws what the wasm cluster reports and drives its clock from the event loop.
 // No Raft logic lives here.
 
-import type { Action, Lab, LabEvent, Snapshot } from "./api";
+import type { Action, Lab, LabEvent, MessageView, Snapshot } from "./api";
 import { ClusterView } from "./cluster";
 import { Cards } from "./cards";
+import { h } from "./dom";
 import { count } from "./words";
 
 const $ = <T extends Element = HTMLElement>(id: string): T => {
@@ -77,7 +78,12 @@ export class Page {
   onDraw: ((s: Snapshot) => void) | null = null;
 
   constructor(readonly lab: Lab, private readonly seed: number) {
-    this.view = new ClusterView($<SVGSVGElement>("svg"), (a) => this.act(a, $("netMsg")), (id) => this.cards.focus(id));
+    this.view = new ClusterView(
+      $<SVGSVGElement>("svg"),
+      (a) => this.act(a, $("netMsg")),
+      (id) => this.cards.focus(id),
+      (id) => this.inspect(id),
+    );
     this.cards = new Cards($("cards"), (a) => this.act(a, $("submitMsg")));
     this.wire();
   }
@@ -231,6 +237,81 @@ export class Page {
     return !err;
   }
 
+  /** The message the message view shows (its id), or null when the view is closed. */
+  private inspected: number | null = null;
+
+  /**
+   * inspect pauses the run and shows a message in flight: its fields, named as in Figure 2 of
+   * the Raft paper, and a button that drops it (an action, recorded like a person's).
+   */
+  inspect(id: number): void {
+    if (!this.snap) return;
+    if (this.running) this.setRunning(false);
+    const box = $("msgView");
+    const raw = this.lab.api.message(id);
+    box.replaceChildren();
+    box.hidden = false;
+    this.inspected = id;
+    const close = h("button", "close", box, "×");
+    close.type = "button";
+    close.title = "close";
+    close.setAttribute("aria-label", "close the message view");
+    close.addEventListener("click", () => this.closeInspect());
+    if (!raw.startsWith("{")) {
+      h("p", "msg error", box, raw);
+      return;
+    }
+    let m: MessageView;
+    try {
+      m = JSON.parse(raw) as MessageView;
+    } catch {
+      h("p", "msg error", box, "the module's answer could not be read");
+      return;
+    }
+    h("h3", "", box, `${m.type} ${m.from} → ${m.to}`);
+    const when = h("p", "when", box, `sent at ${(m.sent / 1000).toFixed(3)} s, arrives at ${(m.deliver / 1000).toFixed(3)} s`);
+    const table = h("table", "", box);
+    for (const [name, value] of m.fields) {
+      const tr = h("tr", "", table);
+      h("th", "", tr, name);
+      h("td", "", tr, value);
+    }
+    const state = h("p", "msg", box);
+    state.id = "msgViewState";
+    const drop = h("button", "", box, "Drop it");
+    drop.id = "dropMsg";
+    drop.type = "button";
+    drop.title = "lose this message on arrival (recorded: a share link repeats it)";
+    const lost = (): void => {
+      drop.disabled = true;
+      when.textContent += " · lost on arrival";
+    };
+    if (m.dropped) lost();
+    drop.addEventListener("click", () => {
+      if (this.act({ kind: "drop-message", msg: m.id }, state)) {
+        lost();
+        state.textContent = "dropped: it will be lost on arrival; run or step on to see what Raft does about it";
+      }
+    });
+  }
+
+  private closeInspect(): void {
+    this.inspected = null;
+    $("msgView").hidden = true;
+  }
+
+  /** noteInspected tells, in the message view, when its message has left the wire. */
+  private noteInspected(s: Snapshot): void {
+    if (this.inspected === null || s.flights.some((f) => f.id === this.inspected)) return;
+    const state = document.getElementById("msgViewState");
+    const drop = document.getElementById("dropMsg") as HTMLButtonElement | null;
+    if (state && drop && !state.classList.contains("gone")) {
+      drop.disabled = true;
+      state.classList.add("gone");
+      state.textContent = "this message has left the wire" + (state.textContent ? ` (${state.textContent})` : "");
+    }
+  }
+
   private say(el: HTMLElement, text: string, isError: boolean): void {
     el.textContent = text;
     el.classList.toggle("error", isError);
@@ -339,6 +420,7 @@ export class Page {
     if (s.unordered) reorder.title = "this run was shared before links were FIFO: every message draws its own delay, and it replays so";
     $<HTMLInputElement>("load").checked = s.load;
     this.view.draw(s);
+    this.noteInspected(s);
     this.cards.draw(s);
     this.appendEvents(s);
     if (s.drops.length > 0) this.dropSeq = s.drops[s.drops.length - 1]!.seq;
