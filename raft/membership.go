@@ -281,7 +281,7 @@ func (n *Node) setConf(c Configuration, index uint64) {
 		n.prs = prs
 	}
 	if len(old.Voters) > 0 { // not at start
-		n.emit(Event{Kind: EvConfig, Index: index, Term: n.term, Detail: c.String()})
+		n.emit(Event{Kind: EvConfig, Index: index, Term: n.term, Detail: describeChange(old, c) + " (" + c.String() + ")"})
 	}
 }
 
@@ -293,6 +293,32 @@ func (n *Node) mayCampaign() bool {
 		return true
 	}
 	return n.confIndex > n.commit && n.confAt(n.confIndex-1).IsVoter(n.id)
+}
+
+// describeChange says in words how configuration c differs from old.
+func describeChange(old, c Configuration) string {
+	var parts []string
+	for _, id := range c.Members() {
+		switch {
+		case c.IsLearner(id) && !old.IsMember(id):
+			parts = append(parts, id+" joins as a learner")
+		case c.IsVoter(id) && old.IsLearner(id):
+			parts = append(parts, id+" caught up and becomes a voter")
+		case c.IsVoter(id) && !old.IsMember(id):
+			parts = append(parts, id+" joins as a voter")
+		case c.IsLearner(id) && old.IsVoter(id):
+			parts = append(parts, id+" is a learner again")
+		}
+	}
+	for _, id := range old.Members() {
+		if !c.IsMember(id) {
+			parts = append(parts, id+" leaves")
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // confAt returns the configuration in effect at index (the latest entry at or below it).

@@ -168,7 +168,18 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 	o := sim.Options{
 		IDs:     ids,
 		Seed:    cfg.Seed,
-		Storage: func(id string) raft.Storage { return l.stores[id] },
+		Extra:   l.storedExtra(keys, ids),
+		Storage: func(id string) raft.Storage {
+			if s := l.stores[id]; s != nil {
+				return s
+			}
+			// A server added to the cluster (a membership change): its storage starts now.
+			s := newNodeStorage(store, l.cluster, id, keys)
+			l.stores[id] = s
+			l.storeList = append(l.storeList, s)
+			l.cache[id] = &viewCache{logVer: 1, kvVer: 1}
+			return s
+		},
 		OnEvent: l.onEvent,
 		App: func(id string) sim.App {
 			// Each start of a node starts its store anew, from its snapshot if it has one.
@@ -188,6 +199,55 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 	l.c = c
 	l.checkStorage()
 	return l, nil
+}
+
+// freeID returns the first of n1…n15 that is not a member of the cluster, "" if none is left.
+func (l *Lab) freeID() string {
+	leader, ok := l.c.Leader()
+	var conf raft.Configuration
+	if ok {
+		conf, _ = l.c.Node(leader).Configuration()
+	}
+	for i := 1; i <= sim.MaxIDs; i++ {
+		if id := fmt.Sprintf("n%d", i); !conf.IsMember(id) && !slices.Contains(l.c.IDs(), id) {
+			return id
+		}
+	}
+	for i := 1; i <= sim.MaxIDs; i++ { // a removed server may come back
+		if id := fmt.Sprintf("n%d", i); !conf.IsMember(id) && !l.c.Alive(id) {
+			return id
+		}
+	}
+	return ""
+}
+
+// validNodeID reports whether id is one of n1…n15.
+func validNodeID(id string) bool {
+	for i := 1; i <= sim.MaxIDs; i++ {
+		if id == fmt.Sprintf("n%d", i) {
+			return true
+		}
+	}
+	return false
+}
+
+// storedExtra lists the servers beyond the first ids that have stored data: added to the cluster
+// before the page was reloaded, they start again with it.
+func (l *Lab) storedExtra(keys, ids []string) []string {
+	prefix := clusterPrefix(l.cluster)
+	var extra []string
+	for _, k := range keys {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		id, key, ok := strings.Cut(rest, "/")
+		if ok && key == raft.KeyCurrentTerm && !slices.Contains(ids, id) && raft.ValidateID(id) == nil && len(ids)+len(extra) < sim.MaxIDs {
+			extra = append(extra, id)
+		}
+	}
+	slices.Sort(extra)
+	return extra
 }
 
 // Reset clears the stored data of the cluster of n nodes.
@@ -524,6 +584,20 @@ func (l *Lab) Do(a Action) (err error) {
 	case "load":
 		// Recorded as a note, so that a replay switches the load at the same time (onEvent).
 		return l.act(sim.Action{Kind: sim.ActNote, Detail: loadNote(a.On)})
+	case sim.ActAddServer:
+		if a.Node == "" {
+			a.Node = l.freeID()
+			if a.Node == "" {
+				return fmt.Errorf("the cluster has had %d servers, n1 to n%d: no id is left", sim.MaxIDs, sim.MaxIDs)
+			}
+		}
+		if !validNodeID(a.Node) {
+			return fmt.Errorf("add %q: servers are named n1 to n%d", a.Node, sim.MaxIDs)
+		}
+	case sim.ActRemoveServer:
+		if a.Node == "" {
+			return errors.New("remove: which node?")
+		}
 	}
 	return l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On})
 }
@@ -627,6 +701,11 @@ type nodeView struct {
 	Commit    uint64  `json:"commit"`
 	Last      uint64  `json:"last"`
 	TimerLeft float64 `json:"timerLeft"` // ms until the election timeout; -1 for leaders and dead nodes
+	// Membership: the node's part in the configuration it uses (voter, learner, or outside),
+	// that configuration, and whether it is committed.
+	Role            string `json:"role"`
+	Config          string `json:"config"`
+	ConfigCommitted bool   `json:"configCommitted"`
 	// The snapshot that replaces the log up to SnapIndex (0: none): its term and state's size.
 	SnapIndex uint64 `json:"snapIndex,omitempty"`
 	SnapTerm  uint64 `json:"snapTerm,omitempty"`
@@ -768,6 +847,13 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
 		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
 		SnapIndex: st.SnapshotIndex, SnapTerm: st.SnapshotTerm, SnapSize: st.SnapshotSize,
+		Role: "outside", Config: st.Config.String(), ConfigCommitted: st.ConfigCommitted,
+	}
+	switch {
+	case st.Config.IsVoter(id):
+		v.Role = "voter"
+	case st.Config.IsLearner(id):
+		v.Role = "learner"
 	}
 	if st.State == raft.Follower || st.State == raft.Candidate || st.State == raft.PreCandidate {
 		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))

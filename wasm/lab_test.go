@@ -516,3 +516,55 @@ func TestStorageWritesDoNotRead(t *testing.T) {
 		}
 	}
 }
+
+// TestLabMembership: the page adds a node (a learner, then a voter once caught up) and removes
+// one, the cards report each node's part, the event log tells the story, and a reload brings
+// the added node back from localStorage.
+func TestLabMembership(t *testing.T) {
+	store := NewMemStore()
+	l, err := NewLab(store, Config{Nodes: 3, Seed: 7, Compact: DefaultCompact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	l.Advance(100*time.Millisecond, time.Hour) // the leader commits its no-op
+	if err := l.Do(Action{Kind: "add-server"}); err != nil {
+		t.Fatal(err)
+	}
+	s := runUntil(t, l, 2*time.Second, "n4 a voter", func(s Snapshot) bool { return node(s, "n4").Role == "voter" && node(s, s.Leader).ConfigCommitted })
+	if !strings.Contains(eventTexts(s), "n4 joins as a learner") || !strings.Contains(eventTexts(s), "n4 caught up and becomes a voter") {
+		t.Errorf("events %q: want n4 joining as a learner, then becoming a voter", eventTexts(s))
+	}
+	for _, bad := range []Action{{Kind: "add-server", Node: "n4"}, {Kind: "add-server", Node: "x1"}, {Kind: "remove-server", Node: "n9"}, {Kind: "remove-server"}} {
+		if err := l.Do(bad); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+	if err := l.Do(Action{Kind: "remove-server", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	s = runUntil(t, l, 3*time.Second, "n1 gone and a leader", func(s Snapshot) bool {
+		return s.Leader != "" && s.Leader != "n1" && !strings.Contains(node(s, s.Leader).Config, "n1") && node(s, s.Leader).ConfigCommitted
+	})
+	if n := node(s, "n1"); n.State != "dead" {
+		t.Errorf("n1 is %s after its removal committed; want stopped", n.State)
+	}
+	if err := l.Do(Action{Kind: "submit", Command: "put x 1"}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 2*time.Second, "x=1 on n2, n3, n4", func(s Snapshot) bool {
+		return kvHas(node(s, "n2"), "x", "1") && kvHas(node(s, "n3"), "x", "1") && kvHas(node(s, "n4"), "x", "1")
+	})
+	// Reload: n4 comes back from localStorage with the cluster.
+	l2, err := NewLab(store, Config{Nodes: 3, Seed: 7, Compact: DefaultCompact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = runUntil(t, l2, 5*time.Second, "a leader after the reload", hasLeader)
+	if n := node(s, "n4"); n.Role != "voter" {
+		t.Errorf("n4 after the reload: %+v; want a voter", n)
+	}
+	if err := l2.c.Violation(); err != nil {
+		t.Fatal(err)
+	}
+}

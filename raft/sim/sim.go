@@ -36,6 +36,10 @@ type Options struct {
 	// Nodes is the cluster size, 1–9, with ids n1…nN; or IDs names the members.
 	Nodes int
 	IDs   []string
+	// Extra names servers started too, outside the first configuration: servers added to the
+	// cluster in an earlier life of its storage (a reloaded page), which restore their
+	// configuration from their own logs.
+	Extra []string
 	// Seed determines every random choice: election timeouts, latencies, drops.
 	Seed uint64
 
@@ -215,6 +219,19 @@ func New(o Options) (*Cluster, error) {
 	for i, id := range ids {
 		sn := &simNode{id: id, idx: i, storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
 		c.nodes = append(c.nodes, sn)
+		if err := c.start(sn); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range o.Extra {
+		if c.lookup(id) != nil || len(c.nodes) >= MaxIDs {
+			return nil, fmt.Errorf("sim: extra server %q: repeated, or more than %d servers", id, MaxIDs)
+		}
+		sn := &simNode{id: id, idx: len(c.nodes), storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}, members: c.initial}
+		c.nodes = append(c.nodes, sn)
+		c.ids = append(c.ids, id)
+		slices.SortFunc(c.nodes, func(a, b *simNode) int { return compareIDs(a.id, b.id) })
+		slices.SortFunc(c.ids, compareIDs)
 		if err := c.start(sn); err != nil {
 			return nil, err
 		}
