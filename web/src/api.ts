@@ -15,6 +15,10 @@ export interface NodeView {
   last: number;
   /** Milliseconds of simulated time until the election timeout; -1 for leaders and dead nodes. */
   timerLeft: number;
+  /** Its part in the configuration it uses, that configuration, and whether it is committed. */
+  role: "voter" | "learner" | "outside";
+  config: string;
+  configCommitted: boolean;
   // The details below come only in a detailed snapshot; empty ones are left out.
   progress?: { id: string; match: number; next: number; inflight: number; probing: boolean }[];
   /** The snapshot that replaces the log up to snapIndex (absent: none), its term and size in bytes. */

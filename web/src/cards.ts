@@ -41,6 +41,7 @@ interface Card {
   kvMore: HTMLElement;
   applied: HTMLElement;
   error: HTMLElement;
+  conf: HTMLElement;
   buttons: Map<string, HTMLButtonElement>;
   keys: Map<string, string>; // what each part last showed, to touch the DOM only on change
 }
@@ -52,6 +53,7 @@ const ACTIONS: [kind: string, label: string, title: string][] = [
   ["reconnect", "Reconnect", "restore this node's links"],
   ["timeout", "Timeout", "make the election timer fire now"],
   ["transfer", "Lead", "ask the leader to hand its leadership to this node (Raft thesis §3.10)"],
+  ["remove-server", "Remove", "ask the leader to remove this node from the cluster (a membership change, Raft §6)"],
 ];
 
 /** Cards draws a card per node. */
@@ -96,6 +98,8 @@ export class Cards {
       const kvMore = h("span", "more", kv);
       const applied = h("ol", "applied", root);
       applied.title = "the last commands this node applied to its key-value store, with their answers";
+      const conf = h("div", "conf", root);
+      conf.title = "the configuration this node uses: the latest in its log, committed or not (Raft §6)";
       const error = h("p", "err", root);
       const actions = h("div", "actions", root);
       const buttons = new Map<string, HTMLButtonElement>();
@@ -108,7 +112,7 @@ export class Cards {
         buttons.set(kind, b);
       }
       this.cards.set(id, {
-        root, role, term, vote, believes, timer, log, snap, elided, entries, meta, progress, progressList, kv, kvLabel, kvPairs, kvMore, applied, error, buttons,
+        root, role, term, vote, believes, timer, log, snap, elided, entries, meta, progress, progressList, kv, kvLabel, kvPairs, kvMore, applied, error, conf, buttons,
         keys: new Map(),
       });
     }
@@ -214,6 +218,11 @@ export class Cards {
         },
       );
       setText(c.kvMore, kvLen > kv.length ? `+${kvLen - kv.length} more` : "");
+    }
+    if (this.changed(c, "conf", `${n.role}|${n.config}|${n.configCommitted}`)) {
+      c.root.dataset.role = n.role;
+      setText(c.conf, `${n.role === "voter" ? "voter" : n.role === "learner" ? "learner (no vote)" : "outside the cluster"} · ${n.config}${n.configCommitted ? "" : " (not committed yet)"}`);
+      c.buttons.get("remove-server")!.disabled = n.role === "outside";
     }
     const applied = n.applied ?? [];
     if (this.changed(c, "applied", applied.join("\n"))) {

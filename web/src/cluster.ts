@@ -117,11 +117,12 @@ export class ClusterView {
     for (const n of s.nodes) {
       const shape = this.nodes.get(n.id);
       if (!shape) continue;
-      const key = `${n.state}|${n.term}|${n.vote}`;
+      const key = `${n.state}|${n.term}|${n.vote}|${n.role}`;
       if (key !== shape.key) {
         shape.key = key;
         shape.g.setAttribute("data-state", n.state);
-        shape.term.textContent = n.state === "dead" ? "down" : `T${n.term} ${n.state[0]!.toUpperCase()}`;
+        shape.g.setAttribute("data-role", n.role);
+        shape.term.textContent = n.state === "dead" ? "down" : `T${n.term} ${n.role === "voter" ? n.state[0]!.toUpperCase() : n.role === "learner" ? "learner" : "out"}`;
       }
       // The election countdown: the ring empties as the timeout nears.
       const left = n.timerLeft < 0 ? 0 : Math.min(100, (100 * n.timerLeft) / s.timerMax);

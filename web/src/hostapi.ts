@@ -56,6 +56,8 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
     crash: (id: unknown) => act({ kind: "crash", node: str(id, "crash") }),
     restart: (id: unknown) => act({ kind: "restart", node: str(id, "restart") }),
     transfer: (id: unknown) => act({ kind: "transfer", node: str(id, "transfer") }),
+    addNode: (id?: unknown) => act({ kind: "add-server", node: id === undefined ? "" : str(id, "addNode") }),
+    removeNode: (id: unknown) => act({ kind: "remove-server", node: str(id, "removeNode") }),
     partition: (...groups: unknown[]) => {
       if (groups.length < 2 || !groups.every((g) => Array.isArray(g) && g.every((x) => typeof x === "string"))) {
         throw new Error("partition: want two groups of node ids or more, such as [\"n1\"], [\"n2\", \"n3\"]");

@@ -62,6 +62,8 @@ export class Page {
   private eventSeq = 0;
   private dropSeq = 0;
   private snap: Snapshot | null = null;
+  /** The ids the cluster view and the cards were laid out for. */
+  private built = "";
   private pendingEvents: LabEvent[] = [];
   private lastDetail = 0;
   /** Where the last speed measurement started; null to start a new one. */
@@ -121,8 +123,10 @@ export class Page {
     this.hideBanner();
     const s = this.lab.snapshot(0, 0);
     if (!s) return;
-    this.n = s.nodes.length;
+    // The cluster's first size names its storage (lab5), whatever nodes joined it since.
+    this.n = Number(/lab(\d+)$/.exec(s.cluster)?.[1] ?? s.nodes.length);
     if ([3, 5, 7, 9].includes(this.n)) $<HTMLSelectElement>("nodes").value = String(this.n);
+    this.built = s.nodes.map((nd) => nd.id).join(",");
     this.view.build(s.nodes.map((nd) => nd.id));
     this.cards.build(s.nodes.map((nd) => nd.id));
     this.draw(s);
@@ -154,6 +158,9 @@ export class Page {
         $("submitMsg").textContent = `submitted: ${input.value}`;
         input.value = "";
       }
+    });
+    $("addNode").addEventListener("click", () => {
+      if (this.act({ kind: "add-server" }, $("submitMsg"))) $("submitMsg").textContent = "asked the leader to add a node: it joins as a learner";
     });
     $("batch").addEventListener("click", () => {
       const t = Math.floor(this.snap?.now ?? 0);
@@ -402,6 +409,13 @@ export class Page {
 
   private draw(s: Snapshot): void {
     const first = this.snap === null;
+    const ids = s.nodes.map((nd) => nd.id);
+    if (this.built !== ids.join(",")) {
+      // A node joined (a membership change): lay the cluster out again.
+      this.built = ids.join(",");
+      this.view.build(ids);
+      this.cards.build(ids);
+    }
     this.snap = s;
     $("clock").textContent = `${(s.now / 1000).toFixed(3)} s`;
     const problem = s.violation ? `Safety violation: ${s.violation}` : s.error;

@@ -1,0 +1,29 @@
+//go:build !js
+
+package main
+
+import (
+	"testing"
+)
+
+// TestBrowserMembership: Add node brings n4 into a three-node cluster, drawn as a learner
+// until it has caught up, then as a voter; Remove on the leader's card takes it out, the others
+// elect a leader among themselves, and commands still commit; the host API does the same.
+func TestBrowserMembership(t *testing.T) {
+	b := startBrowser(t)
+	p := b.open(t, serve(t)+"?nodes=3&seed=7")
+	leader := p.leader("")
+	p.click("#addNode")
+	p.waitFor("n4's card, a voter", `document.querySelector('.card[data-node="n4"][data-role="voter"]') !== null`)
+	p.waitFor("n4 in the cluster view", `document.querySelector('g[data-role="voter"]') !== null && document.querySelectorAll("#svg g[data-state]").length === 4`)
+	p.waitFor("the story in the event log", `[...document.querySelectorAll("#events li")].some(e => e.textContent.includes("n4 joins as a learner")) && [...document.querySelectorAll("#events li")].some(e => e.textContent.includes("n4 caught up and becomes a voter"))`)
+	p.click(`.card[data-node="` + leader + `"] button[data-act="remove-server"]`)
+	p.waitFor("a new leader without "+leader, `(l => l !== null && l.dataset.node !== "`+leader+`")(document.querySelector(".card[data-state=leader]")) && document.querySelector('.card[data-node="`+leader+`"]').dataset.state === "dead"`)
+	p.submit("put m 1")
+	p.waitFor("put m 1 applied on the three voters", `[...document.querySelectorAll('.card[data-role="voter"]')].filter(c => [...c.querySelectorAll(".kv .pair")].some(e => e.textContent === "m=1")).length === 3`)
+	// The host API: addNode brings the removed node back.
+	p.waitFor("addNode", `(window.raftlab.addNode("`+leader+`"), true)`)
+	p.waitFor(leader+" back as a voter", `document.querySelector('.card[data-node="`+leader+`"][data-role="voter"]') !== null`)
+	p.screenshot("membership.png")
+	p.noProblems()
+}
