@@ -166,9 +166,9 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 	}
 	l.course.begin(store, cfg, l.cluster, keys)
 	o := sim.Options{
-		IDs:     ids,
-		Seed:    cfg.Seed,
-		Extra:   l.storedExtra(keys, ids),
+		IDs:   ids,
+		Seed:  cfg.Seed,
+		Extra: l.storedExtra(keys, ids),
 		Storage: func(id string) raft.Storage {
 			if s := l.stores[id]; s != nil {
 				return s
