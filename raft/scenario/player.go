@@ -273,7 +273,9 @@ func (p *Player) action(a ActionSpec) (sim.Action, error) {
 	act := sim.Action{At: p.Cluster.Now(), Kind: sim.ActionKind(a.Kind), Command: a.Command, Commands: a.Commands, On: a.On, Rate: a.Rate,
 		Min: time.Duration(a.Min), Max: time.Duration(a.Max), Groups: make([][]string, len(a.Groups))}
 	var err error
-	if act.Node, err = p.resolveOpt(a.Node); err != nil {
+	if act.Kind == sim.ActAddServer && !strings.HasPrefix(a.Node, "$") {
+		act.Node = a.Node // a server that is not in the cluster yet
+	} else if act.Node, err = p.resolveOpt(a.Node); err != nil {
 		return act, err
 	}
 	if act.Peer, err = p.resolveOpt(a.Peer); err != nil {

@@ -296,3 +296,23 @@ func TestShippedQuestions(t *testing.T) {
 		}
 	}
 }
+
+// A course's scenario can change the membership: add-server names a server that is not in the
+// cluster yet, and later steps may name it.
+func TestMembershipActions(t *testing.T) {
+	sc, err := ParseFile("grow.json", []byte(`{"id":"grow","title":"Grow the cluster","config":{"nodes":3,"seed":5},"steps":[
+	 {"title":"Elect","text":"A leader.","until":{"cond":"commit","min":1}},
+	 {"title":"Add n4","text":"n4 joins.","do":[{"kind":"add-server","node":"n4"},{"kind":"submit","command":"put x 1"}],
+	  "until":{"cond":"committed","command":"put x 1","nodes":4},"expect":[{"cond":"state","node":"n4","state":"follower"}]},
+	 {"title":"Remove n1","text":"n1 leaves.","do":[{"kind":"remove-server","node":"n1"}],"for":"1s","expect":[{"cond":"leader"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, errs := play(t, sc)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if ids := p.Cluster.IDs(); len(ids) != 4 || ids[3] != "n4" {
+		t.Errorf("the cluster's servers: %v; want n4 added", ids)
+	}
+}

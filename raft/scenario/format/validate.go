@@ -30,6 +30,7 @@ const (
 	MaxTitle      = 200              // bytes of a title, prompt, choice or name
 	MaxText       = 5000             // bytes of a summary, step text or explanation
 	MaxChoices    = 6                // choices of a question
+	MaxServers    = 15               // servers, add-server's included (as sim.MaxIDs)
 	MaxWait       = 60 * time.Second // a step's for or within, and a latency
 	maxProblems   = 20               // problems reported per file
 )
@@ -45,9 +46,9 @@ var (
 		{"violation", "contains"},
 	}
 	actionUses = [][]string{
-		{"batch", "node", "!commands"}, {"crash", "!node"}, {"crash-all"}, {"cut", "!node", "!peer"}, {"disconnect", "!node"}, {"duplicate", "rate"},
+		{"add-server", "!node"}, {"batch", "node", "!commands"}, {"crash", "!node"}, {"crash-all"}, {"cut", "!node", "!peer"}, {"disconnect", "!node"}, {"duplicate", "rate"},
 		{"heal", "!node", "!peer"}, {"heal-all"}, {"latency", "!min", "!max"}, {"link-latency", "!node", "!peer", "!min", "!max"},
-		{"partition", "!groups"}, {"reconnect", "!node"}, {"reorder", "rate"}, {"restart", "!node"}, {"restart-all"}, {"submit", "node", "!command"},
+		{"partition", "!groups"}, {"reconnect", "!node"}, {"remove-server", "!node"}, {"reorder", "rate"}, {"restart", "!node"}, {"restart-all"}, {"submit", "node", "!command"},
 		{"timeout", "!node"}, {"transfer", "!node"}, {"unreliable", "on"},
 	}
 	states     = []string{"follower", "pre-candidate", "candidate", "leader", "dead"}
@@ -92,6 +93,7 @@ func (e *Error) Error() string {
 type checker struct {
 	probs   []string
 	present map[string]bool // the paths of the fields the file sets
+	nodes   int             // n1…n<nodes> exist: the cluster's, and those add-server started so far
 }
 
 //go:noinline
@@ -338,12 +340,13 @@ func (c *checker) scenario(sc *Scenario) {
 	}
 	c.count("steps", len(sc.Steps), MaxSteps, "steps")
 	bound := map[string]bool{} // names bound by let so far
+	c.nodes = cf.Nodes
 	for i := range sc.Steps[:min(len(sc.Steps), MaxSteps)] {
-		c.step("steps["+strconv.Itoa(i)+"]", &sc.Steps[i], sc.Config.Nodes, bound)
+		c.step("steps["+strconv.Itoa(i)+"]", &sc.Steps[i], bound)
 	}
 }
 
-func (c *checker) step(path string, st *Step, nodes int, bound map[string]bool) {
+func (c *checker) step(path string, st *Step, bound map[string]bool) {
 	c.text(path+".title", st.Title, MaxTitle, true)
 	c.text(path+".text", st.Text, MaxText, true)
 	// Names bound by this step's let may be used in its actions and conditions, not in its
@@ -358,17 +361,17 @@ func (c *checker) step(path string, st *Step, nodes int, bound map[string]bool) 
 		if name == "" || name == "leader" || len(name) > MaxTitle || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != "" {
 			c.add(p, strconv.Quote(name)+`: a name is letters, digits, '_' and '-', and not "leader"`)
 		}
-		c.node(p, ref, nodes, bound)
+		c.node(p, ref, bound)
 	}
 	for name := range st.Let {
 		bound[name] = true
 	}
 	if st.Ask != nil {
-		c.action(path+".ask", *st.Ask, nodes, bound)
+		c.action(path+".ask", *st.Ask, bound)
 	}
 	c.count(path+".do", len(st.Do), MaxActions, "actions")
 	for i, a := range st.Do {
-		c.action(at(path, "do", i), a, nodes, bound)
+		c.action(at(path, "do", i), a, bound)
 	}
 	switch {
 	case st.Until != nil && c.present[path+".for"]:
@@ -379,11 +382,11 @@ func (c *checker) step(path string, st *Step, nodes int, bound map[string]bool) 
 	c.wait(path+".for", st.For)
 	c.wait(path+".within", st.Within)
 	if st.Until != nil {
-		c.cond(path+".until", *st.Until, nodes, bound)
+		c.cond(path+".until", *st.Until, bound)
 	}
 	c.count(path+".expect", len(st.Expect), MaxConds, "conditions")
 	for i, x := range st.Expect {
-		c.cond(at(path, "expect", i), x, nodes, bound)
+		c.cond(at(path, "expect", i), x, bound)
 	}
 	if q := st.Question; q != nil {
 		path += ".question"
@@ -404,7 +407,7 @@ func (c *checker) step(path string, st *Step, nodes int, bound map[string]bool) 
 			}
 			if ch.When != nil {
 				when++
-				c.cond(p+".when", *ch.When, nodes, bound)
+				c.cond(p+".when", *ch.When, bound)
 			}
 		}
 		// Either what happens decides (every choice has a condition) or the author does (one
@@ -417,38 +420,38 @@ func (c *checker) step(path string, st *Step, nodes int, bound map[string]bool) 
 }
 
 // node checks a reference to a node: "$leader", "$name" bound by an earlier let, or n1…nN.
-func (c *checker) node(path, ref string, nodes int, bound map[string]bool) {
+func (c *checker) node(path, ref string, bound map[string]bool) {
 	k, err := strconv.Atoi(strings.TrimPrefix(ref, "n"))
 	switch {
 	case ref == "$leader" || (strings.HasPrefix(ref, "$") && bound[ref[1:]]):
 	case strings.HasPrefix(ref, "$"):
 		c.add(path, ref+` is not bound: use "$leader" or a name bound by a let of this step or an earlier one`)
-	case err != nil || k < 1 || k > nodes || ref != "n"+strconv.Itoa(k):
-		c.add(path, strconv.Quote(ref)+" is not a node of this cluster (n1 to n"+strconv.Itoa(nodes)+`, "$leader", or "$name" from a let)`)
+	case err != nil || k < 1 || k > c.nodes || ref != "n"+strconv.Itoa(k):
+		c.add(path, strconv.Quote(ref)+" is not a node of this cluster (n1 to n"+strconv.Itoa(c.nodes)+`, one an earlier add-server started, "$leader", or "$name" from a let)`)
 	}
 }
 
-func (c *checker) cond(path string, x Cond, nodes int, bound map[string]bool) {
+func (c *checker) cond(path string, x Cond, bound map[string]bool) {
 	want, ok := uses(condUses, x.Cond)
 	if !ok {
 		c.add(path+".cond", "unknown condition "+strconv.Quote(x.Cond)+" (want one of "+names(condUses)+")")
 		return
 	}
 	c.fields(path, "condition "+strconv.Quote(x.Cond), want, condFields)
-	c.refs(path, x.Node, x.Peer, nil, nodes, bound)
+	c.refs(path, x.Node, x.Peer, nil, bound)
 	if x.State != "" && !slices.Contains(states, x.State) {
 		c.add(path+".state", "unknown state "+strconv.Quote(x.State)+" (want one of "+strings.Join(states, ", ")+")")
 	}
 	if x.Max != nil && *x.Max < x.Min {
 		c.add(path, "max is below min")
 	}
-	if x.Nodes > nodes {
-		c.add(path+".nodes", "more than the cluster's "+strconv.Itoa(nodes)+" nodes")
+	if x.Nodes > c.nodes {
+		c.add(path+".nodes", "more than the cluster's "+strconv.Itoa(c.nodes)+" nodes")
 	}
 	c.command(path+".command", x.Command)
 }
 
-func (c *checker) action(path string, a ActionSpec, nodes int, bound map[string]bool) {
+func (c *checker) action(path string, a ActionSpec, bound map[string]bool) {
 	want, ok := uses(actionUses, a.Kind)
 	if !ok {
 		c.add(path+".kind", "unknown action "+strconv.Quote(a.Kind)+" (want one of "+names(actionUses)+")")
@@ -459,7 +462,14 @@ func (c *checker) action(path string, a ActionSpec, nodes int, bound map[string]
 	}
 	c.fields(path, "action "+strconv.Quote(a.Kind), want, actFields)
 	c.text(path+".prompt", a.Prompt, MaxTitle, false)
-	c.refs(path, a.Node, a.Peer, a.Groups, nodes, bound)
+	if k, err := strconv.Atoi(strings.TrimPrefix(a.Node, "n")); a.Kind == "add-server" && err == nil && a.Node == "n"+strconv.Itoa(k) && k > c.nodes {
+		if k > MaxServers {
+			c.add(path+".node", strconv.Quote(a.Node)+": a cluster has at most "+strconv.Itoa(MaxServers)+" servers")
+		} else {
+			c.nodes = k // n<k> exists from here on (and the servers between, which it may add later)
+		}
+	}
+	c.refs(path, a.Node, a.Peer, a.Groups, bound)
 	if a.Kind == "partition" && len(a.Groups) < 2 {
 		c.add(path+".groups", "want two groups of nodes or more")
 	}
@@ -478,19 +488,19 @@ func (c *checker) action(path string, a ActionSpec, nodes int, bound map[string]
 }
 
 // refs checks the nodes an action or condition names.
-func (c *checker) refs(path, node, peer string, groups [][]string, nodes int, bound map[string]bool) {
+func (c *checker) refs(path, node, peer string, groups [][]string, bound map[string]bool) {
 	if node != "" {
-		c.node(path+".node", node, nodes, bound)
+		c.node(path+".node", node, bound)
 	}
 	if peer != "" {
-		c.node(path+".peer", peer, nodes, bound)
+		c.node(path+".peer", peer, bound)
 	}
 	for i, g := range groups {
 		if len(g) == 0 {
 			c.add(at(path, "groups", i), "an empty group")
 		}
 		for j, id := range g {
-			c.node(at(path, "groups", i)+"["+strconv.Itoa(j)+"]", id, nodes, bound)
+			c.node(at(path, "groups", i)+"["+strconv.Itoa(j)+"]", id, bound)
 		}
 	}
 }

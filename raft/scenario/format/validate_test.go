@@ -25,7 +25,7 @@ func TestParseFileNamesThePlace(t *testing.T) {
 		{"field spelled in capitals", `{"ID":"x","title":"X","config":{"nodes":3},"steps":[` + ok + `]}`, `custom.json: ID: unknown field "ID"`},
 		{"unknown condition", file(ok + `,` + ok + `,{"title":"a","text":"b","until":{"cond":"leaderr"}}`),
 			`custom.json: steps[2].until.cond: unknown condition "leaderr" (want one of commit, committed, entry, last-index, leader, match, no-leader, no-violation, not-committed, state, term, violation)`},
-		{"unknown action", file(`{"title":"a","text":"b","do":[{"kind":"explode","node":"n1"}]}`), `custom.json: steps[0].do[0].kind: unknown action "explode" (want one of batch, crash, crash-all, cut,`},
+		{"unknown action", file(`{"title":"a","text":"b","do":[{"kind":"explode","node":"n1"}]}`), `custom.json: steps[0].do[0].kind: unknown action "explode" (want one of add-server, batch, crash, crash-all, cut,`},
 		{"unknown step field", file(`{"title":"a","text":"b","untill":{"cond":"leader"}}`), `custom.json: steps[0].untill: unknown field "untill" (want one of title, text, let, ask, do, for, until, within, expect, question)`},
 		{"wrong type", file(`{"title":"a","text":"b","for":300}`), `custom.json: steps[0].for: want a duration such as "300ms" or "2s", not 300`},
 		{"bad duration", file(`{"title":"a","text":"b","for":"soon"}`), `custom.json: steps[0].for: want a duration such as "300ms" or "2s", not "soon"`},
@@ -47,6 +47,8 @@ func TestParseFileNamesThePlace(t *testing.T) {
 		{"ask needs a prompt", file(`{"title":"a","text":"b","ask":{"kind":"crash","node":"n1"}}`), `custom.json: steps[0].ask: action "crash" needs prompt`},
 		{"prompt outside ask", file(`{"title":"a","text":"b","do":[{"kind":"crash","node":"n1","prompt":"p"}]}`), `custom.json: steps[0].do[0].prompt: not used by action "crash"`},
 		{"long command", file(`{"title":"a","text":"b","do":[{"kind":"submit","command":"put x ` + strings.Repeat("1", MaxCommandLen) + `"}]}`), `custom.json: steps[0].do[0].command: 1006 bytes; at most 1000`},
+		{"node before add-server", file(`{"title":"a","text":"b","do":[{"kind":"crash","node":"n4"},{"kind":"add-server","node":"n4"}]}`), `custom.json: steps[0].do[0].node: "n4" is not a node of this cluster (n1 to n3, one an earlier add-server started`},
+		{"too many servers", file(`{"title":"a","text":"b","do":[{"kind":"add-server","node":"n16"}]}`), `custom.json: steps[0].do[0].node: "n16": a cluster has at most 15 servers`},
 		{"rate out of range", file(`{"title":"a","text":"b","do":[{"kind":"reorder","rate":1.5}]}`), `custom.json: steps[0].do[0].rate: want a number from 0 to 1, not 1.5`},
 		{"rate not used", file(`{"title":"a","text":"b","do":[{"kind":"crash","node":"n1","rate":0.5}]}`), `custom.json: steps[0].do[0].rate: not used by action "crash"`},
 		{"one group", file(`{"title":"a","text":"b","do":[{"kind":"partition","groups":[["n1","n2","n3"]]}]}`), `custom.json: steps[0].do[0].groups: want two groups of nodes or more`},
@@ -81,7 +83,7 @@ func TestParseFileReportsEveryProblem(t *testing.T) {
 		t.Fatal("ParseFile succeeded")
 	}
 	got := err.Error()
-	want := "two.json: steps[0].title: required, and not blank\ntwo.json: steps[0].do[0].node: \"n7\" is not a node of this cluster (n1 to n3, \"$leader\", or \"$name\" from a let)"
+	want := "two.json: steps[0].title: required, and not blank\ntwo.json: steps[0].do[0].node: \"n7\" is not a node of this cluster (n1 to n3, one an earlier add-server started, \"$leader\", or \"$name\" from a let)"
 	if got != want {
 		t.Errorf("ParseFile:\n%s\nwant\n%s", got, want)
 	}
@@ -94,9 +96,10 @@ func TestParseFileAcceptsAFullScenario(t *testing.T) {
 		  {"title":"t","text":"x","until":{"cond":"leader"},"within":"3s",
 		   "question":{"prompt":"Which node?","choices":[{"text":"n1","when":{"cond":"leader","node":"n1"}},{"text":"another","when":{"cond":"leader","node":"n2"}}],"explain":"e"}},
 		  {"title":"t","text":"x","let":{"old":"$leader"},"ask":{"kind":"crash","node":"$old","prompt":"Crash it."},
-		   "do":[{"kind":"submit","command":"put x 1"},{"kind":"batch","commands":["c1#1 put y 2","get y"]},{"kind":"partition","groups":[["$old"],["n2","n3"]]},{"kind":"latency","min":"1ms","max":"5ms"},{"kind":"reorder","rate":0.25}],
+		   "do":[{"kind":"submit","command":"put x 1"},{"kind":"batch","commands":["c1#1 put y 2","get y"]},{"kind":"partition","groups":[["$old"],["n2","n3"]]},{"kind":"latency","min":"1ms","max":"5ms"},{"kind":"reorder","rate":0.25},{"kind":"add-server","node":"n7"},{"kind":"remove-server","node":"n1"}],
 		   "for":"1s","expect":[{"cond":"state","node":"$old","state":"dead"},{"cond":"term","min":0,"max":3}],
-		   "question":{"prompt":"Survives?","choices":[{"text":"yes","correct":true},{"text":"no"}]}}
+		   "question":{"prompt":"Survives?","choices":[{"text":"yes","correct":true},{"text":"no"}]}},
+		  {"title":"t","text":"x","for":"1s","expect":[{"cond":"state","node":"n7","state":"follower"}]}
 		]}`))
 	if err != nil {
 		t.Fatal(err)
