@@ -58,6 +58,11 @@ func playedRun(t *testing.T) (l *Lab, before, after []string, end string) {
 	frames(30)
 	do(Action{Kind: "timeout", Node: "n2"})
 	frames(25)
+	runUntil(t, l, 5*time.Second, "a leader after the timeout", hasLeader)
+	do(Action{Kind: "add-server"}) // n6 joins: the page's Add node
+	frames(30)
+	do(Action{Kind: "remove-server", Node: "n1"})
+	frames(30)
 	return l, before, after, l.TraceHash()
 }
 
