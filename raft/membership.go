@@ -75,6 +75,10 @@ func encodeConfig(c Configuration) []byte {
 	return []byte(s)
 }
 
+// EncodeConfiguration encodes c as a configuration entry's command ("n1,n2,n3;n4": voters,
+// then learners), which ParseConfiguration reads.
+func EncodeConfiguration(c Configuration) string { return string(encodeConfig(c)) }
+
 // ParseConfiguration decodes and validates a configuration entry's command.
 func ParseConfiguration(b []byte) (Configuration, error) { return decodeConfig(b) }
 

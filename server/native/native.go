@@ -69,6 +69,14 @@ var ErrReplaced = errors.New("native: the command was lost to a leader change; i
 // replaced the entry: it may or may not have been committed, and its answer is not known.
 var ErrInSnapshot = errors.New("native: after a leader change the command's entry was replaced by the new leader's snapshot; whether it was committed is unknown")
 
+// RefusedError is ProposeChange's error when the node refused the change at once: it is in
+// no log. Err is the core's reason (a *raft.NotLeaderError, raft.ErrChangeInFlight,
+// raft.ErrNoCommitInTerm, already a member, ...).
+type RefusedError struct{ Err error }
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // maxBatch caps how many inputs one turn of the loop takes before it hands out Ready.
 const maxBatch = 1024
 
@@ -95,7 +103,10 @@ type Node struct {
 }
 
 type proposal struct {
-	cmd   []byte
+	cmd []byte
+	// A membership change instead of a command (op not 0).
+	op    raft.ChangeOp
+	id    string
 	term  uint64
 	reply chan submitReply // buffered: the goroutine never blocks on it
 	// state: 0 queued, 1 taken by the goroutine, 2 withdrawn by Submit (its ctx ended first).
@@ -171,7 +182,10 @@ func (n *Node) Deliver(msgs []raft.Message) bool {
 // *raft.NotLeaderError. It also fails when ctx ends, the node stops, or leadership is lost
 // before the entry commits (ErrReplaced).
 func (n *Node) Submit(ctx context.Context, cmd []byte) (Result, error) {
-	p := &proposal{cmd: cmd, reply: make(chan submitReply, 1)}
+	return n.propose(ctx, &proposal{cmd: cmd, reply: make(chan submitReply, 1)})
+}
+
+func (n *Node) propose(ctx context.Context, p *proposal) (Result, error) {
 	select {
 	case n.props <- p:
 	case <-n.done:
@@ -191,6 +205,16 @@ func (n *Node) Submit(ctx context.Context, cmd []byte) (Result, error) {
 		}
 		return Result{}, ctx.Err()
 	}
+}
+
+// ProposeChange asks the node, which must lead, to add (as a learner) or remove one server,
+// and waits until the new configuration is committed. The result's Value is that
+// configuration, as a raft.EntryConfig entry's command (raft.ParseConfiguration reads it). It
+// fails at once on a node that does not lead (*raft.NotLeaderError), while another change is
+// in flight (raft.ErrChangeInFlight), and for a change the configuration refuses; later as
+// Submit does.
+func (n *Node) ProposeChange(ctx context.Context, op raft.ChangeOp, id string) (Result, error) {
+	return n.propose(ctx, &proposal{op: op, id: id, reply: make(chan submitReply, 1)})
 }
 
 // Status reports the node's state; a stopped node reports State raft.Dead.
@@ -261,7 +285,11 @@ func (n *Node) run() {
 			n.step(msgs)
 		case p := <-n.props:
 			if p.state.CompareAndSwap(0, 1) {
-				batch, waiting = append(batch[:0], p.cmd), append(waiting[:0], p)
+				if p.op != 0 {
+					n.change(p)
+				} else {
+					batch, waiting = append(batch[:0], p.cmd), append(waiting[:0], p)
+				}
 			}
 		case c := <-n.status:
 			c <- Status{Status: n.rn.Status(), Applied: n.applied}
@@ -275,7 +303,11 @@ func (n *Node) run() {
 				n.step(msgs)
 			case p := <-n.props:
 				if p.state.CompareAndSwap(0, 1) {
-					batch, waiting = append(batch, p.cmd), append(waiting, p)
+					if p.op != 0 {
+						n.change(p)
+					} else {
+						batch, waiting = append(batch, p.cmd), append(waiting, p)
+					}
 				}
 			default:
 				break drain
@@ -323,6 +355,17 @@ func (n *Node) step(msgs []raft.Message) {
 		n.rn.Step(now, *m)
 		n.watch.stepped(now, m, term, n.rn)
 	}
+}
+
+// change proposes a membership change; its reply comes when the configuration commits.
+func (n *Node) change(p *proposal) {
+	index, err := n.rn.ProposeChange(n.now(), p.op, p.id)
+	if err != nil {
+		p.reply <- submitReply{err: &RefusedError{err}}
+		return
+	}
+	_, p.term = n.rn.Role()
+	n.pending[index] = p
 }
 
 func (n *Node) submit(cmds [][]byte, ps []*proposal) {
@@ -389,6 +432,9 @@ func (n *Node) handleReady() bool {
 		var v []byte
 		if n.cfg.Apply != nil {
 			v = n.cfg.Apply(e)
+		}
+		if e.Type == raft.EntryConfig {
+			v = e.Command // the configuration, for ProposeChange
 		}
 		n.applied = e.Index
 		n.stats.applied.Store(e.Index)

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"raftlab/raft"
@@ -93,6 +94,9 @@ type Envelope struct {
 	// hello: the cluster token, from a host that has one (server node -token); the hub never
 	// sends it back.
 	Token string `json:"token,omitempty"`
+	// hello: the host asks that its member, not yet in the cluster's configuration, be added
+	// (server node -add, a page opened with join=ID). The hub then proposes the change.
+	Add bool `json:"add,omitempty"`
 
 	// msgs: Raft messages, each From a member the sender hosts.
 	Msgs []raft.Message `json:"msgs,omitempty"`
@@ -109,6 +113,10 @@ type Envelope struct {
 	Req     uint64 `json:"req,omitempty"`
 	Member  string `json:"member,omitempty"`
 	Command []byte `json:"command,omitempty"`
+	// submit: instead of a command, a membership change for the member's node to propose,
+	// "add ID" or "remove ID"; its result comes once the new configuration is committed, with
+	// that configuration (as a raft.EntryConfig entry's command) in value.
+	Change string `json:"change,omitempty"`
 	// result: where the committed entry landed and what applying it answered.
 	Index uint64 `json:"index,omitempty"`
 	Term  uint64 `json:"term,omitempty"`
@@ -171,6 +179,11 @@ type MemberStatus struct {
 	Commit  uint64 `json:"commit"`
 	Applied uint64 `json:"applied"`
 	Last    uint64 `json:"last"`
+	// The configuration the member uses, as a raft.EntryConfig entry's command
+	// ("n1,n2,n3;n4": voters, then learners), and the index of the entry that set it (0: the
+	// initial member list). It is committed when ConfigIndex ≤ Commit.
+	Config      string `json:"config,omitempty"`
+	ConfigIndex uint64 `json:"configIndex,omitempty"`
 }
 
 // Presence says where a member runs and whether the hub can reach it now.
@@ -197,6 +210,9 @@ const (
 	CodeShutdown    = "shutdown"      // the server is shutting down
 	CodeNotLeader   = "not-leader"    // result: the member does not lead
 	CodeFailed      = "failed"        // result: the command was not committed (lost leadership, node stopped)
+	CodeRemoved     = "removed"       // the member was removed from the cluster's configuration: its host stops it
+	CodeRefused     = "refused"       // result: the leader refused the membership change (in flight, already a member, not a member, the last voter); it is in no log
+	CodeRetry       = "retry"         // result: the leader cannot take a membership change yet (no entry of its term committed); it is in no log
 )
 
 // Error is a protocol error: what an error frame carries.
@@ -358,6 +374,13 @@ func (e *Envelope) Validate() error {
 			if s.Applied > s.Commit || s.Commit > s.Last {
 				return errorf(CodeBadFrame, "status of %s: want applied ≤ commit ≤ last, have %d, %d, %d", s.ID, s.Applied, s.Commit, s.Last)
 			}
+			if s.Config != "" {
+				if _, err := raft.ParseConfiguration([]byte(s.Config)); err != nil {
+					return errorf(CodeBadFrame, "status of %s: configuration %q: %v", s.ID, s.Config, err)
+				}
+			} else if s.ConfigIndex != 0 {
+				return errorf(CodeBadFrame, "status of %s: configIndex without config", s.ID)
+			}
 		}
 	case TypePresence:
 		if err := needCluster(); err != nil {
@@ -370,6 +393,14 @@ func (e *Envelope) Validate() error {
 		}
 		if e.Req == 0 {
 			return errorf(CodeBadFrame, "submit: missing req")
+		}
+		if e.Change != "" {
+			if _, _, err := ParseChange(e.Change); err != nil {
+				return errorf(CodeBadFrame, "submit: %v", err)
+			}
+			if len(e.Command) > 0 {
+				return errorf(CodeBadFrame, "submit: a command or a change, not both")
+			}
 		}
 		return CheckID("submit member", e.Member)
 	case TypeResult:
@@ -398,6 +429,28 @@ func (e *Envelope) Validate() error {
 		return errorf(CodeType, "unknown frame type %q", e.Type)
 	}
 	return nil
+}
+
+// ParseChange parses a membership change, "add ID" or "remove ID" (the body of POST
+// /api/clusters/NAME/members, and a submit frame's change).
+func ParseChange(s string) (raft.ChangeOp, string, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return 0, "", fmt.Errorf("membership change %q: want \"add ID\" or \"remove ID\"", s)
+	}
+	var op raft.ChangeOp
+	switch f[0] {
+	case "add":
+		op = raft.AddServer
+	case "remove":
+		op = raft.RemoveServer
+	default:
+		return 0, "", fmt.Errorf("membership change %q: want \"add ID\" or \"remove ID\", not %q", s, f[0])
+	}
+	if err := CheckID("member id", f[1]); err != nil {
+		return 0, "", fmt.Errorf("membership change: %s", err.(*Error).Msg)
+	}
+	return op, f[1], nil
 }
 
 var states = []string{"follower", "pre-candidate", "candidate", "leader", "dead"}

@@ -40,6 +40,9 @@ type Config struct {
 	Header  http.Header // extra handshake headers (Origin)
 	// Token is the cluster token sent in hello, for a server that asks for one.
 	Token string
+	// Add asks the hub, in hello, to add the members to the cluster's configuration if they
+	// are not in it yet (server node -add).
+	Add bool
 
 	// OnWelcome is called with every welcome (after each connect), before any other frame of
 	// that connection. An error stops the link for good with that error.
@@ -257,7 +260,7 @@ func (l *Link) session() (welcomed bool, err error) {
 	})
 	defer stopWatch()
 
-	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token})
+	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add})
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
 		return false, fmt.Errorf("hello: %v", err)
@@ -320,7 +323,7 @@ func (l *Link) session() (welcomed bool, err error) {
 			}
 		case wire.TypeError:
 			switch e.Code {
-			case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeBadFrame, wire.CodeType, wire.CodeImpersonate, wire.CodeAuth:
+			case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeBadFrame, wire.CodeType, wire.CodeImpersonate, wire.CodeAuth, wire.CodeRemoved:
 				return welcomed, &PermanentError{e}
 			case wire.CodeTaken:
 				// Refused on the first connection: someone else runs this member. After a

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +47,16 @@ type Config struct {
 	Links *linkstats.Counters
 	// Token is the cluster token the hub asks native hosts for (server -token); "" for none.
 	Token string
+	// Add asks the hub to add this member to the cluster's configuration if it is not in it
+	// (server node -add): it starts outside the cluster, is added as a learner, catches up and
+	// is made a voter by the leader.
+	Add bool
 }
+
+// RemovedError is why a member stopped when it was removed from the cluster's configuration.
+type RemovedError struct{ Msg string }
+
+func (e *RemovedError) Error() string { return e.Msg }
 
 // Member is a running member.
 type Member struct {
@@ -90,15 +100,13 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	welcomed := make(chan struct{})
 	var startErr error
 	m.link = link.Start(link.Config{
-		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Token: cfg.Token, Logf: cfg.Logf,
+		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Token: cfg.Token, Add: cfg.Add, Logf: cfg.Logf,
 		OnWelcome: func(e *wire.Envelope) error {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			if m.node != nil || startErr != nil {
-				if !slices.Equal(e.Members, m.members) {
-					return fmt.Errorf("cluster %q now has members %v; this member was started with %v", cfg.Cluster, e.Members, m.members)
-				}
-				cfg.Logf("%s: rejoined cluster %s through %s", cfg.ID, cfg.Cluster, cfg.URL)
+				// The configuration lives in the log; the welcome's list is the hub's view.
+				cfg.Logf("%s: rejoined cluster %s through %s (the hub's members: %s)", cfg.ID, cfg.Cluster, cfg.URL, strings.Join(e.Members, ","))
 				return nil
 			}
 			startErr = m.startNode(e.Members, e.Options)
@@ -168,6 +176,13 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 		return fmt.Errorf("member %s: %w", m.cfg.ID, err)
 	}
 	m.members, m.store, m.node = members, st, n
+	if c := n.Status().Config; !c.IsMember(m.cfg.ID) {
+		if m.cfg.Add {
+			m.cfg.Logf("%s: not in cluster %s's configuration (%s): asked the leader to add it; waiting to be added as a learner", m.cfg.ID, m.cfg.Cluster, c)
+		} else {
+			m.cfg.Logf("%s: not in cluster %s's configuration (%s): waiting to be added", m.cfg.ID, m.cfg.Cluster, c)
+		}
+	}
 	return nil
 }
 
@@ -230,11 +245,18 @@ func (m *Member) nodeNow() *native.Node {
 // Node returns the running node.
 func (m *Member) Node() *native.Node { return m.nodeNow() }
 
-// Members returns the cluster's member list.
+// Members returns the voters and learners of the configuration the member's node uses (the
+// welcome's member list before the node runs).
 func (m *Member) Members() []string {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.members)
+	n, members := m.node, slices.Clone(m.members)
+	m.mu.Unlock()
+	if n != nil {
+		if c := n.Status().Config; len(c.Voters) > 0 {
+			return c.Members()
+		}
+	}
+	return members
 }
 
 // WriteTimes returns the histogram of the member's synced storage writes (empty in memory).
@@ -265,14 +287,31 @@ func (m *Member) onSubmit(e *wire.Envelope) {
 		defer m.wg.Done()
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SubmitTimeout)
 		defer cancel()
-		res, err := n.Submit(ctx, e.Command)
+		var res native.Result
+		var err error
+		if e.Change != "" {
+			op, id, perr := wire.ParseChange(e.Change)
+			if perr != nil { // the frame was validated; a host answers anyway
+				err = &native.RefusedError{Err: perr}
+			} else {
+				m.cfg.Logf("%s: the hub asks this leader to %s %s", m.cfg.ID, op, id)
+				res, err = n.ProposeChange(ctx, op, id)
+			}
+		} else {
+			res, err = n.Submit(ctx, e.Command)
+		}
 		out := &wire.Envelope{Type: wire.TypeResult, Cluster: m.cfg.Cluster, Req: e.Req, Member: m.cfg.ID}
 		var nl *raft.NotLeaderError
+		var refused *native.RefusedError
 		switch {
 		case err == nil:
 			out.Index, out.Term, out.Value = res.Index, res.Term, res.Value
 		case errors.As(err, &nl):
 			out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
+		case errors.Is(err, raft.ErrNoCommitInTerm), errors.Is(err, raft.ErrTransferring):
+			out.Code, out.Error = wire.CodeRetry, err.Error()
+		case errors.As(err, &refused):
+			out.Code, out.Error = wire.CodeRefused, err.Error()
 		default:
 			out.Code, out.Error = wire.CodeFailed, err.Error()
 		}
@@ -287,6 +326,7 @@ func (m *Member) report() {
 	t := time.NewTicker(m.cfg.StatusEvery)
 	defer t.Stop()
 	n := m.nodeNow()
+	role := m.roleIn(n.Status().Status) // what this member is in the configuration it uses
 	for {
 		select {
 		case <-m.ctx.Done():
@@ -295,16 +335,37 @@ func (m *Member) report() {
 			m.fail(n.Err())
 			return
 		case <-m.link.Done():
-			m.fail(m.link.Err())
+			err := m.link.Err()
+			var pe *link.PermanentError
+			if errors.As(err, &pe) && pe.Frame.Code == wire.CodeRemoved {
+				err = &RemovedError{fmt.Sprintf("member %s was removed from cluster %s: %s", m.cfg.ID, m.cfg.Cluster, pe.Frame.Error)}
+			}
+			m.fail(err)
 			return
 		case <-t.C:
 			s := n.Status()
+			if r := m.roleIn(s.Status); r != role {
+				m.cfg.Logf("%s: now %s of cluster %s (%s, set at index %d)", m.cfg.ID, r, m.cfg.Cluster, s.Config, s.ConfigIndex)
+				role = r
+			}
 			m.link.Send(&wire.Envelope{Type: wire.TypeStatus, Cluster: m.cfg.Cluster, Status: []wire.MemberStatus{{
 				ID: m.cfg.ID, State: s.State.String(), Term: s.Term, Leader: s.Leader,
 				Commit: s.CommitIndex, Applied: s.Applied, Last: s.LastIndex,
+				Config: raft.EncodeConfiguration(s.Config), ConfigIndex: s.ConfigIndex,
 			}}})
 		}
 	}
+}
+
+// roleIn says what the member is in the configuration s reports.
+func (m *Member) roleIn(s raft.Status) string {
+	switch {
+	case s.Config.IsVoter(m.cfg.ID):
+		return "a voter"
+	case s.Config.IsLearner(m.cfg.ID):
+		return "a learner"
+	}
+	return "outside the configuration"
 }
 
 func (m *Member) fail(err error) {
