@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"raftlab/raft"
@@ -150,7 +151,35 @@ type mixed struct {
 	hub     *hub.Hub
 	cluster string
 	options wire.Options
+	mu      sync.Mutex // guards natives, which a removal changes
 	natives []*localMember
+}
+
+// nativesNow returns the native members running in the server.
+func (m *mixed) nativesNow() []*localMember {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.natives)
+}
+
+// removed stops a native member that was removed from the cluster's configuration (the hub
+// has detached it). Its storage file stays.
+func (m *mixed) removed(cluster, id string) {
+	m.mu.Lock()
+	i := slices.IndexFunc(m.natives, func(n *localMember) bool { return n.id == id })
+	if i < 0 {
+		m.mu.Unlock()
+		return
+	}
+	n := m.natives[i]
+	m.natives = slices.Delete(m.natives, i, i+1)
+	m.mu.Unlock()
+	err := errors.Join(n.node.Stop(), n.store.Close())
+	if err != nil {
+		m.logf("member %s was removed from cluster %s; stopping it: %v", id, cluster, err)
+		return
+	}
+	m.logf("member %s was removed from cluster %s: stopped it (its file stays)", id, cluster)
 }
 
 type localMember struct {
@@ -192,7 +221,7 @@ func (f *clusterFlags) start(logf func(string, ...any), loopback bool) (*mixed, 
 	if generated {
 		m.generatedToken = token
 	}
-	m.hub = hub.New(hub.Config{AllowOrigins: f.allowOrigins, Token: token, AllowJoin: f.allowJoin || loopback, LoopbackOnly: loopback, Logf: logf})
+	m.hub = hub.New(hub.Config{AllowOrigins: f.allowOrigins, Token: token, AllowJoin: f.allowJoin || loopback, LoopbackOnly: loopback, Logf: logf, OnRemoved: m.removed})
 	if f.cluster == "" {
 		if f.members != "" || f.native != "" || f.given("prevote") || f.given("checkquorum") || f.given("compact") || f.given("election-timeout") {
 			return nil, usagef("-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster NAME")
@@ -270,7 +299,9 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 		st.Close()
 		return fmt.Errorf("member %s: %w", id, err)
 	}
+	m.mu.Lock()
 	m.natives = append(m.natives, &localMember{id: id, node: n, store: st})
+	m.mu.Unlock()
 	// Say so when the node stops by itself (a failed write); the goroutine exits when the node
 	// stops, which close ensures.
 	go func() {
@@ -296,8 +327,9 @@ func (m *mixed) mount(mux *http.ServeMux) {
 	mux.Handle("/ws", m.hub)
 	mux.Handle("/api/", m.hub.APIHandler())
 	reg := metrics.New(func() []metrics.Member {
-		ms := make([]metrics.Member, 0, len(m.natives))
-		for _, n := range m.natives {
+		natives := m.nativesNow()
+		ms := make([]metrics.Member, 0, len(natives))
+		for _, n := range natives {
 			ms = append(ms, metrics.Member{Cluster: m.cluster, ID: n.id, Stats: n.node.Stats, Writes: n.store.WriteTimes})
 		}
 		return ms
@@ -331,7 +363,7 @@ func (m *mixed) describe() string {
 	}
 	members, _ := m.hub.Members(m.cluster)
 	var ids []string
-	for _, n := range m.natives {
+	for _, n := range m.nativesNow() {
 		ids = append(ids, n.id)
 	}
 	s := fmt.Sprintf("cluster %s with members %s", m.cluster, strings.Join(members, ","))
@@ -345,7 +377,7 @@ func (m *mixed) describe() string {
 func (m *mixed) close() error {
 	m.hub.Close()
 	var errs []error
-	for _, n := range m.natives {
+	for _, n := range m.nativesNow() {
 		m.hub.DetachLocal(m.cluster, n.id)
 		if err := n.node.Stop(); err != nil {
 			errs = append(errs, err)

@@ -54,13 +54,16 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
 	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format")
 	token := fs.String("token", "", "the cluster token, if the server has one (it prints it at start); default $RAFTLAB_TOKEN")
+	add := fs.Bool("add", false, "ask to be added to the cluster: run a member that is not in its configuration yet; it joins as a learner, catches up and becomes a voter")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-http ADDR] [-token TOKEN]
+		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-add] [-http ADDR] [-token TOKEN]
 
 Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
-process. The member list and options (-prevote, -checkquorum, -compact) come from the
-server; the member's term, vote, snapshot and log live in DIR/ID.db and survive restarts and
-SIGKILL. Stop it with Ctrl-C (SIGINT) or SIGTERM.
+process. The initial member list and options (-prevote, -checkquorum, -compact) come from
+the server; the configuration then lives in the log. The member's term, vote, snapshot and
+log live in DIR/ID.db and survive restarts and SIGKILL. With -add, a member outside the
+configuration asks the leader to add it. Stop it with Ctrl-C (SIGINT) or SIGTERM; a member
+removed from the cluster says so and exits with status 0.
 
 flags:
 `)
@@ -112,7 +115,10 @@ flags:
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "raftlab: member %s of cluster %s joining %s (storage %s)\n", *id, *cluster, *join, member.StorePath(*data, *id))
-	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Logf: logger.Printf})
+	if *add {
+		fmt.Fprintf(stdout, "raftlab: member %s asks to be added to cluster %s\n", *id, *cluster)
+	}
+	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, Logf: logger.Printf})
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0 // interrupted before the server answered
@@ -148,7 +154,10 @@ flags:
 	case <-ctx.Done():
 		fmt.Fprintf(stdout, "raftlab: member %s stopping\n", *id)
 	case <-m.Failed():
-		if err := m.Err(); err != nil {
+		var removed *member.RemovedError
+		if err := m.Err(); errors.As(err, &removed) {
+			fmt.Fprintf(stdout, "raftlab: %v; stopping\n", err)
+		} else if err != nil {
 			fmt.Fprintf(stderr, "server node: %v\n", err)
 			code = 1
 		}

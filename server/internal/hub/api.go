@@ -31,6 +31,12 @@ type MemberInfo struct {
 	Kind      string `json:"kind"`           // native or browser
 	Host      string `json:"host,omitempty"` // "server", or the address of the connection hosting it
 	Reachable bool   `json:"reachable"`
+	// Voter says whether the member votes in the cluster's configuration (the latest committed
+	// one the server knows of); Learner, that it receives the log without voting; Joining,
+	// that it is not in the configuration yet but asked to be added.
+	Voter   bool `json:"voter"`
+	Learner bool `json:"learner,omitempty"`
+	Joining bool `json:"joining,omitempty"`
 	// The member's own report (a remote host's latest status frame); State is "" when the
 	// member has not reported since it was last connected.
 	State   string `json:"state,omitempty"`
@@ -48,10 +54,15 @@ type MemberInfo struct {
 
 // ClusterInfo is the answer to GET /api/clusters/{name}.
 type ClusterInfo struct {
-	Name    string       `json:"name"`
-	Leader  string       `json:"leader,omitempty"` // the reachable leader of the highest term, if any
-	Term    uint64       `json:"term"`
-	Members []MemberInfo `json:"members"`
+	Name   string `json:"name"`
+	Leader string `json:"leader,omitempty"` // the reachable leader of the highest term, if any
+	Term   uint64 `json:"term"`
+	// The configuration: the latest committed one the server knows of, and the index of the
+	// entry that set it (0: the initial -members list).
+	Voters      []string     `json:"voters"`
+	Learners    []string     `json:"learners,omitempty"`
+	ConfigIndex uint64       `json:"configIndex"`
+	Members     []MemberInfo `json:"members"`
 }
 
 // CommandResult is the answer to a committed POST /api/clusters/{name}/commands.
@@ -71,10 +82,11 @@ func (h *Hub) Info(name string) (ClusterInfo, bool) {
 		h.mu.RUnlock()
 		return ClusterInfo{}, false
 	}
-	info := ClusterInfo{Name: name}
+	info := ClusterInfo{Name: name, Voters: slices.Clone(c.conf.Voters), Learners: slices.Clone(c.conf.Learners), ConfigIndex: c.confIndex}
 	locals := map[string]Local{}
 	for _, p := range c.presenceLocked() {
-		mi := MemberInfo{ID: p.ID, Kind: p.Kind, Host: p.Host, Reachable: p.Reachable}
+		mi := MemberInfo{ID: p.ID, Kind: p.Kind, Host: p.Host, Reachable: p.Reachable,
+			Voter: c.conf.IsVoter(p.ID), Learner: c.conf.IsLearner(p.ID), Joining: c.joining[p.ID]}
 		if d := h.cfg.Links.DroppedTo(name, p.ID); len(d) > 0 {
 			mi.Dropped = d
 		}
@@ -93,6 +105,9 @@ func (h *Hub) Info(name string) (ClusterInfo, bool) {
 		if n, ok := locals[mi.ID]; ok {
 			s := n.Status()
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State.String(), s.Term, s.Leader, s.CommitIndex, s.Applied, s.LastIndex
+			if s.ConfigCommitted && s.ConfigIndex > info.ConfigIndex {
+				h.observeConfig(name, s.Config, s.ConfigIndex)
+			}
 		}
 	}
 	for _, mi := range info.Members {
@@ -123,6 +138,12 @@ func (h *Hub) Submit(ctx context.Context, clusterName, member string, cmd []byte
 }
 
 func (c *conn) submit(ctx context.Context, member string, cmd []byte) (native.Result, error) {
+	return c.request(ctx, &wire.Envelope{Type: wire.TypeSubmit, Cluster: c.cluster.name, Member: member, Command: cmd})
+}
+
+// request sends a submit frame (a command or a membership change) and waits for its result.
+func (c *conn) request(ctx context.Context, sub *wire.Envelope) (native.Result, error) {
+	member := sub.Member
 	req := c.h.nextReq.Add(1)
 	ch := make(chan *wire.Envelope, 1)
 	c.waitMu.Lock()
@@ -136,7 +157,8 @@ func (c *conn) submit(ctx context.Context, member string, cmd []byte) (native.Re
 		delete(c.waiting, req)
 		c.waitMu.Unlock()
 	}()
-	b, err := wire.Encode(&wire.Envelope{Type: wire.TypeSubmit, Cluster: c.cluster.name, Req: req, Member: member, Command: cmd})
+	sub.Req = req
+	b, err := wire.Encode(sub)
 	if err != nil {
 		return native.Result{}, notTaken(err)
 	}
@@ -153,6 +175,10 @@ func (c *conn) submit(ctx context.Context, member string, cmd []byte) (native.Re
 			return native.Result{Index: e.Index, Term: e.Term, Value: e.Value}, nil
 		case wire.CodeNotLeader:
 			return native.Result{}, &raft.NotLeaderError{ID: member, Leader: e.Leader, Term: e.Term}
+		case wire.CodeRefused:
+			return native.Result{}, notTaken(&refusedError{fmt.Errorf("%s: %s", member, e.Error)})
+		case wire.CodeRetry:
+			return native.Result{}, notTaken(&retryError{fmt.Errorf("%s: %s", member, e.Error)})
 		}
 		return native.Result{}, fmt.Errorf("%s: %s", member, e.Error)
 	case <-c.quit:
@@ -196,6 +222,7 @@ const (
 	outcomeTooLarge    = "too_large"    // 413
 	outcomeNotAppended = "not_appended" // 503: certainly in no log
 	outcomeUnknown     = "unknown"      // 504: not known to be committed in time; may still apply
+	outcomeConflict    = "conflict"     // 409: a membership change the leader refused
 )
 
 // apiMetrics are the scripting API's figures: requests by endpoint and outcome, and how long
@@ -209,7 +236,7 @@ func newAPIMetrics() *apiMetrics {
 	return &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raftlab_api_requests_total",
-			Help: "Requests to the scripting API, by endpoint (cluster, commands) and outcome (ok, malformed, not_found, too_large, not_appended, unknown).",
+			Help: "Requests to the scripting API, by endpoint (cluster, commands, members) and outcome (ok, malformed, not_found, too_large, conflict, not_appended, unknown).",
 		}, []string{"endpoint", "outcome"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "raftlab_api_commit_seconds",
@@ -239,6 +266,7 @@ func (h *Hub) APIHandler() http.Handler {
 		writeJSON(w, http.StatusOK, info)
 	})
 	mux.HandleFunc("POST /api/clusters/{name}/commands", h.serveCommand)
+	mux.HandleFunc("POST /api/clusters/{name}/members", h.serveMembers)
 	return h.guardAPI(mux)
 }
 

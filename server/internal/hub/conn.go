@@ -264,11 +264,14 @@ func (c *conn) handle(b []byte) *wire.Error {
 			if !slices.Contains(c.members, m.From) {
 				return errorf(wire.CodeImpersonate, "message from %s, which this connection does not host (it hosts %v)", m.From, c.members)
 			}
-			if !slices.Contains(c.cluster.members, m.To) {
-				return errorf(wire.CodeMember, "message to %s, which is not a member of cluster %q", m.To, c.cluster.name)
-			}
 		}
 		h.mu.RLock()
+		for i := range e.Msgs {
+			if to := e.Msgs[i].To; !c.cluster.isDest(to) {
+				h.mu.RUnlock()
+				return errorf(wire.CodeMember, "message to %s, which is not a member of cluster %q", to, c.cluster.name)
+			}
+		}
 		h.cfg.Links.Sent(c.cluster.name, e.Msgs)
 		if to, ok := c.cluster.hosts[e.Msgs[0].To].(*conn); ok && sameDest(c.cluster, e.Msgs, to) {
 			h.queueMsgs(to, c.cluster.name, b, e.Msgs) // one destination: forward the validated frame as it came
@@ -283,11 +286,20 @@ func (c *conn) handle(b []byte) *wire.Error {
 				return errorf(wire.CodeImpersonate, "status of %s, which this connection does not host", s.ID)
 			}
 		}
+		var after []func()
 		h.mu.Lock()
 		for _, s := range e.Status {
 			c.cluster.status[s.ID] = remoteStatus{s, now}
+			if conf, index, ok := statusConfig(s); ok {
+				if f := h.adoptLocked(c.cluster, conf, index); f != nil {
+					after = append(after, f)
+				}
+			}
 		}
 		h.mu.Unlock()
+		for _, f := range after {
+			f()
+		}
 	case wire.TypeResult:
 		if !slices.Contains(c.members, e.Member) {
 			return errorf(wire.CodeImpersonate, "result from %s, which this connection does not host", e.Member)
@@ -328,10 +340,14 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		h.mu.Unlock()
 		return err
 	}
+	var joining []string
 	for _, m := range e.Members {
 		if !slices.Contains(cl.members, m) {
-			h.mu.Unlock()
-			return errorf(wire.CodeMember, "%s is not a member of cluster %q (members: %v)", m, cl.name, cl.members)
+			if !e.Add {
+				h.mu.Unlock()
+				return errorf(wire.CodeMember, "%s is not a member of cluster %q (members: %v); a new member asks to be added (server node -add)", m, cl.name, cl.members)
+			}
+			joining = append(joining, m)
 		}
 		if cur, ok := cl.hosts[m]; ok {
 			h.mu.Unlock()
@@ -344,6 +360,13 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		cl.kinds[m] = e.Kind
 		delete(cl.status, m)
 	}
+	for _, m := range joining {
+		cl.joining[m] = true
+		cl.noteExtraLocked(m)
+		h.wg.Add(1)
+		go h.requestAdd(cl.name, m, c)
+	}
+	welcomeConf := cl.conf
 	welcome := &wire.Envelope{Type: wire.TypeWelcome, Cluster: cl.name, Members: slices.Clone(cl.members), Presence: cl.presenceLocked()}
 	if cl.options != (wire.Options{}) {
 		o := cl.options
@@ -359,6 +382,9 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 	c.queue(b)
 	h.mu.Unlock()
 	h.cfg.Logf("hub: %s joined cluster %s (a %s connection from %s)", strings.Join(e.Members, ","), cl.name, e.Kind, c.addr)
+	if len(joining) > 0 {
+		h.cfg.Logf("hub: %s asked to be added to cluster %s (configuration %s)", strings.Join(joining, ","), cl.name, welcomeConf)
+	}
 	h.broadcastPresence(cl)
 	c.ws.SetReadDeadline(time.Now().Add(h.cfg.PongWait))
 	return nil
@@ -373,6 +399,7 @@ func (h *Hub) unregister(c *conn) {
 		for _, m := range c.members {
 			if cl.hosts[m] == host(c) {
 				delete(cl.hosts, m)
+				delete(cl.joining, m)
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net/http"
 	"slices"
 	"sync"
@@ -74,6 +75,10 @@ type Config struct {
 	// Links counts the messages the hub routes, delivers and drops; default a new one that
 	// logs sustained drops with Logf.
 	Links *linkstats.Counters
+	// OnRemoved, if set, is called (outside the hub's lock) when a member that runs inside the
+	// server (AttachLocal) was removed from its cluster's configuration; the hub has detached
+	// it already, and the server stops it.
+	OnRemoved func(cluster, id string)
 }
 
 // Local is a member running inside the server process (a *native.Node).
@@ -106,9 +111,18 @@ type Hub struct {
 func (h *Hub) QueueWait() durhist.Snapshot { return h.queueWait.Snapshot() }
 
 type cluster struct {
-	name    string
-	members []string
-	// Guarded by Hub.mu.
+	name string
+	// Guarded by Hub.mu. members are the voters and learners of conf, the latest committed
+	// configuration the hub knows of (set at confIndex; 0: the initial member list), in the
+	// order the hub learned of them.
+	members   []string
+	conf      raft.Configuration
+	confIndex uint64
+	// extra are ids that messages may go to besides the members: servers asking to join or
+	// being added, and removed members. joining are those hosted by a connection that asked
+	// to be added and not yet in conf.
+	extra   map[string]bool
+	joining map[string]bool
 	hosts   map[string]host
 	kinds   map[string]string // where each member runs, or ran last (browser until seen)
 	options wire.Options      // sent in every welcome
@@ -179,7 +193,8 @@ func (h *Hub) SetOptions(name string, o wire.Options) error {
 	return nil
 }
 
-// AddCluster adds a cluster with a fixed member list.
+// AddCluster adds a cluster whose initial configuration has members as its voters. The
+// configuration then lives in the members' logs; the hub follows it (see members.go).
 func (h *Hub) AddCluster(name string, members []string) error {
 	if err := wire.CheckID("cluster name", name); err != nil {
 		return fmt.Errorf("cluster %q: %v", name, err.(*wire.Error).Msg)
@@ -201,7 +216,9 @@ func (h *Hub) AddCluster(name string, members []string) error {
 		return fmt.Errorf("cluster %q already exists", name)
 	}
 	c := &cluster{name: name, members: slices.Clone(members), hosts: map[string]host{},
-		kinds: map[string]string{}, status: map[string]remoteStatus{}}
+		kinds: map[string]string{}, status: map[string]remoteStatus{},
+		conf:  raft.Configuration{Voters: slices.Sorted(slices.Values(members))},
+		extra: map[string]bool{}, joining: map[string]bool{}}
 	for _, m := range members {
 		c.kinds[m] = wire.KindBrowser
 	}
@@ -209,7 +226,7 @@ func (h *Hub) AddCluster(name string, members []string) error {
 	return nil
 }
 
-// Members returns a cluster's member list.
+// Members returns the voters and learners of a cluster's configuration, as the hub knows it.
 func (h *Hub) Members(name string) ([]string, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -321,8 +338,8 @@ func (h *Hub) queueMsgs(cn *conn, cluster string, b []byte, msgs []raft.Message)
 
 // presenceLocked expects h.mu to be held.
 func (c *cluster) presenceLocked() []wire.Presence {
-	ps := make([]wire.Presence, 0, len(c.members))
-	for _, m := range c.members {
+	ps := make([]wire.Presence, 0, len(c.members)+len(c.joining))
+	for _, m := range append(slices.Clone(c.members), slices.Sorted(maps.Keys(c.joining))...) {
 		p := wire.Presence{ID: m, Kind: c.kinds[m]}
 		if hst, ok := c.hosts[m]; ok {
 			p.Reachable = true
