@@ -130,7 +130,7 @@ func (h *Hub) adoptLocked(c *cluster, conf raft.Configuration, index uint64) fun
 	return func() {
 		h.cfg.Logf("hub: cluster %s's configuration is now %s (committed at index %d)", name, conf, index)
 		for _, cn := range conns {
-			cn.fail(errorf(wire.CodeRemoved, "%s removed from cluster %s (its configuration is now %s)", strings.Join(cn.members, ","), name, conf),
+			cn.fail(errorf(wire.CodeRemoved, "member %s was removed from cluster %s (its configuration is now %s)", strings.Join(cn.members, ","), name, conf),
 				websocket.CloseNormalClosure, false)
 			h.cfg.Logf("hub: told %s that %s was removed from cluster %s", cn.describe(), strings.Join(cn.members, ","), name)
 		}

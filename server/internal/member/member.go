@@ -167,6 +167,12 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 		send = native.Unreliable(send, rc.Seed, func(ms []raft.Message) { m.cfg.Links.Dropped(m.cfg.Cluster, ms, linkstats.Unreliable) })
 	}
 	nc := native.Config{Raft: rc, Send: send, Logf: m.cfg.Logf}
+	id := m.cfg.ID
+	nc.OnEvent = func(e raft.Event) {
+		if e.Kind == raft.EvConfig {
+			m.cfg.Logf("%s: configuration entry %d: %s (in use now, in effect once committed)", id, e.Index, e.Detail)
+		}
+	}
 	KVApp(&nc, m.cfg.Logf)
 	n, err := native.Start(nc)
 	if err != nil {
@@ -338,7 +344,7 @@ func (m *Member) report() {
 			err := m.link.Err()
 			var pe *link.PermanentError
 			if errors.As(err, &pe) && pe.Frame.Code == wire.CodeRemoved {
-				err = &RemovedError{fmt.Sprintf("member %s was removed from cluster %s: %s", m.cfg.ID, m.cfg.Cluster, pe.Frame.Error)}
+				err = &RemovedError{pe.Frame.Error}
 			}
 			m.fail(err)
 			return
