@@ -23,7 +23,7 @@ import (
 
 // mixedAPI is what main adds to globalThis.raftlabWasm:
 //
-//	joinCluster(wsURL, cluster, members) -> null | error text   host these members (comma-separated)
+//	joinCluster(wsURL, cluster, members[, add]) -> null | error text   host these members (comma-separated); with add, ask to be added to the configuration
 //	mixedAct(json)      -> null | error text   {"kind":"crash|restart|disconnect|reconnect","node":"b1"}
 //	mixedSnapshot()     -> JSON                what the page shows (see mixedSnap)
 func mixedAPI() map[string]any {
@@ -45,6 +45,7 @@ func mixedAPI() map[string]any {
 			if err != nil {
 				return err.Error()
 			}
+			h.add = len(args) > 3 && args[3].Truthy()
 			host = h
 			h.connect()
 			return nil
@@ -76,6 +77,7 @@ var host *mixedHost
 type mixedHost struct {
 	url, cluster string
 	want         []string
+	add          bool // ask, in hello, to be added to the cluster's configuration (?join=ID)
 
 	ws       js.Value
 	open     bool   // the socket is open and welcomed
@@ -102,11 +104,13 @@ type hostedNode struct {
 	tick         js.Func
 	disconnected bool
 	failure      string
+	member       bool // it has been in the configuration it uses
 }
 
 type pendingSubmit struct {
-	req  uint64
-	term uint64
+	req    uint64
+	term   uint64
+	change bool // a membership change: its result carries the configuration
 }
 
 func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
@@ -147,7 +151,7 @@ func (h *mixedHost) connect() {
 	h.ws = ws
 	var onOpen, onMessage, onClose, retry js.Func
 	onOpen = js.FuncOf(func(js.Value, []js.Value) any {
-		b, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: h.cluster, Kind: wire.KindBrowser, Members: h.want})
+		b, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: h.cluster, Kind: wire.KindBrowser, Members: h.want, Add: h.add})
 		ws.Call("send", string(b))
 		return nil
 	})
@@ -225,7 +229,7 @@ func (h *mixedHost) handle(frame string) {
 	case wire.TypeError:
 		h.logf("the server closed the connection: %s", e.Error)
 		switch e.Code {
-		case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeTaken, wire.CodeBadFrame, wire.CodeImpersonate, wire.CodeType:
+		case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeTaken, wire.CodeBadFrame, wire.CodeImpersonate, wire.CodeType, wire.CodeRemoved:
 			if h.members == nil || e.Code != wire.CodeTaken {
 				h.stopped = e.Error
 			}
@@ -237,16 +241,18 @@ func (h *mixedHost) handle(frame string) {
 func (h *mixedHost) welcome(e *wire.Envelope) {
 	h.open, h.presence, h.backoff = true, e.Presence, 200*time.Millisecond
 	if h.members != nil {
-		if strings.Join(h.members, ",") != strings.Join(e.Members, ",") {
-			h.stopped = fmt.Sprintf("the cluster's members changed from %v to %v", h.members, e.Members)
-		}
-		h.logf("reconnected to the server")
+		// The configuration lives in the members' logs; the welcome's list is the server's view.
+		h.logf("reconnected to the server (members %s)", strings.Join(e.Members, ","))
 		return
 	}
 	h.members, h.options = e.Members, e.Options
-	if err := checkCluster(store, h.storageCluster(), e.Members); err != nil {
-		h.stopped = err.Error()
-		return
+	// The record names the members the page first joined with; the configuration may have
+	// changed since, so an existing record is not compared.
+	if _, ok := store.GetItem(clusterRecordKey(h.storageCluster())); !ok {
+		if err := checkCluster(store, h.storageCluster(), e.Members); err != nil {
+			h.stopped = err.Error()
+			return
+		}
 	}
 	for _, id := range h.want {
 		hn := &hostedNode{id: id}
@@ -254,6 +260,11 @@ func (h *mixedHost) welcome(e *wire.Envelope) {
 		h.start(hn)
 	}
 	h.logf("joined cluster %s (members %s), hosting %s", h.cluster, strings.Join(e.Members, ","), strings.Join(h.want, ","))
+	for _, id := range h.want {
+		if !contains(e.Members, id) {
+			h.logf("%s is not in the cluster's configuration: asked to be added; it joins as a learner and becomes a voter once caught up", id)
+		}
+	}
 	h.report = js.FuncOf(func(js.Value, []js.Value) any {
 		var st []wire.MemberStatus
 		for _, s := range h.statuses() {
@@ -324,8 +335,11 @@ func (h *mixedHost) after(hn *hostedNode) {
 	rd := hn.rn.Ready()
 	h.send(hn, rd.Messages)
 	for _, e := range rd.Events {
-		if e.Kind == raft.EvInstall {
+		switch e.Kind {
+		case raft.EvInstall:
 			h.logf("%s installed %s's snapshot up to index %d (term %d, %d bytes)", e.Node, e.Peer, e.Index, e.Term, e.Last)
+		case raft.EvConfig:
+			h.logf("%s: configuration entry %d: %s", hn.id, e.Index, e.Detail)
 		}
 	}
 	if s := rd.Snapshot; s != nil {
@@ -355,9 +369,12 @@ func (h *mixedHost) after(hn *hostedNode) {
 		}
 		delete(hn.pending, e.Index)
 		out := &wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id}
-		if p.term == e.Term && err == nil {
+		switch {
+		case p.term == e.Term && p.change && e.Type == raft.EntryConfig:
+			out.Index, out.Term, out.Value = e.Index, e.Term, e.Command
+		case p.term == e.Term && !p.change && err == nil:
 			out.Index, out.Term, out.Value = e.Index, e.Term, wire.KVValue(o)
-		} else {
+		default:
 			out.Code, out.Error = wire.CodeFailed, "the command was lost to a leader change; it was not committed"
 		}
 		h.sendFrame(out)
@@ -371,6 +388,7 @@ func (h *mixedHost) after(hn *hostedNode) {
 	}
 	js.Global().Call("clearTimeout", hn.timer)
 	hn.timer = setTimeout(hn.tick, hn.rn.Deadline()-h.now())
+	h.noteMembership(hn) // last: a removed member stops here
 }
 
 // send sends one frame per destination, as the hub forwards best.
@@ -412,11 +430,33 @@ func (h *mixedHost) submit(e *wire.Envelope) {
 		h.sendFrame(out)
 		return
 	}
-	index, term, err := hn.rn.Submit(h.now(), e.Command)
+	var index, term uint64
+	var err error
+	change := e.Change != ""
+	if change {
+		op, id, perr := wire.ParseChange(e.Change)
+		if perr == nil {
+			h.logf("the server asks %s to %s %s", hn.id, op, id)
+			index, err = hn.rn.ProposeChange(h.now(), op, id)
+			_, term = hn.rn.Role()
+		} else {
+			err = perr
+		}
+	} else {
+		index, term, err = hn.rn.Submit(h.now(), e.Command)
+	}
 	nl, notLeader := err.(*raft.NotLeaderError) // no errors.As: it would grow the module
 	switch {
 	case notLeader:
 		out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
+		h.sendFrame(out)
+		return
+	case change && err != nil && (err == raft.ErrNoCommitInTerm || errors.Is(err, raft.ErrTransferring)):
+		out.Code, out.Error = wire.CodeRetry, err.Error()
+		h.sendFrame(out)
+		return
+	case change && err != nil:
+		out.Code, out.Error = wire.CodeRefused, err.Error()
 		h.sendFrame(out)
 		return
 	case err != nil:
@@ -424,8 +464,34 @@ func (h *mixedHost) submit(e *wire.Envelope) {
 		h.sendFrame(out)
 		return
 	}
-	hn.pending[index] = pendingSubmit{req: e.Req, term: term}
+	hn.pending[index] = pendingSubmit{req: e.Req, term: term, change: change}
 	h.after(hn)
+}
+
+// noteMembership follows a member's place in the configuration it uses: a member removed by
+// a committed configuration stops, and its status says so.
+func (h *mixedHost) noteMembership(hn *hostedNode) {
+	if hn.rn == nil {
+		return
+	}
+	ns := hn.rn.Status()
+	switch {
+	case ns.Config.IsMember(hn.id):
+		hn.member = true
+	case hn.member && ns.ConfigCommitted:
+		hn.failure = fmt.Sprintf("removed from cluster %s (its configuration is now %s)", h.cluster, ns.Config)
+		h.logf("%s was removed from cluster %s (%s): stopped it", hn.id, h.cluster, ns.Config)
+		h.crash(hn, "was removed from the cluster")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // hostedStatus is one hosted member as the page shows it.
@@ -448,6 +514,7 @@ func (h *mixedHost) statuses() []hostedStatus {
 			ns := hn.rn.Status()
 			s.State, s.Term, s.Leader, s.Commit, s.Applied, s.Last = ns.State.String(), ns.Term, ns.Leader, ns.CommitIndex, hn.applied, ns.LastIndex
 			s.Snapshot = ns.SnapshotIndex
+			s.Config, s.ConfigIndex = raft.EncodeConfiguration(ns.Config), ns.ConfigIndex
 		}
 		out = append(out, s)
 	}

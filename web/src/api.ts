@@ -172,7 +172,8 @@ export type LabAPI = ClusterAPI & CourseAPI;
 /** What mixed.wasm installs (wasm/mixed_js.go). */
 export interface MixedAPI {
   storage: string;
-  joinCluster(url: string, cluster: string, members: string): string | null;
+  /** With add, the members ask to be added to the cluster's configuration (?join=ID). */
+  joinCluster(url: string, cluster: string, members: string, add?: boolean): string | null;
   mixedAct(action: string): string | null;
   mixedSnapshot(): string;
 }

@@ -50,7 +50,9 @@ async function main(): Promise<void> {
       fatal(`The Raft module could not be loaded: ${String(e)}`);
       return;
     }
-    await startMixed(api, cluster, params.get("members")); // a server's cluster, on the wall clock (mixed.ts)
+    // A server's cluster, on the wall clock (mixed.ts); join=ID hosts a new member that asks
+    // to be added.
+    await startMixed(api, cluster, params.get("members"), params.get("join"));
     return;
   }
   let lab: Lab;

@@ -1,5 +1,6 @@
 // Mixed clusters: the page hosts browser members of a server's cluster (/?cluster=NAME, or
-// /?cluster=NAME&members=b1,b2) next to members in other tabs and native processes. They run on
+// /?cluster=NAME&members=b1,b2, or a new member that asks to be added, /?cluster=NAME&join=b3)
+// next to members in other tabs and native processes. They run on
 // the wall clock, so pause, step and speed are off; the page shows every member, where it runs
 // and whether it is reachable, and can crash, restart, disconnect and reconnect its own.
 
@@ -67,7 +68,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", cls = ""):
 }
 
 /** startMixed turns the page into the view of a mixed cluster and joins it. */
-export async function startMixed(api: MixedAPI, cluster: string, membersParam: string | null): Promise<void> {
+export async function startMixed(api: MixedAPI, cluster: string, membersParam: string | null, joinParam: string | null = null): Promise<void> {
   const why = "This cluster has members outside this page, so it runs on the wall clock: pause, step and speed are off.";
   for (const id of ["play", "step", "speed", "nodes", "batch", "load", "latMin", "latMax", "unreliable", "reorder", "groups", "partition", "healAll"]) {
     const c = document.getElementById(id) as HTMLInputElement | null;
@@ -102,6 +103,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
 
   // Which members to host: those named in the URL, else the browser members nobody hosts. Just
   // after a reload the server may not have noticed the old page leave: ask again for a while.
+  if (joinParam) membersParam = joinParam;
   let members = membersParam ?? "";
   for (let attempt = 0; ; attempt++) {
     let info: ApiCluster;
@@ -125,13 +127,13 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     await new Promise((r) => setTimeout(r, 200));
   }
   const wsURL = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
-  const err = api.joinCluster(wsURL, cluster, members);
+  const err = api.joinCluster(wsURL, cluster, members, !!joinParam);
   document.body.dataset.ready = "1";
   if (err) {
     showError(`Cannot join cluster ${cluster}: ${err}`);
     return;
   }
-  byId("status").textContent = `hosting ${members}`;
+  byId("status").textContent = joinParam ? `hosting ${members}, asking to be added` : `hosting ${members}`;
 
   // The client: commands go through the server, which finds the leader wherever it runs.
   const msg = byId("submitMsg");
