@@ -91,10 +91,14 @@ bench:
 	$(GO) test -count=1 -run TestQuietCluster -v ./server/ -args -quiet.duration=60s -quiet.restart=10s
 
 # The page's figures (needs the built page and Chromium): compressed wasm size, time to
-# interactive, frames per second with 9 nodes at 1x.
+# interactive, frames per second with 9 nodes at 1x, and the speed reached at max with the
+# client load on, 5 and 9 nodes (BenchmarkPageSpeed); then the lab's own work without the
+# browser, natively and compiled to wasm under Node.
 bench-page: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./web/
 	$(GO) test -run '^$$' -bench 'Page' -benchtime 3x ./server/
+	$(GO) test -run '^$$' -bench LabClientLoad -benchtime 300x ./wasm/
+	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench LabClientLoad -benchtime 300x ./wasm/
 
 # The page: the wasm module, the bundled TypeScript and CSS, precompressed, into web/dist.
 build:
