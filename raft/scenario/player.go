@@ -116,7 +116,9 @@ func (p *Player) Begin(i int) error {
 	if st.Ask != nil {
 		a := *st.Ask
 		var err error
-		if a.Node, err = p.resolveOpt(a.Node); err != nil { // "$leader" means the leader now
+		if a.Kind == string(sim.ActAddServer) && !strings.HasPrefix(a.Node, "$") {
+			// a server that joins now: not in the cluster yet
+		} else if a.Node, err = p.resolveOpt(a.Node); err != nil { // "$leader" means the leader now
 			return fmt.Errorf("step %d ask: %w", i+1, err)
 		}
 		if a.Peer, err = p.resolveOpt(a.Peer); err != nil {
