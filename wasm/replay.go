@@ -349,7 +349,8 @@ type bugSwitch struct {
 }
 
 // bugSwitches are the core's raft.Bugs and, last, the key-value service's follower reads
-// (which the checker of the client history catches, not the live checker).
+// (which the checker of the client history catches, not the live checker) and snapshots
+// without sessions.
 var bugSwitches = []bugSwitch{
 	{"ForgetVote", "don't persist votedFor", func(r *sim.Run) *bool { return &r.Bugs.ForgetVote }},
 	{"CommitByCounting", "commit earlier-term entries by counting replicas", func(r *sim.Run) *bool { return &r.Bugs.CommitByCounting }},
@@ -357,9 +358,10 @@ var bugSwitches = []bugSwitch{
 	{"SkipConsistencyCheck", "follower skips the log consistency check", func(r *sim.Run) *bool { return &r.Bugs.SkipConsistencyCheck }},
 	{"IgnoreHigherTerm", "leader ignores a higher term", func(r *sim.Run) *bool { return &r.Bugs.IgnoreHigherTerm }},
 	{"VoteByLogLength", "voters compare log length, not the last term", func(r *sim.Run) *bool { return &r.Bugs.VoteByLogLength }},
+	{"CompactUnapplied", "compact log entries not yet applied", func(r *sim.Run) *bool { return &r.Bugs.CompactUnapplied }},
+	{"ChangeBeforeCommit", "accept a membership change before committing an entry of the term", func(r *sim.Run) *bool { return &r.Bugs.ChangeBeforeCommit }},
 	{"FollowerReads", "serve reads from a follower", func(r *sim.Run) *bool { return &r.FollowerReads }},
 	{"ForgetSessions", "snapshots forget the client sessions", func(r *sim.Run) *bool { return &r.ForgetSessions }},
-	{"CompactUnapplied", "compact log entries not yet applied", func(r *sim.Run) *bool { return &r.Bugs.CompactUnapplied }},
 }
 
 // optionSwitches are correct extensions of Raft, off by default, that a person can turn on to
