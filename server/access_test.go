@@ -77,7 +77,7 @@ var tokenRE = regexp.MustCompile(`cluster token \(generated; printed only now\):
 // a wrong token are all refused and change nothing; the token opens the way.
 func TestProcessRefusesStrangers(t *testing.T) {
 	dir := t.TempDir()
-	srv, base := startServer(t, "0.0.0.0:0", "-cluster", "demo", "-members", "n1,n2,n3", "-native", "n1,n2", "-data", dir)
+	srv, base := startServer(t, "0.0.0.0:0", "-cluster", "demo", "-members", "n1,n2,n3", "-native", "n1,n2", "-data", dir, "-election-timeout", "150ms")
 	token := srv.waitOutput(t, tokenRE)[1]
 	waitUntil(t, "a leader", func() bool { return clusterInfo(t, base).Leader != "" })
 	post := func(cmd string, hdr map[string]string) (int, string) {
