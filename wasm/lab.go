@@ -221,6 +221,23 @@ func (l *Lab) freeID() string {
 	return ""
 }
 
+// byNumber orders node ids as people count: n2 before n10.
+func byNumber(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
+	}
+	return strings.Compare(a, b)
+}
+
+// configText writes a configuration for the cards, its ids in counting order.
+func configText(c raft.Configuration) string {
+	s := "voters " + strings.Join(slices.SortedFunc(slices.Values(c.Voters), byNumber), ",")
+	if len(c.Learners) > 0 {
+		s += " learners " + strings.Join(slices.SortedFunc(slices.Values(c.Learners), byNumber), ",")
+	}
+	return s
+}
+
 // validNodeID reports whether id is one of n1…n15.
 func validNodeID(id string) bool {
 	for i := 1; i <= sim.MaxIDs; i++ {
@@ -847,7 +864,7 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
 		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
 		SnapIndex: st.SnapshotIndex, SnapTerm: st.SnapshotTerm, SnapSize: st.SnapshotSize,
-		Role: "outside", Config: st.Config.String(), ConfigCommitted: st.ConfigCommitted,
+		Role: "outside", Config: configText(st.Config), ConfigCommitted: st.ConfigCommitted,
 	}
 	switch {
 	case st.Config.IsVoter(id):
@@ -862,7 +879,7 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 		return v
 	}
 	v.Applied = slices.Clone(l.applied[id])
-	for _, p := range slices.Sorted(maps.Keys(st.Progress)) {
+	for _, p := range slices.SortedFunc(maps.Keys(st.Progress), byNumber) {
 		pr := st.Progress[p]
 		v.Progress = append(v.Progress, progView{ID: p, Match: pr.Match, Next: pr.Next, Inflight: pr.Inflight, Probing: pr.Probing})
 	}
