@@ -254,7 +254,7 @@ var List = []Mutant{
 		Rule: "Pre-vote: refuse while hearing from a leader (a cut-off node must not depose it)",
 		Kind: Liveness, File: "raft/node.go",
 		Old: "if m.Term > n.term && upToDate && !hearsLeader {",
-		New: "if m.Term > n.term && upToDate {",
+		New: "if m.Term > n.term && upToDate && (!hearsLeader || true) {",
 	},
 
 	// ---- Check quorum (thesis §6.2) ----

@@ -212,7 +212,7 @@ func try(t *testing.T, root, goCmd string, m Mutant, all bool) (*kill, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runTests(kvBin, filepath.Join(root, "raft", "kv", "kvsim"), "-test.run", "^TestLinearizableUnderFaults$")
+	return runTests(kvBin, filepath.Join(root, "raft", "kv", "kvsim"), "-test.run", "^TestLinearizableUnderFaults$", "-seeds", "100")
 }
 
 var firstFailing = regexp.MustCompile(`first failing seed (\d+) \(\d+ seeds from \d+, (\w+)\)`)

@@ -129,7 +129,15 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 		return err
 	}
 	nm.c, nm.ids = c, c.IDs()
-	violation := func() error { return cmp.Or(c.Violation(), storageErr) }
+	violation := func() error {
+		if err := cmp.Or(c.Violation(), storageErr); err != nil {
+			return err
+		}
+		if c.Events() > maxNemesisEvents {
+			return fmt.Errorf("%w: seed=%d: a message storm: %d events by %v", errLiveness, seed, c.Events(), c.Now())
+		}
+		return nil
+	}
 	for c.Now() < dur {
 		gap := time.Duration(nm.gapMin+nm.rng.IntN(nm.gapSpan)) * time.Millisecond
 		if nm.churn > 0 {
@@ -179,6 +187,11 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	}
 	return violation()
 }
+
+// maxNemesisEvents bounds a run's events: the most in 400 seeds of the core as it should be is
+// about 34,000. A core that answers every refusal with the same request at once, for one,
+// floods the network without end (and the run's memory with it).
+const maxNemesisEvents = 2_000_000
 
 // react strikes at the moments that matter, which moves made every few tens of milliseconds
 // hit only by chance: a new leader crashes before its no-op reaches a majority (Figure 8); a
