@@ -240,7 +240,7 @@ var failLine = regexp.MustCompile(`--- FAIL: (\S+)`)
 
 // runTests runs a test binary once and returns the first test that failed.
 func runTests(bin, dir string, args ...string) (*kill, error) {
-	cmd := exec.Command(bin, append([]string{"-test.v", "-test.timeout", "10m"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-test.v", "-test.failfast", "-test.timeout", "10m"}, args...)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err == nil {

@@ -129,11 +129,12 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 		return err
 	}
 	nm.c, nm.ids = c, c.IDs()
+	storm := func() bool { return c.Events() > maxNemesisEvents }
 	violation := func() error {
 		if err := cmp.Or(c.Violation(), storageErr); err != nil {
 			return err
 		}
-		if c.Events() > maxNemesisEvents {
+		if storm() {
 			return fmt.Errorf("%w: seed=%d: a message storm: %d events by %v", errLiveness, seed, c.Events(), c.Now())
 		}
 		return nil
@@ -148,7 +149,7 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 			nm.act()
 		}
 		nm.submit()
-		c.RunFor(gap)
+		c.RunUntilTrue(gap, storm)
 		if err := violation(); err != nil {
 			return err
 		}
@@ -156,7 +157,7 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	// No more strikes; let the ones already scheduled (crashes and restarts, cuts) happen,
 	// then heal everything.
 	nm.healed = true
-	c.RunFor(time.Second)
+	c.RunUntilTrue(time.Second, storm)
 	if err := violation(); err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 		if leader, ok := c.Leader(); ok {
 			c.Submit(leader, probe)
 		}
-		c.RunUntilTrue(time.Second, everywhere)
+		c.RunUntilTrue(time.Second, func() bool { return everywhere() || storm() })
 		if err := violation(); err != nil {
 			return err
 		}
@@ -191,7 +192,7 @@ func (nm *nemesis) run(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 // maxNemesisEvents bounds a run's events: the most in 400 seeds of the core as it should be is
 // about 34,000. A core that answers every refusal with the same request at once, for one,
 // floods the network without end (and the run's memory with it).
-const maxNemesisEvents = 2_000_000
+const maxNemesisEvents = 1_000_000
 
 // react strikes at the moments that matter, which moves made every few tens of milliseconds
 // hit only by chance: a new leader crashes before its no-op reaches a majority (Figure 8); a
