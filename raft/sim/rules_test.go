@@ -55,6 +55,7 @@ func TestTransferCatchesUpFirst(t *testing.T) {
 	if !c.RunUntilTrue(time.Second, func() bool { return c.Status("n1").State == raft.Leader }) {
 		t.Fatal("n1 not elected")
 	}
+	c.RunFor(100 * time.Millisecond) // n3 hears from n1: it takes TimeoutNow only from its leader
 	c.Disconnect("n3")
 	for i := range 20 {
 		if _, err := c.Submit("n1", []byte(cmd(i))); err != nil {
