@@ -170,8 +170,8 @@ var List = []Mutant{
 		Name: "vote-quorum-short",
 		Rule: "Candidates: become leader on votes from a majority (here: one vote short of it)",
 		Kind: Safety, File: "raft/node.go",
-		Old: "if len(n.votes) >= n.quorum() {\n\t\t\t\tn.becomeLeader()",
-		New: "if len(n.votes) >= n.quorum()-1 {\n\t\t\t\tn.becomeLeader()",
+		Old: "if n.votesWon() >= n.quorum() {\n\t\t\t\tn.becomeLeader()",
+		New: "if n.votesWon() >= n.quorum()-1 {\n\t\t\t\tn.becomeLeader()",
 	},
 	{
 		Name: "vote-refusal-counted",

@@ -369,6 +369,9 @@ func (k *checker) commit(e *raft.Event) error {
 // applied checks a committed entry handed to a node's application: in order, each once per
 // lifetime, and only once committed.
 func (k *checker) applied(sn *simNode, e raft.CommitEntry) {
+	if k.c.violation != nil {
+		return // the run stopped: the committed log is no longer followed
+	}
 	nc := k.node(sn.id)
 	var err error
 	switch {
