@@ -176,7 +176,7 @@ func (c *conn) request(ctx context.Context, sub *wire.Envelope) (native.Result, 
 		case wire.CodeNotLeader:
 			return native.Result{}, &raft.NotLeaderError{ID: member, Leader: e.Leader, Term: e.Term}
 		case wire.CodeRefused:
-			return native.Result{}, notTaken(&refusedError{fmt.Errorf("%s: %s", member, e.Error)})
+			return native.Result{}, notTaken(&refusedError{fmt.Errorf("%s: %s", member, e.Error), strings.Contains(e.Error, raft.ErrChangeInFlight.Error())})
 		case wire.CodeRetry:
 			return native.Result{}, notTaken(&retryError{fmt.Errorf("%s: %s", member, e.Error)})
 		}

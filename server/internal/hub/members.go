@@ -155,8 +155,12 @@ func statusConfig(s wire.MemberStatus) (raft.Configuration, uint64, bool) {
 	return conf, s.ConfigIndex, true
 }
 
-// errRefused: the leader refused a membership change (409); it is in no log.
-type refusedError struct{ err error }
+// refusedError: the leader refused a membership change (409); it is in no log. inFlight says
+// the reason was another change in flight.
+type refusedError struct {
+	err      error
+	inFlight bool
+}
 
 func (e *refusedError) Error() string { return e.err.Error() }
 func (e *refusedError) Unwrap() error { return e.err }
@@ -192,7 +196,7 @@ func (h *Hub) proposeChange(ctx context.Context, clusterName, member string, op 
 		case errors.Is(err, raft.ErrNoCommitInTerm), errors.Is(err, raft.ErrTransferring):
 			err = notTaken(&retryError{err})
 		case errors.As(err, &refused):
-			err = notTaken(&refusedError{err})
+			err = notTaken(&refusedError{err, errors.Is(err, raft.ErrChangeInFlight)})
 		}
 		return res, err
 	case *conn:
@@ -201,11 +205,17 @@ func (h *Hub) proposeChange(ctx context.Context, clusterName, member string, op 
 	return native.Result{}, notTaken(fmt.Errorf("%w: nobody hosts %s", ErrNoHost, member))
 }
 
+// inFlightGrace is how long a change waits for one in flight to commit before it is refused:
+// a change commits in a round trip, and the leader promotes a caught-up learner by itself, so a
+// change right after an add would otherwise be refused for a change nobody asked for.
+const inFlightGrace = time.Second
+
 // changeViaLeader proposes a change through whichever member leads, following NotLeader hints
 // and retrying while the leader cannot take it yet, until ctx ends. It returns the committed
-// configuration and its index. A refusal (in flight, already a member, not a member, the last
-// voter) is a *refusedError at once.
+// configuration and its index. A refusal (already a member, not a member, the last voter) is
+// a *refusedError at once; another change in flight is one after inFlightGrace.
 func (h *Hub) changeViaLeader(ctx context.Context, name string, op raft.ChangeOp, id string) (raft.Configuration, native.Result, string, error) {
+	began := time.Now()
 	var lastErr error
 	mayHaveApplied := false
 	hint := ""
@@ -226,7 +236,7 @@ func (h *Hub) changeViaLeader(ctx context.Context, name string, op raft.ChangeOp
 				return conf, res, target, nil
 			}
 			var ref *refusedError
-			if errors.As(err, &ref) {
+			if errors.As(err, &ref) && (!ref.inFlight || time.Since(began) >= inFlightGrace) {
 				return raft.Configuration{}, res, target, err
 			}
 			lastErr = err

@@ -3,9 +3,11 @@
 package hub_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"raftlab/server/internal/hub"
 	"raftlab/server/wire"
@@ -53,5 +55,52 @@ func TestMembershipChangesAreGuarded(t *testing.T) {
 	}
 	if n := f.submits.Load(); n != 0 {
 		t.Errorf("%d submits reached the leader", n)
+	}
+}
+
+func postChange(t testing.TB, s *server, cluster, body, timeout string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(s.srv.URL+"/api/clusters/"+cluster+"/members?timeout="+timeout, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The members endpoint's status codes with members in node processes (the change goes to the
+// leader over the wire): 409 for the last voter, 504 for a change the leader took but could
+// not commit, then 409 while that change is in flight; none of them changes the configuration
+// the server reports.
+func TestMembersStatusCodes(t *testing.T) {
+	s := newServer(t, hub.Config{}, map[string][]string{"demo": {"n1", "n2", "n3"}, "solo": {"s1"}})
+	startMembers(t, s, "solo", "s1")
+	waitFor(t, "a leader of solo", 10*time.Second, func() bool { return getInfo(t, s, "solo").Leader != "" })
+	if code, body := postChange(t, s, "solo", "remove s1", "5s"); code != http.StatusConflict || !strings.Contains(body, "s1 is the last voter") {
+		t.Errorf("removing the last voter = %d %s; want 409", code, body)
+	}
+
+	ms := startMembers(t, s, "demo", "n1", "n2", "n3")
+	var leader string
+	waitFor(t, "a leader that has committed in its term", 10*time.Second, func() bool {
+		leader = getInfo(t, s, "demo").Leader
+		code, _ := postCommand(t, s, "demo", "put x 1")
+		return leader != "" && code == http.StatusOK && getInfo(t, s, "demo").Leader == leader
+	})
+	for id, m := range ms {
+		if id != leader {
+			m.Close()
+		}
+	}
+	if code, body := postChange(t, s, "demo", "add n9", "1s"); code != http.StatusGatewayTimeout || !strings.Contains(body, "it may still be made") {
+		t.Fatalf("add n9 with the followers stopped = %d %s; want 504", code, body)
+	}
+	if code, body := postChange(t, s, "demo", "remove n2", "5s"); code != http.StatusConflict || !strings.Contains(body, "in flight") {
+		t.Errorf("a change while another is in flight = %d %s; want 409", code, body)
+	}
+	info := getInfo(t, s, "demo")
+	if strings.Join(info.Voters, ",") != "n1,n2,n3" || len(info.Learners) > 0 || info.ConfigIndex != 0 {
+		t.Errorf("configuration the server reports: voters %v learners %v at %d; want the initial one", info.Voters, info.Learners, info.ConfigIndex)
 	}
 }
