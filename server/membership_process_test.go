@@ -97,8 +97,8 @@ func TestMembershipProcesses(t *testing.T) {
 	// n4 asks to be added: a learner first, then a voter.
 	n4 := startProc(t, "n4", "node", "-cluster", "demo", "-id", "n4", "-join", "ws://"+base+"/ws", "-data", filepath.Join(dir, "n4"), "-add")
 	n4.waitOutput(t, regexp.MustCompile(`n4: not in cluster demo's configuration .*: asked the leader to add it`))
-	n4.waitOutput(t, regexp.MustCompile(`n4: configuration entry \d+: voters n1,n2,n3 learners n4 \(in use now`))
-	n4.waitOutput(t, regexp.MustCompile(`n4: configuration entry \d+: voters n1,n2,n3,n4 \(in use now`))
+	n4.waitOutput(t, regexp.MustCompile(`n4: configuration entry \d+: .*voters n1,n2,n3 learners n4\b.*\(in use now`))
+	n4.waitOutput(t, regexp.MustCompile(`n4: configuration entry \d+: .*voters n1,n2,n3,n4\b.*\(in use now`))
 	n4.waitOutput(t, regexp.MustCompile(`n4: now a voter of cluster demo \(voters n1,n2,n3,n4, set at index \d+\)`))
 	waitUntil(t, "n4 a voter in the API", func() bool {
 		c := configInfo(t, base)
