@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,11 @@ func (f *fakeLeader) Submit(_ context.Context, cmd []byte) (native.Result, error
 	f.cmds = append(f.cmds, string(cmd))
 	f.mu.Unlock()
 	return native.Result{Index: uint64(n), Term: 1, Value: []byte(`{"outcome":"applied","found":false}`)}, nil
+}
+
+// ProposeChange takes a membership change like a command: counted, answered at once.
+func (f *fakeLeader) ProposeChange(ctx context.Context, op raft.ChangeOp, id string) (native.Result, error) {
+	return f.Submit(ctx, []byte(fmt.Sprintf("change %v %s", op, id)))
 }
 
 func (f *fakeLeader) Status() native.Status {
@@ -117,6 +123,19 @@ func TestAPIRefusesWhatItMust(t *testing.T) {
 				t.Errorf("%s: Access-Control-Allow-Origin %q on a refusal to a foreign origin", tc.name, got)
 			}
 		})
+	}
+	// Membership changes are refused alike.
+	for _, tc := range []struct {
+		hdr    map[string]string
+		status int
+	}{
+		{map[string]string{"Origin": "http://evil.example"}, 403},
+		{nil, 401},
+		{map[string]string{"Authorization": "Bearer nope"}, 401},
+	} {
+		if status, _, body := request(t, "POST", s.srv.URL+"/api/clusters/demo/members", "remove n1", tc.hdr); status != tc.status {
+			t.Errorf("membership change with %v: %d %s; want %d", tc.hdr, status, body, tc.status)
+		}
 	}
 	// Nothing reached the node, and the log names no token.
 	if n := f.submits.Load(); n != 0 {
@@ -221,7 +240,7 @@ func TestHelloRefusesWhatItMust(t *testing.T) {
 		{"missing token, kind browser", "", "demo", wire.Envelope{Kind: wire.KindBrowser, Members: []string{"b1"}}, "needs its cluster token"},
 		{"wrong token", "", "demo", wire.Envelope{Kind: wire.KindNative, Members: []string{"b1"}, Token: "nope"}, "wrong cluster token"},
 		{"a page as a native host", own, "demo", wire.Envelope{Kind: wire.KindNative, Members: []string{"b1"}}, "needs its cluster token"},
-		{"a page joining as a new member", own, "demo", wire.Envelope{Kind: wire.KindBrowser, Members: []string{"b9"}}, "-allow-join"},
+		{"a page joining as a new member", own, "demo", wire.Envelope{Kind: wire.KindBrowser, Members: []string{"b9"}, Add: true}, "-allow-join"},
 		{"a page taking a native member", own, "other", wire.Envelope{Kind: wire.KindBrowser, Members: []string{"m1"}}, "runs as a native process"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -262,18 +281,21 @@ func TestHelloRefusesWhatItMust(t *testing.T) {
 	}
 }
 
-// With AllowJoin, a page naming a new member is not refused for want of permission (the
-// cluster's fixed member list still refuses it).
+// With AllowJoin, a page may ask to be added as a new member: it is welcomed, and the hub
+// asks the leader to add it.
 func TestHelloAllowJoin(t *testing.T) {
 	s, _ := guarded(t, hub.Config{AllowJoin: true})
 	own := strings.Replace(s.url, "ws://", "http://", 1)
 	own = own[:strings.LastIndex(own, "/ws")]
-	c := helloWith(t, s, own, &wire.Envelope{Kind: wire.KindBrowser, Members: []string{"b9"}})
-	c.expectError(wire.CodeMember, "b9 is not a member")
+	c := helloWith(t, s, own, &wire.Envelope{Kind: wire.KindBrowser, Members: []string{"b9"}, Add: true})
+	if e := c.next(); e == nil || e.Type != wire.TypeWelcome {
+		t.Fatalf("a page asking to join with AllowJoin: %+v; want a welcome", e)
+	}
 }
 
 // FuzzAPIRequest feeds raw HTTP requests to the API of a server with a token: none may panic,
-// and a command reaches the leader only from an allowed origin or with the token.
+// and a command or a membership change reaches the leader only from an allowed origin or with
+// the token.
 func FuzzAPIRequest(f *testing.F) {
 	for _, seed := range []string{
 		"POST /api/clusters/demo/commands HTTP/1.1\r\nHost: lab.test\r\nContent-Length: 7\r\n\r\nput x 1",
@@ -287,6 +309,10 @@ func FuzzAPIRequest(f *testing.F) {
 		"OPTIONS /api/clusters/demo/commands HTTP/1.1\r\nHost: lab.test\r\nOrigin: http://course.example\r\nAccess-Control-Request-Method: POST\r\n\r\n",
 		"DELETE /api/clusters/demo HTTP/1.1\r\nHost: lab.test\r\nOrigin: null\r\n\r\n",
 		"POST /api/clusters/demo/commands HTTP/1.1\r\nHost: lab.test\r\nOrigin: http://lab.test\r\nContent-Length: 14\r\n\r\nput \"a key\" \"\"",
+		"POST /api/clusters/demo/members HTTP/1.1\r\nHost: lab.test\r\nContent-Length: 6\r\n\r\nadd n4",
+		"POST /api/clusters/demo/members HTTP/1.1\r\nHost: lab.test\r\nOrigin: http://evil.example\r\nContent-Length: 9\r\n\r\nremove n1",
+		"POST /api/clusters/demo/members HTTP/1.1\r\nHost: lab.test\r\nAuthorization: Bearer " + testToken + "\r\nContent-Length: 6\r\n\r\nadd n4",
+		"POST /api/clusters/demo/members HTTP/1.1\r\nHost: lab.test\r\nOrigin: http://course.example\r\nContent-Length: 6\r\n\r\nadd n5",
 	} {
 		f.Add([]byte(seed))
 	}
