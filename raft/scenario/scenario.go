@@ -53,6 +53,8 @@ var (
 	file15 []byte
 	//go:embed scenarios/16-membership.json
 	file16 []byte
+	//go:embed scenarios/17-single-server-bug.json
+	file17 []byte
 )
 
 // files lists the shipped scenario files in order, by name.
@@ -65,7 +67,7 @@ var files = []struct {
 	{"07-persist-vote.json", file07}, {"08-unreliable.json", file08}, {"09-whole-cluster-crash.json", file09},
 	{"10-term-inflation.json", file10}, {"11-pre-vote.json", file11}, {"12-leadership-transfer.json", file12},
 	{"13-check-quorum.json", file13}, {"14-snapshot.json", file14},
-	{"15-election-restriction.json", file15}, {"16-membership.json", file16},
+	{"15-election-restriction.json", file15}, {"16-membership.json", file16}, {"17-single-server-bug.json", file17},
 }
 
 // The file format (format.go in raft/scenario/format, which the page's checker module

@@ -98,8 +98,8 @@ type removal struct {
 	index uint64
 }
 
-// stopRemoved stops the servers whose removal is committed: a node's committed configuration
-// at or after the removal's index leaves them out. (A removal whose entry a new leader
+// stopRemoved stops the servers whose removal is committed (a node's committed configuration
+// at or after the removal's index leaves them out) once they can hear of it from such a node. (A removal whose entry a new leader
 // overwrote is forgotten once a later configuration commits with the server in it.)
 func (c *Cluster) stopRemoved() {
 	for i := 0; i < len(c.removals); i++ {
@@ -111,6 +111,9 @@ func (c *Cluster) stopRemoved() {
 			conf, index := sn.node.Configuration()
 			if index < r.index || sn.node.Status().CommitIndex < index {
 				continue
+			}
+			if !conf.IsMember(r.id) && !c.Connected(r.id, sn.id) {
+				continue // cut off, it cannot hear of its removal yet: it runs on (§4.2.3)
 			}
 			c.removals = slices.Delete(c.removals, i, i+1)
 			i--
