@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// cardSampler runs in the page for ms of wall time and checks every node card at each animation
+// cardSampler runs in the page for at least ms of wall time (longer on a slow machine, see below) and checks every node card at each animation
 // frame: the summary line and data attributes against the log drawn beside them. It resolves to
 // JSON: the number of samples, how many times a card's last index changed, and what disagreed.
 const cardSampler = `new Promise((resolve) => {
@@ -39,7 +39,10 @@ const cardSampler = `new Promise((resolve) => {
     const status = document.getElementById("status").textContent;
     if (/(^|[^\d.])1 (elections|commands|messages|operations|entries)\b/.test(status) && out.bad.length < 20) out.bad.push("status line: " + status);
     out.samples++;
-    if (performance.now() < end) requestAnimationFrame(check); else resolve(JSON.stringify(out));
+    // Sample for at least the time given, and on until 20 samples and 20 changes were seen (a
+    // loaded machine draws few frames), within 20 s at most.
+    const enough = performance.now() >= end && out.samples >= 20 && out.changes >= 20;
+    if (!enough && performance.now() < end + 20000) requestAnimationFrame(check); else resolve(JSON.stringify(out));
   };
   requestAnimationFrame(check);
 })`
@@ -64,7 +67,7 @@ func TestBrowserCardsAgree(t *testing.T) {
 	t.Logf("%d samples, %d changes of a card's last index", got.Samples, got.Changes)
 	// The check must have seen the logs move, or agreement proves nothing.
 	if got.Samples < 20 || got.Changes < 20 {
-		t.Fatalf("%d samples and %d changes of a last index in 3 s; want at least 20 of each (did the client load run?)", got.Samples, got.Changes)
+		t.Fatalf("%d samples and %d changes of a last index in 23 s; want at least 20 of each (did the client load run?)", got.Samples, got.Changes)
 	}
 	for _, b := range got.Bad {
 		t.Errorf("card disagrees with itself: %s", b)
