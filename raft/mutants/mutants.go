@@ -253,8 +253,8 @@ var List = []Mutant{
 		Name: "prevote-ignores-leader",
 		Rule: "Pre-vote: refuse while hearing from a leader (a cut-off node must not depose it)",
 		Kind: Liveness, File: "raft/node.go",
-		Old: "if m.Term > n.term && upToDate && !hearsLeader {",
-		New: "if m.Term > n.term && upToDate && (!hearsLeader || true) {",
+		Old: "if m.Term > n.term && upToDate && !n.hearsLeader() {",
+		New: "if m.Term > n.term && upToDate {",
 	},
 
 	// ---- Check quorum (thesis §6.2) ----
