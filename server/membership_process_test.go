@@ -164,4 +164,15 @@ func TestMembershipProcesses(t *testing.T) {
 	if code := again.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(again.output(), "n4 is not a member of cluster") {
 		t.Errorf("a removed n4 without -add: exit %d:\n%s", code, again.output())
 	}
+
+	// The server restarted with the same flags: the configuration is in the logs, not in
+	// -members. The server stops n1 again, and n2 and n3 go on.
+	srv.stop(t)
+	srv, base = startServer(t, "127.0.0.1:0", "-cluster", "demo", "-members", "n1,n2,n3", "-native", "n1,n2,n3", "-data", dir)
+	srv.waitOutput(t, regexp.MustCompile(`member n1 was removed from cluster demo: stopped it`))
+	waitUntil(t, "voters n2,n3 after the restart", func() bool { return slices.Equal(configInfo(t, base).Voters, []string{"n2", "n3"}) })
+	mustCommand(t, base, "put v 6")
+	if out := mustCommand(t, base, "get y"); out["value"] != "3" {
+		t.Errorf("get y after the restart = %v; want 3", out)
+	}
 }

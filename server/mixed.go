@@ -153,6 +153,30 @@ type mixed struct {
 	options wire.Options
 	mu      sync.Mutex // guards natives, which a removal changes
 	natives []*localMember
+	// The watcher of the native members' configuration (see watchConfig).
+	quit    chan struct{}
+	watched sync.WaitGroup
+}
+
+// watchConfig lets the hub read the native members' status twice a second, so that it follows
+// the configuration in their logs even when nobody asks (a server restarted with -members
+// that its members' logs have moved past: a removed native member is stopped).
+func (m *mixed) watchConfig() {
+	m.quit = make(chan struct{})
+	m.watched.Add(1)
+	go func() {
+		defer m.watched.Done()
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.quit:
+				return
+			case <-t.C:
+				m.hub.Info(m.cluster)
+			}
+		}
+	}()
 }
 
 // nativesNow returns the native members running in the server.
@@ -278,6 +302,9 @@ func (f *clusterFlags) start(logf func(string, ...any), loopback bool) (*mixed, 
 			return nil, err
 		}
 	}
+	if len(natives) > 0 {
+		m.watchConfig()
+	}
 	return m, nil
 }
 
@@ -375,9 +402,18 @@ func (m *mixed) describe() string {
 
 // close closes every WebSocket connection, stops the native members and closes their files.
 func (m *mixed) close() error {
+	if m.quit != nil {
+		close(m.quit)
+		m.watched.Wait()
+		m.quit = nil
+	}
 	m.hub.Close()
 	var errs []error
-	for _, n := range m.nativesNow() {
+	m.mu.Lock()
+	natives := m.natives
+	m.natives = nil // a removal from now on finds nothing to stop
+	m.mu.Unlock()
+	for _, n := range natives {
 		m.hub.DetachLocal(m.cluster, n.id)
 		if err := n.node.Stop(); err != nil {
 			errs = append(errs, err)
