@@ -24,6 +24,7 @@ func TestBrowserJoinAndRemove(t *testing.T) {
 		return slices.Equal(configInfo(t, base).Voters, []string{"b1", "b2", "b3", "b4", "n1", "n2"})
 	})
 	j.waitFor("b4's page to tell the change", `(JSON.parse(raftlabWasm.mixedSnapshot()).events || []).some((e) => e.includes("b4: configuration entry") && e.includes("voters b1,b2,b3,b4,n1,n2"))`)
+	p.waitFor("the page's status line to show the configuration", `document.getElementById("status").textContent.endsWith("; voters b1,b2,b3,b4,n1,n2")`)
 	pageSubmit(p, "put x 2")
 
 	if code, body := change(t, base, "remove b4"); code != http.StatusOK {

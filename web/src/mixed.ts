@@ -21,12 +21,19 @@ interface ApiMember {
   last: number;
   /** Messages to the member that the server dropped, by reason (queue_full, unreachable, unreliable). */
   dropped?: Record<string, number>;
+  /** Its part in the configuration: a voter, a learner, or joining (asked to be added). */
+  voter?: boolean;
+  learner?: boolean;
+  joining?: boolean;
 }
 
 interface ApiCluster {
   name: string;
   leader?: string;
   term: number;
+  /** The latest committed configuration the server knows of. */
+  voters?: string[];
+  learners?: string[];
   members: ApiMember[];
 }
 
@@ -183,7 +190,8 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([why, n]) => `${n} ${why.replace("_", " ")}`)
         .join(", ");
-      for (const v of [m.id, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
+      const part = m.learner ? `${m.id} (learner)` : m.joining ? `${m.id} (joining)` : m.id;
+      for (const v of [part, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
         tr.append(el("td", v));
       }
       const actions = el("td");
@@ -215,7 +223,9 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     );
     if (s?.stopped) showError(`The server refused this page: ${s.stopped}`);
     const status = s?.connected ? `connected; hosting ${members}` : "connecting to the server…";
-    byId("status").textContent = c?.leader ? `${status}; leader ${c.leader} (term ${c.term})` : `${status}; no leader`;
+    let conf = c?.voters?.length ? `; voters ${c.voters.join(",")}` : "";
+    if (c?.learners?.length) conf += `, learners ${c.learners.join(",")}`;
+    byId("status").textContent = (c?.leader ? `${status}; leader ${c.leader} (term ${c.term})` : `${status}; no leader`) + conf;
     const events = byId("events");
     events.replaceChildren(...(s?.events ?? []).slice().reverse().map((t) => el("li", t)));
   };
