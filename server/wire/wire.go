@@ -14,6 +14,15 @@
 //	client → hub   {"v":2,"type":"result","cluster":"demo","req":7,"member":"b1","index":12,"term":3,"value":"..."}
 //	hub → client   {"v":2,"type":"error","code":"taken","error":"member b1 is already hosted by ..."}
 //
+// Membership changes: a hello with "add":true asks that its members, not yet in the cluster's
+// configuration, be added (server node -add); a submit with "change":"add n4" or "remove n1"
+// instead of a command asks the leader for a membership change, and its result carries the new
+// configuration in value once it is committed (failures: code refused, or retry while the
+// leader cannot take a change yet); a status may carry the configuration its member uses
+// ("config":"n1,n2,n3;n4", voters then learners, and "configIndex"), from which the hub
+// follows the cluster's committed configuration; a member removed from it gets an error frame
+// with code removed, and its host stops it.
+//
 // The hub answers a frame it cannot accept with an error frame, then closes the connection.
 // The messages a connection sends must come from members it hosts, and go to members of its
 // cluster. A submit asks the host of a member to submit a command to that member's node and to
