@@ -186,7 +186,7 @@ func (h *Hub) proposeChange(ctx context.Context, clusterName, member string, op 
 	case localHost:
 		ch, ok := x.node.(changer)
 		if !ok {
-			return native.Result{}, notTaken(fmt.Errorf("member %s cannot change the configuration", member))
+			return native.Result{}, notTaken(&refusedError{fmt.Errorf("member %s cannot change the configuration", member), false})
 		}
 		res, err := ch.ProposeChange(ctx, op, id)
 		var nl *raft.NotLeaderError
