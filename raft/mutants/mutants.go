@@ -111,6 +111,13 @@ var List = []Mutant{
 		New: "if idx > 0 {",
 	},
 	{
+		Name: "append-prev-term-wrong",
+		Rule: "AppendEntries arguments: prevLogTerm is the term of the entry at prevLogIndex (here: of the first entry sent; a follower can never hold that term there, so it only refuses)",
+		Kind: Liveness, File: "raft/node.go",
+		Old: "PrevLogIndex: next - 1, PrevLogTerm: n.log.term(next - 1)",
+		New: "PrevLogIndex: next - 1, PrevLogTerm: n.log.term(next)",
+	},
+	{
 		Name: "append-commit-on-reject",
 		Rule: "AppendEntries 5: commitIndex advances only over entries that passed the consistency check (here: also on a rejection, up to prevLogIndex)",
 		Kind: Safety, File: "raft/node.go",
@@ -166,6 +173,13 @@ var List = []Mutant{
 	},
 
 	// ---- Candidates (Figure 2, §5.2) ----
+	{
+		Name: "campaign-same-term",
+		Rule: "Candidates: on conversion to candidate, increment currentTerm and vote for self",
+		Kind: Safety, File: "raft/node.go",
+		Old: "n.setTermAndVote(n.term+1, n.id)",
+		New: "n.setTermAndVote(max(n.term, 1), n.id)",
+	},
 	{
 		Name: "vote-quorum-short",
 		Rule: "Candidates: become leader on votes from a majority (here: one vote short of it)",

@@ -35,7 +35,7 @@ type sweep struct {
 
 // The sweeps, strongest first. Their seed counts are the tests' defaults: a mutant killed here
 // is killed by a plain `go test ./raft/...`.
-var sweeps = []sweep{{"TestNemesis", 1000}, {"TestRandomized", 1000}}
+var sweeps = []sweep{{"TestNemesis", 3000}, {"TestRandomized", 1000}}
 
 // starts are the first seeds from which `-mutants=all` measures how many seeds a sweep needs.
 var starts = []uint64{1, 100_001, 200_001, 300_001, 400_001, 500_001, 600_001}

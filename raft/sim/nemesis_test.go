@@ -392,7 +392,7 @@ func (nm *nemesis) act() {
 // TestNemesis runs the nemesis over many seeds; like TestRandomized, safety after every event,
 // then liveness once the faults heal.
 func TestNemesis(t *testing.T) {
-	seeds := 1000
+	seeds := 3000
 	if runtime.GOOS == "js" {
 		seeds = 20
 	}

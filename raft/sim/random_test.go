@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	seedsFlag = flag.Int("seeds", 0, "randomized runs for TestRandomized and TestNemesis (default 1000 each natively, 60 and 20 under wasm)")
+	seedsFlag = flag.Int("seeds", 0, "randomized runs for TestRandomized and TestNemesis (default 1000 and 3000 natively, 60 and 20 under wasm)")
 	seedFlag  = flag.Uint64("seed", 0, "run TestRandomized or TestNemesis for this one seed")
 	fromFlag  = flag.Uint64("from", 1, "first seed of TestRandomized's and TestNemesis's sweep")
 	stopFlag  = flag.String("stop", "", `"any" or "safety": stop a sweep at its first failing seed (with "safety", the first that breaks a safety property) and report only it; the mutation harness's mode`)
