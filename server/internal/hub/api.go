@@ -282,14 +282,10 @@ func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, outcomeNotFound, fmt.Sprintf("no cluster %q", name))
 		return
 	}
-	timeout := defaultAPITimeout
-	if t := r.URL.Query().Get("timeout"); t != "" {
-		d, err := time.ParseDuration(t)
-		if err != nil || d <= 0 || d > maxAPITimeout {
-			fail(http.StatusBadRequest, outcomeMalformed, fmt.Sprintf("timeout %q: want a duration such as 2s, at most %v", t, maxAPITimeout))
-			return
-		}
-		timeout = d
+	timeout, err := requestTimeout(r)
+	if err != nil {
+		fail(http.StatusBadRequest, outcomeMalformed, err.Error())
+		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
 	if err != nil {
@@ -401,4 +397,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func apiError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// requestTimeout reads a request's ?timeout= (defaultAPITimeout when absent).
+func requestTimeout(r *http.Request) (time.Duration, error) {
+	t := r.URL.Query().Get("timeout")
+	if t == "" {
+		return defaultAPITimeout, nil
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil || d <= 0 || d > maxAPITimeout {
+		return 0, fmt.Errorf("timeout %q: want a duration such as 2s, at most %v", t, maxAPITimeout)
+	}
+	return d, nil
 }

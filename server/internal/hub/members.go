@@ -309,14 +309,10 @@ func (h *Hub) serveMembers(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, outcomeNotFound, fmt.Sprintf("no cluster %q", name))
 		return
 	}
-	timeout := defaultAPITimeout
-	if t := r.URL.Query().Get("timeout"); t != "" {
-		d, err := time.ParseDuration(t)
-		if err != nil || d <= 0 || d > maxAPITimeout {
-			fail(http.StatusBadRequest, outcomeMalformed, fmt.Sprintf("timeout %q: want a duration such as 2s, at most %v", t, maxAPITimeout))
-			return
-		}
-		timeout = d
+	timeout, err := requestTimeout(r)
+	if err != nil {
+		fail(http.StatusBadRequest, outcomeMalformed, err.Error())
+		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxChangeBody))
 	if err != nil {
