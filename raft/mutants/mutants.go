@@ -281,6 +281,28 @@ var List = []Mutant{
 		New: "\n",
 	},
 
+	// ---- Membership changes (§6, thesis chapter 4) ----
+	{
+		Name: "learner-vote-counted",
+		Rule: "Configuration: only the voters of the configuration in use elect a leader (here: every vote counts, a learner's or an outsider's too)",
+		Kind: Safety, File: "raft/node.go",
+		Old: "\t\tif n.conf.IsVoter(id) {\n\t\t\tk++",
+		New: "\t\tif id != \"\" {\n\t\t\tk++",
+	},
+	{
+		Name: "change-in-flight",
+		Rule: "Single-server changes: at most one configuration change in flight (here: a new change before the last one commits)",
+		Kind: Safety, File: "raft/membership.go",
+		Old: "\tif n.confIndex > n.commit {\n\t\treturn 0, fmt.Errorf(\"%w (%s at index %d)\", ErrChangeInFlight",
+		New: "\tif false {\n\t\treturn 0, fmt.Errorf(\"%w (%s at index %d)\", ErrChangeInFlight",
+	},
+	{
+		Name: "commit-counts-learners",
+		Rule: "Configuration: a commit rests on a majority of voters (here: learners' acknowledgements count too)",
+		Kind: Safety, File: "raft/node.go",
+		Old: "\t\tif len(n.conf.Learners) == 0 || n.conf.IsVoter(n.peers()[i]) {",
+		New: "\t\tif i >= 0 {",
+	},
 	// ---- Leadership transfer (thesis §3.10) ----
 	{
 		Name: "timeoutnow-takes-over",
