@@ -864,7 +864,7 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 	v := nodeView{ID: id, State: st.State.String(), Term: st.Term, Vote: st.VotedFor, Leader: st.Leader,
 		Commit: st.CommitIndex, Last: st.LastIndex, TimerLeft: -1, Error: l.nodeErr[id],
 		SnapIndex: st.SnapshotIndex, SnapTerm: st.SnapshotTerm, SnapSize: st.SnapshotSize,
-		Role: "outside", Config: configText(st.Config), ConfigCommitted: st.ConfigCommitted,
+		Role: "outside", ConfigCommitted: st.ConfigCommitted,
 	}
 	switch {
 	case st.Config.IsVoter(id):
@@ -876,8 +876,9 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))
 	}
 	if !detail {
-		return v
+		return v // the drawing needs the role every frame; the cards draw the rest from detail
 	}
+	v.Config = configText(st.Config)
 	v.Applied = slices.Clone(l.applied[id])
 	for _, p := range slices.SortedFunc(maps.Keys(st.Progress), byNumber) {
 		pr := st.Progress[p]

@@ -59,36 +59,29 @@ func (c *Counters) member(cluster, id string) *member {
 
 // Sent counts messages handed to the transport by their senders.
 func (c *Counters) Sent(cluster string, msgs []raft.Message) {
-	if c == nil || len(msgs) == 0 {
-		return
-	}
-	from := msgs[0].From
-	n := 0
-	for i := range msgs {
-		if msgs[i].From != from {
-			c.member(cluster, from).sent.Add(uint64(n))
-			from, n = msgs[i].From, 0
-		}
-		n++
-	}
-	c.member(cluster, from).sent.Add(uint64(n))
+	c.count(cluster, msgs, func(m *raft.Message) string { return m.From }, func(m *member) *atomic.Uint64 { return &m.sent })
 }
 
 // Delivered counts messages handed to their destination's node.
 func (c *Counters) Delivered(cluster string, msgs []raft.Message) {
+	c.count(cluster, msgs, func(m *raft.Message) string { return m.To }, func(m *member) *atomic.Uint64 { return &m.delivered })
+}
+
+// count adds msgs to the counter that field picks in the member id names, one add per run of
+// messages of the same member (a batch mostly has one sender, or one destination).
+func (c *Counters) count(cluster string, msgs []raft.Message, id func(*raft.Message) string, field func(*member) *atomic.Uint64) {
 	if c == nil || len(msgs) == 0 {
 		return
 	}
-	to := msgs[0].To
-	n := 0
+	who, n := id(&msgs[0]), 0
 	for i := range msgs {
-		if msgs[i].To != to {
-			c.member(cluster, to).delivered.Add(uint64(n))
-			to, n = msgs[i].To, 0
+		if w := id(&msgs[i]); w != who {
+			field(c.member(cluster, who)).Add(uint64(n))
+			who, n = w, 0
 		}
 		n++
 	}
-	c.member(cluster, to).delivered.Add(uint64(n))
+	field(c.member(cluster, who)).Add(uint64(n))
 }
 
 // Dropped counts messages lost for reason.
