@@ -38,12 +38,7 @@ func (c *Cluster) AddServer(id string) error {
 		if len(c.nodes) >= MaxIDs {
 			return fmt.Errorf("sim: at most %d servers", MaxIDs)
 		}
-		sn = &simNode{id: id, idx: len(c.nodes), storage: c.opts.Storage(id), check: &nodeCheck{hashes: []uint64{0}}}
-		sn.members = c.joinMembers(leader)
-		c.nodes = append(c.nodes, sn)
-		c.ids = append(c.ids, id)
-		slices.SortFunc(c.nodes, func(a, b *simNode) int { return compareIDs(a.id, b.id) })
-		slices.SortFunc(c.ids, compareIDs)
+		sn = c.newServer(id, c.joinMembers(leader))
 		if err := c.start(sn); err != nil {
 			return err
 		}
@@ -68,6 +63,17 @@ func (c *Cluster) AddServer(id string) error {
 		return fmt.Errorf("sim: %s refused to add %s: %w", leader, id, err)
 	}
 	return nil
+}
+
+// newServer adds server id, outside the first configuration, to the cluster's nodes; members
+// is the configuration it starts with (its storage may hold a newer one).
+func (c *Cluster) newServer(id string, members []string) *simNode {
+	sn := &simNode{id: id, idx: len(c.nodes), storage: c.opts.Storage(id), check: &nodeCheck{hashes: []uint64{0}}, members: members}
+	c.nodes = append(c.nodes, sn)
+	c.ids = append(c.ids, id)
+	slices.SortFunc(c.nodes, func(a, b *simNode) int { return compareIDs(a.id, b.id) })
+	slices.SortFunc(c.ids, compareIDs)
+	return sn
 }
 
 // joinMembers is the configuration a joining server starts with: the leader's voters.

@@ -227,12 +227,7 @@ func New(o Options) (*Cluster, error) {
 		if c.lookup(id) != nil || len(c.nodes) >= MaxIDs {
 			return nil, fmt.Errorf("sim: extra server %q: repeated, or more than %d servers", id, MaxIDs)
 		}
-		sn := &simNode{id: id, idx: len(c.nodes), storage: o.Storage(id), check: &nodeCheck{hashes: []uint64{0}}, members: c.initial}
-		c.nodes = append(c.nodes, sn)
-		c.ids = append(c.ids, id)
-		slices.SortFunc(c.nodes, func(a, b *simNode) int { return compareIDs(a.id, b.id) })
-		slices.SortFunc(c.ids, compareIDs)
-		if err := c.start(sn); err != nil {
+		if err := c.start(c.newServer(id, c.initial)); err != nil {
 			return nil, err
 		}
 	}
