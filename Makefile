@@ -41,7 +41,7 @@ $(TSC): web/package.json web/package-lock.json
 	@touch $@
 
 vet:
-	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt: files above need formatting" && exit 1)
+	@unformatted="$$(gofmt -l .)"; test -z "$$unformatted" || { echo "$$unformatted"; echo "gofmt: the files above need formatting (gofmt -w FILE)"; exit 1; }
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./...
 
