@@ -4,7 +4,7 @@ GOROOT := $(shell $(GO) env GOROOT)
 # go_js_wasm_exec (the Node runner for GOOS=js tests) lives here.
 WASMEXEC := $(GOROOT)/lib/wasm
 
-.PHONY: test test-race scenarios test-native test-wasm test-mutants mutants vet typecheck bench bench-page build run
+.PHONY: test test-race scenarios test-native test-wasm test-mutants mutants vet typecheck bench bench-native bench-compare bench-page build run
 
 # build first: the browser tests drive the page embedded in the server.
 test: vet typecheck build test-native test-race test-wasm scenarios test-mutants
@@ -57,8 +57,29 @@ test-race:
 test-wasm:
 	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 -timeout 12m ./raft/... ./wasm/...
 
+# A 3-member native cluster in one process over the real transport on loopback (server bench):
+# commits/s with 64 submitters, then p50/p99 of one submitter; in memory, then with bbolt.
+bench-native:
+	@echo "--- server bench: 3 native members on loopback, 64 submitters then one; memory, then bbolt"
+	$(GO) run ./server bench -members 3 -store memory -clients 64 -ops 20000
+	$(GO) run ./server bench -members 3 -store bbolt -clients 64 -ops 20000
+
+# server bench side by side with hashicorp/raft v1.8.0 (3 nodes over its TCP transport, an
+# FSM that only counts, in memory and with raft-boltdb), RUNS times each, alternating, with
+# the load average before each pair. The harness is its own module (server/bench/hashicorp),
+# so hashicorp/raft stays out of raftlab's; its first run downloads it from the module proxy.
+RUNS ?= 3
+bench-compare:
+	@cd server/bench/hashicorp && $(GO) build -o $(CURDIR)/.bench-hashicorp .
+	@$(GO) build -o $(CURDIR)/.bench-raftlab ./server
+	@for store in memory bbolt; do for i in $$(seq $(RUNS)); do \
+	  echo "--- $$store, run $$i, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	  printf 'raftlab   '; ./.bench-raftlab bench -members 3 -store $$store -clients 64 -ops 20000 || exit 1; \
+	  printf 'hashicorp '; ./.bench-hashicorp -store $$store -clients 64 -ops 20000 || exit 1; \
+	done; done; rm -f .bench-raftlab .bench-hashicorp
+
 # Performance figures: Go benchmarks, then the simulator's speed on 600 simulated seconds.
-bench:
+bench: bench-native
 	@echo "--- persisting one appended entry at log length 100 and 100,000 (2000 appends each)"
 	$(GO) test -run '^$$' -bench PersistAppend -benchtime 2000x ./raft/
 	$(GO) test -run '^$$' -bench . ./raft/sim/ ./raft/kv/...

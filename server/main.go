@@ -17,6 +17,8 @@ func main() {
 			os.Exit(runNode(args[1:], os.Stdout, os.Stderr))
 		case "scenario":
 			os.Exit(runScenario(args[1:], os.Stdout, os.Stderr))
+		case "bench":
+			os.Exit(runBench(args[1:], os.Stdout, os.Stderr))
 		case "export":
 			os.Exit(runExport(args[1:], os.Stdout, os.Stderr))
 		case "help", "-h", "-help", "--help":
@@ -33,6 +35,7 @@ func usage() {
   server sim [flags]    run a headless simulation and print a summary line
   server node [flags]   run one native member of a cluster as its own process (see server node -h)
   server scenario check FILE…  validate scenario files and play them headless (exit 0 ok, 1 failed, 2 invalid)
+  server bench [flags]  measure a 3-member native cluster on loopback: commits/s and latency (see server bench -h)
   server export -o DIR  write the lab as a static folder for any web host or offline use
 `)
 }
