@@ -25,22 +25,19 @@ import (
 	"raftlab/server/wire"
 )
 
-// serveNodeHTTP serves the node process's /metrics on addr until the returned function is
-// called.
-func serveNodeHTTP(addr string, m *member.Member, cluster, id string, stdout io.Writer) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
+// serveNodeHTTP serves the node process's /metrics and its member's scripting API on ln until
+// the returned function is called.
+func serveNodeHTTP(ln net.Listener, m *member.Member, cluster, id string, stdout io.Writer) func() {
 	reg := metrics.New(func() []metrics.Member {
 		return []metrics.Member{{Cluster: cluster, ID: id, Stats: m.Node().Stats, Writes: m.WriteTimes}}
 	}, m.Links())
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
+	mux.Handle("/api/", m.APIHandler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) // returns when srv is closed
-	fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics\n", id, ln.Addr())
-	return func() { srv.Close() }, nil
+	fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics and the API at http://%s/api/clusters/%s\n", id, ln.Addr(), ln.Addr(), cluster)
+	return func() { srv.Close() }
 }
 
 // runNode runs `server node` until SIGINT or SIGTERM. It returns the exit code: 2 for bad
@@ -52,7 +49,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "this member's id, one of the cluster's members (required)")
 	join := fs.String("join", "", "the server's WebSocket endpoint, e.g. ws://localhost:8080/ws (required)")
 	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
-	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format")
+	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format, and the server's scripting API (GET /api/clusters/NAME, POST /api/clusters/NAME/commands), forwarded to the leader")
 	token := fs.String("token", "", "the cluster token, if the server has one (it prints it at start); default $RAFTLAB_TOKEN")
 	add := fs.Bool("add", false, "ask to be added to the cluster: run a member that is not in its configuration yet; it joins as a learner, catches up and becomes a voter")
 	fs.Usage = func() {
@@ -118,7 +115,19 @@ flags:
 	if *add {
 		fmt.Fprintf(stdout, "raftlab: member %s asks to be added to cluster %s\n", *id, *cluster)
 	}
-	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, Logf: logger.Printf})
+	// Listen first: the hub learns the API's address from hello and tells the other members.
+	var ln net.Listener
+	var apiAddr string
+	if *httpAddr != "" {
+		l, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "server node: -http %s: %v\n", *httpAddr, err)
+			return 1
+		}
+		defer l.Close()
+		ln, apiAddr = l, l.Addr().String()
+	}
+	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, API: apiAddr, Logf: logger.Printf})
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0 // interrupted before the server answered
@@ -140,14 +149,8 @@ flags:
 		fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %s\n",
 			*id, strings.Join(m.Members(), ","), st.Term, entries(st.LastIndex))
 	}
-	if *httpAddr != "" {
-		stopHTTP, err := serveNodeHTTP(*httpAddr, m, *cluster, *id, stdout)
-		if err != nil {
-			fmt.Fprintf(stderr, "server node: -http %s: %v\n", *httpAddr, err)
-			m.Close()
-			return 1
-		}
-		defer stopHTTP()
+	if ln != nil {
+		defer serveNodeHTTP(ln, m, *cluster, *id, stdout)()
 	}
 	code := 0
 	select {

@@ -106,6 +106,10 @@ type Envelope struct {
 	// hello: the host asks that its member, not yet in the cluster's configuration, be added
 	// (server node -add, a page opened with join=ID). The hub then proposes the change.
 	Add bool `json:"add,omitempty"`
+	// hello: where the host serves the scripting API of its members (server node -http), as
+	// host:port; an unspecified host (":8081", "0.0.0.0:8081") means the address the host
+	// connects from. Native hosts only.
+	API string `json:"api,omitempty"`
 
 	// msgs: Raft messages, each From a member the sender hosts.
 	Msgs []raft.Message `json:"msgs,omitempty"`
@@ -201,6 +205,9 @@ type Presence struct {
 	Kind      string `json:"kind"`           // KindNative or KindBrowser: where it runs (or is meant to run)
 	Host      string `json:"host,omitempty"` // "server" for members inside the server process, else the connection's address
 	Reachable bool   `json:"reachable"`
+	// API is where the member's host serves the scripting API (server node -http), host:port;
+	// members forward commands to their leader's.
+	API string `json:"api,omitempty"`
 }
 
 // Error codes of error frames and failed results.
@@ -338,6 +345,14 @@ func (e *Envelope) Validate() error {
 		}
 		if len(e.Token) > MaxTokenLen {
 			return errorf(CodeBadFrame, "hello: token is %d bytes long; at most %d", len(e.Token), MaxTokenLen)
+		}
+		if e.API != "" {
+			if e.Kind != KindNative {
+				return errorf(CodeBadFrame, "hello: only native hosts serve an API")
+			}
+			if err := CheckAPIAddr(e.API); err != nil {
+				return errorf(CodeBadFrame, "hello: api: %v", err)
+			}
 		}
 		return checkIDs("hello", e.Members)
 	case TypeWelcome:
@@ -507,6 +522,11 @@ func checkPresence(ps []Presence) error {
 		if p.Kind != KindBrowser && p.Kind != KindNative {
 			return errorf(CodeBadFrame, "presence of %s: kind %q", p.ID, p.Kind)
 		}
+		if p.API != "" {
+			if err := CheckAPIAddr(p.API); err != nil {
+				return errorf(CodeBadFrame, "presence of %s: api: %v", p.ID, err)
+			}
+		}
 	}
 	return nil
 }
@@ -604,4 +624,43 @@ func KVValue(o kv.Outcome) []byte {
 	}
 	b, _ := json.Marshal(a)
 	return b
+}
+
+// MaxAPIAddrLen caps an API address (hello's and presence's api).
+const MaxAPIAddrLen = 128
+
+// CheckAPIAddr checks an API address: host:port, with a numeric port and a host of letters,
+// digits, '.', '-', ':' (IPv6 in brackets) or none.
+func CheckAPIAddr(a string) error {
+	if len(a) > MaxAPIAddrLen {
+		return fmt.Errorf("%d bytes long; at most %d", len(a), MaxAPIAddrLen)
+	}
+	// Not net.SplitHostPort: the page imports this package, and net would weigh on its module.
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return fmt.Errorf("%q: want host:port", a)
+	}
+	host, port := a[:i], a[i+1:]
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	} else if strings.Contains(host, ":") {
+		return fmt.Errorf("%q: want host:port, an IPv6 host in brackets", a)
+	}
+	n := 0
+	for _, r := range port {
+		if r < '0' || r > '9' || n > 65535 {
+			n = -1
+			break
+		}
+		n = n*10 + int(r-'0')
+	}
+	if n < 1 || n > 65535 {
+		return fmt.Errorf("%q: want a port from 1 to 65535", a)
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':') {
+			return fmt.Errorf("%q: unexpected %q in the host", a, r)
+		}
+	}
+	return nil
 }

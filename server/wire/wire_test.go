@@ -241,3 +241,16 @@ func TestOptionsApply(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAPIAddr(t *testing.T) {
+	for _, a := range []string{"127.0.0.1:8081", "localhost:1", ":8081", "[::1]:65535", "node-2.example.org:80"} {
+		if err := CheckAPIAddr(a); err != nil {
+			t.Errorf("%q: %v", a, err)
+		}
+	}
+	for _, a := range []string{"", "localhost", "localhost:0", "localhost:65536", "localhost:http", "::1:80", "a b:80", "a/b:80", "x:1" + strings.Repeat("0", 200)} {
+		if err := CheckAPIAddr(a); err == nil {
+			t.Errorf("%q: no error", a)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -282,31 +283,12 @@ func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, outcomeNotFound, fmt.Sprintf("no cluster %q", name))
 		return
 	}
-	timeout, err := requestTimeout(r)
-	if err != nil {
-		fail(http.StatusBadRequest, outcomeMalformed, err.Error())
+	req, timeout, aerr := ReadCommand(w, r)
+	if aerr != nil {
+		fail(aerr.Status, aerr.Outcome, aerr.Msg)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
-	if err != nil {
-		fail(http.StatusRequestEntityTooLarge, outcomeTooLarge, fmt.Sprintf("command over %d bytes", maxCommandBody))
-		return
-	}
-	text := strings.TrimSpace(string(body))
-	cmd, err := kv.ParseCommand(text)
-	if err != nil {
-		fail(http.StatusBadRequest, outcomeMalformed, "malformed command: "+err.Error())
-		return
-	}
-	// Each request is its own client session, so that a retry after a leader change is
-	// applied once.
-	var id [8]byte
-	rand.Read(id[:])
-	req := kv.Request{ClientID: "api-" + hex.EncodeToString(id[:]), Seq: 1, Command: cmd}
-	if err := req.Validate(); err != nil {
-		fail(http.StatusBadRequest, outcomeMalformed, "malformed command: "+err.Error())
-		return
-	}
+	cmd := req.Command
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	res, member, err := h.submitToLeader(ctx, name, members, req.Encode())
@@ -325,6 +307,56 @@ func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
 	h.api.requests.WithLabelValues("commands", outcomeOK).Inc()
 	h.api.commit.Observe(time.Since(began).Seconds())
 	writeJSON(w, http.StatusOK, out)
+}
+
+// APIError is a request the scripting API refuses before it reaches a cluster: its HTTP
+// status, the outcome label of raftlab_api_requests_total, and the sentence to answer.
+type APIError struct {
+	Status  int
+	Outcome string
+	Msg     string
+}
+
+// ReadCommand reads a POST /api/clusters/{name}/commands request: ?timeout= (default 5 s),
+// the command in the body, and the client session it belongs to. A script that gives
+// ?client=ID&seq=N (N from 1, the next one only after the last was answered) can retry a
+// request that timed out with the same pair: however many attempts reach the log, the
+// command is applied once, and a retry of an applied one answers "duplicate". Without them
+// the request is a session of its own, retried across leader changes only within itself.
+func ReadCommand(w http.ResponseWriter, r *http.Request) (kv.Request, time.Duration, *APIError) {
+	timeout, err := requestTimeout(r)
+	if err != nil {
+		return kv.Request{}, 0, &APIError{http.StatusBadRequest, outcomeMalformed, err.Error()}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBody))
+	if err != nil {
+		return kv.Request{}, 0, &APIError{http.StatusRequestEntityTooLarge, outcomeTooLarge, fmt.Sprintf("command over %d bytes", maxCommandBody)}
+	}
+	cmd, err := kv.ParseCommand(strings.TrimSpace(string(body)))
+	if err != nil {
+		return kv.Request{}, 0, &APIError{http.StatusBadRequest, outcomeMalformed, "malformed command: " + err.Error()}
+	}
+	req := kv.Request{Command: cmd}
+	q := r.URL.Query()
+	client, seq := q.Get("client"), q.Get("seq")
+	switch {
+	case client == "" && seq == "":
+		var id [8]byte
+		rand.Read(id[:])
+		req.ClientID, req.Seq = "api-"+hex.EncodeToString(id[:]), 1
+	case client == "" || seq == "":
+		return kv.Request{}, 0, &APIError{http.StatusBadRequest, outcomeMalformed, "?client= and ?seq= go together: a client id and its request's sequence number, from 1"}
+	default:
+		n, err := strconv.ParseUint(seq, 10, 64)
+		if err != nil || n == 0 {
+			return kv.Request{}, 0, &APIError{http.StatusBadRequest, outcomeMalformed, fmt.Sprintf("seq %q: want a sequence number from 1", seq)}
+		}
+		req.ClientID, req.Seq = client, n
+	}
+	if err := req.Validate(); err != nil {
+		return kv.Request{}, 0, &APIError{http.StatusBadRequest, outcomeMalformed, "malformed command: " + err.Error()}
+	}
+	return req, timeout, nil
 }
 
 // errNotAppended: the command certainly is in no log (503).
@@ -411,3 +443,9 @@ func requestTimeout(r *http.Request) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// WriteJSON writes v as the API's indented JSON answer, with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// WriteError writes the API's error answer, {"error": msg}, with status.
+func WriteError(w http.ResponseWriter, status int, msg string) { apiError(w, status, msg) }

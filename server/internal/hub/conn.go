@@ -7,6 +7,7 @@ package hub
 import (
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -355,9 +356,13 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		}
 	}
 	c.cluster, c.members, c.kind = cl, slices.Clone(e.Members), e.Kind
+	api := apiAddr(e.API, c.addr)
 	for _, m := range e.Members {
 		cl.hosts[m] = c
 		cl.kinds[m] = e.Kind
+		if api != "" {
+			cl.apis[m] = api // kept after the host leaves: its members forward to the last known
+		}
 		delete(cl.status, m)
 	}
 	for _, m := range joining {
@@ -414,4 +419,21 @@ func (h *Hub) unregister(c *conn) {
 		h.cfg.Logf("hub: %s left cluster %s (the %s connection from %s closed)", strings.Join(c.members, ","), cl.name, c.kind, c.addr)
 		h.broadcastPresence(cl)
 	}
+}
+
+// apiAddr is where a host that said api in hello serves it: an unspecified host (":8081",
+// "0.0.0.0:8081", "[::]:8081") becomes the host the connection comes from.
+func apiAddr(api, remote string) string {
+	host, port, err := net.SplitHostPort(api)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		rh, _, err := net.SplitHostPort(remote)
+		if err != nil {
+			return ""
+		}
+		host = rh
+	}
+	return net.JoinHostPort(host, port)
 }

@@ -125,6 +125,7 @@ type cluster struct {
 	joining map[string]bool
 	hosts   map[string]host
 	kinds   map[string]string // where each member runs, or ran last (browser until seen)
+	apis    map[string]string // where each member's host serves its API, as it said last (server node -http)
 	options wire.Options      // sent in every welcome
 	status  map[string]remoteStatus
 }
@@ -216,7 +217,7 @@ func (h *Hub) AddCluster(name string, members []string) error {
 		return fmt.Errorf("cluster %q already exists", name)
 	}
 	c := &cluster{name: name, members: slices.Clone(members), hosts: map[string]host{},
-		kinds: map[string]string{}, status: map[string]remoteStatus{},
+		kinds: map[string]string{}, apis: map[string]string{}, status: map[string]remoteStatus{},
 		conf:  raft.Configuration{Voters: slices.Sorted(slices.Values(members))},
 		extra: map[string]bool{}, joining: map[string]bool{}}
 	for _, m := range members {
@@ -340,7 +341,7 @@ func (h *Hub) queueMsgs(cn *conn, cluster string, b []byte, msgs []raft.Message)
 func (c *cluster) presenceLocked() []wire.Presence {
 	ps := make([]wire.Presence, 0, len(c.members)+len(c.joining))
 	for _, m := range append(slices.Clone(c.members), slices.Sorted(maps.Keys(c.joining))...) {
-		p := wire.Presence{ID: m, Kind: c.kinds[m]}
+		p := wire.Presence{ID: m, Kind: c.kinds[m], API: c.apis[m]}
 		if hst, ok := c.hosts[m]; ok {
 			p.Reachable = true
 			switch x := hst.(type) {

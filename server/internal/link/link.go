@@ -43,6 +43,9 @@ type Config struct {
 	// Add asks the hub, in hello, to add the members to the cluster's configuration if they
 	// are not in it yet (server node -add).
 	Add bool
+	// API is where the host serves its members' scripting API (server node -http), said in
+	// hello so that the hub tells the other members.
+	API string
 
 	// OnWelcome is called with every welcome (after each connect), before any other frame of
 	// that connection. An error stops the link for good with that error.
@@ -260,7 +263,7 @@ func (l *Link) session() (welcomed bool, err error) {
 	})
 	defer stopWatch()
 
-	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add})
+	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add, API: l.cfg.API})
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
 		return false, fmt.Errorf("hello: %v", err)

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"raftlab/raft"
@@ -51,6 +52,9 @@ type Config struct {
 	// (server node -add): it starts outside the cluster, is added as a learner, catches up and
 	// is made a voter by the leader.
 	Add bool
+	// API is where this member's scripting API is served (server node -http), host:port; the
+	// hub tells the other members, which forward commands to it while it leads.
+	API string
 }
 
 // RemovedError is why a member stopped when it was removed from the cluster's configuration.
@@ -65,8 +69,12 @@ type Member struct {
 
 	mu      sync.Mutex
 	members []string
+	apis    map[string]string // where each member serves its API, as the hub said last
 	store   raft.Storage
 	node    *native.Node
+
+	// cut drops every Raft message to and from this member (tests: a partition).
+	cut atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -101,9 +109,11 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	var startErr error
 	m.link = link.Start(link.Config{
 		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Token: cfg.Token, Add: cfg.Add, Logf: cfg.Logf,
+		API: cfg.API,
 		OnWelcome: func(e *wire.Envelope) error {
 			m.mu.Lock()
 			defer m.mu.Unlock()
+			m.notePresenceLocked(e.Presence)
 			if m.node != nil || startErr != nil {
 				// The configuration lives in the log; the welcome's list is the hub's view.
 				cfg.Logf("%s: rejoined cluster %s through %s (the hub's members: %s)", cfg.ID, cfg.Cluster, cfg.URL, strings.Join(e.Members, ","))
@@ -116,6 +126,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		OnMsgs: func(msgs []raft.Message) {
 			n := m.nodeNow()
 			switch {
+			case m.cut.Load():
+				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.Unreachable)
 			case n == nil:
 				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.Unreachable)
 			case n.Deliver(msgs):
@@ -125,6 +137,11 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			}
 		},
 		OnSubmit: m.onSubmit,
+		OnPresence: func(e *wire.Envelope) {
+			m.mu.Lock()
+			m.notePresenceLocked(e.Presence)
+			m.mu.Unlock()
+		},
 	})
 	select {
 	case <-welcomed:
@@ -221,6 +238,10 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) {
 // send sends one frame per destination, which the hub forwards without re-encoding.
 func (m *Member) send(msgs []raft.Message) {
 	m.cfg.Links.Sent(m.cfg.Cluster, msgs)
+	if m.cut.Load() {
+		m.cfg.Links.Dropped(m.cfg.Cluster, msgs, linkstats.Unreachable)
+		return
+	}
 	for len(msgs) > 0 {
 		to := msgs[0].To
 		var same, rest []raft.Message
@@ -240,6 +261,27 @@ func (m *Member) send(msgs []raft.Message) {
 		}
 		msgs = rest
 	}
+}
+
+// notePresenceLocked keeps the API addresses the hub reports; an address stays known when
+// the hub no longer reports it (its host left, the hub is gone), until another replaces it.
+func (m *Member) notePresenceLocked(ps []wire.Presence) {
+	for _, p := range ps {
+		if p.API != "" && p.Kind == wire.KindNative {
+			if m.apis == nil {
+				m.apis = map[string]string{}
+			}
+			m.apis[p.ID] = p.API
+		}
+	}
+}
+
+// APIAddr returns where member id serves its scripting API, as the hub said last ("" if
+// unknown).
+func (m *Member) APIAddr(id string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.apis[id]
 }
 
 func (m *Member) nodeNow() *native.Node {

@@ -1,0 +1,235 @@
+//go:build !js
+
+// The member's own scripting API (server node -http): the server's GET /api/clusters/{name}
+// and POST /api/clusters/{name}/commands, answered by this member, so that a script can use
+// the cluster while the server is down.
+package member
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/raft/kv"
+	"raftlab/server/internal/hub"
+	"raftlab/server/native"
+	"raftlab/server/wire"
+)
+
+// forwardedHeader marks a command one member forwarded to another, which answers it itself
+// or refuses it (503), and never forwards it again.
+const forwardedHeader = "X-Raftlab-Forwarded-By"
+
+// APIHandler serves GET /api/clusters/{name} (this member's view of the cluster) and POST
+// /api/clusters/{name}/commands. A command is submitted to this member's node when it leads,
+// and otherwise forwarded to the API of the leader it knows of (the hub tells every member
+// where the others serve theirs; the addresses are kept when the hub goes away). The answers
+// are the server's: 200 committed and applied; 503 certainly in no log, so never applied;
+// 504 not known to be committed in time: the command may still be applied later, once.
+// Commands need no Origin header (the API is for scripts, not pages) and, when the member
+// has a cluster token, Authorization: Bearer TOKEN.
+func (m *Member) APIHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("name") != m.cfg.Cluster {
+			hub.WriteError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q here: this member is in cluster %q", r.PathValue("name"), m.cfg.Cluster))
+			return
+		}
+		hub.WriteJSON(w, http.StatusOK, m.info())
+	})
+	mux.HandleFunc("POST /api/clusters/{name}/commands", m.serveCommand)
+	return mux
+}
+
+// info is this member's view: its own state in full; for the others, what its configuration
+// says and where they serve their API.
+func (m *Member) info() hub.ClusterInfo {
+	n := m.Node()
+	s := n.Status()
+	info := hub.ClusterInfo{Name: m.cfg.Cluster, Term: s.Term, Voters: s.Config.Voters, Learners: s.Config.Learners, ConfigIndex: s.ConfigIndex}
+	if info.Voters == nil {
+		info.Voters = []string{}
+	}
+	if s.Leader != "" {
+		info.Leader = s.Leader
+	}
+	ids := s.Config.Members()
+	if !s.Config.IsMember(m.cfg.ID) {
+		ids = append(ids, m.cfg.ID)
+	}
+	for _, id := range ids {
+		mi := hub.MemberInfo{ID: id, Kind: wire.KindNative, Voter: s.Config.IsVoter(id), Learner: s.Config.IsLearner(id), Host: m.APIAddr(id)}
+		if id == m.cfg.ID {
+			mi.Host, mi.Reachable = "self", true
+			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State.String(), s.Term, s.Leader, s.CommitIndex, s.Applied, s.LastIndex
+		} else if p, ok := s.Progress[id]; ok {
+			mi.Last = p.Match // the leader's view: replicated up to here
+		}
+		info.Members = append(info.Members, mi)
+	}
+	return info
+}
+
+func (m *Member) serveCommand(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("name") != m.cfg.Cluster {
+		hub.WriteError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q here: this member is in cluster %q", r.PathValue("name"), m.cfg.Cluster))
+		return
+	}
+	if r.Header.Get("Origin") != "" {
+		hub.WriteError(w, http.StatusForbidden, "a member's API takes commands from scripts, not from pages (the request has an Origin header); pages use the server's")
+		return
+	}
+	if m.cfg.Token != "" {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(m.cfg.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="raftlab"`)
+			hub.WriteError(w, http.StatusUnauthorized, "this member needs the cluster token: send Authorization: Bearer TOKEN (the server prints the token at start)")
+			return
+		}
+	}
+	req, timeout, aerr := hub.ReadCommand(w, r)
+	if aerr != nil {
+		hub.WriteError(w, aerr.Status, aerr.Msg)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	status, body := m.command(ctx, req, r.Header.Get(forwardedHeader) != "")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// command submits req, or forwards it to the leader, until it is answered or ctx ends. Every
+// attempt carries the same client session, so however many reach a log it is applied once.
+// It returns the HTTP status and the JSON body to answer.
+func (m *Member) command(ctx context.Context, req kv.Request, forwarded bool) (int, []byte) {
+	cmd := req.Encode()
+	var lastErr error
+	mayHaveApplied := false
+	for ctx.Err() == nil {
+		n := m.Node()
+		s := n.Status()
+		switch {
+		case s.State == raft.Leader:
+			res, err := n.Submit(ctx, cmd)
+			if err == nil {
+				out := hub.CommandResult{Command: req.Command.String(), Member: m.cfg.ID, Index: res.Index, Term: res.Term}
+				if err := json.Unmarshal(res.Value, &out.KVAnswer); err != nil {
+					out.KVAnswer = wire.KVAnswer{Outcome: "applied"}
+				}
+				return http.StatusOK, jsonBody(out)
+			}
+			lastErr = fmt.Errorf("%s: %w", m.cfg.ID, err)
+			if !notAppended(err) {
+				mayHaveApplied = true
+			}
+		case forwarded:
+			// One hop only: the member that forwarded it retries, with the leader it knows.
+			msg := fmt.Sprintf("%s does not lead (term %d); leader: %q", m.cfg.ID, s.Term, s.Leader)
+			return http.StatusServiceUnavailable, jsonBody(map[string]string{"error": msg, "leader": s.Leader})
+		case s.Leader == "":
+			lastErr = fmt.Errorf("%s knows of no leader in term %d", m.cfg.ID, s.Term)
+		case m.APIAddr(s.Leader) == "":
+			lastErr = fmt.Errorf("the leader, %s, has no API address known to %s (it runs without -http, or the hub never said)", s.Leader, m.cfg.ID)
+		default:
+			status, body, sent, err := m.forward(ctx, m.APIAddr(s.Leader), req)
+			switch {
+			case err == nil && status == http.StatusOK:
+				return status, body
+			case err == nil && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
+				return status, body // the request itself is refused (400, 401, 404, 413)
+			case err == nil:
+				lastErr = fmt.Errorf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))
+				if status == http.StatusGatewayTimeout {
+					mayHaveApplied = true
+				}
+			default:
+				lastErr = fmt.Errorf("forwarding to %s at %s: %v", s.Leader, m.APIAddr(s.Leader), err)
+				if sent {
+					mayHaveApplied = true
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !mayHaveApplied {
+		return http.StatusServiceUnavailable, jsonBody(map[string]string{"error": fmt.Sprintf("not appended: no leader took the command before the timeout, so it was not applied and never will be (last: %v)", lastErr)})
+	}
+	return http.StatusGatewayTimeout, jsonBody(map[string]string{"error": fmt.Sprintf("timeout: the command was not known to be committed in time; it may still be applied, once (last: %v)", lastErr)})
+}
+
+// notAppended reports whether a Submit error proves the command is in no log: the node did
+// not lead, or did not take it.
+func notAppended(err error) bool {
+	var nl *raft.NotLeaderError
+	var refused *native.RefusedError
+	return errors.As(err, &nl) || errors.As(err, &refused) || errors.Is(err, native.ErrNotSubmitted) ||
+		errors.Is(err, raft.ErrTransferring) || errors.Is(err, raft.ErrNoCommitInTerm)
+}
+
+// apiClient forwards commands; each request is bounded by its context.
+var apiClient = &http.Client{}
+
+// forward posts req to the API at addr, with the time left in ctx. sent says whether the
+// request may have reached the other member (so the command may be in its log).
+func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (status int, body []byte, sent bool, err error) {
+	q := url.Values{"client": {req.ClientID}, "seq": {strconv.FormatUint(req.Seq, 10)}}
+	if d, ok := ctx.Deadline(); ok {
+		left := time.Until(d)
+		if left < time.Millisecond {
+			return 0, nil, false, context.DeadlineExceeded
+		}
+		q.Set("timeout", left.Round(time.Millisecond).String())
+	}
+	u := "http://" + addr + "/api/clusters/" + url.PathEscape(m.cfg.Cluster) + "/commands?" + q.Encode()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader([]byte(req.Command.String())))
+	if err != nil {
+		return 0, nil, false, err
+	}
+	hr.Header.Set(forwardedHeader, m.cfg.ID)
+	if m.cfg.Token != "" {
+		hr.Header.Set("Authorization", "Bearer "+m.cfg.Token)
+	}
+	resp, err := apiClient.Do(hr)
+	if err != nil {
+		return 0, nil, true, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, nil, true, err
+	}
+	return resp.StatusCode, body, true, nil
+}
+
+func jsonBody(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+	return b.Bytes()
+}
+
+// apiMessage is the error sentence of an API answer's body.
+func apiMessage(body []byte) string {
+	var e struct{ Error string }
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	return strings.TrimSpace(string(body))
+}

@@ -1,0 +1,223 @@
+//go:build !js
+
+package member
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"raftlab/raft"
+	"raftlab/server/internal/hub"
+)
+
+// apiCluster starts a hub and three members, each serving its API on loopback, with election
+// timeouts long enough (2–4 s) that a partition of a second elects nobody else.
+func apiCluster(t *testing.T) (ms []*Member, apis map[string]string) {
+	t.Helper()
+	h := hub.New(hub.Config{Logf: t.Logf})
+	ids := []string{"n1", "n2", "n3"}
+	if err := h.AddCluster("api", ids); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		for _, m := range ms {
+			m.Close()
+		}
+		h.Close()
+		srv.Close()
+	})
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	apis = map[string]string{}
+	for _, id := range ids {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := Config{URL: url, Cluster: "api", ID: id, Logf: t.Logf, API: ln.Addr().String()}
+		cfg.Raft.ElectionTimeoutMin, cfg.Raft.ElectionTimeoutMax = 2*time.Second, 4*time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := Start(ctx, cfg)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+		hs := &http.Server{Handler: m.APIHandler()}
+		go hs.Serve(ln)
+		t.Cleanup(func() { hs.Close() })
+		apis[id] = ln.Addr().String()
+	}
+	// Every member learns where the others serve their API (presence frames).
+	deadline := time.Now().Add(10 * time.Second)
+	for _, m := range ms {
+		for _, id := range ids {
+			for m.APIAddr(id) != apis[id] {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s does not know %s's API address (%q)", m.cfg.ID, id, m.APIAddr(id))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	return ms, apis
+}
+
+func apiLeader(t *testing.T, ms []*Member) *Member {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range ms {
+			if m.Node().Status().State == raft.Leader {
+				return m
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no leader within 15s")
+	return nil
+}
+
+type apiAnswer struct {
+	Error   string `json:"error"`
+	Member  string `json:"member"`
+	Outcome string `json:"outcome"`
+	Value   string `json:"value"`
+	Index   uint64 `json:"index"`
+}
+
+func post(t *testing.T, addr, query, cmd string) (int, apiAnswer) {
+	t.Helper()
+	resp, err := http.Post("http://"+addr+"/api/clusters/api/commands"+query, "text/plain", strings.NewReader(cmd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var a apiAnswer
+	if err := json.Unmarshal(b, &a); err != nil {
+		t.Fatalf("POST %s %q: %d %s: %v", query, cmd, resp.StatusCode, b, err)
+	}
+	return resp.StatusCode, a
+}
+
+// TestNodeAPI: a follower's API forwards a command to the leader's; GET reports the member's
+// view; bad requests are refused with the server's answers.
+func TestNodeAPI(t *testing.T) {
+	ms, apis := apiCluster(t)
+	l := apiLeader(t, ms)
+	var f *Member
+	for _, m := range ms {
+		if m != l {
+			f = m
+			break
+		}
+	}
+	code, a := post(t, apis[f.cfg.ID], "", "put x 1")
+	if code != http.StatusOK || a.Member != l.cfg.ID || a.Outcome != "applied" {
+		t.Fatalf("put through follower %s: %d %+v; want 200, applied by the leader %s", f.cfg.ID, code, a, l.cfg.ID)
+	}
+	code, a = post(t, apis[f.cfg.ID], "", "get x")
+	if code != http.StatusOK || a.Value != "1" {
+		t.Fatalf("get x: %d %+v", code, a)
+	}
+
+	resp, err := http.Get("http://" + apis[f.cfg.ID] + "/api/clusters/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info hub.ClusterInfo
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	if info.Leader != l.cfg.ID || len(info.Members) != 3 || len(info.Voters) != 3 {
+		t.Errorf("GET on %s: %+v; want leader %s and three voters", f.cfg.ID, info, l.cfg.ID)
+	}
+
+	// A command forwarded to a member that does not lead is refused, not forwarded again.
+	req, _ := http.NewRequest(http.MethodPost, "http://"+apis[f.cfg.ID]+"/api/clusters/api/commands", strings.NewReader("put y 1"))
+	req.Header.Set(forwardedHeader, "n9")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("forwarded command on follower: %d; want 503", resp.StatusCode)
+	}
+
+	for _, c := range []struct {
+		path, query, body string
+		want              int
+	}{
+		{"/api/clusters/other/commands", "", "put x 1", http.StatusNotFound},
+		{"/api/clusters/api/commands", "", "put", http.StatusBadRequest},
+		{"/api/clusters/api/commands", "?client=c1", "put x 1", http.StatusBadRequest},
+		{"/api/clusters/api/commands", "?client=c1&seq=0", "put x 1", http.StatusBadRequest},
+		{"/api/clusters/api/commands", "?client=no%20spaces&seq=1", "put x 1", http.StatusBadRequest},
+		{"/api/clusters/api/commands", "?timeout=forever", "put x 1", http.StatusBadRequest},
+	} {
+		resp, err := http.Post("http://"+apis[f.cfg.ID]+c.path+c.query, "text/plain", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("POST %s%s %q: %d; want %d", c.path, c.query, c.body, resp.StatusCode, c.want)
+		}
+	}
+}
+
+// TestNodeAPI504AppliesOnce tests what the README says of a 504: "not known to be committed
+// in time: the command may still be applied later, exactly once". A partitioned leader takes
+// a command with a client id and sequence number, cannot commit it in time and answers 504;
+// the partition heals, and the command applies once; a retry with the same pair is answered
+// "duplicate" and applies nothing.
+func TestNodeAPI504AppliesOnce(t *testing.T) {
+	ms, apis := apiCluster(t)
+	l := apiLeader(t, ms)
+	if code, a := post(t, apis[l.cfg.ID], "", "put k a"); code != http.StatusOK {
+		t.Fatalf("put k a: %d %+v", code, a)
+	}
+	l.cut.Store(true)
+	code, a := post(t, apis[l.cfg.ID], "?client=script&seq=1&timeout=300ms", "append k b")
+	if code != http.StatusGatewayTimeout {
+		t.Fatalf("append on the partitioned leader: %d %+v; want 504", code, a)
+	}
+	l.cut.Store(false)
+	// The entry in the leader's log commits once the partition heals (nobody else was
+	// elected: the election timeout is longer than the partition).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, a = post(t, apis[l.cfg.ID], "", "get k")
+		if code == http.StatusOK && a.Value == "ab" {
+			break
+		}
+		if code == http.StatusOK && a.Value != "a" || time.Now().After(deadline) {
+			t.Fatalf("get k after the partition healed: %d %+v; want ab", code, a)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The retry with the same client and sequence number, through a follower this time.
+	var f *Member
+	for _, m := range ms {
+		if m != l {
+			f = m
+		}
+	}
+	code, a = post(t, apis[f.cfg.ID], "?client=script&seq=1", "append k b")
+	if code != http.StatusOK || a.Outcome != "duplicate" {
+		t.Fatalf("retry: %d %+v; want 200 duplicate", code, a)
+	}
+	if code, a = post(t, apis[f.cfg.ID], "", "get k"); code != http.StatusOK || a.Value != "ab" {
+		t.Fatalf("get k after the retry: %d %+v; want ab (applied once)", code, a)
+	}
+}
