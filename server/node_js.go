@@ -1,6 +1,6 @@
 //go:build js
 
-// The node command needs bbolt and sockets, which a js/wasm build of the server lacks.
+// The node and bench commands need bbolt and sockets, which a js/wasm build of the server lacks.
 package main
 
 import (
@@ -10,5 +10,10 @@ import (
 
 func runNode(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "server node: not available in a js/wasm build")
+	return 2
+}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	fmt.Fprintln(stderr, "server bench: not available in a js/wasm build")
 	return 2
 }
