@@ -10,8 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -22,15 +20,18 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
-	"raftlab/server/internal/hub"
+	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/member"
+	"raftlab/server/internal/peer"
 	"raftlab/server/native"
+	"raftlab/server/wire"
 )
 
 const benchUsage = `usage: server bench [-members 3] [-store memory|bbolt] [-clients 64] [-ops 20000] [-seq 2000] [-cpuprofile FILE]
 
-Runs a cluster of native members in this process, joined over the real transport on
-loopback, and measures it in two phases:
+Runs a cluster of native members in this process, each with the key-value store and its own
+direct peer links on loopback (TCP, the transport native members use between them), and
+measures it in two phases:
 
   1. throughput: -clients goroutines submit key-value puts to the leader, each its next
      one as soon as its last one committed and applied, until -ops have;
@@ -190,44 +191,72 @@ func (b *benchRun) run() (string, error) {
 		b.store, b.members, b.clients, b.ops, float64(b.ops)/elapsed.Seconds(), lat[len(lat)/2].Microseconds(), lat[len(lat)*99/100].Microseconds()), nil
 }
 
-// start starts the members: a hub on loopback, and each member connected to it over
-// WebSocket, as `server node` processes are. The returned function stops everything.
+// start starts the members, each a native node with the key-value store (as `server node`
+// runs) and its own peer transport listening on loopback, linked directly to the others: the
+// transport native members use between them. The returned function stops everything.
 func (b *benchRun) start(dir string) (func(), error) {
 	var ids []string
 	for i := range b.members {
 		ids = append(ids, "n"+strconv.Itoa(i+1))
 	}
 	quiet := func(string, ...any) {}
-	h := hub.New(hub.Config{Logf: quiet})
-	if err := h.AddCluster("bench", ids); err != nil {
-		return func() {}, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return func() {}, err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/ws", h)
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	url := "ws://" + ln.Addr().String() + "/ws"
-	var ms []*member.Member
+	var ts []*peer.Transport
+	var stores []*boltstore.Store
 	stop := func() {
-		for _, m := range ms {
-			m.Close()
+		for _, n := range b.nodes {
+			n.Stop()
 		}
-		h.Close()
-		srv.Close()
+		for _, t := range ts {
+			t.Close()
+		}
+		for _, s := range stores {
+			s.Close()
+		}
 	}
-	for _, id := range ids {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		m, err := member.Start(ctx, member.Config{URL: url, Cluster: "bench", ID: id, DataDir: dir, Logf: quiet})
-		cancel()
+	nodes := make([]atomic.Pointer[native.Node], len(ids))
+	for i, id := range ids {
+		t, err := peer.Listen(peer.Config{Cluster: "bench", ID: id, Logf: quiet, Deliver: func(msgs []raft.Message) bool {
+			n := nodes[i].Load()
+			return n != nil && n.Deliver(msgs)
+		}})
 		if err != nil {
 			return stop, err
 		}
-		ms = append(ms, m)
-		b.nodes = append(b.nodes, m.Node())
+		ts = append(ts, t)
+	}
+	for i, id := range ids {
+		rc := raft.Config{ID: id, Members: ids, Seed: uint64(time.Now().UnixNano()) + uint64(i)}
+		// The server's defaults (server -h): pre-vote, check quorum, 1 s election timeout,
+		// compaction every 1,000 entries.
+		(&wire.Options{PreVote: true, CheckQuorum: true, ElectionTimeoutMs: 1000}).Apply(&rc)
+		if dir == "" {
+			rc.Storage = raft.NewMapStorage()
+		} else {
+			s, err := boltstore.Open(member.StorePath(dir, id), "bench", id)
+			if err != nil {
+				return stop, err
+			}
+			stores = append(stores, s)
+			rc.Storage = s
+		}
+		t := ts[i]
+		nc := native.Config{Raft: rc, Send: func(msgs []raft.Message) {
+			for j := range msgs {
+				t.Send(&msgs[j]) // a message it cannot send is lost, and Raft retries
+			}
+		}}
+		member.KVApp(&nc, quiet)
+		n, err := native.Start(nc)
+		if err != nil {
+			return stop, err
+		}
+		nodes[i].Store(n)
+		b.nodes = append(b.nodes, n)
+	}
+	for _, t := range ts {
+		for j, id := range ids {
+			t.SetPeer(id, ts[j].Addr())
+		}
 	}
 	return stop, nil
 }
