@@ -320,7 +320,7 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	rc := raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)}
 	m.options.Apply(&rc)
 	nc := native.Config{Raft: rc, Send: send, Logf: m.logf}
-	member.KVApp(&nc, m.logf)
+	rep := member.KVApp(&nc, m.logf)
 	n, err := native.Start(nc)
 	if err != nil {
 		st.Close()
@@ -337,7 +337,7 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 			m.logf("native member %s stopped: %v", id, err)
 		}
 	}()
-	return m.hub.AttachLocal(m.cluster, id, n)
+	return m.hub.AttachLocal(m.cluster, id, member.LocalNode{Node: n, Reporter: rep})
 }
 
 // seed gives each process's nodes their own election jitter.

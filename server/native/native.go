@@ -94,6 +94,8 @@ type Node struct {
 	done   chan struct{}
 	err    error // set before done is closed
 
+	inspect chan func(*raft.Node) // Inspect's functions, run by the goroutine
+
 	// Owned by the goroutine.
 	pending map[uint64]*proposal // by log index
 	applied uint64
@@ -144,6 +146,7 @@ func Start(cfg Config) (*Node, error) {
 		inbox:   make(chan []raft.Message, cfg.InboxSize),
 		props:   make(chan *proposal, maxBatch),
 		status:  make(chan chan Status),
+		inspect: make(chan func(*raft.Node)),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		pending: make(map[uint64]*proposal),
@@ -228,6 +231,21 @@ func (n *Node) Status() Status {
 	}
 }
 
+// Inspect runs f on the node's goroutine, between steps, and returns once it has run; f may
+// read the core (Status, Entry) and whatever else only that goroutine touches (the state
+// machine Apply writes), and must not change them. It returns false, without running f, when
+// the node has stopped.
+func (n *Node) Inspect(f func(rn *raft.Node)) bool {
+	done := make(chan struct{})
+	select {
+	case n.inspect <- func(rn *raft.Node) { f(rn); close(done) }:
+		<-done
+		return true
+	case <-n.done:
+		return false
+	}
+}
+
 // Stop stops the goroutine and waits for it to exit. It returns the error that stopped the node
 // earlier, if one did. The caller closes the storage afterwards.
 func (n *Node) Stop() error {
@@ -293,6 +311,9 @@ func (n *Node) run() {
 			}
 		case c := <-n.status:
 			c <- Status{Status: n.rn.Status(), Applied: n.applied}
+			continue
+		case f := <-n.inspect:
+			f(n.rn)
 			continue
 		}
 		// Take what else has arrived, up to a bound, so that one Ready carries it all.

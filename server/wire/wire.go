@@ -197,6 +197,19 @@ type MemberStatus struct {
 	// initial member list). It is committed when ConfigIndex ≤ Commit.
 	Config      string `json:"config,omitempty"`
 	ConfigIndex uint64 `json:"configIndex,omitempty"`
+
+	// Details for the mixed page's node cards (report.go), all bounded: the vote, the
+	// snapshot's last index, the newest log entries (LogFrom is the index of Log[0]), the first
+	// keys of the key-value store and how many it holds, a leader's view of its followers, and
+	// the member's recent events.
+	Vote     string         `json:"vote,omitempty"`
+	Snapshot uint64         `json:"snapshot,omitempty"`
+	LogFrom  uint64         `json:"logFrom,omitempty"`
+	Log      []LogLine      `json:"log,omitempty"`
+	KV       [][2]string    `json:"kv,omitempty"`
+	KVLen    int            `json:"kvLen,omitempty"`
+	Progress []ProgressLine `json:"progress,omitempty"`
+	Events   []StatusEvent  `json:"events,omitempty"`
 }
 
 // Presence says where a member runs and whether the hub can reach it now.
@@ -404,6 +417,9 @@ func (e *Envelope) Validate() error {
 				}
 			} else if s.ConfigIndex != 0 {
 				return errorf(CodeBadFrame, "status of %s: configIndex without config", s.ID)
+			}
+			if err := s.checkDetails(); err != nil {
+				return err
 			}
 		}
 	case TypePresence:

@@ -51,6 +51,34 @@ type MemberInfo struct {
 	// Dropped counts the messages to the member that the server dropped, by reason (see
 	// linkstats): queue_full, unreachable, unreliable.
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
+	// Detail is what the member's node card shows, with ?detail=1 (the mixed page asks for
+	// it): its latest report's log, store and events; nil without a report.
+	Detail *MemberDetail `json:"detail,omitempty"`
+}
+
+// MemberDetail is a member's node card: the details of its latest status (wire.MemberStatus),
+// each bounded.
+type MemberDetail struct {
+	Vote        string              `json:"vote,omitempty"`
+	Config      string              `json:"config,omitempty"` // "n1,n2,n3;n4": voters, then learners
+	ConfigIndex uint64              `json:"configIndex"`
+	Snapshot    uint64              `json:"snapshot,omitempty"`
+	LogFrom     uint64              `json:"logFrom,omitempty"`
+	Log         []wire.LogLine      `json:"log,omitempty"`
+	KV          [][2]string         `json:"kv,omitempty"`
+	KVLen       int                 `json:"kvLen"`
+	Progress    []wire.ProgressLine `json:"progress,omitempty"`
+	Events      []wire.StatusEvent  `json:"events,omitempty"`
+}
+
+func detailOf(s *wire.MemberStatus) *MemberDetail {
+	return &MemberDetail{Vote: s.Vote, Config: s.Config, ConfigIndex: s.ConfigIndex, Snapshot: s.Snapshot, LogFrom: s.LogFrom,
+		Log: s.Log, KV: s.KV, KVLen: s.KVLen, Progress: s.Progress, Events: s.Events}
+}
+
+// detailer is a Local that describes its member for the node cards (member.LocalNode).
+type detailer interface {
+	Details(s *wire.MemberStatus)
 }
 
 // ClusterInfo is the answer to GET /api/clusters/{name}.
@@ -76,7 +104,12 @@ type CommandResult struct {
 }
 
 // Info reports a cluster's members.
-func (h *Hub) Info(name string) (ClusterInfo, bool) {
+func (h *Hub) Info(name string) (ClusterInfo, bool) { return h.info(name, false) }
+
+// InfoDetail is Info with each member's node card (MemberInfo.Detail).
+func (h *Hub) InfoDetail(name string) (ClusterInfo, bool) { return h.info(name, true) }
+
+func (h *Hub) info(name string, detail bool) (ClusterInfo, bool) {
 	h.mu.RLock()
 	c, ok := h.clusters[name]
 	if !ok {
@@ -96,6 +129,9 @@ func (h *Hub) Info(name string) (ClusterInfo, bool) {
 		} else if s, ok := c.status[p.ID]; ok {
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State, s.Term, s.Leader, s.Commit, s.Applied, s.Last
 			mi.StatusAgeMS = time.Since(s.at).Milliseconds()
+			if detail {
+				mi.Detail = detailOf(&s.MemberStatus)
+			}
 		}
 		info.Members = append(info.Members, mi)
 	}
@@ -108,6 +144,14 @@ func (h *Hub) Info(name string) (ClusterInfo, bool) {
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State.String(), s.Term, s.Leader, s.CommitIndex, s.Applied, s.LastIndex
 			if s.ConfigCommitted && s.ConfigIndex > info.ConfigIndex {
 				h.observeConfig(name, s.Config, s.ConfigIndex)
+			}
+			if d, ok := n.(detailer); ok && detail && s.State != raft.Dead {
+				// The card from one moment, which may be a little later than the line above.
+				ms := wire.MemberStatus{ID: mi.ID, Applied: s.Applied}
+				if d.Details(&ms); ms.State != "" {
+					mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = ms.State, ms.Term, ms.Leader, ms.Commit, ms.Applied, ms.Last
+					mi.Detail = detailOf(&ms)
+				}
 			}
 		}
 	}
@@ -257,7 +301,18 @@ func (h *Hub) Collectors() []prometheus.Collector {
 func (h *Hub) APIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
-		info, ok := h.Info(r.PathValue("name"))
+		// ?detail=1 adds each member's node card (the mixed page's); any other value is refused.
+		var detail bool
+		switch r.URL.Query().Get("detail") {
+		case "", "0":
+		case "1":
+			detail = true
+		default:
+			h.api.requests.WithLabelValues("cluster", outcomeMalformed).Inc()
+			apiError(w, http.StatusBadRequest, "detail: want 1 (each member's node card) or 0")
+			return
+		}
+		info, ok := h.info(r.PathValue("name"), detail)
 		if !ok {
 			h.api.requests.WithLabelValues("cluster", outcomeNotFound).Inc()
 			apiError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q", r.PathValue("name")))

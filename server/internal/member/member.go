@@ -72,6 +72,7 @@ type Member struct {
 	apis    map[string]string // where each member serves its API, as the hub said last
 	store   raft.Storage
 	node    *native.Node
+	rep     *Reporter
 
 	// cut drops every Raft message to and from this member (tests: a partition).
 	cut atomic.Bool
@@ -190,7 +191,7 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 			m.cfg.Logf("%s: configuration entry %d: %s (in use now, in effect once committed)", id, e.Index, e.Detail)
 		}
 	}
-	KVApp(&nc, m.cfg.Logf)
+	rep := KVApp(&nc, m.cfg.Logf)
 	n, err := native.Start(nc)
 	if err != nil {
 		if c, ok := st.(*boltstore.Store); ok {
@@ -198,7 +199,7 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 		}
 		return fmt.Errorf("member %s: %w", m.cfg.ID, err)
 	}
-	m.members, m.store, m.node = members, st, n
+	m.members, m.store, m.node, m.rep = members, st, n, rep
 	if c := n.Status().Config; !c.IsMember(m.cfg.ID) {
 		if m.cfg.Add {
 			m.cfg.Logf("%s: not in cluster %s's configuration (%s): asked the leader to add it; waiting to be added as a learner", m.cfg.ID, m.cfg.Cluster, c)
@@ -213,8 +214,8 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 // entries are applied to it (Submit answers with a wire.KVAnswer), and its snapshots compact
 // the log and restore it, at restarts and when the leader sends one. A snapshot from the leader
 // that does not restore is refused before it is installed (the member keeps its state) and
-// logged with logf.
-func KVApp(c *native.Config, logf func(format string, args ...any)) {
+// logged with logf. The Reporter it returns describes the node for the page's cards.
+func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 	sm := kv.NewStore()
 	id := c.Raft.ID
 	c.Raft.CheckSnapshot = func(s *raft.Snapshot) error {
@@ -233,7 +234,42 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) {
 	}
 	c.Snapshot = sm.Snapshot
 	c.Restore = func(s *raft.Snapshot) error { return sm.Restore(s.Index, s.Data) }
+	r := &Reporter{rec: wire.NewRecorder(), sm: sm}
+	next := c.OnEvent
+	c.OnEvent = func(e raft.Event) {
+		r.rec.Record(e, time.Now())
+		if next != nil {
+			next(e)
+		}
+	}
+	return r
 }
+
+// Reporter describes a member for the mixed page's node cards: its newest log entries, the
+// first keys of its store, a leader's view of its followers and its recent events, all bounded
+// (wire.MemberStatus's details). It reads them on the node's goroutine.
+type Reporter struct {
+	rec *wire.Recorder // written and read on the node's goroutine
+	sm  *kv.Store
+}
+
+// Details fills s's card details from n; it leaves them empty when n has stopped.
+func (r *Reporter) Details(n *native.Node, s *wire.MemberStatus) {
+	n.Inspect(func(rn *raft.Node) {
+		s.Details(rn, rn.Status(), r.sm)
+		s.Events = r.rec.Events()
+	})
+}
+
+// LocalNode is a node run inside the server with its Reporter: the hub's Local for it, whose
+// status reports carry the cards' details.
+type LocalNode struct {
+	*native.Node
+	Reporter *Reporter
+}
+
+// Details fills s's card details (the hub asks for them for GET /api/clusters/NAME?detail=1).
+func (l LocalNode) Details(s *wire.MemberStatus) { l.Reporter.Details(l.Node, s) }
 
 // send sends one frame per destination, which the hub forwards without re-encoding.
 func (m *Member) send(msgs []raft.Message) {
@@ -374,6 +410,9 @@ func (m *Member) report() {
 	t := time.NewTicker(m.cfg.StatusEvery)
 	defer t.Stop()
 	n := m.nodeNow()
+	m.mu.Lock()
+	rep := m.rep
+	m.mu.Unlock()
 	role := m.roleIn(n.Status().Status) // what this member is in the configuration it uses
 	for {
 		select {
@@ -396,11 +435,13 @@ func (m *Member) report() {
 				m.cfg.Logf("%s: now %s of cluster %s (%s, set at index %d)", m.cfg.ID, r, m.cfg.Cluster, s.Config, s.ConfigIndex)
 				role = r
 			}
-			m.link.Send(&wire.Envelope{Type: wire.TypeStatus, Cluster: m.cfg.Cluster, Status: []wire.MemberStatus{{
+			st := wire.MemberStatus{
 				ID: m.cfg.ID, State: s.State.String(), Term: s.Term, Leader: s.Leader,
 				Commit: s.CommitIndex, Applied: s.Applied, Last: s.LastIndex,
 				Config: raft.EncodeConfiguration(s.Config), ConfigIndex: s.ConfigIndex,
-			}}})
+			}
+			rep.Details(n, &st) // bounded: a few KB at most, every StatusEvery
+			m.link.Send(&wire.Envelope{Type: wire.TypeStatus, Cluster: m.cfg.Cluster, Status: []wire.MemberStatus{st}})
 		}
 	}
 }
