@@ -24,8 +24,9 @@ import (
 // mixedAPI is what main adds to globalThis.raftlabWasm:
 //
 //	joinCluster(wsURL, cluster, members[, add]) -> null | error text   host these members (comma-separated); with add, ask to be added to the configuration
-//	mixedAct(json)      -> null | error text   {"kind":"crash|restart|disconnect|reconnect","node":"b1"}
+//	mixedAct(json)      -> null | error text   {"kind":"crash|restart|disconnect|reconnect|timeout","node":"b1"}
 //	mixedSnapshot()     -> JSON                what the page shows (see mixedSnap)
+//	mixedTimeline(msgsAfter, marksAfter) -> JSON   the timeline's messages and marks after these sequence numbers (TimelineData)
 func mixedAPI() map[string]any {
 	return map[string]any{
 		"joinCluster": guard(func(args []js.Value) any {
@@ -67,6 +68,17 @@ func mixedAPI() map[string]any {
 			b, _ := json.Marshal(host.snapshot())
 			return string(b)
 		}),
+		"mixedTimeline": guard(func(args []js.Value) any {
+			if host == nil || len(args) < 2 {
+				return "null"
+			}
+			t := &host.timeline
+			d := TimelineData{Msgs: []msgMark{}, Marks: []laneMark{}}
+			d.Msgs = append(d.Msgs, after(&t.msgs, uint64(args[0].Float()), func(m *msgMark) uint64 { return m.Seq })...)
+			d.Marks = append(d.Marks, after(&t.marks, uint64(args[1].Float()), func(m *laneMark) uint64 { return m.Seq })...)
+			b, _ := json.Marshal(d)
+			return string(b)
+		}),
 	}
 }
 
@@ -86,7 +98,8 @@ type mixedHost struct {
 	options  *wire.Options // the cluster's options of Raft, from the first welcome
 	presence []wire.Presence
 	nodes    map[string]*hostedNode
-	events   []string
+	events   *wire.Recorder // the page's event log: its members' events and its own
+	timeline timeline       // what the timeline draws: messages through this page, its members' marks
 	backoff  time.Duration
 	epoch    time.Time
 	report   js.Func
@@ -104,7 +117,8 @@ type hostedNode struct {
 	tick         js.Func
 	disconnected bool
 	failure      string
-	member       bool // it has been in the configuration it uses
+	member       bool           // it has been in the configuration it uses
+	rec          *wire.Recorder // its recent events, for its status reports
 }
 
 type pendingSubmit struct {
@@ -126,15 +140,40 @@ func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
 		}
 	}
 	return &mixedHost{url: url, cluster: cluster, want: ids, nodes: map[string]*hostedNode{},
-		backoff: 200 * time.Millisecond, epoch: time.Now()}, nil
+		backoff: 200 * time.Millisecond, epoch: time.Now(), events: wire.NewRecorder(eventsKept)}, nil
 }
 
 func (h *mixedHost) now() time.Duration { return time.Since(h.epoch) }
 
+// eventsKept is how many events the page's log keeps.
+const eventsKept = 200
+
+// logf adds a sentence of the page's own to its event log.
 func (h *mixedHost) logf(format string, args ...any) {
-	h.events = append(h.events, fmt.Sprintf("%8.3fs ", h.now().Seconds())+fmt.Sprintf(format, args...))
-	if len(h.events) > 200 {
-		h.events = append(h.events[:0:0], h.events[len(h.events)-200:]...)
+	h.events.Record(raft.Event{Time: h.now(), Kind: raft.EvNote, Detail: fmt.Sprintf(format, args...)}, time.Now())
+}
+
+// event records what happened to a hosted member: in the page's log, in the member's own
+// (for its status reports) and on its timeline lane.
+func (h *mixedHost) event(hn *hostedNode, e raft.Event) {
+	now := time.Now()
+	if e.Kind != raft.EvRestore { // the page says "started" itself
+		h.events.Record(e, now)
+	}
+	hn.rec.Record(e, now)
+	h.timeline.onEvent(e)
+}
+
+// seen adds messages that pass through the page to the timeline, at the time they leave or
+// arrive here (the other end's time is not known to the page), lost or not.
+func (h *mixedHost) seen(msgs []raft.Message, lost bool) {
+	t := &h.timeline
+	at := ms(h.now())
+	for i := range msgs {
+		m := &msgs[i]
+		t.msgSeq++
+		t.msgs.push(msgMark{Seq: t.msgSeq, From: m.From, To: m.To, Type: msgKind(m.Type), Sent: at, At: at,
+			Dropped: lost, OK: m.Success, N: len(m.Entries)}, msgRing)
 	}
 }
 
@@ -216,7 +255,10 @@ func (h *mixedHost) handle(frame string) {
 		now := h.now()
 		touched := map[*hostedNode]bool{}
 		for _, m := range e.Msgs {
-			if hn := h.nodes[m.To]; hn != nil && hn.rn != nil && !hn.disconnected {
+			hn := h.nodes[m.To]
+			up := hn != nil && hn.rn != nil && !hn.disconnected
+			h.seen([]raft.Message{m}, !up)
+			if up {
 				hn.rn.Step(now, m)
 				touched[hn] = true
 			}
@@ -255,7 +297,7 @@ func (h *mixedHost) welcome(e *wire.Envelope) {
 		}
 	}
 	for _, id := range h.want {
-		hn := &hostedNode{id: id}
+		hn := &hostedNode{id: id, rec: wire.NewRecorder(wire.StatusEventsShown)}
 		h.nodes[id] = hn
 		h.start(hn)
 	}
@@ -268,6 +310,9 @@ func (h *mixedHost) welcome(e *wire.Envelope) {
 	h.report = js.FuncOf(func(js.Value, []js.Value) any {
 		var st []wire.MemberStatus
 		for _, s := range h.statuses() {
+			if hn := h.nodes[s.ID]; hn != nil && hn.rn != nil {
+				s.Events = hn.rec.Events() // the page shows its own log; others see these
+			}
 			st = append(st, s.MemberStatus)
 		}
 		h.sendFrame(&wire.Envelope{Type: wire.TypeStatus, Cluster: h.cluster, Status: st})
@@ -314,6 +359,7 @@ func (h *mixedHost) start(hn *hostedNode) {
 
 // crash stops a member; its storage is kept.
 func (h *mixedHost) crash(hn *hostedNode, why string) {
+	h.timeline.onEvent(raft.Event{Time: h.now(), Kind: raft.EvCrash, Node: hn.id})
 	js.Global().Call("clearTimeout", hn.timer)
 	hn.tick.Release()
 	hn.rn = nil
@@ -335,12 +381,7 @@ func (h *mixedHost) after(hn *hostedNode) {
 	rd := hn.rn.Ready()
 	h.send(hn, rd.Messages)
 	for _, e := range rd.Events {
-		switch e.Kind {
-		case raft.EvInstall:
-			h.logf("%s installed %s's snapshot up to index %d (term %d, %d bytes)", e.Node, e.Peer, e.Index, e.Term, e.Last)
-		case raft.EvConfig:
-			h.logf("%s: configuration entry %d: %s", hn.id, e.Index, e.Detail)
-		}
+		h.event(hn, e)
 	}
 	if s := rd.Snapshot; s != nil {
 		// The snapshot it restarted from, or one its leader sent: it replaces the store, and
@@ -394,7 +435,13 @@ func (h *mixedHost) after(hn *hostedNode) {
 // send sends one frame per destination, as the hub forwards best.
 func (h *mixedHost) send(hn *hostedNode, msgs []raft.Message) {
 	if !h.open || hn.disconnected {
+		h.seen(msgs, true)
 		return // lost, as on a network; Raft retries
+	}
+	for i := range msgs {
+		if h.nodes[msgs[i].To] == nil { // to a member here: drawn as it arrives
+			h.seen(msgs[i:i+1], false)
+		}
 	}
 	for len(msgs) > 0 {
 		to := msgs[0].To
@@ -494,12 +541,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// hostedStatus is one hosted member as the page shows it.
+// hostedStatus is one hosted member as the page shows it: its status report with the card's
+// details (wire.MemberStatus), and what only this page knows.
 type hostedStatus struct {
 	wire.MemberStatus
-	Snapshot     uint64 `json:"snapshot,omitempty"` // the last index its snapshot covers
-	Disconnected bool   `json:"disconnected"`
-	Failure      string `json:"failure,omitempty"`
+	Disconnected bool    `json:"disconnected"`
+	Failure      string  `json:"failure,omitempty"`
+	TimerLeft    float64 `json:"timerLeft"` // ms until its election timeout; -1 for a leader or a crashed member
 }
 
 func (h *mixedHost) statuses() []hostedStatus {
@@ -509,12 +557,14 @@ func (h *mixedHost) statuses() []hostedStatus {
 		if hn == nil {
 			continue
 		}
-		s := hostedStatus{MemberStatus: wire.MemberStatus{ID: id, State: "dead"}, Disconnected: hn.disconnected, Failure: hn.failure}
+		s := hostedStatus{MemberStatus: wire.MemberStatus{ID: id, State: "dead"}, Disconnected: hn.disconnected, Failure: hn.failure, TimerLeft: -1}
 		if hn.rn != nil {
 			ns := hn.rn.Status()
-			s.State, s.Term, s.Leader, s.Commit, s.Applied, s.Last = ns.State.String(), ns.Term, ns.Leader, ns.CommitIndex, hn.applied, ns.LastIndex
-			s.Snapshot = ns.SnapshotIndex
-			s.Config, s.ConfigIndex = raft.EncodeConfiguration(ns.Config), ns.ConfigIndex
+			s.Applied = hn.applied
+			s.Details(hn.rn, ns, hn.sm)
+			if ns.State != raft.Leader {
+				s.TimerLeft = ms(max(ns.ElectionDeadline-h.now(), 0))
+			}
 		}
 		out = append(out, s)
 	}
@@ -538,13 +588,21 @@ func (h *mixedHost) act(kind, id string) error {
 		if hn.rn != nil {
 			return fmt.Errorf("%s is running", id)
 		}
+		h.timeline.onEvent(raft.Event{Time: h.now(), Kind: raft.EvRestart, Node: id})
 		h.start(hn)
 	case "disconnect":
 		hn.disconnected = true
-		h.logf("%s disconnected", id)
+		h.logf("%s disconnected from the server: what it sends and what is sent to it is lost", id)
 	case "reconnect":
 		hn.disconnected = false
-		h.logf("%s reconnected", id)
+		h.logf("%s reconnected to the server", id)
+	case "timeout":
+		if hn.rn == nil {
+			return fmt.Errorf("%s is crashed", id)
+		}
+		h.logf("%s: election timer fired by hand", id)
+		hn.rn.Campaign(h.now())
+		h.after(hn)
 	default:
 		return fmt.Errorf("unknown action %q", kind)
 	}
@@ -559,10 +617,21 @@ type mixedSnap struct {
 	Members   []string        `json:"members"`
 	Presence  []wire.Presence `json:"presence"`
 	Hosted    []hostedStatus  `json:"hosted"`
-	Events    []string        `json:"events"`
+	// The page's event log, oldest first: its members' events and its own sentences.
+	Events []wire.StatusEvent `json:"events"`
+	// Now is the page's clock (ms since it joined; the timeline's time), Epoch the wall time
+	// it started from (Unix ms), TimerMax the longest election timeout (ms).
+	Now      float64 `json:"now"`
+	Epoch    int64   `json:"epoch"`
+	TimerMax float64 `json:"timerMax"`
 }
 
 func (h *mixedHost) snapshot() mixedSnap {
+	tmax := 300.0
+	if h.options != nil && h.options.ElectionTimeoutMs > 0 {
+		tmax = float64(2 * h.options.ElectionTimeoutMs)
+	}
 	return mixedSnap{Cluster: h.cluster, Connected: h.open, Stopped: h.stopped, Members: h.members,
-		Presence: h.presence, Hosted: h.statuses(), Events: h.events}
+		Presence: h.presence, Hosted: h.statuses(), Events: h.events.Events(),
+		Now: ms(h.now()), Epoch: h.epoch.UnixMilli(), TimerMax: tmax}
 }

@@ -45,6 +45,7 @@ type ProgressLine struct {
 // later Index, At and Text) while commits follow one another within a second.
 type StatusEvent struct {
 	Seq   uint64 `json:"q"`
+	Node  string `json:"node,omitempty"` // the member it happened to, in a host's own list
 	At    int64  `json:"at"` // Unix milliseconds
 	Kind  string `json:"kind"`
 	State string `json:"state,omitempty"` // the state entered, for a state event
@@ -108,6 +109,11 @@ func (s *MemberStatus) checkDetails() error {
 	for i, e := range s.Events {
 		if e.Seq == 0 || e.At <= 0 || e.Kind == "" || len(e.Kind) > 32 {
 			return bad("events[%d]: want seq, at and kind", i)
+		}
+		if e.Node != "" {
+			if err := CheckID("status event node", e.Node); err != nil {
+				return err
+			}
 		}
 		if e.State != "" && !slices.Contains(states, e.State) {
 			return bad("events[%d]: unknown state %q", i, e.State)
@@ -204,7 +210,8 @@ func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store) {
 // Record only copies the event (it runs for every commit); Events writes the sentences. It is
 // not safe for concurrent use: record and read on the node's goroutine.
 type Recorder struct {
-	ring []recorded // oldest first, at most StatusEventsShown
+	ring []recorded // oldest first, at most size
+	size int
 	seq  uint64
 }
 
@@ -214,29 +221,37 @@ type recorded struct {
 	e   raft.Event
 }
 
-// NewRecorder returns a recorder whose sequence numbers start above any of an earlier run's.
-func NewRecorder() *Recorder {
-	return &Recorder{seq: uint64(time.Now().UnixMicro())}
+// NewRecorder returns a recorder of the last size events (StatusEventsShown for a status
+// report) whose sequence numbers start above any of an earlier run's.
+func NewRecorder(size int) *Recorder {
+	return &Recorder{size: max(size, 1), seq: uint64(time.Now().UnixMicro())}
 }
 
 // Record notes e, if it is of a kind the page shows, at the wall time now.
 func (r *Recorder) Record(e raft.Event, now time.Time) {
 	switch e.Kind {
 	case raft.EvRestore, raft.EvTimeout, raft.EvState, raft.EvVote, raft.EvTruncate, raft.EvCommit,
-		raft.EvStorageError, raft.EvStepDown, raft.EvTransfer, raft.EvSnapshot, raft.EvInstall, raft.EvConfig:
+		raft.EvStorageError, raft.EvStepDown, raft.EvTransfer, raft.EvSnapshot, raft.EvInstall, raft.EvConfig,
+		raft.EvCrash, raft.EvRestart, raft.EvDisconnect, raft.EvReconnect, raft.EvNote:
 	default:
 		return
 	}
 	e.Msg = nil // none of these kinds carries one; a driver may reuse what it points to
 	at := now.UnixMilli()
-	if n := len(r.ring); n > 0 && e.Kind == raft.EvCommit {
-		if last := &r.ring[n-1]; last.e.Kind == raft.EvCommit && at-last.at < 1000 {
-			last.at, last.e = at, e
-			return
+	if e.Kind == raft.EvCommit {
+		// Update the node's latest commit while only commits (of any node) followed it.
+		for i := len(r.ring) - 1; i >= 0 && i >= len(r.ring)-8 && r.ring[i].e.Kind == raft.EvCommit; i-- {
+			if last := &r.ring[i]; last.e.Node == e.Node {
+				if at-last.at < 1000 {
+					last.at, last.e = at, e
+					return
+				}
+				break
+			}
 		}
 	}
 	r.seq++
-	if len(r.ring) == StatusEventsShown {
+	if len(r.ring) == r.size {
 		copy(r.ring, r.ring[1:])
 		r.ring = r.ring[:len(r.ring)-1]
 	}
@@ -251,7 +266,7 @@ func (r *Recorder) Events() []StatusEvent {
 		if i := strings.Index(text, "ms "); i >= 0 && i < 24 {
 			text = text[i+3:]
 		}
-		ev := StatusEvent{Seq: x.seq, At: x.at, Kind: x.e.Kind.String(), Term: x.e.Term, Index: x.e.Index, Text: Clip(text, StatusTextMax)}
+		ev := StatusEvent{Seq: x.seq, Node: x.e.Node, At: x.at, Kind: x.e.Kind.String(), Term: x.e.Term, Index: x.e.Index, Text: Clip(text, StatusTextMax)}
 		if x.e.Kind == raft.EvState {
 			ev.State = x.e.State.String()
 		}

@@ -234,7 +234,7 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 	}
 	c.Snapshot = sm.Snapshot
 	c.Restore = func(s *raft.Snapshot) error { return sm.Restore(s.Index, s.Data) }
-	r := &Reporter{rec: wire.NewRecorder(), sm: sm}
+	r := &Reporter{rec: wire.NewRecorder(wire.StatusEventsShown), sm: sm}
 	next := c.OnEvent
 	c.OnEvent = func(e raft.Event) {
 		r.rec.Record(e, time.Now())
