@@ -19,11 +19,11 @@ func TestBrowserJoinAndRemove(t *testing.T) {
 	pageSubmit(p, "put x 1")
 
 	j := b.open(t, "http://"+base+"/?cluster=demo&join=b4")
-	j.waitFor("the joining page to say it asked", `(JSON.parse(raftlabWasm.mixedSnapshot()).events || []).some((e) => e.includes("b4 is not in the cluster's configuration: asked to be added"))`)
+	j.waitFor("the joining page to say it asked", `(JSON.parse(raftlabWasm.mixedSnapshot()).events || []).some((e) => e.text.includes("b4 is not in the cluster's configuration: asked to be added"))`)
 	waitUntil(t, "b4 a voter", func() bool {
 		return slices.Equal(configInfo(t, base).Voters, []string{"b1", "b2", "b3", "b4", "n1", "n2"})
 	})
-	j.waitFor("b4's page to tell the change", `(JSON.parse(raftlabWasm.mixedSnapshot()).events || []).some((e) => e.includes("b4: configuration entry") && e.includes("voters b1,b2,b3,b4,n1,n2"))`)
+	j.waitFor("b4's page to tell the change", `(JSON.parse(raftlabWasm.mixedSnapshot()).events || []).some((e) => e.text.includes("b4 uses the configuration of index") && e.text.includes("voters b1,b2,b3,b4,n1,n2"))`)
 	p.waitFor("the page's status line to show the configuration", `document.getElementById("status").textContent.endsWith("; voters b1,b2,b3,b4,n1,n2")`)
 	pageSubmit(p, "put x 2")
 

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"raftlab/server/internal/member"
 	"raftlab/server/wire"
 )
 
@@ -58,11 +60,12 @@ func TestBrowserMixedCluster(t *testing.T) {
 	p.do(chromedp.Reload())
 	p.waitReady()
 	waitUntil(t, "the page's members to rejoin after the reload", browserUp)
-	var snap struct{ Events []string }
+	var snap struct{ Events []struct{ Text string } }
 	json.Unmarshal([]byte(eval[string](p, "raftlabWasm.mixedSnapshot()")), &snap)
 	for _, id := range []string{"b1", "b2", "b3"} {
 		found := false
-		for _, e := range snap.Events {
+		for _, ev := range snap.Events {
+			e := ev.Text
 			i := strings.Index(e, id+" started: ")
 			if i < 0 {
 				continue
@@ -92,9 +95,9 @@ func TestBrowserMixedCluster(t *testing.T) {
 			break
 		}
 	}
-	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=crash]`, follower))
+	p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=crash]`, follower))
 	waitUntil(t, follower+" reported dead", func() bool { return info().member(follower).State == "dead" })
-	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=restart]`, follower))
+	p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=restart]`, follower))
 	waitUntil(t, follower+" running again", func() bool { return info().member(follower).State == "follower" })
 
 	// A second tab that asks for a member this one hosts is refused, and says why.
@@ -133,15 +136,94 @@ func TestBrowserMixedClusterPreVote(t *testing.T) {
 			break
 		}
 	}
-	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=disconnect]`, cut))
+	p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=disconnect]`, cut))
 	waitUntil(t, cut+" to become a pre-candidate", func() bool { return info().member(cut).State == "pre-candidate" })
 	if got := info().member(cut).Term; got != c.Term {
 		t.Errorf("%s moved from term %d to %d while cut off; with pre-vote it keeps its term", cut, c.Term, got)
 	}
-	p.click(fmt.Sprintf(`#members tr[data-id=%s] button[data-act=reconnect]`, cut))
+	p.click(fmt.Sprintf(`.card[data-node=%s] button[data-act=reconnect]`, cut))
 	waitUntil(t, cut+" to follow again", func() bool { return info().member(cut).State == "follower" })
 	if now := info(); now.Leader != c.Leader || now.Term != c.Term {
 		t.Errorf("after the reconnect %s leads term %d; want %s still leading term %d", now.Leader, now.Term, c.Leader, c.Term)
+	}
+	p.noProblems()
+}
+
+// The mixed page as rich as the lab: a member in the server (n1), a member process (n2) and
+// a member in the page (b1). Every member has a card with its log, commit mark and key-value
+// contents from its own report; the event log tells the election; the messages of the page's
+// member are drawn on the ring and the timeline; the page's controls act on its member; and
+// malformed or foreign answers from the server are told, not drawn.
+func TestBrowserMixedPageCards(t *testing.T) {
+	b := startBrowser(t)
+	base, _, _ := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,b1", native: "n1", data: t.TempDir()})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	n2, err := member.Start(ctx, member.Config{URL: "ws://" + base + "/ws", Cluster: "demo", ID: "n2", DataDir: t.TempDir(), Logf: t.Logf})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n2.Close() })
+	info := func() apiCluster { return clusterInfo(t, base) }
+
+	p := b.open(t, "http://"+base+"/?cluster=demo")
+	waitUntil(t, "b1 to join and a leader", func() bool { c := info(); return c.member("b1").State != "" && c.Leader != "" })
+	p.waitFor("a card per member", `["n1", "n2", "b1"].every((id) => document.querySelector(".card[data-node=" + id + "]"))`)
+	pageSubmit(p, "put x 1")
+	pageSubmit(p, "put y 2")
+	for _, id := range []string{"n1", "n2", "b1"} {
+		card := fmt.Sprintf(`document.querySelector(".card[data-node=%s]")`, id)
+		p.waitFor(id+"'s card to show its log with put y 2 committed, the commit mark and its store",
+			card+`.querySelector(".log .e.committed:last-child").title.includes("put y 2") &&
+			 `+card+`.querySelector(".log .commit-mark") !== null &&
+			 [...`+card+`.querySelectorAll(".kv .pair")].map((e) => e.textContent).join(" ") === "x=1 y=2" &&
+			 /^commit index [1-9]/.test(`+card+`.querySelector(".meta").textContent)`)
+	}
+	// Only the page's member has the page's controls; every member can be removed.
+	if got := eval[string](p, `[...document.querySelectorAll(".card[data-node=n2] .actions button")].filter((b) => !b.hidden).map((b) => b.dataset.act).join(",")`); got != "remove-server" {
+		t.Errorf("n2's card offers %q; want remove-server alone", got)
+	}
+	if got := eval[string](p, `[...document.querySelectorAll(".card[data-node=b1] .actions button")].filter((b) => !b.hidden).map((b) => b.dataset.act).join(",")`); got != "crash,restart,disconnect,reconnect,timeout,remove-server" {
+		t.Errorf("b1's card offers %q", got)
+	}
+	// The event log tells the election, whoever won it.
+	p.waitFor("the election in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^(n1|n2|b1) became leader in term \d+$/.test(li.lastChild.textContent.trim()))`)
+	// b1's messages pass through the page: dots on the ring, arrows on the timeline.
+	p.waitFor("b1's messages drawn on the ring", `document.querySelector("#mixedSvg .msgs circle[data-from=b1], #mixedSvg .msgs circle[data-to=b1]") !== null`)
+	p.waitFor("the timeline with b1's messages", `document.getElementById("timelineBox").open && Number(document.getElementById("timelineSvg").dataset.shown) > 0 && document.querySelectorAll("#timelineSvg .mark").length > 0`)
+	if !eval[bool](p, `document.getElementById("flightNote").textContent.includes("do not pass through this page and are not drawn")`) {
+		t.Error("the legend does not say which messages the page cannot see")
+	}
+	eval[bool](p, `(window.scrollTo(0, 0), true)`)
+	p.do(chromedp.EmulateViewport(1400, 1000))
+	p.screenshot("mixed-cards.png") // docs/mixed-page.png
+	p.do(chromedp.EmulateViewport(1280, 800))
+
+	// The page's controls on its member: time it out, crash it, restart it.
+	p.click(`.card[data-node=b1] button[data-act=crash]`)
+	p.waitFor("b1's card crashed", `document.querySelector(".card[data-node=b1]").dataset.state === "dead"`)
+	waitUntil(t, "b1 reported dead", func() bool { return info().member("b1").State == "dead" })
+	p.click(`.card[data-node=b1] button[data-act=restart]`)
+	p.waitFor("b1's card running", `["follower", "leader", "candidate", "pre-candidate"].includes(document.querySelector(".card[data-node=b1]").dataset.state)`)
+	p.click(`.card[data-node=b1] button[data-act=timeout]`)
+	p.waitFor("the timeout in the event log", `[...document.querySelectorAll("#events li")].some((li) => li.textContent.includes("b1: election timer fired by hand"))`)
+	pageSubmit(p, "put z 3")
+
+	// Bad answers from the server: a foreign cluster, then members of every wrong shape. The
+	// page says what is wrong and keeps its last picture; nothing throws.
+	eval[bool](p, `(() => { window.realFetch = window.fetch; window.fakeAnswer = JSON.stringify({name: "other", members: []});
+		window.fetch = (u, o) => String(u).includes("?detail=1") ? Promise.resolve(new Response(window.fakeAnswer, {status: 200})) : window.realFetch(u, o);; return true })()`)
+	p.waitFor("the foreign answer told", `document.getElementById("connState").textContent.includes('answered for cluster "other", not demo')`)
+	eval[bool](p, `(() => { window.fakeAnswer = JSON.stringify({name: "demo", leader: 7, term: "x", voters: "n1", members: [
+		{id: "n1", state: "king", term: -1, detail: {log: [{t: "a", c: 5}, null], kv: "no", events: [null, 5, {q: 1}], progress: [{}]}},
+		{id: "<img src=x>", state: "leader"}, 7, null, {id: "n2", detail: 3, dropped: [1]}]}); return true })()`)
+	p.waitFor("the malformed answer drawn as far as it goes", `document.querySelector(".card[data-node=n1] .role").textContent === "unknown" && document.getElementById("connState").dataset.state === "connected"`)
+	eval[bool](p, `(() => { window.fakeAnswer = "{not json"; return true })()`)
+	p.waitFor("an answer that is not JSON told", `document.getElementById("connState").textContent.includes("not JSON")`)
+	eval[bool](p, `(() => { window.fetch = window.realFetch; return true })()`)
+	p.waitFor("the cards back", `document.querySelector(".card[data-node=n1] .role").textContent !== "unknown" && document.getElementById("connState").dataset.state !== "lost"`)
+	if n := eval[int](p, `document.querySelectorAll("img").length`); n != 0 {
+		t.Errorf("the page drew %d images from the server's ids", n)
 	}
 	p.noProblems()
 }

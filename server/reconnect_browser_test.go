@@ -86,12 +86,15 @@ func TestBrowserMixedServerRestart(t *testing.T) {
 
 	stop()
 	p.waitFor("the page to notice the server is gone", `raftlabWasm.mixedSnapshot().includes("lost the server")`)
+	p.waitFor("the page to say so above the ring", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.startsWith("Lost the server at ")`)
 
 	// The same address and data: the page's next reconnect finds the new server.
 	_, _, stop2 := startMixed(t, base, dir)
 	defer stop2()
 	waitUntil(t, "the page's members to rejoin the restarted server", browserUp)
 	p.waitFor("the page to say it reconnected", `raftlabWasm.mixedSnapshot().includes("reconnected to the server")`)
+	p.waitFor("the page to say so above the ring", `document.getElementById("connState").dataset.state === "reconnected" && document.getElementById("connState").textContent.startsWith("Reconnected to the server at ")`)
+	p.waitFor("the event log to tell both", `(t => t.includes("lost the server") && t.includes("reconnected to the server"))(document.getElementById("events").textContent)`)
 	pageSubmit(p, "append a 2")
 	pageSubmit(p, "get a")
 	p.waitFor("get a answered 12", `document.getElementById("submitMsg").textContent.endsWith('→ "12"')`)

@@ -63,7 +63,7 @@ func TestBrowserMixedSnapshotCatchUp(t *testing.T) {
 		return bm.Reachable && lm.Commit >= ls.LastIndex && bm.Applied == lm.Commit
 	})
 	var snap struct {
-		Events []string
+		Events []struct{ Text string }
 		Hosted []struct {
 			ID       string
 			Snapshot uint64
@@ -73,7 +73,7 @@ func TestBrowserMixedSnapshotCatchUp(t *testing.T) {
 	json.Unmarshal([]byte(eval[string](p, "raftlabWasm.mixedSnapshot()")), &snap)
 	installed := false
 	for _, e := range snap.Events {
-		installed = installed || strings.Contains(e, "b1 installed "+leader.id+"'s snapshot up to index")
+		installed = installed || strings.Contains(e.Text, "b1 installed "+leader.id+"'s snapshot up to index")
 	}
 	if !installed {
 		t.Errorf("no snapshot installation in the page's events: %q", snap.Events)
@@ -99,7 +99,7 @@ func TestBrowserMixedSnapshotCatchUp(t *testing.T) {
 	json.Unmarshal([]byte(eval[string](p, "raftlabWasm.mixedSnapshot()")), &snap)
 	restarted := false
 	for _, e := range snap.Events {
-		restarted = restarted || strings.Contains(e, "b1 started: term ") && strings.Contains(e, "a snapshot up to")
+		restarted = restarted || strings.Contains(e.Text, "b1 started: term ") && strings.Contains(e.Text, "a snapshot up to")
 	}
 	if !restarted {
 		t.Errorf("b1 did not restart from its snapshot: %q", snap.Events)

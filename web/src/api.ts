@@ -176,6 +176,8 @@ export interface MixedAPI {
   joinCluster(url: string, cluster: string, members: string, add?: boolean): string | null;
   mixedAct(action: string): string | null;
   mixedSnapshot(): string;
+  /** The timeline's messages and marks after these sequence numbers (wasm/timeline.go TimelineData). */
+  mixedTimeline(msgsAfter: number, marksAfter: number): string;
 }
 
 declare class Go {

@@ -56,6 +56,9 @@ const ACTIONS: [kind: string, label: string, title: string][] = [
   ["remove-server", "Remove", "ask the leader to remove this node from the cluster (a membership change, Raft §6)"],
 ];
 
+/** What the cards read of a snapshot: the lab's Snapshot, or the one the mixed page builds. */
+export type CardsSnapshot = Pick<Snapshot, "nodes" | "timerMax" | "cut" | "detail">;
+
 /** Cards draws a card per node. */
 export class Cards {
   private cards = new Map<string, Card>();
@@ -67,7 +70,8 @@ export class Cards {
     this.cards.clear();
   }
 
-  build(ids: string[]): void {
+  /** build lays out a card per id; shown, if given, names the buttons each card shows. */
+  build(ids: string[], shown?: (id: string) => readonly string[]): void {
     this.clear();
     for (const id of ids) {
       const root = h("article", "card", this.root);
@@ -108,6 +112,7 @@ export class Cards {
         b.type = "button";
         b.title = title;
         b.dataset.act = kind;
+        if (shown && !shown(id).includes(kind)) b.hidden = true;
         b.addEventListener("click", () => this.act({ kind, node: id }));
         buttons.set(kind, b);
       }
@@ -134,7 +139,7 @@ export class Cards {
    * snapshots come every frame between detailed ones (at most 66 ms apart) and are not drawn
    * into the text.
    */
-  draw(s: Snapshot): void {
+  draw(s: CardsSnapshot): void {
     for (const n of s.nodes) {
       const c = this.cards.get(n.id);
       if (!c) continue;
@@ -151,7 +156,7 @@ export class Cards {
   }
 
   /** drawCard draws a card's text from a detailed snapshot. */
-  private drawCard(c: Card, n: NodeView, s: Snapshot): void {
+  private drawCard(c: Card, n: NodeView, s: CardsSnapshot): void {
     const dead = n.state === "dead";
     if (this.changed(c, "head", `${n.state}|${n.term}|${n.vote}|${n.leader}`)) {
       c.root.dataset.state = n.state;

@@ -1,65 +1,218 @@
 // Mixed clusters: the page hosts browser members of a server's cluster (/?cluster=NAME, or
 // /?cluster=NAME&members=b1,b2, or a new member that asks to be added, /?cluster=NAME&join=b3)
-// next to members in other tabs and native processes. They run on
-// the wall clock, so pause, step and speed are off; the page shows every member, where it runs
-// and whether it is reachable, and can crash, restart, disconnect and reconnect its own.
+// next to members in other tabs and native processes. They run on the wall clock, so pause,
+// step and speed are off. The page shows every member on a ring and in a table, a node card
+// for each (the lab's cards: log, commit mark, key-value contents, a leader's followers) from
+// the member's own status report, which the server relays; the messages that pass through the
+// page (those of the members it hosts); one event log; and the timeline of its members. It
+// can crash, restart, disconnect and reconnect its own members, time one out, remove any
+// member, add a browser member in a new tab, and submit commands through the server.
+//
+// Everything the server sends is checked before it is drawn (parseCluster): a malformed or
+// foreign answer is shown as such and never breaks the page.
 
-import type { MixedAPI } from "./api";
+import type { MixedAPI, NodeView } from "./api";
+import { Cards } from "./cards";
+import { Timeline } from "./timeline";
 import { svg } from "./dom";
 
-/** One member as GET /api/clusters/NAME reports it. */
+/** A member's node card as GET /api/clusters/NAME?detail=1 reports it (hub.MemberDetail). */
+interface Detail {
+  vote: string;
+  config: string;
+  configIndex: number;
+  snapshot: number;
+  logFrom: number;
+  log: { t: number; c: string }[];
+  kv: [string, string][];
+  kvLen: number;
+  progress: { id: string; match: number; next: number; inflight: number; probing: boolean }[];
+  events: MemberEvent[];
+}
+
+/** One of a member's recent events (wire.StatusEvent). */
+interface MemberEvent {
+  q: number;
+  node: string;
+  at: number;
+  kind: string;
+  state: string;
+  term: number;
+  index: number;
+  text: string;
+}
+
+/** One member as GET /api/clusters/NAME reports it, checked. */
 interface ApiMember {
   id: string;
   kind: string;
-  host?: string;
+  host: string;
   reachable: boolean;
-  state?: string;
+  /** "" when the member has not reported since it was last connected. */
+  state: string;
   term: number;
-  leader?: string;
+  leader: string;
   commit: number;
   applied: number;
   last: number;
+  statusAgeMs: number;
   /** Messages to the member that the server dropped, by reason (queue_full, unreachable, unreliable). */
-  dropped?: Record<string, number>;
-  /** Its part in the configuration: a voter, a learner, or joining (asked to be added). */
-  voter?: boolean;
-  learner?: boolean;
-  joining?: boolean;
+  dropped: [string, number][];
+  voter: boolean;
+  learner: boolean;
+  joining: boolean;
+  detail: Detail | null;
 }
 
 interface ApiCluster {
   name: string;
-  leader?: string;
+  leader: string;
   term: number;
-  /** The latest committed configuration the server knows of. */
-  voters?: string[];
-  learners?: string[];
+  voters: string[];
+  learners: string[];
   members: ApiMember[];
 }
 
-/** A member this page hosts, as the wasm module reports it. */
+/** A member this page hosts, as the wasm module reports it (wasm/mixed_js.go hostedStatus). */
 interface Hosted {
   id: string;
   state: string;
   term: number;
-  leader?: string;
+  leader: string;
   commit: number;
   applied: number;
   last: number;
   disconnected: boolean;
-  failure?: string;
+  failure: string;
+  timerLeft: number;
+  detail: Detail;
 }
 
 interface MixedSnap {
   cluster: string;
   connected: boolean;
-  stopped?: string;
-  members: string[] | null;
-  hosted: Hosted[] | null;
-  events: string[] | null;
+  stopped: string;
+  hosted: Hosted[];
+  events: MemberEvent[];
+  now: number;
+  epoch: number;
+  timerMax: number;
 }
 
 const POLL_MS = 250;
+/** How long a message's dot takes across the ring (wall ms): real ones take about a millisecond. */
+const FLIGHT_MS = 600;
+const MAX_FLIGHTS = 160;
+const EVENT_ROWS = 300;
+const STATES = ["follower", "pre-candidate", "candidate", "leader", "dead"];
+const KINDS = ["vote", "vote-reply", "append", "append-reply", "prevote", "prevote-reply", "timeoutnow", "snapshot", "snapshot-reply"];
+const HOSTED_ACTIONS = ["crash", "restart", "disconnect", "reconnect", "timeout", "remove-server"];
+const OTHER_ACTIONS = ["remove-server"];
+
+// Checking what arrives: every reader takes unknown and returns a value of its type, bounded.
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj | null => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Obj) : null);
+const str = (v: unknown, max = 200): string => (typeof v === "string" ? (v.length > max ? `${v.slice(0, max)}…` : v) : "");
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+const list = (v: unknown, max: number): unknown[] => (Array.isArray(v) ? v.slice(0, max) : []);
+const ID = /^[A-Za-z0-9._-]{1,64}$/;
+const id = (v: unknown): string => (typeof v === "string" && ID.test(v) ? v : "");
+const ids = (v: unknown): string[] => list(v, 64).map(id).filter((x) => x !== "");
+
+function parseEvent(v: unknown, node: string): MemberEvent | null {
+  const o = obj(v);
+  if (!o || num(o.q) === 0 || num(o.at) === 0) return null;
+  return { q: num(o.q), node: id(o.node) || node, at: num(o.at), kind: str(o.kind, 32), state: STATES.includes(str(o.state)) ? str(o.state) : "", term: num(o.term), index: num(o.index), text: str(o.text) };
+}
+
+function parseDetail(v: unknown, node: string): Detail | null {
+  const o = obj(v);
+  if (!o) return null;
+  return {
+    vote: id(o.vote),
+    config: str(o.config, 2000),
+    configIndex: num(o.configIndex),
+    snapshot: num(o.snapshot),
+    logFrom: num(o.logFrom) || 1,
+    log: list(o.log, 32).flatMap((e) => {
+      const x = obj(e);
+      return x ? [{ t: num(x.t), c: str(x.c) }] : [];
+    }),
+    kv: list(o.kv, 32).flatMap((p) => (Array.isArray(p) && p.length === 2 ? [[str(p[0]), str(p[1])] as [string, string]] : [])),
+    kvLen: num(o.kvLen),
+    progress: list(o.progress, 64).flatMap((p) => {
+      const x = obj(p);
+      return x && id(x.id) ? [{ id: id(x.id), match: num(x.match), next: num(x.next), inflight: num(x.inflight), probing: x.probing === true }] : [];
+    }),
+    events: list(o.events, 32).flatMap((e) => parseEvent(e, node) ?? []),
+  };
+}
+
+/** parseCluster checks the server's answer: the cluster asked for, members with valid ids, each field of its type. */
+function parseCluster(v: unknown, cluster: string): ApiCluster | string {
+  const o = obj(v);
+  if (!o) return "the server's answer is not a JSON object";
+  if (o.name !== cluster) return `the server answered for cluster ${JSON.stringify(str(o.name, 64))}, not ${cluster}`;
+  const seen = new Set<string>();
+  const members: ApiMember[] = [];
+  for (const m of list(o.members, 64)) {
+    const x = obj(m);
+    const mid = x ? id(x.id) : "";
+    if (!x || !mid || seen.has(mid)) continue; // malformed, or listed twice: left out
+    seen.add(mid);
+    const state = str(x.state);
+    const dropped = obj(x.dropped);
+    members.push({
+      id: mid,
+      kind: x.kind === "native" ? "native" : "browser",
+      host: str(x.host, 100),
+      reachable: x.reachable === true,
+      state: STATES.includes(state) ? state : "",
+      term: num(x.term),
+      leader: id(x.leader),
+      commit: num(x.commit),
+      applied: num(x.applied),
+      last: num(x.last),
+      statusAgeMs: num(x.statusAgeMs),
+      dropped: dropped ? Object.entries(dropped).slice(0, 8).map(([k, n]) => [str(k, 32), num(n)] as [string, number]) : [],
+      voter: x.voter === true,
+      learner: x.learner === true,
+      joining: x.joining === true,
+      detail: parseDetail(x.detail, mid),
+    });
+  }
+  return { name: cluster, leader: id(o.leader), term: num(o.term), voters: ids(o.voters), learners: ids(o.learners), members };
+}
+
+/** parseSnap reads the wasm module's snapshot (our own module, checked all the same). */
+function parseSnap(raw: string): MixedSnap | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const o = obj(v);
+  if (!o) return null;
+  return {
+    cluster: str(o.cluster, 64),
+    connected: o.connected === true,
+    stopped: str(o.stopped, 2000),
+    hosted: list(o.hosted, 64).flatMap((h) => {
+      const x = obj(h);
+      if (!x || !id(x.id)) return [];
+      return [{
+        id: id(x.id), state: STATES.includes(str(x.state)) ? str(x.state) : "dead", term: num(x.term), leader: id(x.leader),
+        commit: num(x.commit), applied: num(x.applied), last: num(x.last), disconnected: x.disconnected === true,
+        failure: str(x.failure, 2000), timerLeft: typeof x.timerLeft === "number" ? x.timerLeft : -1, detail: parseDetail(x, id(x.id))!,
+      }];
+    }),
+    events: list(o.events, 1000).flatMap((e) => parseEvent(e, "") ?? []),
+    now: num(o.now),
+    epoch: num(o.epoch),
+    timerMax: num(o.timerMax) || 300,
+  };
+}
 
 const byId = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -74,30 +227,57 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", cls = ""):
   return e;
 }
 
+/** configText writes a configuration ("n1,n2;n4": voters, then learners) as the lab's cards do. */
+function configText(enc: string): string {
+  const [v = "", l = ""] = enc.split(";");
+  return `voters ${v}${l ? ` learners ${l}` : ""}`;
+}
+
+function roleIn(enc: string, node: string): "voter" | "learner" | "outside" {
+  const [v = "", l = ""] = enc.split(";");
+  return v.split(",").includes(node) ? "voter" : l.split(",").includes(node) ? "learner" : "outside";
+}
+
+/** clock writes a wall time as hh:mm:ss.mmm. */
+function clock(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2): string => String(n).padStart(w, "0");
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
 /** startMixed turns the page into the view of a mixed cluster and joins it. */
 export async function startMixed(api: MixedAPI, cluster: string, membersParam: string | null, joinParam: string | null = null): Promise<void> {
   const why = "This cluster has members outside this page, so it runs on the wall clock: pause, step and speed are off.";
-  for (const id of ["play", "step", "speed", "nodes", "batch", "load", "latMin", "latMax", "unreliable", "reorder", "groups", "partition", "healAll"]) {
-    const c = document.getElementById(id) as HTMLInputElement | null;
+  for (const cid of ["play", "step", "speed", "nodes"]) {
+    const c = document.getElementById(cid) as HTMLInputElement | null;
     if (c) {
       c.disabled = true;
       c.title = why;
     }
   }
   byId("clock").textContent = "real time";
-  // The picture of the cluster where the simulator's is; the members table where the cards are.
+  // The picture of the cluster where the simulator's is; the members table, the timeline and
+  // the cards where the lab's cards are.
   const section = document.querySelector("section.cluster") as HTMLElement;
   section.replaceChildren();
   const title = el("h2", `Cluster ${cluster}`);
   const note = el("p", why, "msg");
   note.id = "mixedNote";
+  const conn = el("p", "connecting to the server…", "msg conn");
+  conn.id = "connState";
+  conn.setAttribute("role", "status");
   const picture = new MixedPicture();
-  section.append(title, note, picture.svg, picture.legend);
+  section.append(title, note, conn, picture.svg, picture.legend);
   const table = el("table", "", "members");
   table.id = "members";
   const tablePanel = el("div", "", "panel members-panel");
   tablePanel.append(table);
-  byId("cards").replaceChildren(tablePanel);
+  const tlBox = el("details", "", "timelinebox panel members-panel");
+  tlBox.id = "timelineBox";
+  tlBox.open = true;
+  const cardsBox = el("div", "", "mixedcards");
+  cardsBox.id = "mixedCards";
+  byId("cards").replaceChildren(tablePanel, tlBox, cardsBox);
   // The network controls belong to the simulator; a real network has none.
   const net = document.getElementById("netMsg")?.closest(".panel") as HTMLElement | null;
   if (net) net.hidden = true;
@@ -116,13 +296,19 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     let info: ApiCluster;
     try {
       const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}`);
-      const body = (await resp.json()) as ApiCluster & { error?: string };
+      const body = (await resp.json()) as unknown;
       if (!resp.ok) {
-        showError(`Cannot join cluster ${cluster}: ${body.error ?? resp.statusText}`);
+        showError(`Cannot join cluster ${cluster}: ${str(obj(body)?.error, 2000) || resp.statusText}`);
         document.body.dataset.ready = "1";
         return;
       }
-      info = body;
+      const c = parseCluster(body, cluster);
+      if (typeof c === "string") {
+        showError(`Cannot join cluster ${cluster}: ${c}`);
+        document.body.dataset.ready = "1";
+        return;
+      }
+      info = c;
     } catch (e) {
       showError(`Cannot reach the server to join cluster ${cluster}: ${String(e)}`);
       document.body.dataset.ready = "1";
@@ -140,117 +326,413 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     showError(`Cannot join cluster ${cluster}: ${err}`);
     return;
   }
+  const hostedIds = new Set(members.split(",").filter((m) => m));
   byId("status").textContent = joinParam ? `hosting ${members}, asking to be added` : `hosting ${members}`;
 
   // The client: commands go through the server, which finds the leader wherever it runs.
   const msg = byId("submitMsg");
+  const say = (text: string, isError = false): void => {
+    msg.textContent = text;
+    msg.classList.toggle("error", isError);
+  };
+  const submit = async (cmd: string): Promise<string | null> => {
+    try {
+      const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}/commands`, { method: "POST", body: cmd });
+      const r = obj(await resp.json()) ?? {};
+      if (!resp.ok) return str(r.error, 2000) || resp.statusText;
+      let text = `${str(r.command)} committed at index ${num(r.index)} by ${id(r.member)}`;
+      if (str(r.command).startsWith("get")) text += r.found === true ? ` → ${JSON.stringify(str(r.value, 2000))}` : " → not found";
+      say(text);
+      return null;
+    } catch (e) {
+      return `the server did not answer: ${String(e)}`;
+    }
+  };
   byId<HTMLFormElement>("submitForm").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const input = byId<HTMLInputElement>("cmd");
     const cmd = input.value.trim();
     if (!cmd) return;
-    msg.textContent = `submitting ${cmd}…`;
-    void (async () => {
-      try {
-        const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}/commands`, { method: "POST", body: cmd });
-        const r = (await resp.json()) as { error?: string; index?: number; member?: string; value?: string; found?: boolean; command?: string };
-        if (!resp.ok) {
-          msg.textContent = r.error ?? resp.statusText;
-          return;
-        }
-        let text = `${r.command} committed at index ${r.index} by ${r.member}`;
-        if (r.command?.startsWith("get")) text += r.found ? ` → ${JSON.stringify(r.value)}` : " → not found";
-        msg.textContent = text;
-        input.value = "";
-      } catch (e) {
-        msg.textContent = `the server did not answer: ${String(e)}`;
-      }
-    })();
+    say(`submitting ${cmd}…`);
+    void submit(cmd).then((e) => {
+      if (e) say(e, true);
+      else input.value = "";
+    });
+  });
+  // A batch: ten puts at once, which the leader appends together.
+  const batch = byId<HTMLButtonElement>("batch");
+  batch.title = "submit 10 puts at once through the server";
+  batch.addEventListener("click", () => {
+    const base = Date.now() % 1000;
+    say("submitting 10 puts…");
+    void Promise.all(Array.from({ length: 10 }, (_, i) => submit(`put k${i} v${base}`))).then((errs) => {
+      const failed = errs.filter((e) => e !== null);
+      say(failed.length === 0 ? `10 puts committed (k0…k9 = v${base})` : `${10 - failed.length} of 10 puts committed; ${failed[0]}`, failed.length > 0);
+    });
+  });
+  // Client load: a put every 100 ms, one at a time.
+  const load = byId<HTMLInputElement>("load");
+  load.closest("label")!.title = "a put every 100 ms through the server (one at a time)";
+  let loadN = 0;
+  const loadStep = async (): Promise<void> => {
+    if (!load.checked) return;
+    const e = await submit(`put load ${++loadN}`);
+    if (e) say(`client load: ${e}`, true);
+    setTimeout(() => void loadStep(), 100);
+  };
+  load.addEventListener("change", () => void loadStep());
+  // Adding a member: a browser member needs a page to run in, so a new tab hosts it and asks.
+  const add = byId<HTMLButtonElement>("addNode");
+  add.textContent = "Add member";
+  add.title = "open a new tab that hosts a new browser member and asks the leader to add it: it joins as a learner and becomes a voter once caught up (Raft §6)";
+  let known: string[] = [];
+  add.addEventListener("click", () => {
+    let n = 1;
+    while (known.includes(`b${n}`)) n++;
+    window.open(`/?cluster=${encodeURIComponent(cluster)}&join=b${n}`, "_blank");
+    say(`opened a tab that hosts b${n} and asks to add it`);
   });
 
-  const act = (kind: string, node: string): void => {
-    const e = api.mixedAct(JSON.stringify({ kind, node }));
-    if (e) msg.textContent = e;
+  const removeMember = (node: string): void => {
+    say(`asking the leader to remove ${node}…`);
+    void (async () => {
+      try {
+        const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}/members`, { method: "POST", body: `remove ${node}` });
+        const r = obj(await resp.json()) ?? {};
+        say(resp.ok ? `${node} removed: ${configText(str(r.config, 2000)).replace(/^voters $/, "no voters")}` : str(r.error, 2000) || resp.statusText, !resp.ok);
+      } catch (e) {
+        say(`the server did not answer: ${String(e)}`, true);
+      }
+    })();
+  };
+  const cards = new Cards(cardsBox, (a) => {
+    const node = a.node ?? "";
+    if (a.kind === "remove-server") return removeMember(node);
+    const e = api.mixedAct(JSON.stringify({ kind: a.kind, node }));
+    say(e ?? "", !!e);
+  });
+  let built = "";
+
+  // The timeline: the page's own (messages through it, its members' marks) and the marks of
+  // the other members' reported events (roles, commits), at their wall times.
+  const tl = new MixedTimeline(api);
+  const timeline = new Timeline(tlBox, () => tl.data());
+  tlBox.querySelector("summary")!.textContent = "Timeline: this page's members and the messages that pass through this page";
+  const tlNote = el("p", "Arrows are messages to and from this page's members, at the time they leave or reach this page (the other end's time is not known here; on a real network they take about a millisecond). Roles and commits of the other members come from their reports.", "msg");
+  tlBox.querySelector(".tlbar")!.after(tlNote);
+
+  // The event log: this page's (its members' events and its own sentences) and the other
+  // members' reported events, by wall time, newest first.
+  const eventsEl = byId("events");
+  const events = new Map<string, MemberEvent>();
+  let eventsKey = "";
+  const noteEvents = (list: MemberEvent[], source: string): void => {
+    for (const e of list) {
+      const k = `${source}|${e.q}`;
+      const old = events.get(k);
+      if (!old || old.at !== e.at || old.text !== e.text) events.set(k, e);
+    }
+  };
+  const drawEvents = (): void => {
+    let all = [...events.entries()].sort(([, a], [, b]) => b.at - a.at || b.q - a.q);
+    if (all.length > 2 * EVENT_ROWS) {
+      for (const [k] of all.slice(2 * EVENT_ROWS)) events.delete(k);
+    }
+    all = all.slice(0, EVENT_ROWS);
+    const key = all.map(([k, e]) => `${k}@${e.at}`).join(",");
+    if (key === eventsKey) return;
+    eventsKey = key;
+    eventsEl.replaceChildren(
+      ...all.map(([, e]) => {
+        const li = el("li");
+        li.dataset.kind = e.kind;
+        if (e.node) li.dataset.node = e.node;
+        const time = el("time", clock(e.at));
+        li.append(time, " ", e.text);
+        return li;
+      }),
+    );
+  };
+
+  // The connection: what the page tells when it loses the server and when it is back.
+  let apiFailing = ""; // why the last GET of the cluster failed ("" when it did not)
+  let lostAt = 0; // when the page lost the server (0: it has not)
+  let backAt = 0; // when it last got it back
+  let lostBefore = 0;
+  let ever = false;
+  const drawConn = (s: MixedSnap | null): void => {
+    const up = !!s?.connected && !apiFailing;
+    const now = Date.now();
+    if (up) {
+      if (lostAt) [backAt, lostBefore, lostAt] = [now, lostAt, 0];
+      ever = true;
+    } else if (ever && !lostAt) lostAt = now;
+    let text: string;
+    if (s?.stopped) text = `The server refused this page: ${s.stopped}`;
+    else if (up) text = backAt && now - backAt < 20000 ? `Reconnected to the server at ${clock(backAt).slice(0, 8)} (lost at ${clock(lostBefore).slice(0, 8)}).` : "Connected to the server.";
+    else if (!ever) text = "Connecting to the server…";
+    else text = `Lost the server at ${clock(lostAt).slice(0, 8)}${apiFailing ? ` (${apiFailing})` : ""}: reconnecting. This page's members keep running but reach nobody outside it; the other members' cards show their last report.`;
+    conn.textContent = text;
+    conn.classList.toggle("error", !up);
+    conn.dataset.state = s?.stopped ? "refused" : up ? (backAt && now - backAt < 20000 ? "reconnected" : "connected") : ever ? "lost" : "connecting";
+  };
+
+  let lastCluster: ApiCluster | null = null;
+  let lastSnap: MixedSnap | null = null;
+  let snapAt = 0; // performance.now() of lastSnap
+  const nodeViews = (c: ApiCluster | null, s: MixedSnap | null): NodeView[] => {
+    const hosted = new Map((s?.hosted ?? []).map((h) => [h.id, h]));
+    const out: NodeView[] = [];
+    for (const nid of known) {
+      const h = hosted.get(nid);
+      const m = c?.members.find((x) => x.id === nid);
+      if (h) {
+        const d = h.detail;
+        out.push({
+          id: nid, state: h.state as NodeView["state"], term: h.term, vote: d.vote, leader: h.leader, commit: h.commit, last: h.last,
+          timerLeft: h.timerLeft, role: h.state === "dead" ? (m?.learner ? "learner" : "voter") : roleIn(d.config, nid),
+          config: d.config ? configText(d.config) : "", configCommitted: d.configIndex <= h.commit,
+          progress: d.progress, snapIndex: d.snapshot, logFrom: d.logFrom, log: d.log, kv: d.kv, kvLen: d.kvLen,
+          error: h.failure || (h.disconnected ? "disconnected from the server by this page" : ""),
+        });
+        continue;
+      }
+      const d = m?.detail ?? null;
+      const state = m?.state ? (m.state as NodeView["state"]) : ("unknown" as NodeView["state"]);
+      let error = "";
+      if (!m) error = "not in the server's list yet";
+      else if (!m.reachable) error = `unreachable: the server has no connection to it${m.state ? "" : ", and no report"}`;
+      else if (!m.state) error = "no report from it yet";
+      else if (m.statusAgeMs > 3000) error = `its last report is ${(m.statusAgeMs / 1000).toFixed(0)} s old`;
+      out.push({
+        id: nid, state, term: m?.term ?? 0, vote: d?.vote ?? "", leader: m?.leader ?? "", commit: m?.commit ?? 0, last: m?.last ?? 0, timerLeft: -1,
+        role: d?.config ? roleIn(d.config, nid) : m?.voter ? "voter" : m?.learner ? "learner" : "outside",
+        config: d?.config ? configText(d.config) : c ? configText(`${c.voters.join(",")};${c.learners.join(",")}`) : "",
+        configCommitted: d ? d.configIndex <= (m?.commit ?? 0) : true,
+        progress: d?.progress ?? [], snapIndex: d?.snapshot ?? 0, logFrom: d?.logFrom ?? 1, log: d?.log ?? [], kv: d?.kv ?? [], kvLen: d?.kvLen ?? 0,
+        error,
+      });
+    }
+    return out;
+  };
+  const cutOf = (views: NodeView[], s: MixedSnap | null): [string, string][] => {
+    const cut: [string, string][] = [];
+    for (const h of s?.hosted ?? []) {
+      if (!h.disconnected && s?.connected) continue;
+      for (const o of views) if (o.id !== h.id) cut.push([h.id, o.id]);
+    }
+    return cut;
   };
 
   const render = (c: ApiCluster | null, s: MixedSnap | null): void => {
     const hosted = new Map((s?.hosted ?? []).map((h) => [h.id, h]));
+    // Every member the page knows of: the server's list, then its own members not in it yet.
+    const ids: string[] = (c?.members ?? []).map((m) => m.id);
+    for (const h of s?.hosted ?? []) if (!ids.includes(h.id)) ids.push(h.id);
+    if (c || ids.length > 0) known = ids;
     const head = el("tr");
-    for (const h of ["member", "runs", "reachable", "state", "term", "leader", "commit", "applied", "dropped by the server", ""]) head.append(el("th", h));
+    for (const hd of ["member", "runs", "reachable", "state", "term", "leader", "commit", "applied", "dropped by the server"]) head.append(el("th", hd));
     const rows: HTMLElement[] = [head];
     for (const m of c?.members ?? []) {
       const h = hosted.get(m.id);
       const tr = el("tr");
       tr.dataset.id = m.id;
-      const state = h ? h.state : m.state ?? "?";
+      const state = h ? h.state : m.state || "?";
       tr.className = `state-${state}`;
       const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
       const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : m.reachable ? "yes" : "no";
-      const dropped = Object.entries(m.dropped ?? {})
+      const dropped = m.dropped
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([why, n]) => `${n} ${why.replace("_", " ")}`)
+        .map(([w, n]) => `${n} ${w.replace("_", " ")}`)
         .join(", ");
       const part = m.learner ? `${m.id} (learner)` : m.joining ? `${m.id} (joining)` : m.id;
-      for (const v of [part, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) ?? "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
+      for (const v of [part, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) || "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
         tr.append(el("td", v));
       }
-      const actions = el("td");
-      if (h) {
-        const crashed = h.state === "dead";
-        const b1 = el("button", crashed ? "Restart" : "Crash");
-        b1.type = "button";
-        b1.dataset.act = crashed ? "restart" : "crash";
-        b1.onclick = () => act(crashed ? "restart" : "crash", m.id);
-        const b2 = el("button", h.disconnected ? "Reconnect" : "Disconnect");
-        b2.type = "button";
-        b2.dataset.act = h.disconnected ? "reconnect" : "disconnect";
-        b2.onclick = () => act(h.disconnected ? "reconnect" : "disconnect", m.id);
-        actions.append(b1, b2);
-        if (h.failure) actions.append(el("span", ` ${h.failure}`, "msg"));
-      }
-      tr.append(actions);
       rows.push(tr);
     }
     table.replaceChildren(...rows);
     picture.draw(
-      (c?.members ?? []).map((m) => {
-        const h = hosted.get(m.id);
-        const reachable = h ? !h.disconnected && !!s?.connected : m.reachable;
-        const where = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server" : m.reachable ? "process" : "native") : m.reachable ? "other page" : "browser";
-        return { id: m.id, state: h ? h.state : m.state ?? "", term: h ? h.term : m.term, where, reachable };
+      known.map((mid) => {
+        const m = c?.members.find((x) => x.id === mid);
+        const h = hosted.get(mid);
+        const reachable = h ? !h.disconnected && !!s?.connected : !!m?.reachable;
+        const where = h ? "this page" : m?.kind === "native" ? (m.host === "server" ? "server" : m.reachable ? "process" : "native") : m?.reachable ? "other page" : "browser";
+        return { id: mid, state: h ? h.state : m?.state ?? "", term: h ? h.term : m?.term ?? 0, where, reachable };
       }),
       c?.leader ?? "",
     );
     if (s?.stopped) showError(`The server refused this page: ${s.stopped}`);
     const status = s?.connected ? `connected; hosting ${members}` : "connecting to the server…";
-    let conf = c?.voters?.length ? `; voters ${c.voters.join(",")}` : "";
-    if (c?.learners?.length) conf += `, learners ${c.learners.join(",")}`;
+    let conf = c?.voters.length ? `; voters ${c.voters.join(",")}` : "";
+    if (c?.learners.length) conf += `, learners ${c.learners.join(",")}`;
     byId("status").textContent = (c?.leader ? `${status}; leader ${c.leader} (term ${c.term})` : `${status}; no leader`) + conf;
-    const events = byId("events");
-    events.replaceChildren(...(s?.events ?? []).slice().reverse().map((t) => el("li", t)));
+    // The cards.
+    if (known.join(",") !== built) {
+      built = known.join(",");
+      cards.build(known, (nid) => (hostedIds.has(nid) ? HOSTED_ACTIONS : OTHER_ACTIONS));
+      for (const card of cardsBox.querySelectorAll<HTMLElement>(".card")) {
+        const nid = card.dataset.node ?? "";
+        card.dataset.where = hostedIds.has(nid) ? "page" : "elsewhere";
+        // Only this page's members have a timer the page can see.
+        if (!hostedIds.has(nid)) card.querySelector<HTMLElement>(".timerbar")!.hidden = true;
+      }
+    }
+    const views = nodeViews(c, s);
+    cards.draw({ nodes: views, timerMax: s?.timerMax ?? 300, cut: cutOf(views, s), detail: true });
+    // Where each member runs, in its card's header; this page's connect buttons as its members are.
+    for (const card of cardsBox.querySelectorAll<HTMLElement>(".card")) {
+      const nid = card.dataset.node ?? "";
+      const m = c?.members.find((x) => x.id === nid);
+      const h = hosted.get(nid);
+      let where = card.querySelector<HTMLElement>("header .where");
+      if (!where) {
+        where = el("span", "", "where");
+        card.querySelector("header")!.append(where);
+      }
+      const text = h ? "in this page" : !m ? "" : m.kind === "native" ? (m.host === "server" ? "in the server" : "native process") : m.reachable ? "in another page" : "browser, not running";
+      if (where.textContent !== text) where.textContent = text;
+      if (h) {
+        card.querySelector<HTMLButtonElement>("button[data-act=disconnect]")!.disabled = h.disconnected || h.state === "dead";
+        card.querySelector<HTMLButtonElement>("button[data-act=reconnect]")!.disabled = !h.disconnected;
+      }
+    }
+    // The events.
+    if (s) noteEvents(s.events, "page");
+    for (const m of c?.members ?? []) if (!hostedIds.has(m.id) && m.detail) noteEvents(m.detail.events, m.id);
+    drawEvents();
+    if (c) for (const m of c.members) if (!hostedIds.has(m.id) && m.detail) tl.noteEvents(m.detail.events, s?.epoch ?? 0);
+    drawConn(s);
   };
 
   const poll = async (): Promise<void> => {
     let c: ApiCluster | null = null;
     try {
-      const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}`);
-      if (resp.ok) c = (await resp.json()) as ApiCluster;
-    } catch {
-      c = null; // the server is away; the snapshot says so
-    }
-    let s: MixedSnap | null = null;
-    const raw = api.mixedSnapshot();
-    if (raw !== "null") {
-      try {
-        s = JSON.parse(raw) as MixedSnap;
-      } catch {
-        showError(raw);
+      const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}?detail=1`);
+      const body = (await resp.json()) as unknown;
+      if (!resp.ok) {
+        apiFailing = `the server answered ${resp.status}: ${str(obj(body)?.error, 200) || resp.statusText}`;
+      } else {
+        const parsed = parseCluster(body, cluster);
+        if (typeof parsed === "string") apiFailing = parsed;
+        else {
+          c = parsed;
+          apiFailing = "";
+        }
       }
+    } catch (e) {
+      apiFailing = e instanceof SyntaxError ? "the server's answer is not JSON" : "the server does not answer";
     }
-    render(c, s);
+    const raw = api.mixedSnapshot();
+    const s = raw === "null" ? null : parseSnap(raw);
+    if (raw !== "null" && !s) showError(raw);
+    lastCluster = c ?? lastCluster; // the last known picture stays while the server is away
+    lastSnap = s;
+    snapAt = performance.now();
+    try {
+      render(c ?? (apiFailing ? lastCluster : null), s);
+    } catch (e) {
+      // A bug of the page's, not the server's: say it and keep polling.
+      showError(`The page failed to draw the cluster: ${String(e)}`);
+    }
     setTimeout(() => void poll(), POLL_MS);
   };
   void poll();
+
+  // Every frame: the messages' dots and the members' timers; every 100 ms, the timeline.
+  let lastTl = 0;
+  const frame = (t: number): void => {
+    if (lastSnap) {
+      const now = lastSnap.now + (performance.now() - snapAt);
+      for (const m of tl.poll()) picture.fly(m.f, m.to, m.k, !!m.d, t);
+      picture.animate(t);
+      if (t - lastTl > 100) {
+        lastTl = t;
+        timeline.draw({ nodes: known.map((k) => ({ id: k })), now });
+      }
+      const views = nodeViews(lastCluster, lastSnap);
+      for (const v of views) if (v.timerLeft >= 0) v.timerLeft = Math.max(0, v.timerLeft - (performance.now() - snapAt));
+      cards.draw({ nodes: views, timerMax: lastSnap.timerMax, cut: [], detail: false });
+    }
+    requestAnimationFrame(frame);
+  };
+  requestAnimationFrame(frame);
+}
+
+/** A timeline message (wasm/timeline.go msgMark). */
+interface TlMsg {
+  q: number;
+  f: string;
+  to: string;
+  k: string;
+  s: number;
+  a: number;
+  d?: boolean;
+  ok?: boolean;
+  n?: number;
+}
+
+/** A timeline mark (wasm/timeline.go laneMark). */
+interface TlMark {
+  q: number;
+  node: string;
+  t: number;
+  k: string;
+  term?: number;
+  i?: number;
+}
+
+/**
+ * MixedTimeline feeds the timeline view: the module's messages and marks, and marks made from
+ * the other members' reported events. It also hands each new message to the ring's dots.
+ */
+class MixedTimeline {
+  private msgSeq = 0;
+  private markSeq = 0;
+  private q = 0;
+  private marks: TlMark[] = [];
+  private fresh: TlMsg[] = [];
+  private seen = new Set<string>();
+
+  constructor(private readonly api: MixedAPI) {}
+
+  /** poll takes what the module has added and returns the new messages (for the dots). */
+  poll(): TlMsg[] {
+    let d: { msgs: TlMsg[]; marks: TlMark[] } | null = null;
+    try {
+      d = JSON.parse(this.api.mixedTimeline(this.msgSeq, this.markSeq)) as { msgs: TlMsg[]; marks: TlMark[] } | null;
+    } catch {
+      d = null;
+    }
+    if (!d || !Array.isArray(d.msgs) || !Array.isArray(d.marks)) return [];
+    if (d.msgs.length > 0) this.msgSeq = d.msgs[d.msgs.length - 1]!.q;
+    if (d.marks.length > 0) this.markSeq = d.marks[d.marks.length - 1]!.q;
+    this.fresh.push(...d.msgs);
+    if (this.fresh.length > 8000) this.fresh.splice(0, this.fresh.length - 8000);
+    for (const m of d.marks) this.marks.push({ ...m, q: ++this.q });
+    return d.msgs;
+  }
+
+  /** noteEvents turns another member's reported roles, timeouts and commits into marks on its lane. */
+  noteEvents(list: MemberEvent[], epoch: number): void {
+    if (epoch === 0) return;
+    for (const e of list) {
+      const key = `${e.node}|${e.q}|${e.at}`;
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      if (this.seen.size > 5000) this.seen.clear();
+      const t = e.at - epoch;
+      if (t < 0) continue;
+      if (e.kind === "state" && e.state) this.marks.push({ q: ++this.q, node: e.node, t, k: e.state, term: e.term });
+      else if (e.kind === "commit") this.marks.push({ q: ++this.q, node: e.node, t, k: "commit", i: e.index });
+      else if (e.kind === "timeout") this.marks.push({ q: ++this.q, node: e.node, t, k: "timeout", term: e.term });
+    }
+  }
+
+  /** data is the timeline view's source: what was added since it last asked. */
+  data(): string {
+    return JSON.stringify({ msgs: this.fresh.splice(0), marks: this.marks.splice(0) });
+  }
 }
 
 /** One member as the picture draws it. */
@@ -262,44 +744,83 @@ interface PictureMember {
   reachable: boolean;
 }
 
-
 /**
  * MixedPicture draws the members on a ring as the simulator's view does: role by colour, term,
- * where each runs, the leader's links to its followers, and members the server cannot reach
- * (or this page has disconnected) cut off. Real messages are not drawn: they travel faster
- * than a frame.
+ * where each runs, the leader's links to its followers, members the server cannot reach (or
+ * this page has disconnected) cut off, and the messages that pass through this page as dots,
+ * slowed down to be seen.
  */
 class MixedPicture {
   readonly svg = svg("svg", { viewBox: "0 0 600 600", id: "mixedSvg", role: "img", "aria-label": "the cluster's members" });
-  readonly legend = el("p", "green: leader · blue: follower · yellow: candidate · grey: crashed · red dashes: unreachable", "legend");
+  readonly legend = el("p", "", "legend");
+  private readonly gLinks = svg("g", { class: "links" }, this.svg);
+  private readonly gMsgs = svg("g", { class: "msgs" }, this.svg);
+  private readonly gNodes = svg("g", { class: "nodes" }, this.svg);
   private key = "";
+  private pos = new Map<string, { x: number; y: number }>();
+  private flights: { from: string; to: string; start: number; dot: SVGCircleElement }[] = [];
+
+  constructor() {
+    this.legend.innerHTML =
+      'green: leader · blue: follower · yellow: candidate · grey: crashed · red dashes: unreachable<br>' +
+      '<span class="li"><span class="m vote"></span>RequestVote</span> <span class="li"><span class="m vote-reply"></span>vote reply</span> ' +
+      '<span class="li"><span class="m append"></span>AppendEntries</span> <span class="li"><span class="m append-reply"></span>reply</span> ' +
+      '<span class="li"><span class="m prevote"></span>pre-vote</span> <span class="li"><span class="m snapshot"></span>InstallSnapshot</span><br>' +
+      '<span id="flightNote">Dots are the messages to and from the members this page hosts, which pass through it, drawn as they leave or reach it and slowed down to be seen (a real one takes about a millisecond); faded ones were lost. Messages between members elsewhere (the server\'s, native processes\', other pages\') do not pass through this page and are not drawn.</span>';
+  }
 
   draw(members: PictureMember[], leader: string): void {
     const key = JSON.stringify([members, leader]);
     if (key === this.key) return; // nothing changed since the last poll
     this.key = key;
-    const links = svg("g", {});
-    const nodes = svg("g", {});
+    this.gLinks.replaceChildren();
+    this.gNodes.replaceChildren();
     const n = members.length;
     const at = (i: number): { x: number; y: number } => {
       const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(n, 1);
       return { x: 300 + 215 * Math.cos(a), y: 300 + 215 * Math.sin(a) };
     };
+    this.pos.clear();
+    members.forEach((m, i) => this.pos.set(m.id, at(i)));
     const li = members.findIndex((m) => m.id === leader);
     members.forEach((m, i) => {
       const p = at(i);
       if (li >= 0 && i !== li) {
         const q = at(li);
         const cut = !m.reachable || !members[li]!.reachable;
-        svg("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "link cut" : "link" }, links);
+        svg("line", { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: cut ? "link cut" : "link" }, this.gLinks);
       }
       const state = m.state === "" ? "dead" : m.state;
-      const g = svg("g", { class: "node", transform: `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`, "data-node": m.id, "data-state": state }, nodes);
+      const g = svg("g", { class: "node", transform: `translate(${p.x.toFixed(1)} ${p.y.toFixed(1)})`, "data-node": m.id, "data-state": state }, this.gNodes);
       svg("circle", { r: 40, class: m.reachable ? "body" : "body unreachable" }, g);
       svg("text", { class: "id", y: -6 }, g).textContent = m.id;
       svg("text", { class: "term", y: 12 }, g).textContent = m.state ? `T${m.term} ${m.state[0]!.toUpperCase()}` : "?";
       svg("text", { class: "where", y: 62 }, g).textContent = m.reachable ? m.where : `${m.where}, unreachable`;
     });
-    this.svg.replaceChildren(links, nodes);
+  }
+
+  /** fly starts a dot for a message seen now (t: the frame's time). */
+  fly(from: string, to: string, kind: string, lost: boolean, t: number): void {
+    if (!this.pos.has(from) || !this.pos.has(to)) return;
+    if (this.flights.length >= MAX_FLIGHTS) this.flights.shift()!.dot.remove();
+    const dot = svg("circle", { r: 6, class: `m ${KINDS.includes(kind) ? kind : "other"}${lost ? " doomed" : ""}`, "data-from": from, "data-to": to }, this.gMsgs);
+    this.flights.push({ from, to, start: t, dot });
+  }
+
+  /** animate moves the dots; those that arrived are removed. */
+  animate(t: number): void {
+    this.flights = this.flights.filter((f) => {
+      const p = this.pos.get(f.from);
+      const q = this.pos.get(f.to);
+      const k = (t - f.start) / FLIGHT_MS;
+      if (!p || !q || k >= 1) {
+        f.dot.remove();
+        return false;
+      }
+      f.dot.setAttribute("cx", (p.x + (q.x - p.x) * k).toFixed(1));
+      f.dot.setAttribute("cy", (p.y + (q.y - p.y) * k).toFixed(1));
+      return true;
+    });
+    this.svg.dataset.flights = String(this.flights.length);
   }
 }

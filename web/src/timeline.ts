@@ -2,7 +2,6 @@
 // arrival (a cross where one was lost), roles, crashes, timeouts and commits marked on the
 // lanes; it scrolls with simulated time and exports as a standalone SVG file.
 
-import type { Snapshot } from "./api";
 import { count } from "./words";
 
 interface Msg {
@@ -122,7 +121,8 @@ export class Timeline {
     this.markSeq = 0;
   }
 
-  draw(s: Snapshot): void {
+  /** draw adds what is new and redraws: s is the lab's Snapshot, or lanes and a clock (the mixed page). */
+  draw(s: { nodes: readonly { id: string }[]; now: number }): void {
     const ids = s.nodes.map((n) => n.id);
     if (s.now < this.lastNow || ids.join() !== this.ids.join()) this.reset();
     this.ids = ids;
