@@ -174,7 +174,7 @@ func TestBrowserMixedPageCards(t *testing.T) {
 	for _, id := range []string{"n1", "n2", "b1"} {
 		card := fmt.Sprintf(`document.querySelector(".card[data-node=%s]")`, id)
 		p.waitFor(id+"'s card to show its log with put y 2 committed, the commit mark and its store",
-			card+`.querySelector(".log .e.committed:last-child").title.includes("put y 2") &&
+			card+`.querySelector(".log .e.committed:last-child")?.title.includes("put y 2") &&
 			 `+card+`.querySelector(".log .commit-mark") !== null &&
 			 [...`+card+`.querySelectorAll(".kv .pair")].map((e) => e.textContent).join(" ") === "x=1 y=2" &&
 			 /^commit index [1-9]/.test(`+card+`.querySelector(".meta").textContent)`)

@@ -46,7 +46,7 @@ type ProgressLine struct {
 type StatusEvent struct {
 	Seq   uint64 `json:"q"`
 	Node  string `json:"node,omitempty"` // the member it happened to, in a host's own list
-	At    int64  `json:"at"` // Unix milliseconds
+	At    int64  `json:"at"`             // Unix milliseconds
 	Kind  string `json:"kind"`
 	State string `json:"state,omitempty"` // the state entered, for a state event
 	Term  uint64 `json:"term,omitempty"`

@@ -4,8 +4,8 @@ package hub_test
 
 import (
 	"encoding/json"
-	"io"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -144,7 +144,9 @@ func TestStatusDetailsValidated(t *testing.T) {
 			s.Events = []wire.StatusEvent{{Seq: 1, At: 1, Kind: "note", Text: strings.Repeat("é", wire.StatusTextMax)}}
 		}, "events[0]: want at most 160 bytes"},
 		{"more keys shown than held", func(s *wire.MemberStatus) { s.KV, s.KVLen = [][2]string{{"a", "1"}, {"b", "2"}}, 1 }, "2 keys shown of 1"},
-		{"an event without a time", func(s *wire.MemberStatus) { s.Events = []wire.StatusEvent{{Seq: 1, Kind: "state", Text: "b1 became leader"}} }, "want seq, at and kind"},
+		{"an event without a time", func(s *wire.MemberStatus) {
+			s.Events = []wire.StatusEvent{{Seq: 1, Kind: "state", Text: "b1 became leader"}}
+		}, "want seq, at and kind"},
 		{"an event of an unknown state", func(s *wire.MemberStatus) {
 			s.Events = []wire.StatusEvent{{Seq: 1, At: 1, Kind: "state", State: "king", Text: "b1 became king"}}
 		}, `unknown state "king"`},
