@@ -139,8 +139,10 @@ func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
 			return nil, err
 		}
 	}
-	return &mixedHost{url: url, cluster: cluster, want: ids, nodes: map[string]*hostedNode{},
-		backoff: 200 * time.Millisecond, epoch: time.Now(), events: wire.NewRecorder(eventsKept)}, nil
+	h := &mixedHost{url: url, cluster: cluster, want: ids, nodes: map[string]*hostedNode{},
+		backoff: 200 * time.Millisecond, epoch: time.Now(), events: wire.NewRecorder(eventsKept)}
+	h.events.TextMax = 2000 // the page's own log is not sent anywhere
+	return h, nil
 }
 
 func (h *mixedHost) now() time.Duration { return time.Since(h.epoch) }

@@ -210,9 +210,11 @@ func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store) {
 // Record only copies the event (it runs for every commit); Events writes the sentences. It is
 // not safe for concurrent use: record and read on the node's goroutine.
 type Recorder struct {
-	ring []recorded // oldest first, at most size
-	size int
-	seq  uint64
+	// TextMax bounds each sentence, in bytes (StatusTextMax, what a status may carry).
+	TextMax int
+	ring    []recorded // oldest first, at most size
+	size    int
+	seq     uint64
 }
 
 type recorded struct {
@@ -224,7 +226,7 @@ type recorded struct {
 // NewRecorder returns a recorder of the last size events (StatusEventsShown for a status
 // report) whose sequence numbers start above any of an earlier run's.
 func NewRecorder(size int) *Recorder {
-	return &Recorder{size: max(size, 1), seq: uint64(time.Now().UnixMicro())}
+	return &Recorder{TextMax: StatusTextMax, size: max(size, 1), seq: uint64(time.Now().UnixMicro())}
 }
 
 // Record notes e, if it is of a kind the page shows, at the wall time now.
@@ -266,7 +268,7 @@ func (r *Recorder) Events() []StatusEvent {
 		if i := strings.Index(text, "ms "); i >= 0 && i < 24 {
 			text = text[i+3:]
 		}
-		ev := StatusEvent{Seq: x.seq, Node: x.e.Node, At: x.at, Kind: x.e.Kind.String(), Term: x.e.Term, Index: x.e.Index, Text: Clip(text, StatusTextMax)}
+		ev := StatusEvent{Seq: x.seq, Node: x.e.Node, At: x.at, Kind: x.e.Kind.String(), Term: x.e.Term, Index: x.e.Index, Text: Clip(text, r.TextMax)}
 		if x.e.Kind == raft.EvState {
 			ev.State = x.e.State.String()
 		}
