@@ -119,6 +119,7 @@ type hostedNode struct {
 	failure      string
 	member       bool           // it has been in the configuration it uses
 	rec          *wire.Recorder // its recent events, for its status reports
+	kvs          wire.KVShown   // the first keys of its store, for its card
 }
 
 type pendingSubmit struct {
@@ -563,7 +564,7 @@ func (h *mixedHost) statuses() []hostedStatus {
 		if hn.rn != nil {
 			ns := hn.rn.Status()
 			s.Applied = hn.applied
-			s.Details(hn.rn, ns, hn.sm)
+			s.Details(hn.rn, ns, hn.sm, &hn.kvs)
 			if ns.State != raft.Leader {
 				s.TimerLeft = ms(max(ns.ElectionDeadline-h.now(), 0))
 			}

@@ -180,6 +180,23 @@ func (s *Store) Len() int { return len(s.data) }
 // Keys returns the keys, sorted.
 func (s *Store) Keys() []string { return slices.Sorted(maps.Keys(s.data)) }
 
+// FirstKeys returns the n smallest keys, sorted, in one pass over the store: it does not sort
+// them all (the mixed page's cards show the first few of a store of any size).
+func (s *Store) FirstKeys(n int) []string {
+	out := make([]string, 0, n+1)
+	for k := range s.data {
+		if len(out) == n && (n == 0 || k >= out[n-1]) {
+			continue
+		}
+		i, _ := slices.BinarySearch(out, k)
+		out = slices.Insert(out, i, k)
+		if len(out) > n {
+			out = out[:n]
+		}
+	}
+	return out
+}
+
 // Data returns a copy of the whole map.
 func (s *Store) Data() map[string]string { return maps.Clone(s.data) }
 

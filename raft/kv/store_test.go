@@ -213,3 +213,19 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FirstKeys gives the smallest keys in order, as Keys' first ones are.
+func TestFirstKeys(t *testing.T) {
+	s := NewStore()
+	var texts []string
+	for _, k := range []int{7, 3, 42, 11, 0, 99, 5, 20, 1} {
+		texts = append(texts, fmt.Sprintf("put k%02d v", k))
+	}
+	applyAll(t, s, entries(texts...))
+	for _, n := range []int{0, 1, 4, 9, 20} {
+		want := s.Keys()[:min(n, s.Len())]
+		if got := s.FirstKeys(n); !reflect.DeepEqual(got, want) {
+			t.Errorf("FirstKeys(%d) = %v; want %v", n, got, want)
+		}
+	}
+}

@@ -159,11 +159,36 @@ func EntryText(e raft.Entry) string {
 	return Clip(s, StatusTextMax)
 }
 
+// KVShown keeps the first keys of a key-value store for a card. It reads them again when the
+// store has applied something since, and for a store of more than a thousand keys at most once
+// a second, so that reports cost the node little whatever its state.
+type KVShown struct {
+	applied uint64
+	at      time.Time
+	read    bool
+	kv      [][2]string
+	n       int
+}
+
+// Of returns the first StatusKVShown keys of sm with their values (clipped), and how many keys
+// it holds.
+func (c *KVShown) Of(sm *kv.Store, now time.Time) ([][2]string, int) {
+	if c.read && (sm.Applied() == c.applied || sm.Len() > 1000 && now.Sub(c.at) < time.Second) {
+		return c.kv, c.n
+	}
+	c.read, c.applied, c.at, c.n, c.kv = true, sm.Applied(), now, sm.Len(), nil
+	for _, k := range sm.FirstKeys(StatusKVShown) {
+		v, _ := sm.Get(k)
+		c.kv = append(c.kv, [2]string{Clip(k, StatusTextMax), Clip(v, StatusTextMax)})
+	}
+	return c.kv, c.n
+}
+
 // Details fills s from a running node and its key-value store, all from the one moment: the
 // state, term, indexes and configuration, and the card details (the newest log entries, the
-// first keys, the leader's progress). It runs where the node may be read (the node's
-// goroutine, or the page's event loop).
-func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store) {
+// first keys through kvs, the leader's progress). It runs where the node may be read (the
+// node's goroutine, or the page's event loop).
+func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store, kvs *KVShown) {
 	s.State, s.Term, s.Leader, s.Commit, s.Last = st.State.String(), st.Term, st.Leader, st.CommitIndex, st.LastIndex
 	s.Config, s.ConfigIndex = raft.EncodeConfiguration(st.Config), st.ConfigIndex
 	if sm != nil {
@@ -192,15 +217,9 @@ func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store) {
 		s.Progress = append(s.Progress, ProgressLine{ID: id, Match: p.Match, Next: p.Next, Inflight: p.Inflight, Probing: p.Probing})
 	}
 	s.KV, s.KVLen = nil, 0
-	if sm != nil {
-		s.KVLen = sm.Len()
-		for _, k := range sm.Keys() {
-			if len(s.KV) == StatusKVShown {
-				break
-			}
-			v, _ := sm.Get(k)
-			s.KV = append(s.KV, [2]string{Clip(k, StatusTextMax), Clip(v, StatusTextMax)})
-		}
+	if sm != nil && kvs != nil {
+		s.KV, s.KVLen = kvs.Of(sm, time.Now())
+		s.KV = slices.Clone(s.KV) // the status leaves the goroutine that owns kvs
 	}
 }
 

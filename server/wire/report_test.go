@@ -1,12 +1,14 @@
 package wire
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"raftlab/raft"
+	"raftlab/raft/kv"
 )
 
 // The recorder keeps the kinds a person follows, at most its size, updates a member's commit
@@ -44,5 +46,44 @@ func TestClip(t *testing.T) {
 		if len(c) > 20 || !utf8.ValidString(c) || (len(s) <= 20 && utf8.ValidString(s) && c != s) {
 			t.Errorf("Clip(%q, 20) = %q", s, c)
 		}
+	}
+}
+
+// A card's keys are read again when the store changed; a store of more than a thousand keys
+// is read at most once a second.
+func TestKVShown(t *testing.T) {
+	sm := kv.NewStore()
+	i := uint64(0)
+	put := func(k string) {
+		i++
+		if _, err := sm.Apply(raft.CommitEntry{Index: i, Term: 1, Type: raft.EntryCommand, Command: []byte("put " + k + " v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var c KVShown
+	now := time.Now()
+	put("b")
+	if kvs, n := c.Of(sm, now); n != 1 || len(kvs) != 1 || kvs[0] != [2]string{"b", "v"} {
+		t.Fatalf("Of = %v, %d", kvs, n)
+	}
+	put("a")
+	if kvs, n := c.Of(sm, now); n != 2 || kvs[0][0] != "a" {
+		t.Errorf("a small store's change not shown: %v, %d", kvs, n)
+	}
+	for j := range 1000 {
+		put(fmt.Sprintf("k%04d", j))
+	}
+	if _, n := c.Of(sm, now.Add(100*time.Millisecond)); n != 2 {
+		t.Errorf("a large store read again within a second: %d keys", n)
+	}
+	if _, n := c.Of(sm, now.Add(1100*time.Millisecond)); n != 1002 {
+		t.Errorf("Of a second after 1000 puts: %d keys", n)
+	}
+	put("c")
+	if _, n := c.Of(sm, now.Add(1500*time.Millisecond)); n != 1002 {
+		t.Errorf("a large store read again within a second: %d keys", n)
+	}
+	if kvs, n := c.Of(sm, now.Add(2200*time.Millisecond)); n != 1003 || len(kvs) != StatusKVShown {
+		t.Errorf("a large store not read again after a second: %d keys, %d shown", n, len(kvs))
 	}
 }

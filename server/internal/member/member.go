@@ -236,8 +236,9 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 	c.Restore = func(s *raft.Snapshot) error { return sm.Restore(s.Index, s.Data) }
 	r := &Reporter{rec: wire.NewRecorder(wire.StatusEventsShown), sm: sm}
 	next := c.OnEvent
+	start := time.Now() // about the node's epoch: events' times are since native.Start
 	c.OnEvent = func(e raft.Event) {
-		r.rec.Record(e, time.Now())
+		r.rec.Record(e, start.Add(e.Time))
 		if next != nil {
 			next(e)
 		}
@@ -249,14 +250,15 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 // first keys of its store, a leader's view of its followers and its recent events, all bounded
 // (wire.MemberStatus's details). It reads them on the node's goroutine.
 type Reporter struct {
-	rec *wire.Recorder // written and read on the node's goroutine
+	rec *wire.Recorder // written and read on the node's goroutine, as are sm and kvs
 	sm  *kv.Store
+	kvs wire.KVShown
 }
 
 // Details fills s's card details from n; it leaves them empty when n has stopped.
 func (r *Reporter) Details(n *native.Node, s *wire.MemberStatus) {
 	n.Inspect(func(rn *raft.Node) {
-		s.Details(rn, rn.Status(), r.sm)
+		s.Details(rn, rn.Status(), r.sm, &r.kvs)
 		s.Events = r.rec.Events()
 	})
 }
