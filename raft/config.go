@@ -65,6 +65,14 @@ type Config struct {
 	// clients it leads. Off by default, as in the Raft paper.
 	CheckQuorum bool
 
+	// JointConsensus selects the cluster's method of membership change: off, single-server
+	// changes (thesis §4.2), one voter added or removed at a time; on, joint consensus (the
+	// Raft paper's §6), where every change of the voters, any number of them at once
+	// (ProposeConfiguration), passes through a joint configuration C_old,new whose decisions
+	// need a majority of the old voters and a majority of the new. Every member of a cluster
+	// must use the same method.
+	JointConsensus bool
+
 	// CompactThreshold is the log compaction policy (Raft paper §7): once more than this many
 	// entries have been applied since the last snapshot, CompactDue reports true and the
 	// driver hands the node a snapshot of its application with Compact. 0 never compacts.

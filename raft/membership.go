@@ -14,13 +14,23 @@ import (
 // Configuration is a cluster's membership. Voters elect leaders and count toward commitment;
 // learners receive the log and count toward nothing. A node uses the latest configuration in
 // its log, committed or not (thesis §4.1), or its snapshot's, or at first Config.Members.
+//
+// During a joint-consensus change (the Raft paper's §6) the configuration is joint, C_old,new:
+// Outgoing holds C_old's voters and Voters C_new's. Elections and commitment then need a
+// majority of each, and a server of either votes.
 type Configuration struct {
 	Voters   []string // sorted
 	Learners []string `json:",omitempty"` // sorted, none a voter
+	Outgoing []string `json:",omitempty"` // sorted; the old voters of a joint configuration, else empty
 }
 
-// IsVoter reports whether id votes in c.
-func (c Configuration) IsVoter(id string) bool { return indexOf(c.Voters, id) >= 0 }
+// Joint reports whether c is a joint configuration (C_old,new).
+func (c Configuration) Joint() bool { return len(c.Outgoing) > 0 }
+
+// IsVoter reports whether id votes in c (in a joint configuration: in either half).
+func (c Configuration) IsVoter(id string) bool {
+	return indexOf(c.Voters, id) >= 0 || indexOf(c.Outgoing, id) >= 0
+}
 
 // IsLearner reports whether id is a learner of c.
 func (c Configuration) IsLearner(id string) bool { return indexOf(c.Learners, id) >= 0 }
@@ -28,47 +38,127 @@ func (c Configuration) IsLearner(id string) bool { return indexOf(c.Learners, id
 // IsMember reports whether id is a voter or a learner of c.
 func (c Configuration) IsMember(id string) bool { return c.IsVoter(id) || c.IsLearner(id) }
 
-// Quorum is the number of voters that make a majority.
-func (c Configuration) Quorum() int { return len(c.Voters)/2 + 1 }
+// HasQuorum reports whether the servers for which has is true make a quorum of c: a majority
+// of its voters, and of a joint configuration a majority of the outgoing voters as well. Only
+// voters count.
+func (c Configuration) HasQuorum(has func(id string) bool) bool {
+	return hasMajority(c.Voters, has) && (!c.Joint() || hasMajority(c.Outgoing, has))
+}
 
-// Members returns the voters and learners, sorted.
+func hasMajority(ids []string, has func(id string) bool) bool {
+	k := 0
+	for _, id := range ids {
+		if has(id) {
+			k++
+		}
+	}
+	return k >= quorumOf(ids)
+}
+
+// quorumOf is the number of the voters ids that make a majority of them.
+func quorumOf(ids []string) int { return len(ids)/2 + 1 }
+
+// AllVoters returns the voters of both halves of a joint configuration, sorted; otherwise Voters.
+func (c Configuration) AllVoters() []string {
+	if !c.Joint() {
+		return c.Voters
+	}
+	return union(c.Voters, c.Outgoing)
+}
+
+// Members returns the voters (of both halves) and learners, sorted.
 func (c Configuration) Members() []string {
-	return slices.Sorted(slices.Values(append(slices.Clone(c.Voters), c.Learners...)))
+	return union(union(c.Voters, c.Outgoing), c.Learners)
+}
+
+// union returns the sorted ids of a and b, each once.
+func union(a, b []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a), b...))))
 }
 
 func (c Configuration) String() string {
 	s := "voters " + strings.Join(c.Voters, ",")
+	if c.Joint() {
+		s = "voters " + strings.Join(c.Outgoing, ",") + " → " + strings.Join(c.Voters, ",") + " (joint)"
+	}
 	if len(c.Learners) > 0 {
 		s += " learners " + strings.Join(c.Learners, ",")
 	}
 	return s
 }
 
-// Equal reports whether c and d have the same voters and learners.
+// Equal reports whether c and d have the same voters, learners and outgoing voters.
 func (c Configuration) Equal(d Configuration) bool {
-	return slices.Equal(c.Voters, d.Voters) && slices.Equal(c.Learners, d.Learners)
+	return slices.Equal(c.Voters, d.Voters) && slices.Equal(c.Learners, d.Learners) && slices.Equal(c.Outgoing, d.Outgoing)
 }
 
-// QuorumsIntersect reports whether every majority of a's voters shares a voter with every
-// majority of b's: the condition under which two configurations in use at once cannot elect
-// two leaders of one term or commit two different entries at one index.
+// QuorumsIntersect reports whether every quorum of a shares a voter with every quorum of b: the
+// condition under which two configurations in use at once cannot elect two leaders of one term
+// or commit two different entries at one index. A joint configuration's quorums are a majority
+// of each half.
 func QuorumsIntersect(a, b Configuration) bool {
+	// Two quorums meet when a majority that one of them must contain meets one that the other
+	// must contain; for two simple configurations that is exact.
+	for _, x := range a.halves() {
+		for _, y := range b.halves() {
+			if majoritiesIntersect(x, y) {
+				return true
+			}
+		}
+	}
+	if !a.Joint() && !b.Joint() {
+		return false
+	}
+	// Otherwise search: a quorum of a (a subset of its voters) whose complement holds a quorum
+	// of b. Joint configurations of the lab have at most 15 voters in all.
+	voters := a.AllVoters()
+	if len(voters) > 20 {
+		return false // too many to search: say they may not meet
+	}
+	in := make(map[string]bool, len(voters))
+	for set := 0; set < 1<<len(voters); set++ {
+		clear(in)
+		for i, v := range voters {
+			if set&(1<<i) != 0 {
+				in[v] = true
+			}
+		}
+		if a.HasQuorum(func(id string) bool { return in[id] }) && b.HasQuorum(func(id string) bool { return !in[id] }) {
+			return false
+		}
+	}
+	return true
+}
+
+// halves returns the voter sets of c whose majorities its quorums need.
+func (c Configuration) halves() [][]string {
+	if c.Joint() {
+		return [][]string{c.Voters, c.Outgoing}
+	}
+	return [][]string{c.Voters}
+}
+
+// majoritiesIntersect reports whether every majority of voters a meets every majority of b.
+func majoritiesIntersect(a, b []string) bool {
 	both := 0
-	for _, v := range a.Voters {
-		if b.IsVoter(v) {
+	for _, v := range a {
+		if indexOf(b, v) >= 0 {
 			both++
 		}
 	}
 	// The smallest part of the shared voters that a majority of a must take, and of b.
-	needA := max(0, a.Quorum()-(len(a.Voters)-both))
-	needB := max(0, b.Quorum()-(len(b.Voters)-both))
+	needA := max(0, quorumOf(a)-(len(a)-both))
+	needB := max(0, quorumOf(b)-(len(b)-both))
 	return needA+needB > both
 }
 
 // encodeConfig encodes a configuration as a log entry's command: "n1,n2,n3" then, with
-// learners, ";n4".
+// learners, ";n4". A joint configuration's voters read old>new: "n1,n2,n3>n4,n5,n6".
 func encodeConfig(c Configuration) []byte {
 	s := strings.Join(c.Voters, ",")
+	if c.Joint() {
+		s = strings.Join(c.Outgoing, ",") + ">" + s
+	}
 	if len(c.Learners) > 0 {
 		s += ";" + strings.Join(c.Learners, ",")
 	}
@@ -76,7 +166,8 @@ func encodeConfig(c Configuration) []byte {
 }
 
 // EncodeConfiguration encodes c as a configuration entry's command ("n1,n2,n3;n4": voters,
-// then learners), which ParseConfiguration reads.
+// then learners; a joint configuration's voters as "n1,n2,n3>n4,n5,n6", old then new), which
+// ParseConfiguration reads.
 func EncodeConfiguration(c Configuration) string { return string(encodeConfig(c)) }
 
 // ParseConfiguration decodes and validates a configuration entry's command.
@@ -85,6 +176,12 @@ func ParseConfiguration(b []byte) (Configuration, error) { return decodeConfig(b
 func decodeConfig(b []byte) (Configuration, error) {
 	voters, learners, _ := strings.Cut(string(b), ";")
 	c := Configuration{Voters: splitIDs(voters), Learners: splitIDs(learners)}
+	if old, voters, joint := strings.Cut(voters, ">"); joint {
+		c.Voters, c.Outgoing = splitIDs(voters), splitIDs(old)
+		if len(c.Outgoing) == 0 {
+			return c, errors.New("joint configuration without old voters")
+		}
+	}
 	return c, c.validate()
 }
 
@@ -100,7 +197,7 @@ func (c Configuration) validate() error {
 	if len(c.Voters) == 0 {
 		return errors.New("configuration without voters")
 	}
-	for _, list := range [][]string{c.Voters, c.Learners} {
+	for _, list := range [][]string{c.Voters, c.Learners, c.Outgoing} {
 		for i, id := range list {
 			if err := ValidateID(id); err != nil {
 				return err
@@ -155,15 +252,19 @@ func (o ChangeOp) String() string {
 	return fmt.Sprintf("ChangeOp(%d)", uint8(o))
 }
 
-// Errors of ProposeChange.
+// Errors of ProposeChange and ProposeConfiguration.
 var (
-	// ErrChangeInFlight: the latest configuration in the leader's log is not committed yet;
-	// one change at a time keeps every two configurations in use overlapping.
+	// ErrChangeInFlight: the latest configuration in the leader's log is not committed yet (or
+	// a joint-consensus change is still on its way); one change at a time keeps every two
+	// configurations in use overlapping.
 	ErrChangeInFlight = errors.New("raft: a configuration change is in flight")
 	// ErrNoCommitInTerm: a new leader has not committed an entry of its own term yet. Until
 	// it has, a configuration of an earlier leader may still be committing, and a change now
 	// could give two configurations without overlapping majorities (raft-dev, 2015).
 	ErrNoCommitInTerm = errors.New("raft: the leader has not committed an entry of its term yet")
+	// ErrNeedsJoint: a change of more than one voter asked of a cluster that changes one server
+	// at a time (Config.JointConsensus off).
+	ErrNeedsJoint = errors.New("raft: single-server changes add or remove one voter at a time; several at once need joint consensus")
 )
 
 // confEntry is a configuration entry of the log.
@@ -180,23 +281,19 @@ func (n *Node) Configuration() (Configuration, uint64) { return n.conf, n.confIn
 // configuration to the log and returns its index; the change is done once that index
 // commits. Only one change may be in flight, and only after the leader committed an entry of
 // its term.
+//
+// With Config.JointConsensus the change of voters goes through a joint configuration, as
+// ProposeConfiguration's do: an added server joins as a learner, then once it has caught up
+// the leader appends C_old,new and, once that commits, C_new. The change is done once a
+// configuration without Outgoing voters, at or after the returned index, commits.
 func (n *Node) ProposeChange(now time.Duration, op ChangeOp, id string) (uint64, error) {
 	n.advance(now)
 	defer n.flush()
-	if n.state != Leader {
-		return 0, &NotLeaderError{ID: n.id, Leader: n.leader, Term: n.term}
-	}
-	if n.transferTo != "" {
-		return 0, fmt.Errorf("%w to %s", ErrTransferring, n.transferTo)
+	if err := n.mayChange(); err != nil {
+		return 0, err
 	}
 	if err := ValidateID(id); err != nil {
 		return 0, fmt.Errorf("raft: %w", err)
-	}
-	if n.confIndex > n.commit {
-		return 0, fmt.Errorf("%w (%s at index %d)", ErrChangeInFlight, n.conf, n.confIndex)
-	}
-	if n.log.term(n.commit) != n.term && !n.cfg.Bugs.ChangeBeforeCommit {
-		return 0, ErrNoCommitInTerm
 	}
 	c := n.conf
 	switch op {
@@ -204,20 +301,186 @@ func (n *Node) ProposeChange(now time.Duration, op ChangeOp, id string) (uint64,
 		if c.IsMember(id) {
 			return 0, fmt.Errorf("raft: %s is already a member (%s)", id, c)
 		}
-		c.Learners = slices.Sorted(slices.Values(append(slices.Clone(c.Learners), id)))
+		if n.cfg.JointConsensus {
+			return n.proposeJoint(union(c.Voters, []string{id})), nil
+		}
+		c.Learners = union(c.Learners, []string{id})
 	case RemoveServer:
 		switch {
 		case !c.IsMember(id):
 			return 0, fmt.Errorf("raft: %s is not a member (%s)", id, c)
 		case c.IsVoter(id) && len(c.Voters) == 1:
 			return 0, fmt.Errorf("raft: %s is the last voter", id)
+		case c.IsVoter(id) && n.cfg.JointConsensus:
+			return n.proposeJoint(without(c.Voters, id)), nil
 		}
-		c.Voters = slices.DeleteFunc(slices.Clone(c.Voters), func(v string) bool { return v == id })
-		c.Learners = slices.DeleteFunc(slices.Clone(c.Learners), func(v string) bool { return v == id })
+		c.Voters = without(c.Voters, id)
+		c.Learners = without(c.Learners, id)
 	default:
 		return 0, fmt.Errorf("raft: unknown change %v", op)
 	}
 	return n.appendConfig(c), nil
+}
+
+// ProposeConfiguration asks the leader to make voters the cluster's voters: with
+// Config.JointConsensus any set of them (the Raft paper's §6), else one server more or fewer
+// than now (ErrNeedsJoint otherwise). With joint consensus the servers that are not members
+// yet join as learners first; once every new voter has caught up the leader appends the joint
+// configuration C_old,new, and once that commits, C_new, after which a leader that is not in
+// it steps down. It returns the index of the first configuration entry it appended (when the
+// new voters are learners still catching up, the index of the configuration in use: the leader
+// appends once they have); the change is done once a configuration with exactly these voters,
+// not joint, commits at or after it. A leader that loses its leadership on the way leaves the rest to the next one:
+// that leader finishes a joint configuration and makes voters of the learners that catch up,
+// but removes nobody still to be removed.
+func (n *Node) ProposeConfiguration(now time.Duration, voters []string) (uint64, error) {
+	n.advance(now)
+	defer n.flush()
+	if err := n.mayChange(); err != nil {
+		return 0, err
+	}
+	if len(voters) == 0 {
+		return 0, errors.New("raft: a configuration needs at least one voter")
+	}
+	for _, id := range voters {
+		if err := ValidateID(id); err != nil {
+			return 0, fmt.Errorf("raft: %w", err)
+		}
+	}
+	target := slices.Sorted(slices.Values(voters))
+	if len(slices.Compact(slices.Clone(target))) != len(target) {
+		return 0, fmt.Errorf("raft: voters %q name a server twice", voters)
+	}
+	if slices.Equal(target, n.conf.Voters) {
+		return 0, fmt.Errorf("raft: the voters are already %s", strings.Join(target, ","))
+	}
+	if n.cfg.JointConsensus {
+		return n.proposeJoint(target), nil
+	}
+	var added, removed []string
+	for _, id := range target {
+		if !n.conf.IsVoter(id) {
+			added = append(added, id)
+		}
+	}
+	for _, id := range n.conf.Voters {
+		if indexOf(target, id) < 0 {
+			removed = append(removed, id)
+		}
+	}
+	c := n.conf
+	switch {
+	case len(added)+len(removed) != 1:
+		return 0, fmt.Errorf("%w (%s to %s)", ErrNeedsJoint, strings.Join(n.conf.Voters, ","), strings.Join(target, ","))
+	case len(removed) == 1:
+		c.Voters = target
+		c.Learners = without(c.Learners, removed[0])
+	case c.IsLearner(added[0]):
+		return 0, fmt.Errorf("raft: %s is a learner already; the leader makes it a voter once it has caught up", added[0])
+	default:
+		c.Learners = union(c.Learners, added)
+	}
+	return n.appendConfig(c), nil
+}
+
+// mayChange says why the node cannot start a configuration change now, if it cannot.
+func (n *Node) mayChange() error {
+	if n.state != Leader {
+		return &NotLeaderError{ID: n.id, Leader: n.leader, Term: n.term}
+	}
+	if n.transferTo != "" {
+		return fmt.Errorf("%w to %s", ErrTransferring, n.transferTo)
+	}
+	if n.confIndex > n.commit {
+		return fmt.Errorf("%w (%s at index %d)", ErrChangeInFlight, n.conf, n.confIndex)
+	}
+	if n.conf.Joint() || n.target != nil {
+		return fmt.Errorf("%w (joint consensus on its way to voters %s)", ErrChangeInFlight, strings.Join(n.jointTarget(), ","))
+	}
+	if n.log.term(n.commit) != n.term && !n.cfg.Bugs.ChangeBeforeCommit {
+		return ErrNoCommitInTerm
+	}
+	return nil
+}
+
+// jointTarget is the voters a joint-consensus change under way leads to.
+func (n *Node) jointTarget() []string {
+	if n.conf.Joint() {
+		return n.conf.Voters
+	}
+	return n.target
+}
+
+// proposeJoint starts a joint-consensus change to the voters target: the servers that are not
+// members join as learners, then jointStep carries the change on.
+func (n *Node) proposeJoint(target []string) uint64 {
+	n.target = target
+	var newcomers []string
+	for _, id := range target {
+		if !n.conf.IsMember(id) {
+			newcomers = append(newcomers, id)
+		}
+	}
+	if len(newcomers) > 0 {
+		c := n.conf
+		c.Learners = union(c.Learners, newcomers)
+		return n.appendConfig(c)
+	}
+	index := n.log.lastIndex() + 1
+	if n.jointStep() {
+		return index
+	}
+	return n.confIndex // the learners' entry, committed: the change goes on from it
+}
+
+// jointStep carries a joint-consensus change on (§6), when no configuration is in flight and
+// the leader has committed an entry of its term: a committed joint configuration is followed
+// by C_new; learners that are to become voters, once all have caught up, by C_old,new. A
+// leader without a change of its own makes voters of the learners it finds (one left by an
+// earlier leader). It reports whether it appended a configuration.
+func (n *Node) jointStep() bool {
+	if n.state != Leader || n.confIndex > n.commit || n.log.term(n.commit) != n.term || n.transferTo != "" {
+		return false
+	}
+	if n.conf.Joint() {
+		// C_old,new is committed: from here C_new alone decides.
+		n.target = nil
+		n.appendConfig(Configuration{Voters: n.conf.Voters, Learners: n.conf.Learners})
+		return true
+	}
+	target := n.target
+	if target == nil {
+		if len(n.conf.Learners) == 0 {
+			return false
+		}
+		target = union(n.conf.Voters, n.conf.Learners)
+	}
+	if slices.Equal(target, n.conf.Voters) {
+		n.target = nil
+		return false
+	}
+	for _, id := range target {
+		if !n.conf.IsLearner(id) {
+			continue
+		}
+		// A new voter must hold everything committed first (thesis §4.2.1).
+		if pr := n.progressOf(id); pr == nil || pr.Match < n.commit {
+			return false
+		}
+	}
+	c := Configuration{Voters: target, Outgoing: n.conf.Voters}
+	for _, l := range n.conf.Learners {
+		if indexOf(target, l) < 0 {
+			c.Learners = append(c.Learners, l)
+		}
+	}
+	n.appendConfig(c)
+	return true
+}
+
+// without returns ids without id.
+func without(ids []string, id string) []string {
+	return slices.DeleteFunc(slices.Clone(ids), func(v string) bool { return v == id })
 }
 
 // appendConfig appends configuration c as a log entry, which the leader uses at once.
@@ -232,7 +495,11 @@ func (n *Node) appendConfig(c Configuration) uint64 {
 
 // maybePromote makes a learner that has caught up a voter, when no change is in flight
 // (thesis §4.2.1: the new server's log holds everything committed). It reports whether it did.
+// With joint consensus, jointStep does this.
 func (n *Node) maybePromote(id string, pr *progress) bool {
+	if n.cfg.JointConsensus || n.conf.Joint() {
+		return n.jointStep()
+	}
 	if n.state != Leader || !n.conf.IsLearner(id) || n.confIndex > n.commit || pr.Match < n.commit ||
 		n.log.term(n.commit) != n.term || n.transferTo != "" {
 		return false
@@ -301,6 +568,21 @@ func (n *Node) mayCampaign() bool {
 
 // describeChange says in words how configuration c differs from old.
 func describeChange(old, c Configuration) string {
+	switch {
+	case c.Joint() && !old.Joint():
+		return "joint consensus begins: majorities of " + strings.Join(c.Outgoing, ",") + " and of " + strings.Join(c.Voters, ",") + " decide"
+	case old.Joint() && !c.Joint():
+		s := "joint consensus ends: " + strings.Join(c.Voters, ",") + " decide"
+		if d := describeChange(Configuration{Voters: old.Voters, Learners: old.Learners}, c); d != "no change" {
+			s += ", " + d
+		}
+		for _, id := range old.Outgoing {
+			if !c.IsMember(id) {
+				s += ", " + id + " leaves"
+			}
+		}
+		return s
+	}
 	var parts []string
 	for _, id := range c.Members() {
 		switch {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,9 @@ type Node struct {
 	// A leadership transfer under way: the chosen peer and when the leader gives up on it.
 	transferTo       string
 	transferDeadline time.Duration
+	// A joint-consensus change under way (Config.JointConsensus): the voters it leads to, while
+	// their new servers catch up as learners; nil otherwise.
+	target []string
 	// CheckQuorum: when the leader next checks that it heard from a majority.
 	quorumCheckAt time.Duration
 
@@ -140,7 +144,7 @@ func NewNode(cfg Config, now time.Duration) (*Node, error) {
 		// A snapshot holds only committed entries, and its state is the application's: hand
 		// it over first, then what commits after it.
 		n.commit, n.applied, n.readySnap = p.snap.Index, p.snap.Index, p.snap
-		n.baseConf, n.baseConfIndex = Configuration{Voters: p.snap.Members, Learners: p.snap.Learners}, p.snap.Index
+		n.baseConf, n.baseConfIndex = p.snap.Configuration(), p.snap.Index
 	} else {
 		n.snapSlot = 1 // the first snapshot goes to slot 0
 	}
@@ -314,7 +318,7 @@ func (n *Node) Compact(now time.Duration, data []byte) error {
 		return fmt.Errorf("raft: %s has applied nothing since its snapshot at %d", n.id, n.log.offset)
 	}
 	c := n.confAt(index)
-	s := Snapshot{Index: index, Term: n.log.term(index), Members: c.Voters, Learners: c.Learners, Data: data}
+	s := Snapshot{Index: index, Term: n.log.term(index), Members: c.Voters, Learners: c.Learners, Outgoing: c.Outgoing, Data: data}
 	n.saveSnapshot(&s, false)
 	n.emit(Event{Kind: EvSnapshot, Index: s.Index, Term: s.Term, Last: uint64(len(data))})
 	n.flush()
@@ -332,7 +336,7 @@ func (n *Node) saveSnapshot(s *Snapshot, discard bool) {
 	oldOffset, oldLast, oldSlot := n.log.offset, n.log.lastIndex(), n.snapSlot
 	n.snapSlot = 1 - n.snapSlot
 	n.persist(KeySnapshotData(n.snapSlot), s.Data)
-	n.persist(KeySnapshot, encodeSnapshotMeta(s.Index, s.Term, n.snapSlot, s.Members, s.Learners))
+	n.persist(KeySnapshot, encodeSnapshotMeta(s.Index, s.Term, n.snapSlot, s.Configuration()))
 	hadSnap := n.snap != nil
 	n.snap = s
 	if discard {
@@ -342,7 +346,7 @@ func (n *Node) saveSnapshot(s *Snapshot, discard bool) {
 		n.log.compact(s.Index)
 		n.confs = slices.DeleteFunc(n.confs, func(c confEntry) bool { return c.index <= s.Index })
 	}
-	n.baseConf, n.baseConfIndex = Configuration{Voters: s.Members, Learners: s.Learners}, s.Index
+	n.baseConf, n.baseConfIndex = s.Configuration(), s.Index
 	n.latestConf()
 	_, deletes := n.storage.(Deleter)
 	if deletes && hadSnap {
@@ -506,15 +510,12 @@ func (n *Node) resetElectionTimer() {
 	n.electionDeadline = n.now + d
 }
 
-// quorum is the number of voters that make a majority of the configuration in use.
-func (n *Node) quorum() int { return n.conf.Quorum() }
-
 // peers returns the other voters and learners, sorted. The slice is shared: callers must not
 // change it.
 func (n *Node) peers() []string {
 	if n.peerIDs == nil {
 		members := n.conf.Voters
-		if len(n.conf.Learners) > 0 {
+		if len(n.conf.Learners) > 0 || n.conf.Joint() {
 			members = n.conf.Members()
 		}
 		n.peerIDs = make([]string, 0, len(members))
@@ -527,12 +528,21 @@ func (n *Node) peers() []string {
 	return n.peerIDs
 }
 
-// votesWon counts the votes (or pre-votes) granted by voters of the configuration in use: a
-// node never counts a vote from outside it.
-func (n *Node) votesWon() int {
+// won reports whether the votes (or pre-votes) granted make a quorum of the configuration in
+// use: a majority of its voters, and while it is joint, of the outgoing voters too (§6).
+func (n *Node) won() bool {
+	if n.votesWon(n.conf.Voters) < quorumOf(n.conf.Voters) {
+		return false
+	}
+	return !n.conf.Joint() || n.votesWon(n.conf.Outgoing) >= quorumOf(n.conf.Outgoing)
+}
+
+// votesWon counts the votes granted by the voters ids: a node never counts a vote from outside
+// its configuration.
+func (n *Node) votesWon(ids []string) int {
 	k := 0
 	for id := range n.votes {
-		if n.conf.IsVoter(id) {
+		if indexOf(ids, id) >= 0 {
 			k++
 		}
 	}
@@ -581,7 +591,7 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 	}
 	changed := n.state != Follower
 	n.state, n.leader = Follower, leader
-	n.votes, n.prs, n.transferTo = nil, nil, ""
+	n.votes, n.prs, n.transferTo, n.target = nil, nil, "", nil
 	n.resetElectionTimer()
 	if changed {
 		n.emit(Event{Kind: EvState, State: Follower, Term: n.term})
@@ -591,12 +601,12 @@ func (n *Node) becomeFollower(term uint64, leader string) {
 func (n *Node) campaign() {
 	n.setTermAndVote(n.term+1, n.id)
 	n.state, n.leader = Candidate, ""
-	n.prs, n.transferTo = nil, ""
+	n.prs, n.transferTo, n.target = nil, "", nil
 	n.votes = map[string]bool{n.id: true}
 	n.resetElectionTimer()
 	n.emit(Event{Kind: EvState, State: Candidate, Term: n.term})
 	n.emit(Event{Kind: EvVote, Peer: n.id, Term: n.term})
-	if n.votesWon() >= n.quorum() {
+	if n.won() {
 		n.becomeLeader()
 		return
 	}
@@ -615,7 +625,7 @@ func (n *Node) preCampaign() {
 	if changed {
 		n.emit(Event{Kind: EvState, State: PreCandidate, Term: n.term})
 	}
-	if n.votesWon() >= n.quorum() {
+	if n.won() {
 		n.campaign()
 		return
 	}
@@ -667,18 +677,26 @@ func (n *Node) checkQuorum() {
 		return
 	}
 	n.quorumCheckAt = n.now + n.cfg.ElectionTimeoutMax
-	heard := 0
-	if n.conf.IsVoter(n.id) {
-		heard++
+	heardFrom := func(id string) bool {
+		pr := n.progressOf(id)
+		return id == n.id || pr != nil && pr.heard
 	}
-	for i, pr := range n.prs {
-		if pr.heard && n.conf.IsVoter(n.peers()[i]) {
+	ok := n.conf.HasQuorum(heardFrom)
+	heard := 0
+	for _, v := range n.conf.AllVoters() {
+		if heardFrom(v) {
 			heard++
 		}
+	}
+	for _, pr := range n.prs {
 		pr.heard = false
 	}
-	if heard < n.quorum() {
-		n.emit(Event{Kind: EvStepDown, Term: n.term, Detail: fmt.Sprintf("it heard from %d of %d voters in an election timeout, fewer than a majority", heard, len(n.conf.Voters))})
+	if !ok {
+		what := "fewer than a majority"
+		if n.conf.Joint() {
+			what = "not a majority of both " + strings.Join(n.conf.Outgoing, ",") + " and " + strings.Join(n.conf.Voters, ",")
+		}
+		n.emit(Event{Kind: EvStepDown, Term: n.term, Detail: fmt.Sprintf("it heard from %d of %d voters in an election timeout, %s", heard, len(n.conf.AllVoters()), what)})
 		n.becomeFollower(n.term, "")
 	}
 }
@@ -701,7 +719,7 @@ func (n *Node) step(m *Message) {
 	case m.Type == MsgPreVoteReply && m.Success:
 		if n.state == PreCandidate && m.Term == n.term+1 {
 			n.votes[m.From] = true
-			if n.votesWon() >= n.quorum() {
+			if n.won() {
 				n.campaign()
 			}
 		}
@@ -736,7 +754,7 @@ func (n *Node) step(m *Message) {
 	case MsgVoteReply:
 		if n.state == Candidate && m.Success {
 			n.votes[m.From] = true
-			if n.votesWon() >= n.quorum() {
+			if n.won() {
 				n.becomeLeader()
 			}
 		}
@@ -892,19 +910,10 @@ func (n *Node) handleAppendReply(m *Message) {
 // that entry is of the current term: entries of earlier terms commit only beneath one of the
 // current term (Figure 8). When it advances, every follower hears of it at once.
 func (n *Node) maybeCommit() bool {
-	// Only the voters of the configuration in use count, the leader too only if it is one.
-	matches := n.matchBuf[:0]
-	if n.conf.IsVoter(n.id) {
-		matches = append(matches, n.log.lastIndex())
+	q := n.quorumMatch(n.conf.Voters)
+	if n.conf.Joint() {
+		q = min(q, n.quorumMatch(n.conf.Outgoing)) // C_old,new: held by a majority of each (§6)
 	}
-	for i, pr := range n.prs {
-		if len(n.conf.Learners) == 0 || n.conf.IsVoter(n.peers()[i]) {
-			matches = append(matches, pr.Match)
-		}
-	}
-	slices.Sort(matches)
-	n.matchBuf = matches
-	q := matches[len(matches)-n.quorum()]
 	if q <= n.commit || (n.log.term(q) != n.term && !n.cfg.Bugs.CommitByCounting) {
 		return false
 	}
@@ -920,12 +929,37 @@ func (n *Node) maybeCommit() bool {
 	if !n.cfg.WaitForHeartbeat {
 		n.broadcastAppend(true)
 	}
+	if n.cfg.JointConsensus || n.conf.Joint() {
+		n.jointStep()
+		return true
+	}
 	for i, p := range n.peers() {
 		if n.conf.IsLearner(p) && n.maybePromote(p, n.prs[i]) {
 			break // one change at a time
 		}
 	}
 	return true
+}
+
+// quorumMatch returns the highest index that a majority of the voters ids hold: only they
+// count, the leader too only if it is one of them.
+func (n *Node) quorumMatch(ids []string) uint64 {
+	matches := n.matchBuf[:0]
+	if indexOf(ids, n.id) >= 0 {
+		matches = append(matches, n.log.lastIndex())
+	}
+	all := len(ids) == len(matches)+len(n.prs) // every peer is one of them
+	for i, pr := range n.prs {
+		if all || indexOf(ids, n.peers()[i]) >= 0 {
+			matches = append(matches, pr.Match)
+		}
+	}
+	slices.Sort(matches)
+	n.matchBuf = matches
+	if len(matches) < quorumOf(ids) {
+		return 0 // voters the leader has no progress of: not its configuration
+	}
+	return matches[len(matches)-quorumOf(ids)]
 }
 
 // detectLoss runs on each heartbeat. A follower that has had entries outstanding for two
@@ -1020,7 +1054,7 @@ func (n *Node) sendSnapshot(to string, pr *progress, heartbeat bool) {
 	off := min(pr.SnapshotSent, uint64(len(data)))
 	end := min(off+uint64(n.cfg.SnapshotChunkSize), uint64(len(data)))
 	n.send(Message{Type: MsgSnap, To: to, LastLogIndex: snap.Index, LastLogTerm: snap.Term,
-		Members: snap.Members, Learners: snap.Learners, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
+		Members: snap.Members, Learners: snap.Learners, Outgoing: snap.Outgoing, Offset: off, Data: data[off:end:end], Done: end == uint64(len(data))})
 	pr.snapOut = true
 }
 
@@ -1085,7 +1119,7 @@ func (n *Node) handleSnap(m *Message) {
 	}
 	r := n.recv
 	if m.Offset == 0 {
-		r = &Snapshot{Index: m.LastLogIndex, Term: m.LastLogTerm, Members: slices.Clone(m.Members), Learners: slices.Clone(m.Learners)}
+		r = &Snapshot{Index: m.LastLogIndex, Term: m.LastLogTerm, Members: slices.Clone(m.Members), Learners: slices.Clone(m.Learners), Outgoing: slices.Clone(m.Outgoing)}
 		n.recv = r
 	}
 	if r == nil || r.Index != m.LastLogIndex || r.Term != m.LastLogTerm || m.Offset != uint64(len(r.Data)) {

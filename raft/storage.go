@@ -57,7 +57,8 @@ type KV struct {
 //	log/last     "42"           (index of the last entry; entries above it are garbage)
 //	log/17       "6 cmd put x 1" (term, type, then the command's raw bytes)
 //	snapshot     "240 3 1 n1,n2,n3" (last included index and term, the slot holding the
-//	             state, the configuration); absent while nothing is compacted
+//	             state, the configuration: voters, a joint one's as old>new "n1,n2>n3,n4",
+//	             then learners if any); absent while nothing is compacted
 //	snapshot/1   the application's state, as the application encoded it
 //
 // With a snapshot, the log holds entries snapshot index+1 … log/last; a log/last below the
@@ -186,22 +187,26 @@ func decodeVote(b []byte, term uint64) (string, error) {
 	return string(id), nil
 }
 
-// encodeSnapshotMeta encodes KeySnapshot's value: index, term, slot, voters and, if any,
-// learners.
-func encodeSnapshotMeta(index, term uint64, slot int, members, learners []string) []byte {
+// encodeSnapshotMeta encodes KeySnapshot's value: index, term, slot, voters (a joint
+// configuration's as old>new) and, if any, learners.
+func encodeSnapshotMeta(index, term uint64, slot int, c Configuration) []byte {
 	b := strconv.AppendUint(nil, index, 10)
 	b = append(b, ' ')
 	b = strconv.AppendUint(b, term, 10)
 	b = append(b, ' ', byte('0'+slot), ' ')
-	for i, m := range members {
+	if c.Joint() {
+		b = append(b, strings.Join(c.Outgoing, ",")...)
+		b = append(b, '>')
+	}
+	for i, m := range c.Voters {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, m...)
 	}
-	if len(learners) > 0 {
+	if len(c.Learners) > 0 {
 		b = append(b, ' ')
-		b = append(b, strings.Join(learners, ",")...)
+		b = append(b, strings.Join(c.Learners, ",")...)
 	}
 	return b
 }
@@ -318,7 +323,7 @@ func restore(s Storage) (persisted, error) {
 		if err != nil {
 			return p, err
 		}
-		p.snap = &Snapshot{Index: index, Term: term, Members: conf.Voters, Learners: conf.Learners, Data: data}
+		p.snap = &Snapshot{Index: index, Term: term, Members: conf.Voters, Learners: conf.Learners, Outgoing: conf.Outgoing, Data: data}
 		p.slot = slot
 		first, prevTerm = index+1, term
 		if v, ok := s.Get(KeyLogEntry(index)); ok {

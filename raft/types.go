@@ -172,6 +172,7 @@ type Message struct {
 	// follower holds), the chunk, and whether it is the last.
 	Members  []string `json:",omitempty"`
 	Learners []string `json:",omitempty"`
+	Outgoing []string `json:",omitempty"` // a joint configuration's old voters (Members are the new)
 	Offset   uint64   `json:",omitempty"`
 	Data     []byte   `json:",omitempty"`
 	Done     bool     `json:",omitempty"`
@@ -257,7 +258,13 @@ type Snapshot struct {
 	Term     uint64
 	Members  []string // the configuration at Index: its voters
 	Learners []string // and its learners
+	Outgoing []string // and, if it is joint, its old voters (Members are the new)
 	Data     []byte
+}
+
+// Configuration returns the configuration at the snapshot's index.
+func (s *Snapshot) Configuration() Configuration {
+	return Configuration{Voters: s.Members, Learners: s.Learners, Outgoing: s.Outgoing}
 }
 
 // NotLeaderError is returned by Submit on a node that is not the leader.

@@ -26,6 +26,7 @@ type simConfig struct {
 	checkQuorum bool
 	compact     int
 	membership  bool
+	joint       bool
 	kv          kvConfig
 }
 
@@ -43,6 +44,7 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	fs.BoolVar(&cfg.checkQuorum, "checkquorum", false, "a leader that has not heard from a majority within an election timeout steps down")
 	fs.IntVar(&cfg.compact, "compact", 0, "log compaction: a node takes a snapshot once more than this many entries were applied since its last (0: never)")
 	fs.BoolVar(&cfg.membership, "membership", false, "random membership changes: servers of n1…n15 join, leave and are replaced every 1–3 s (-nodes is the initial size)")
+	fs.BoolVar(&cfg.joint, "joint", false, "with -membership: change the members by joint consensus (Raft paper §6) instead of one server at a time; every change of the voters passes through a joint configuration, and up to three servers are replaced at once")
 	addKVFlags(fs, &cfg.kv)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
@@ -68,6 +70,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	}
 	if cfg.compact < 0 || cfg.compact > 1_000_000_000 {
 		return cfg, fmt.Errorf("-compact %d: want 0 (never) to 1000000000 entries", cfg.compact)
+	}
+	if cfg.joint && !cfg.membership {
+		return cfg, errors.New("-joint chooses how -membership changes the members: use it with -membership")
 	}
 	if err := cfg.kv.validate(fs, &cfg.load); err != nil {
 		return cfg, err
@@ -95,7 +100,7 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sim: %v (see server sim -h)\n", err)
 		return 2
 	}
-	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.checkQuorum, CompactThreshold: cfg.compact}}
+	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.checkQuorum, CompactThreshold: cfg.compact, JointConsensus: cfg.joint}}
 	if cfg.verbose {
 		opts.OnEvent = func(e raft.Event) { fmt.Fprintln(stdout, e) }
 	}
@@ -115,7 +120,10 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	}
 	c.Schedule(sim.RandomFaults(cfg.seed, c.IDs(), cfg.duration, cfg.faults)...)
 	c.Schedule(sim.Load(cfg.seed, cfg.duration, cfg.load)...)
-	if cfg.membership {
+	switch {
+	case cfg.joint:
+		c.Schedule(sim.RandomJointMembership(cfg.seed, c.IDs(), cfg.duration)...)
+	case cfg.membership:
 		c.Schedule(sim.RandomMembership(cfg.seed, c.IDs(), cfg.duration)...)
 	}
 	start := time.Now()
@@ -164,6 +172,9 @@ func flagLine(cfg simConfig) string {
 	}
 	if cfg.membership {
 		line += " -membership"
+	}
+	if cfg.joint {
+		line += " -joint"
 	}
 	return line + cfg.kv.flags()
 }

@@ -39,6 +39,9 @@ const (
 	ActAddServer    ActionKind = "add-server"    // Node joins the cluster (a membership change)
 	ActRemoveServer ActionKind = "remove-server" // Node leaves the cluster
 	ActDropMessage  ActionKind = "drop-message"  // Msg: the message on the wire (Flight.Seq) is lost
+	// ActSetVoters: the leader changes the voters to Voters (with joint consensus, several servers
+	// at once; see Cluster.SetVoters).
+	ActSetVoters ActionKind = "set-voters"
 )
 
 // Action is one timed action on a cluster.
@@ -55,6 +58,7 @@ type Action struct {
 	Max      time.Duration `json:"max,omitempty"`
 	Rate     float64       `json:"rate,omitempty"`
 	Msg      uint64        `json:"msg,omitempty"`
+	Voters   []string      `json:"voters,omitempty"`
 	Detail   string        `json:"detail,omitempty"`
 }
 
@@ -68,6 +72,9 @@ func (a Action) String() string {
 	}
 	if len(a.Groups) > 0 {
 		fmt.Fprintf(&b, " %v", a.Groups)
+	}
+	if len(a.Voters) > 0 {
+		fmt.Fprintf(&b, " %v", a.Voters)
 	}
 	return b.String()
 }
@@ -179,6 +186,8 @@ func (c *Cluster) do(a Action) error {
 			err = c.RemoveServer(a.Node)
 		}
 		return err
+	case ActSetVoters:
+		return c.SetVoters(a.Voters)
 	case ActDropMessage:
 		return c.DropMessage(a.Msg)
 	default:

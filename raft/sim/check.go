@@ -6,6 +6,8 @@ package sim
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"raftlab/raft"
 )
@@ -41,6 +43,9 @@ type checker struct {
 	// commitAt that index.
 	commitConf raft.Configuration
 	commitAt   uint64
+	// noIntersect turns the check that overlapping configurations' quorums meet off, so that a
+	// test can show what that check stops the run before (two leaders of one term).
+	noIntersect bool
 }
 
 type entryKey struct{ index, term uint64 }
@@ -54,6 +59,11 @@ type nodeCheck struct {
 	crashed bool
 	crash   raft.Status // what the node held when it crashed
 	crashH  uint64      // its log's prefix hash then
+	// conf is the configuration the node used at the event being checked, followed through its
+	// EvConfig events (a leader may append the next configuration in the call that commits the
+	// last, so the node's configuration after the call can be a later one); set when confSet.
+	conf    raft.Configuration
+	confSet bool
 }
 
 func newChecker(c *Cluster) *checker {
@@ -87,7 +97,18 @@ func entryHash(prev uint64, index uint64, e raft.Entry) uint64 {
 func (k *checker) event(e *raft.Event) error {
 	switch e.Kind {
 	case raft.EvRestore:
+		k.node(e.Node).confSet = false
 		return k.restored(e)
+	case raft.EvConfig:
+		nc := k.node(e.Node)
+		n := k.c.lookup(e.Node).node
+		nc.conf, _ = n.Configuration()
+		if ent, ok := n.Entry(e.Index); ok && ent.Type == raft.EntryConfig {
+			if c, err := raft.ParseConfiguration(ent.Command); err == nil {
+				nc.conf = c
+			}
+		}
+		nc.confSet = true
 	case raft.EvCrash:
 		nc := k.node(e.Node)
 		nc.crashed = true
@@ -105,6 +126,11 @@ func (k *checker) event(e *raft.Event) error {
 			return nil
 		}
 		k.elections++
+		// The cause before its symptom: a leader under a configuration whose quorums need not
+		// meet those of the one that committed last is what lets two leaders of one term be.
+		if err := k.configurationsMeet(e); err != nil {
+			return err
+		}
 		if other, ok := k.leaders[e.Term]; ok && other != e.Node {
 			return fmt.Errorf("Election Safety: %s and %s are both leaders of term %d", other, e.Node, e.Term)
 		}
@@ -275,28 +301,39 @@ func (k *checker) seen(index, term, h uint64) (uint64, bool) {
 	return seen, ok
 }
 
+// confOf returns the configuration node id used at the event being checked.
+func (k *checker) confOf(id string) raft.Configuration {
+	if nc := k.node(id); nc.confSet {
+		return nc.conf
+	}
+	conf, _ := k.c.lookup(id).node.Configuration()
+	return conf
+}
+
 // electedByItsConfiguration checks a new leader against the configuration it uses: it is a
-// voter, a majority of its voters voted for it (a node never counts a vote from outside its
-// configuration), and its majorities meet those of the configuration that committed the latest
-// entry (two configurations in use at once must not be able to decide apart).
+// voter, and a quorum of its voters voted for it (a node never counts a vote from outside its
+// configuration).
 func (k *checker) electedByItsConfiguration(e *raft.Event) error {
 	n := k.c.lookup(e.Node).node
-	conf, _ := n.Configuration()
+	conf := k.confOf(e.Node)
 	if !conf.IsVoter(e.Node) && n.Status().ConfigCommitted {
 		// (A voter being removed may lead until its removal commits, thesis §4.2.2.)
 		return fmt.Errorf("Configuration: %s leads term %d but is not a voter of its committed configuration (%s)", e.Node, e.Term, conf)
 	}
-	got := 0
-	for _, v := range k.votes[e.Term][e.Node] {
-		if conf.IsVoter(v) {
-			got++
-		}
+	votes := k.votes[e.Term][e.Node]
+	if !conf.HasQuorum(func(id string) bool { return slices.Contains(votes, id) }) {
+		return fmt.Errorf("Configuration: %s leads term %d with the votes of %v, not a quorum of its configuration (%s)%s",
+			e.Node, e.Term, votes, conf, quorumWords(conf))
 	}
-	if got < conf.Quorum() {
-		return fmt.Errorf("Configuration: %s leads term %d with the votes of %v, %d of its configuration's voters (%s); a majority is %d",
-			e.Node, e.Term, k.votes[e.Term][e.Node], got, conf, conf.Quorum())
-	}
-	if len(k.commitConf.Voters) > 0 && !raft.QuorumsIntersect(conf, k.commitConf) {
+	return nil
+}
+
+// configurationsMeet checks that a new leader's configuration has quorums that meet those of
+// the configuration that committed the latest entry (two configurations in use at once must
+// not be able to decide apart).
+func (k *checker) configurationsMeet(e *raft.Event) error {
+	conf := k.confOf(e.Node)
+	if len(k.commitConf.Voters) > 0 && !k.noIntersect && !raft.QuorumsIntersect(conf, k.commitConf) {
 		return fmt.Errorf("Configuration: %s leads term %d under %s, whose majorities need not meet those of %s, which committed index %d",
 			e.Node, e.Term, conf, k.commitConf, k.commitAt)
 	}
@@ -307,20 +344,31 @@ func (k *checker) electedByItsConfiguration(e *raft.Event) error {
 // of its configuration holding the entry (a leader never counts an acknowledgement from outside
 // its configuration).
 func (k *checker) committedByItsConfiguration(e *raft.Event, h uint64) error {
-	n := k.c.lookup(e.Node).node
-	conf, _ := n.Configuration()
-	held := 0
-	for _, v := range conf.Voters {
-		if sn := k.c.lookup(v); sn != nil && uint64(len(sn.check.hashes)) > e.Index && sn.check.hashes[e.Index] == h {
-			held++
-		}
+	conf := k.confOf(e.Node)
+	holds := func(v string) bool {
+		sn := k.c.lookup(v)
+		return sn != nil && uint64(len(sn.check.hashes)) > e.Index && sn.check.hashes[e.Index] == h
 	}
-	if held < conf.Quorum() {
-		return fmt.Errorf("Configuration: %s committed index %d in term %d held by %d voters of its configuration (%s); a majority is %d",
-			e.Node, e.Index, e.Term, held, conf, conf.Quorum())
+	if !conf.HasQuorum(holds) {
+		var held []string
+		for _, v := range conf.AllVoters() {
+			if holds(v) {
+				held = append(held, v)
+			}
+		}
+		return fmt.Errorf("Configuration: %s committed index %d in term %d held by voters %v of its configuration (%s), not a quorum%s",
+			e.Node, e.Index, e.Term, held, conf, quorumWords(conf))
 	}
 	k.commitConf, k.commitAt = conf, e.Index
 	return nil
+}
+
+// quorumWords says what a quorum of conf is.
+func quorumWords(conf raft.Configuration) string {
+	if conf.Joint() {
+		return fmt.Sprintf("; a quorum is %d of %s and %d of %s", len(conf.Outgoing)/2+1, strings.Join(conf.Outgoing, ","), len(conf.Voters)/2+1, strings.Join(conf.Voters, ","))
+	}
+	return fmt.Sprintf("; a majority is %d", len(conf.Voters)/2+1)
 }
 
 func (k *checker) commit(e *raft.Event) error {

@@ -62,6 +62,7 @@ func (c *Cluster) AddServer(id string) error {
 		}
 		return fmt.Errorf("sim: %s refused to add %s: %w", leader, id, err)
 	}
+	c.forgetRemovals(id)
 	return nil
 }
 
@@ -95,13 +96,85 @@ func (c *Cluster) RemoveServer(id string) error {
 	if err != nil {
 		return fmt.Errorf("sim: %s refused to remove %s: %w", leader, id, err)
 	}
-	c.removals = append(c.removals, removal{id, index})
+	c.removals = append(c.removals, removal{id, index, c.opts.Raft.JointConsensus})
 	return nil
+}
+
+// SetVoters asks the leader to make voters the cluster's voters (raft.Node.ProposeConfiguration):
+// with Raft.JointConsensus any set of n1…n15, through a joint configuration; else one server
+// more or fewer. Servers not yet running start first (as with AddServer); once the change is
+// committed the servers it leaves out are stopped.
+func (c *Cluster) SetVoters(voters []string) error {
+	leader, ok := c.Leader()
+	if !ok {
+		return fmt.Errorf("sim: no leader to change the voters to %v", voters)
+	}
+	conf, _ := c.Node(leader).Configuration()
+	var started []*simNode
+	stopAgain := func() {
+		for _, sn := range started {
+			c.Crash(sn.id)
+			sn.stopped = true
+		}
+	}
+	for _, id := range voters {
+		if err := raft.ValidateID(id); err != nil {
+			return fmt.Errorf("sim: %w", err)
+		}
+		if conf.IsMember(id) {
+			continue
+		}
+		sn := c.lookup(id)
+		switch {
+		case sn == nil:
+			if len(c.nodes) >= MaxIDs {
+				stopAgain()
+				return fmt.Errorf("sim: at most %d servers", MaxIDs)
+			}
+			sn = c.newServer(id, c.joinMembers(leader))
+		case sn.node == nil && sn.stopped:
+			sn.stopped = false
+			sn.restarts++
+			c.record(raft.Event{Kind: raft.EvRestart, Node: id})
+		default:
+			continue // running (a stopped server's restart, or a crashed one): it is told by the leader
+		}
+		if err := c.start(sn); err != nil {
+			stopAgain()
+			return err
+		}
+		started = append(started, sn)
+	}
+	ls := c.lookup(leader)
+	index, err := ls.node.ProposeConfiguration(c.now, voters)
+	c.process(ls)
+	if err != nil {
+		stopAgain()
+		return fmt.Errorf("sim: %s refused to change the voters to %v: %w", leader, voters, err)
+	}
+	for _, id := range voters {
+		c.forgetRemovals(id)
+	}
+	for _, id := range conf.AllVoters() {
+		if !slices.Contains(voters, id) {
+			c.removals = append(c.removals, removal{id, index, c.opts.Raft.JointConsensus})
+		}
+	}
+	return nil
+}
+
+// forgetRemovals forgets the removals of id still waiting: a later change keeps it, or takes it
+// in again while it still runs, unaware of its removal.
+func (c *Cluster) forgetRemovals(id string) {
+	c.removals = slices.DeleteFunc(c.removals, func(r removal) bool { return r.id == id })
 }
 
 type removal struct {
 	id    string
 	index uint64
+	// joint: the removal goes through a joint configuration, which still has the server and
+	// is not the end of the change; only a committed configuration without it is.
+	joint bool
 }
 
 // stopRemoved stops the servers whose removal is committed (a node's committed configuration
@@ -117,6 +190,9 @@ func (c *Cluster) stopRemoved() {
 			conf, index := sn.node.Configuration()
 			if index < r.index || sn.node.Status().CommitIndex < index {
 				continue
+			}
+			if r.joint && (conf.Joint() || conf.IsMember(r.id)) {
+				continue // not there yet (or given up: the server stays until a removal completes)
 			}
 			if !conf.IsMember(r.id) && !c.Connected(r.id, sn.id) {
 				continue // cut off, it cannot hear of its removal yet: it runs on (§4.2.3)
@@ -180,6 +256,47 @@ func RandomMembership(seed uint64, initial []string, duration time.Duration) []A
 			out, in := pick(members), pick(outside())
 			acts = append(acts, Action{At: t, Kind: ActRemoveServer, Node: out}, Action{At: t + 500*time.Millisecond, Kind: ActAddServer, Node: in})
 			members = append(slices.DeleteFunc(members, func(m string) bool { return m == out }), in)
+		}
+	}
+	return acts
+}
+
+// RandomJointMembership is RandomMembership for a cluster that changes its members by joint
+// consensus (raft.Config.JointConsensus): every 1–3 s a server joins, a member leaves, or one
+// to three members are replaced at once (a set-voters action; all three of a three-server
+// configuration may go). Its choices are its own, apart from RandomMembership's.
+func RandomJointMembership(seed uint64, initial []string, duration time.Duration) []Action {
+	rng := rand.New(rand.NewPCG(seed, 0x701e7))
+	members := slices.Clone(initial)
+	var acts []Action
+	outside := func() []string {
+		var out []string
+		for i := 1; i <= MaxIDs; i++ {
+			if id := fmt.Sprintf("n%d", i); !slices.Contains(members, id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	for t := time.Duration(1+rng.Int64N(2)) * time.Second; t < duration; t += time.Second + time.Duration(rng.Int64N(int64(2*time.Second))) {
+		switch k := rng.IntN(4); {
+		case k == 0 && len(members) < 7:
+			out := outside()
+			id := out[rng.IntN(len(out))]
+			acts = append(acts, Action{At: t, Kind: ActAddServer, Node: id})
+			members = append(members, id)
+		case k == 1 && len(members) > 3:
+			id := members[rng.IntN(len(members))]
+			acts = append(acts, Action{At: t, Kind: ActRemoveServer, Node: id})
+			members = slices.DeleteFunc(members, func(m string) bool { return m == id })
+		default:
+			n := 1 + rng.IntN(min(3, len(members)))
+			rng.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
+			out := outside()
+			rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+			members = append(members[n:], out[:n]...)
+			slices.SortFunc(members, compareIDs)
+			acts = append(acts, Action{At: t, Kind: ActSetVoters, Voters: slices.Clone(members)})
 		}
 	}
 	return acts

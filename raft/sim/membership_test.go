@@ -163,15 +163,18 @@ func TestRemovedServerDoesNotDisturb(t *testing.T) {
 // changeBeforeCommitRun plays the single-server bug of raft-dev (2015): n1 leads {n1…n4} and
 // adds n5, whose promotion to voter reaches only n5 before n1 is cut off. n2 is elected with
 // n3 and n4 and, with the bug, removes n1 at once, before its own term's no-op is committed;
-// the removal commits with n2 and n3. n1 then wins term 3 with n4 and n5 under {n1…n5}, whose
-// majorities need not meet those of {n2, n3, n4}, and n2 can win term 3 as well. It returns
-// the violation, or nil.
-func changeBeforeCommitRun(t *testing.T, bug bool) error {
+// the removal commits with n2 and n3. n2 then wins terms 3 and 4 with n3 alone (a majority of
+// {n2, n3, n4}), while n1, back in touch with n4 and n5 only, wins term 4 with them under
+// {n1…n5}, whose majorities need not meet those of {n2, n3, n4}: two leaders of term 4. With
+// intersectCheck off the checker does not stop at the cause, and sees the two leaders. It
+// returns the violation, or nil.
+func changeBeforeCommitRun(t *testing.T, bug, intersectCheck bool) error {
 	t.Helper()
 	c, err := New(Options{Nodes: 4, Seed: 5, Raft: raft.Config{Bugs: raft.Bugs{ChangeBeforeCommit: bug}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.check.noIntersect = !intersectCheck
 	c.Timeout("n1")
 	if !c.RunUntilTrue(time.Second, func() bool { l, ok := c.Leader(); return ok && l == "n1" }) {
 		t.Fatal("n1 did not win term 1")
@@ -211,30 +214,42 @@ func changeBeforeCommitRun(t *testing.T, bug bool) error {
 	}
 	c.removals = nil // n1 keeps running: it never hears of its removal
 	c.RunFor(100 * time.Millisecond)
-	// n1 comes back to n4 and n5 only, n2 and n3 stay apart, and both sides campaign.
+	// n1 comes back to n4 and n5 only, n2 and n3 stay apart, and both sides campaign: n2 twice,
+	// to term 4, then n1 (which reaches term 4 through n4's term 3).
 	c.Heal("n1", "n4")
 	for _, p := range []string{"n1", "n4", "n5"} {
 		for _, q := range []string{"n2", "n3"} {
 			c.Cut(p, q)
 		}
 	}
-	c.Timeout("n1")
-	c.RunFor(time.Second)
 	c.Timeout("n2")
+	c.RunFor(50 * time.Millisecond)
+	c.Timeout("n2")
+	c.RunFor(time.Second)
+	c.Timeout("n1")
 	c.RunFor(time.Second)
 	return c.Violation()
 }
 
-// TestChangeBeforeCommitIsCaught: with the bug, the checker stops the run (two configurations
-// whose majorities need not meet, then two leaders of one term); without it, the removal is
-// refused and the same schedule is safe.
+// TestChangeBeforeCommitIsCaught: with the bug, the checker stops the run as soon as n1 leads
+// under a configuration whose majorities need not meet those that committed n1's removal; with
+// that check turned off, the same schedule goes on to two leaders of one term (Election
+// Safety). Without the bug, the removal is refused and the same schedule is safe, with every
+// check on or with the intersection check off.
 func TestChangeBeforeCommitIsCaught(t *testing.T) {
-	err := changeBeforeCommitRun(t, true)
-	if err == nil || !strings.Contains(err.Error(), "Configuration") {
-		t.Fatalf("with ChangeBeforeCommit: %v; want a configuration violation", err)
+	err := changeBeforeCommitRun(t, true, true)
+	if err == nil || !strings.Contains(err.Error(), "Configuration") || !strings.Contains(err.Error(), "need not meet") {
+		t.Fatalf("with ChangeBeforeCommit: %v; want a configuration violation (majorities that need not meet)", err)
 	}
 	t.Log(err)
-	if err := changeBeforeCommitRun(t, false); err != nil {
-		t.Fatalf("without the bug: %v", err)
+	err = changeBeforeCommitRun(t, true, false)
+	if err == nil || !strings.Contains(err.Error(), "Election Safety") || !strings.Contains(err.Error(), "both leaders of term") {
+		t.Fatalf("with ChangeBeforeCommit and no intersection check: %v; want two leaders of one term", err)
+	}
+	t.Log(err)
+	for _, check := range []bool{true, false} {
+		if err := changeBeforeCommitRun(t, false, check); err != nil {
+			t.Fatalf("without the bug (intersection check %t): %v", check, err)
+		}
 	}
 }

@@ -117,8 +117,15 @@ func firstFailure(first uint64, n int, run func(seed uint64) error) (uint64, err
 // combination of the two has a quarter of the seeds). Seven seeds in eight compact their logs
 // every 4 to 64 entries, with snapshots sent in chunks of 5 bytes, 16 bytes or whole, so
 // that InstallSnapshot happens constantly under every fault. Odd seeds add, remove and replace
-// servers (n1…n15) every 1–3 seconds.
+// servers (n1…n15) every 1–3 seconds: seeds 4k+1 one server at a time, seeds 4k+3 by joint
+// consensus, replacing up to three at once.
 func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
+	return randomRunJoint(seed, dur, bugs, seed%4 == 3)
+}
+
+// randomRunJoint is randomRun with joint consensus chosen apart: without it, odd seeds all
+// change one server at a time.
+func randomRunJoint(seed uint64, dur time.Duration, bugs raft.Bugs, joint bool) error {
 	nodes := 3 + 2*int(seed%3) // 3, 5 or 7
 	applied := make(map[string]map[string]bool)
 	compact := 4 + int(seed*7%61)
@@ -129,7 +136,7 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 	c, err := New(Options{
 		Nodes: nodes, Seed: seed, Reorder: 0.02,
 		Raft: raft.Config{Bugs: bugs, PreVote: seed%2 == 0, CheckQuorum: seed%4 == 1 || seed%4 == 2,
-			CompactThreshold: compact, SnapshotChunkSize: []int{5, 16, 0}[seed/8%3]},
+			CompactThreshold: compact, SnapshotChunkSize: []int{5, 16, 0}[seed/8%3], JointConsensus: joint},
 		OnApply: func(id string, e raft.CommitEntry) {
 			if applied[id] == nil {
 				applied[id] = make(map[string]bool)
@@ -146,7 +153,10 @@ func randomRun(seed uint64, dur time.Duration, bugs raft.Bugs) error {
 		return err
 	}
 	c.Schedule(RandomFaults(seed, c.IDs(), dur, AllFaults)...)
-	if seed%2 == 1 {
+	switch {
+	case joint:
+		c.Schedule(RandomJointMembership(seed, c.IDs(), dur)...)
+	case seed%2 == 1:
 		c.Schedule(RandomMembership(seed, c.IDs(), dur)...)
 	}
 	c.Schedule(Load(seed, dur, 20)...)
@@ -218,7 +228,7 @@ func TestBugsAreCaught(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 300; seed++ {
-				err := randomRun(seed, 10*time.Second, tc.bugs)
+				err := randomRunJoint(seed, 10*time.Second, tc.bugs, false)
 				if err == nil || !strings.Contains(err.Error(), "seed=") {
 					continue
 				}
@@ -226,7 +236,7 @@ func TestBugsAreCaught(t *testing.T) {
 					continue // a liveness failure; look for a safety violation
 				}
 				t.Logf("seed %d: %v", seed, err)
-				if err := randomRun(seed, 10*time.Second, raft.Bugs{}); err != nil {
+				if err := randomRunJoint(seed, 10*time.Second, raft.Bugs{}, false); err != nil {
 					t.Fatalf("seed %d without the bug: %v", seed, err)
 				}
 				return

@@ -709,6 +709,13 @@ func (c *Cluster) Alive(id string) bool {
 	return sn != nil && sn.node != nil
 }
 
+// Removed reports whether server id was removed from the cluster and stopped (it runs again
+// only if a change adds it back).
+func (c *Cluster) Removed(id string) bool {
+	sn := c.lookup(id)
+	return sn != nil && sn.stopped
+}
+
 // Elections returns how many times a node became leader.
 func (c *Cluster) Elections() int { return c.check.elections }
 

@@ -10,6 +10,7 @@ package wire
 import (
 	"bytes"
 	"encoding/base64"
+	"slices"
 	"strconv"
 
 	"raftlab/raft"
@@ -122,7 +123,7 @@ const maxU64 = ^uint64(0)
 // TestFastPathCoversMessage fails when raft.Message gains a field that is missing here.
 var messageKeys = [...]string{"Type", "From", "To", "Term", "LastLogIndex", "LastLogTerm", "PrevLogIndex",
 	"PrevLogTerm", "Entries", "Commit", "Success", "Index", "ConflictTerm", "ConflictIndex",
-	"Members", "Learners", "Offset", "Data", "Done"}
+	"Members", "Learners", "Outgoing", "Offset", "Data", "Done"}
 
 func keyBit(k string) uint32 {
 	for i, name := range messageKeys {
@@ -193,15 +194,18 @@ func (p *scan) message() (raft.Message, bool) {
 				m.Done = v
 			}
 			continue
-		case "Members", "Learners":
+		case "Members", "Learners", "Outgoing":
 			ms, ok := p.strings()
 			if !ok {
 				return m, false
 			}
-			if k == "Members" {
+			switch k {
+			case "Members":
 				m.Members = ms
-			} else {
+			case "Learners":
 				m.Learners = ms
+			default:
+				m.Outgoing = ms
 			}
 			continue
 		case "Data":
@@ -362,7 +366,7 @@ func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 		if !plain(m.From) || !plain(m.To) {
 			return nil, false
 		}
-		for _, id := range append(m.Members, m.Learners...) {
+		for _, id := range slices.Concat(m.Members, m.Learners, m.Outgoing) {
 			if !plain(id) {
 				return nil, false
 			}
@@ -417,6 +421,7 @@ func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 		b = appendOmitUint(b, `,"ConflictIndex":`, m.ConflictIndex)
 		b = appendIDs(b, `,"Members":[`, m.Members)
 		b = appendIDs(b, `,"Learners":[`, m.Learners)
+		b = appendIDs(b, `,"Outgoing":[`, m.Outgoing)
 		b = appendOmitUint(b, `,"Offset":`, m.Offset)
 		if len(m.Data) > 0 {
 			b = base64.StdEncoding.AppendEncode(append(b, `,"Data":"`...), m.Data)

@@ -33,7 +33,9 @@
 // Version 2 added InstallSnapshot (raft.MsgSnap and MsgSnapReply, with the Message fields
 // Members, Learners, Offset, Data and Done), configuration entries (raft.EntryConfig) and the
 // compaction threshold in a welcome's options; a
-// version 1 frame is refused with a version error.
+// version 1 frame is refused with a version error. Joint consensus added, within version 2, the
+// optional Outgoing field of InstallSnapshot (a joint configuration's old voters) and joint
+// configuration entries ("n1,n2,n3>n4,n5,n6").
 package wire
 
 import (
@@ -600,6 +602,11 @@ func CheckMessage(m *raft.Message) error {
 				return errors.New(err.(*Error).Msg)
 			}
 		}
+		if m.Outgoing != nil {
+			if err := checkIDs("InstallSnapshot outgoing voters", m.Outgoing); err != nil {
+				return errors.New(err.(*Error).Msg)
+			}
+		}
 		if len(m.Data) > MaxSnapshotChunk {
 			return fmt.Errorf("InstallSnapshot chunk of %d bytes; at most %d", len(m.Data), MaxSnapshotChunk)
 		}
@@ -611,7 +618,7 @@ func CheckMessage(m *raft.Message) error {
 			return fmt.Errorf("InstallSnapshotReply offset %d is past the %d bytes a snapshot may have", m.Offset, MaxSnapshotBytes)
 		}
 	}
-	if m.Type != raft.MsgSnap && (m.Members != nil || m.Learners != nil || m.Data != nil || m.Done) {
+	if m.Type != raft.MsgSnap && (m.Members != nil || m.Learners != nil || m.Outgoing != nil || m.Data != nil || m.Done) {
 		return fmt.Errorf("%s carries snapshot members, data or done", m.Type)
 	}
 	if m.Type != raft.MsgSnap && m.Type != raft.MsgSnapReply && m.Offset != 0 {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"raftlab/raft"
@@ -261,7 +262,8 @@ func (k *Cluster) fire(cl *client) {
 	case err == nil:
 		cl.waitOn = cl.target
 		cl.timerAt = now + k.opts.Timeout
-	case errors.As(err, &nl) && nl.Leader != "" && nl.Leader != cl.target:
+	case errors.As(err, &nl) && nl.Leader != "" && nl.Leader != cl.target && !k.Removed(nl.Leader):
+		// (A server that missed its removal's news may name a removed one: not followed.)
 		k.stats.Redirects++
 		cl.target = nl.Leader
 		cl.timerAt = now + RedirectDelay
@@ -272,14 +274,17 @@ func (k *Cluster) fire(cl *client) {
 	}
 }
 
+// nextNode returns the server after id, skipping removed ones, as a client that knows the
+// cluster's members would.
 func (k *Cluster) nextNode(id string) string {
 	ids := k.IDs()
-	for i, x := range ids {
-		if x == id {
-			return ids[(i+1)%len(ids)]
+	i := slices.Index(ids, id)
+	for j := 1; j <= len(ids); j++ {
+		if next := ids[(i+j+len(ids))%len(ids)]; !k.Removed(next) {
+			return next
 		}
 	}
-	return ids[0]
+	return ids[(i+1+len(ids))%len(ids)]
 }
 
 // nextClient returns the client that acts first, and when.

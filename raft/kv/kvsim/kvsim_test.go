@@ -144,13 +144,17 @@ func linearizabilityRun1(seed uint64, dur time.Duration) error {
 	if seed%6 == 5 {
 		compact = 0
 	}
-	k, err := New(sim.Options{Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{CompactThreshold: compact, SnapshotChunkSize: 64}},
+	joint := seed%6 == 4 // half the membership seeds change their members by joint consensus
+	k, err := New(sim.Options{Nodes: nodes, Seed: seed, Reorder: 0.02, Raft: raft.Config{CompactThreshold: compact, SnapshotChunkSize: 64, JointConsensus: joint}},
 		Options{Clients: clients, Keys: 1 + int(seed%5), Seed: seed, Timeout: time.Duration(50+seed%200) * time.Millisecond})
 	if err != nil {
 		return err
 	}
 	k.Schedule(sim.RandomFaults(seed, k.IDs(), dur, sim.AllFaults)...)
-	if seed%3 == 1 { // a third of the seeds add, remove and replace servers
+	switch {
+	case joint: // a third of the seeds add, remove and replace servers
+		k.Schedule(sim.RandomJointMembership(seed, k.IDs(), dur)...)
+	case seed%3 == 1:
 		k.Schedule(sim.RandomMembership(seed, k.IDs(), dur)...)
 	}
 	k.Schedule(sim.Healing(dur)...)
