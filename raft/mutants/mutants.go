@@ -301,7 +301,7 @@ var List = []Mutant{
 		Rule: "Configuration: a commit rests on a majority of voters (here: learners' acknowledgements count too)",
 		Kind: Safety, File: "raft/node.go",
 		Old: "\t\tif all || indexOf(ids, n.peers()[i]) >= 0 {",
-		New: "\t\tif i >= 0 {",
+		New: "\t\tif all || i >= 0 {",
 	},
 	{
 		Name: "joint-commit-new-majority",
