@@ -22,7 +22,7 @@ import (
 //	Commit      uvarint
 //	Success     1 byte (0 or 1)
 //	Index, ConflictTerm, ConflictIndex                           uvarint each
-//	Members, Learners   uvarint count+1 (0: nil); each id as uvarint length, bytes
+//	Members, Learners, Outgoing   uvarint count+1 (0: nil); each id as uvarint length, bytes
 //	Offset      uvarint
 //	Data        a byte slice
 //	Done        1 byte (0 or 1)
@@ -32,7 +32,7 @@ import (
 var fields = []string{
 	"Type", "From", "To", "Term", "LastLogIndex", "LastLogTerm", "PrevLogIndex", "PrevLogTerm",
 	"Entries", "Commit", "Success", "Index", "ConflictTerm", "ConflictIndex",
-	"Members", "Learners", "Offset", "Data", "Done",
+	"Members", "Learners", "Outgoing", "Offset", "Data", "Done",
 }
 
 // AppendMessage appends the encoding of m to b.
@@ -63,6 +63,7 @@ func AppendMessage(b []byte, m *raft.Message) []byte {
 	b = binary.AppendUvarint(b, m.ConflictIndex)
 	b = appendStrings(b, m.Members)
 	b = appendStrings(b, m.Learners)
+	b = appendStrings(b, m.Outgoing)
 	b = binary.AppendUvarint(b, m.Offset)
 	b = appendBytes(b, m.Data)
 	b = appendBool(b, m.Done)
@@ -262,6 +263,7 @@ func (d *decoder) message(m *raft.Message) error {
 	m.ConflictIndex = d.uvarint()
 	m.Members = d.strings("Members")
 	m.Learners = d.strings("Learners")
+	m.Outgoing = d.strings("Outgoing")
 	m.Offset = d.uvarint()
 	if p, ok := d.bytes(); ok {
 		m.Data = append(make([]byte, 0, len(p)), p...)
