@@ -23,8 +23,9 @@ func ExampleLab() {
 	for _, n := range lab.Snapshot(0, 0).Nodes {
 		fmt.Println(n.ID, n.KV)
 	}
-	v, _ := store.GetItem("raftlab/lab3/n1/log/2")
-	fmt.Printf("raftlab/lab3/n1/log/2 = %q\n", v)
+	// The log is kept 64 entries to a key, one a line (entry 0 is never written).
+	v, _ := store.GetItem("raftlab/lab3/n1/log/0-63")
+	fmt.Printf("raftlab/lab3/n1/log/0-63 = %q\n", v)
 
 	// A reload: a new lab on the same storage restores every node.
 	lab, _ = NewLab(store, Config{Nodes: 3, Seed: 2})
@@ -34,6 +35,6 @@ func ExampleLab() {
 	// n1 [[greeting hello]]
 	// n2 [[greeting hello]]
 	// n3 [[greeting hello]]
-	// raftlab/lab3/n1/log/2 = "1 cmd put greeting hello"
+	// raftlab/lab3/n1/log/0-63 = "\n1 noop\n1 cmd put greeting hello"
 	// n1 restored term 1 and 2 log entries from storage
 }

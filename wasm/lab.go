@@ -155,12 +155,12 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 	for i := range ids {
 		ids[i] = fmt.Sprintf("n%d", i+1)
 	}
-	if err := checkCluster(store, l.cluster, ids); err != nil {
+	if err := checkClusterFormat(store, l.cluster, ids, labFormatVersion, formatVersion); err != nil {
 		return nil, &StartError{l.cluster, err}
 	}
 	keys := store.Keys()
 	for _, id := range ids {
-		l.stores[id] = newNodeStorage(store, l.cluster, id, keys)
+		l.stores[id] = newLabStorage(store, l.cluster, id, keys)
 		l.storeList = append(l.storeList, l.stores[id])
 		l.cache[id] = &viewCache{logVer: 1, kvVer: 1}
 	}
@@ -174,7 +174,7 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 				return s
 			}
 			// A server added to the cluster (a membership change): its storage starts now.
-			s := newNodeStorage(store, l.cluster, id, keys)
+			s := newLabStorage(store, l.cluster, id, keys)
 			l.stores[id] = s
 			l.storeList = append(l.storeList, s)
 			l.cache[id] = &viewCache{logVer: 1, kvVer: 1}

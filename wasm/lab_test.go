@@ -176,9 +176,13 @@ func TestLabCorruptAndForeignStorage(t *testing.T) {
 		corrupt func(s *MemStore)
 		want    string // the error must say this
 	}{
-		{"bad log entry", func(s *MemStore) { s.SetItem("raftlab/lab3/n2/log/1", "garbage") }, `"log/1"`},
+		{"bad log entry", func(s *MemStore) { s.SetItem("raftlab/lab3/n2/log/0-63", "\ngarbage") }, `"log/1"`},
 		{"bad term", func(s *MemStore) { s.SetItem("raftlab/lab3/n3/currentTerm", "-1") }, `"currentTerm"`},
-		{"missing entry", func(s *MemStore) { s.RemoveItem("raftlab/lab3/n1/log/1") }, `"log/1": missing`},
+		{"missing entry", func(s *MemStore) { s.RemoveItem("raftlab/lab3/n1/log/0-63") }, `"log/1": missing`},
+		{"bad log entry of the per-entry format", func(s *MemStore) {
+			s.RemoveItem("raftlab/lab3/n2/log/0-63")
+			s.SetItem("raftlab/lab3/n2/log/1", "garbage")
+		}, `"log/1"`},
 		{"other format", func(s *MemStore) { s.SetItem("raftlab/lab3/cluster", "raftlab-storage-0 members=a,b") }, "not written by this version"},
 		{"no cluster record", func(s *MemStore) { s.RemoveItem("raftlab/lab3/cluster") }, "without the cluster record"},
 	}

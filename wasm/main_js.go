@@ -80,6 +80,11 @@ var (
 	lab   *Lab
 )
 
+// settle, when set, runs before and after every call made through guard: the lab page
+// writes its held storage writes there (writeBehind), so that no call of the page ends with
+// a write held.
+var settle func()
+
 // guard turns a panic into an error text for the page.
 func guard(f func(args []js.Value) any) js.Func {
 	return js.FuncOf(func(_ js.Value, args []js.Value) (res any) {
@@ -88,6 +93,10 @@ func guard(f func(args []js.Value) any) js.Func {
 				res = fmt.Sprintf("internal error (please report): %v", r)
 			}
 		}()
+		if settle != nil {
+			settle()
+			defer settle()
+		}
 		return f(args)
 	})
 }

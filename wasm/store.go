@@ -83,15 +83,21 @@ func (s *MemStore) Keys() []string {
 const keyRoot = "raftlab/"
 
 // formatVersion is written in each cluster's record; data written in another format is
-// foreign and is not read.
+// foreign and is not read. The mixed page's members keep a key per log entry in this format.
 const formatVersion = "raftlab-storage-1"
+
+// labFormatVersion is the lab's format: its log in chunks (logchunks.go). The lab reads a
+// cluster stored in formatVersion (its entries under their own keys) and moves the record on.
+const labFormatVersion = "raftlab-storage-2"
 
 func clusterPrefix(cluster string) string    { return keyRoot + cluster + "/" }
 func clusterRecordKey(cluster string) string { return clusterPrefix(cluster) + "cluster" }
 
 // clusterRecord is the value of the cluster record: the format and the members.
-func clusterRecord(members []string) string {
-	return formatVersion + " members=" + strings.Join(members, ",")
+func clusterRecord(members []string) string { return formatRecord(formatVersion, members) }
+
+func formatRecord(format string, members []string) string {
+	return format + " members=" + strings.Join(members, ",")
 }
 
 // ForeignDataError reports stored data under the cluster's prefix that this lab did not write
@@ -109,18 +115,27 @@ func (e *ForeignDataError) Error() string {
 // checkCluster verifies that what kv holds for cluster was written in this format for these
 // members, and writes the cluster record when the cluster is new.
 func checkCluster(kv KeyValue, cluster string, members []string) error {
-	want := clusterRecord(members)
+	return checkClusterFormat(kv, cluster, members, formatVersion, "")
+}
+
+// checkClusterFormat is checkCluster for data in format, or in the older format it reads
+// too (none if ""), whose record it then rewrites in format.
+func checkClusterFormat(kv KeyValue, cluster string, members []string, format, older string) error {
+	want := formatRecord(format, members)
 	got, ok := kv.GetItem(clusterRecordKey(cluster))
 	if ok {
-		if got != want {
+		if got == want {
+			return nil
+		}
+		if older == "" || got != formatRecord(older, members) {
 			return &ForeignDataError{cluster, clusterRecordKey(cluster), fmt.Sprintf("found %q, want %q", got, want)}
 		}
-		return nil
-	}
-	prefix := clusterPrefix(cluster)
-	for _, k := range kv.Keys() {
-		if strings.HasPrefix(k, prefix) {
-			return &ForeignDataError{cluster, k, "a key without the cluster record " + clusterRecordKey(cluster)}
+	} else {
+		prefix := clusterPrefix(cluster)
+		for _, k := range kv.Keys() {
+			if strings.HasPrefix(k, prefix) {
+				return &ForeignDataError{cluster, k, "a key without the cluster record " + clusterRecordKey(cluster)}
+			}
 		}
 	}
 	if err := kv.SetItem(clusterRecordKey(cluster), want); err != nil {
@@ -160,6 +175,12 @@ type nodeStorage struct {
 	// client load was a third of the storage's time. Only this node writes its keys (another tab
 	// doing so stops this one for good), so known stays true.
 	known map[string]knownValue
+	// shared is the store's own failure (writeBehind), which stops every node.
+	shared interface{ Err() error }
+	// chunks, when not nil, keeps the log chunkSize entries to a key (logchunks.go): the
+	// lab's nodes; the mixed page's keep a key per entry. An entry under its own key (stored
+	// before chunks) is still read, and removed when its index is next written or deleted.
+	chunks map[uint64]*logChunk
 }
 
 type knownValue struct {
@@ -170,6 +191,7 @@ type knownValue struct {
 // newNodeStorage returns id's storage; keys is every key of kv (listed once for all nodes).
 func newNodeStorage(kv KeyValue, cluster, id string, keys []string) *nodeStorage {
 	s := &nodeStorage{kv: kv, prefix: clusterPrefix(cluster) + id + "/", known: make(map[string]knownValue)}
+	s.shared, _ = kv.(interface{ Err() error })
 	for _, k := range keys {
 		if strings.HasPrefix(k, s.prefix) {
 			s.hasData = true
@@ -187,8 +209,11 @@ func (s *nodeStorage) Delete(key string) { s.SetBatch([]raft.KV{{Key: key, Delet
 
 // SetBatch implements raft.BatchStorage: every pair or none.
 func (s *nodeStorage) SetBatch(kvs []raft.KV) {
-	if s.err != nil {
+	if s.Err() != nil {
 		return
+	}
+	if s.chunks != nil {
+		kvs = s.chunked(kvs)
 	}
 	type undo struct {
 		key, old string
@@ -196,7 +221,10 @@ func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 	}
 	undos := make([]undo, 0, len(kvs))
 	for _, p := range kvs {
-		k := s.prefix + p.Key
+		k := p.Key
+		if s.chunks == nil {
+			k = s.prefix + k
+		}
 		old, had := s.lookup(k)
 		if p.Delete {
 			if had {
@@ -219,6 +247,12 @@ func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 				}
 			}
 			s.err = fmt.Errorf("could not save %s: %v", k, err)
+			if s.shared != nil && s.shared.Err() != nil {
+				s.err = s.shared.Err() // a refused flush: its own key and reason
+			}
+			if s.chunks != nil {
+				clear(s.chunks) // read again from known, as the undo left it
+			}
 			return
 		}
 		s.known[k] = knownValue{v, true}
@@ -247,8 +281,71 @@ func (s *nodeStorage) lookup(k string) (string, bool) {
 	return kv.v, true
 }
 
+// chunked turns a batch of the core's writes into writes of the store's keys (full keys):
+// the entries' chunks, each once, in place of the entries, and the other keys as they are.
+// The chunks in memory take the batch at once; SetBatch reads them again if it fails.
+func (s *nodeStorage) chunked(kvs []raft.KV) []raft.KV {
+	out := make([]raft.KV, 0, len(kvs)+1)
+	var touched []uint64
+	for _, p := range kvs {
+		i, ok := entryIndex(p.Key)
+		if !ok {
+			out = append(out, raft.KV{Key: s.prefix + p.Key, Value: p.Value, Delete: p.Delete})
+			continue
+		}
+		first := i - i%chunkSize
+		c := s.chunk(first)
+		had := c.e[i-first] != ""
+		if p.Delete {
+			c.e[i-first] = ""
+		} else {
+			c.e[i-first] = string(p.Value)
+		}
+		if now := c.e[i-first] != ""; now != had {
+			if now {
+				c.n++
+			} else {
+				c.n--
+			}
+		}
+		if len(touched) == 0 || touched[len(touched)-1] != first {
+			touched = append(touched, first)
+		}
+		if legacy := s.prefix + p.Key; s.has(legacy) {
+			out = append(out, raft.KV{Key: legacy, Delete: true})
+		}
+	}
+	for j, first := range touched {
+		if slices.Contains(touched[:j], first) {
+			continue
+		}
+		c := s.chunks[first]
+		if c.n == 0 {
+			out = append(out, raft.KV{Key: s.chunkKey(first), Delete: true})
+		} else {
+			out = append(out, raft.KV{Key: s.chunkKey(first), Value: []byte(encodeChunk(c))})
+		}
+	}
+	return out
+}
+
+// has reports whether the store holds full key k.
+func (s *nodeStorage) has(k string) bool {
+	_, ok := s.known[k]
+	return ok
+}
+
 // Get implements raft.Storage.
 func (s *nodeStorage) Get(key string) ([]byte, bool) {
+	if s.chunks != nil {
+		if i, ok := entryIndex(key); ok {
+			first := i - i%chunkSize
+			if e := s.chunk(first).e[i-first]; e != "" {
+				return []byte(e), true
+			}
+			// else: an entry stored before chunks, under its own key (or none)
+		}
+	}
 	v, ok := s.lookup(s.prefix + key)
 	if !ok {
 		return nil, false
@@ -259,5 +356,11 @@ func (s *nodeStorage) Get(key string) ([]byte, bool) {
 // HasData implements raft.Storage.
 func (s *nodeStorage) HasData() bool { return s.hasData }
 
-// Err returns the write failure that stopped this storage, if any.
-func (s *nodeStorage) Err() error { return s.err }
+// Err returns the write failure that stopped this storage, if any: its own, or its store's
+// (a refused flush of writeBehind stops every node).
+func (s *nodeStorage) Err() error {
+	if s.err == nil && s.shared != nil {
+		return s.shared.Err()
+	}
+	return s.err
+}
