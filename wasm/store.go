@@ -29,6 +29,7 @@ type MemStore struct {
 	m     map[string]string
 	Quota int
 	used  int
+	nw    int // writes and removals made, for tests
 }
 
 // NewMemStore returns an empty MemStore without a quota.
@@ -55,6 +56,7 @@ func (s *MemStore) SetItem(k, v string) error {
 	if s.Quota > 0 && s.used+delta > s.Quota {
 		return ErrQuota
 	}
+	s.nw++
 	s.m[k] = v
 	s.used += delta
 	return nil
@@ -63,6 +65,7 @@ func (s *MemStore) SetItem(k, v string) error {
 // RemoveItem implements KeyValue.
 func (s *MemStore) RemoveItem(k string) {
 	if old, ok := s.m[k]; ok {
+		s.nw++
 		s.used -= len(k) + len(old)
 		delete(s.m, k)
 	}

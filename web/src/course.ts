@@ -262,7 +262,7 @@ export class Course {
 
     const tl = h("details", "timelinebox", root);
     tl.id = "timelineBox";
-    this.timelineView = new TimelineView(tl, (m, k) => api.timelineData(m, k));
+    this.timelineView = new TimelineView(tl, (m, k) => api.timelineData(m, k), true);
     this.history = new HistoryPanel(root, (n) => api.history(n), () => page.generation, this.checker);
 
     this.guidePanel = h("section", "guide", root);

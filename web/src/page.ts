@@ -28,8 +28,9 @@ const SPEED_MAX = 100;
 const EVENT_ROWS = 300;
 /** While running, the nodes' details are redrawn this often (wall ms); the rest every frame. */
 const DETAIL_MS = 66;
-/** The event log is redrawn at most this often while running (wall milliseconds). */
+/** The event log is redrawn at most this often while running (wall milliseconds), at max speed less often: its rows go by too fast to read. */
 const EVENT_FLUSH_MS = 100;
+const EVENT_FLUSH_MAX_MS = 250;
 /** An events-after sequence number that asks for no events. */
 const NO_EVENTS = 1e15;
 
@@ -451,7 +452,7 @@ export class Page {
     if (!light) this.lastDetail = performance.now();
     // Events are asked for at most every EVENT_FLUSH_MS while running: the module writes each
     // one's text only when it is asked for.
-    const events = !this.running || performance.now() - this.lastEventFlush >= EVENT_FLUSH_MS;
+    const events = !this.running || performance.now() - this.lastEventFlush >= (isFinite(this.speed) ? EVENT_FLUSH_MS : EVENT_FLUSH_MAX_MS);
     const s = this.lab.snapshot(events ? this.eventSeq : NO_EVENTS, this.dropSeq, light);
     if (s) this.draw(s);
     if (this.lab.failure !== null && this.running) {
@@ -509,7 +510,8 @@ export class Page {
       this.eventSeq = s.events[s.events.length - 1]!.seq;
     }
     const now = performance.now();
-    if (this.pendingEvents.length === 0 || (this.running && now - this.lastEventFlush < EVENT_FLUSH_MS)) return;
+    const every = isFinite(this.speed) ? EVENT_FLUSH_MS : EVENT_FLUSH_MAX_MS;
+    if (this.pendingEvents.length === 0 || (this.running && now - this.lastEventFlush < every)) return;
     this.lastEventFlush = now;
     const list = this.events;
     const frag = document.createDocumentFragment();
@@ -524,9 +526,19 @@ export class Page {
       li.append(time, " ", e.text);
       frag.append(li);
     }
-    list.prepend(frag);
-    let extra = list.childElementCount - EVENT_ROWS;
-    while (extra-- > 0) list.lastElementChild?.remove();
+    if (events.length >= EVENT_ROWS) {
+      list.replaceChildren(frag);
+    } else {
+      list.prepend(frag);
+      const extra = list.children[EVENT_ROWS];
+      if (extra) {
+        // The rows beyond EVENT_ROWS go in one operation (one by one they cost more than the rest of the frame at max speed).
+        const r = document.createRange();
+        r.setStartBefore(extra);
+        r.setEndAfter(list.lastChild!);
+        r.deleteContents();
+      }
+    }
   }
 
   private setStatus(text: string): void {

@@ -58,10 +58,14 @@ export class Timeline {
   private readonly winText: HTMLElement;
   private heartbeats = true;
 
-  /** root holds the view; data is the module's timelineData (api.ts CourseAPI). */
+  /**
+   * root holds the view; data is the module's timelineData (api.ts CourseAPI). Lazy, data is
+   * asked for only while the view is open (the lab's module keeps the last messages itself).
+   */
   constructor(
     private readonly root: HTMLDetailsElement,
     private readonly data: (msgsAfter: number, marksAfter: number) => string,
+    private readonly lazy = false,
   ) {
     const sum = document.createElement("summary");
     sum.textContent = "Timeline: messages between nodes over time";
@@ -110,7 +114,11 @@ export class Timeline {
     this.svg.setAttribute("role", "img");
     this.svg.setAttribute("aria-label", "space-time diagram of the messages between nodes");
     root.append(this.svg);
-    root.addEventListener("toggle", () => this.render());
+    root.addEventListener("toggle", () => {
+      if (!root.open) return;
+      if (this.lazy) this.fetch();
+      this.render();
+    });
   }
 
   /** reset forgets what was drawn (a new cluster or a replay). */
@@ -121,15 +129,26 @@ export class Timeline {
     this.markSeq = 0;
   }
 
-  /** draw adds what is new and redraws: s is the lab's Snapshot, or lanes and a clock (the mixed page). */
+  /**
+   * draw adds what is new and redraws: s is the lab's Snapshot, or lanes and a clock (the mixed
+   * page). A lazy view asks for messages and marks only while it is open (at max speed they
+   * come by the thousand a second): opened, it asks for what the module still keeps (the
+   * lab's last 3,000 messages and 1,500 marks).
+   */
   draw(s: { nodes: readonly { id: string }[]; now: number }): void {
     const ids = s.nodes.map((n) => n.id);
     if (s.now < this.lastNow || ids.join() !== this.ids.join()) this.reset();
     this.ids = ids;
     this.lastNow = s.now;
-    let d: { msgs: Msg[]; marks: Mark[] };
+    if (this.root.open || !this.lazy) this.fetch();
+    if (this.root.open) this.render();
+  }
+
+  /** fetch adds the messages and marks the module has after those the diagram holds. */
+  private fetch(): void {
+    let d: { msgs: Msg[]; marks: Mark[] } | null;
     try {
-      d = JSON.parse(this.data(this.msgSeq, this.markSeq)) as { msgs: Msg[]; marks: Mark[] };
+      d = JSON.parse(this.data(this.msgSeq, this.markSeq)) as { msgs: Msg[]; marks: Mark[] } | null;
     } catch {
       return;
     }
@@ -144,7 +163,6 @@ export class Timeline {
       this.markSeq = d.marks[d.marks.length - 1]!.q;
       if (this.marks.length > KEEP) this.marks.splice(0, this.marks.length - KEEP);
     }
-    if (this.root.open) this.render();
   }
 
   /** render draws the last window of simulated time up to now. */
@@ -223,6 +241,7 @@ export class Timeline {
 
   /** exportSVG downloads the diagram as a standalone SVG file. */
   private exportSVG(): void {
+    if (this.lazy) this.fetch();
     this.render();
     const clone = this.svg.cloneNode(true) as SVGSVGElement;
     clone.setAttribute("xmlns", NS);
