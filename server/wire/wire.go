@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -640,13 +641,23 @@ type KVAnswer struct {
 }
 
 // KVValue encodes a kv.Outcome as the JSON of a KVAnswer.
+// Every member applies every entry, so it is written by hand: encoding/json's bytes
+// (TestKVValue checks), without its reflection.
 func KVValue(o kv.Outcome) []byte {
-	a := KVAnswer{Outcome: o.Kind.String(), Value: o.Result.Value, Found: o.Result.Found}
-	if o.Err != nil {
-		a.Error = o.Err.Error()
+	b := make([]byte, 0, 48+len(o.Result.Value))
+	b = append(b, `{"outcome":`...)
+	b = kv.AppendJSONString(b, o.Kind.String())
+	if o.Result.Value != "" {
+		b = append(b, `,"value":`...)
+		b = kv.AppendJSONString(b, o.Result.Value)
 	}
-	b, _ := json.Marshal(a)
-	return b
+	b = append(b, `,"found":`...)
+	b = strconv.AppendBool(b, o.Result.Found)
+	if o.Err != nil {
+		b = append(b, `,"error":`...)
+		b = kv.AppendJSONString(b, o.Err.Error())
+	}
+	return append(b, '}')
 }
 
 // MaxAPIAddrLen caps an API address (hello's and presence's api).

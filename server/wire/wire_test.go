@@ -4,6 +4,7 @@ package wire
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/kv"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -251,6 +253,26 @@ func TestCheckAPIAddr(t *testing.T) {
 	for _, a := range []string{"", "localhost", "localhost:0", "localhost:65536", "localhost:http", "::1:80", "a b:80", "a/b:80", "x:1" + strings.Repeat("0", 200)} {
 		if err := CheckAPIAddr(a); err == nil {
 			t.Errorf("%q: no error", a)
+		}
+	}
+}
+
+// TestKVValue: KVValue writes what encoding/json writes for the KVAnswer.
+func TestKVValue(t *testing.T) {
+	for _, o := range []kv.Outcome{
+		{Kind: kv.Applied},
+		{Kind: kv.Applied, Result: kv.Result{Value: "1", Found: true}},
+		{Kind: kv.Duplicate, Result: kv.Result{Value: "a\"<b>\n\xff", Found: true}},
+		{Kind: kv.Invalid, Err: errors.New("kv: bad \"command\"")},
+		{Kind: kv.Noop},
+	} {
+		a := KVAnswer{Outcome: o.Kind.String(), Value: o.Result.Value, Found: o.Result.Found}
+		if o.Err != nil {
+			a.Error = o.Err.Error()
+		}
+		want, _ := json.Marshal(a)
+		if got := KVValue(o); string(got) != string(want) {
+			t.Errorf("KVValue(%+v) = %s; want %s", o, got, want)
 		}
 	}
 }
