@@ -120,6 +120,7 @@ type benchRun struct {
 
 	ctx     context.Context
 	nodes   []*native.Node
+	stores  []*boltstore.Store
 	changes atomic.Int64
 }
 
@@ -161,7 +162,7 @@ func (b *benchRun) run() (string, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, b.clients)
-	cpu0 := cpuTime()
+	cpu0, writes0 := cpuTime(), b.writes()
 	start := time.Now()
 	for range b.clients {
 		wg.Add(1)
@@ -178,7 +179,7 @@ func (b *benchRun) run() (string, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu, writes := cpuTime()-cpu0, b.writes()-writes0
 	close(errs)
 	if err := <-errs; err != nil {
 		return "", err
@@ -193,7 +194,11 @@ func (b *benchRun) run() (string, error) {
 		lat = append(lat, time.Since(t0))
 	}
 	slices.Sort(lat)
-	fmt.Fprintf(b.stderr, "server bench: store=%s throughput phase: %.1f µs of CPU per commit (user+sys, the whole process)\n", b.store, float64(cpu.Microseconds())/float64(b.ops))
+	fmt.Fprintf(b.stderr, "server bench: store=%s throughput phase: %.1f µs of CPU per commit (user+sys, the whole process)", b.store, float64(cpu.Microseconds())/float64(b.ops))
+	if b.stores != nil {
+		fmt.Fprintf(b.stderr, ", %.3f synced bbolt transactions per commit (all members)", float64(writes)/float64(b.ops))
+	}
+	fmt.Fprintln(b.stderr)
 	if c := b.changes.Load(); c > 0 {
 		fmt.Fprintf(b.stderr, "server bench: %d submits followed a leader change during the run\n", c)
 	}
@@ -247,6 +252,7 @@ func (b *benchRun) start(dir string) (func(), error) {
 				return stop, err
 			}
 			stores = append(stores, s)
+			b.stores = append(b.stores, s)
 			rc.Storage = s
 		}
 		t := ts[i]
@@ -269,6 +275,15 @@ func (b *benchRun) start(dir string) (func(), error) {
 		}
 	}
 	return stop, nil
+}
+
+// writes counts the members' synced bbolt transactions.
+func (b *benchRun) writes() uint64 {
+	var n uint64
+	for _, s := range b.stores {
+		n += s.WriteTimes().Count
+	}
+	return n
 }
 
 // leader waits for a leader and returns its node.

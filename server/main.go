@@ -4,6 +4,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -21,16 +22,17 @@ func main() {
 			os.Exit(runBench(args[1:], os.Stdout, os.Stderr))
 		case "export":
 			os.Exit(runExport(args[1:], os.Stdout, os.Stderr))
-		case "help", "-h", "-help", "--help":
-			usage()
+		case "help":
+			usage(os.Stderr)
 			return
 		}
 	}
 	os.Exit(runServe(args, os.Stdout, os.Stderr))
 }
 
-func usage() {
-	fmt.Fprint(os.Stderr, `usage:
+// usage prints the commands; `server -h` prints them after the serve flags.
+func usage(w io.Writer) {
+	fmt.Fprint(w, `commands:
   server [flags]        serve the lab page on :8080 (see server -h)
   server sim [flags]    run a headless simulation and print a summary line
   server node [flags]   run one native member of a cluster as its own process (see server node -h)

@@ -169,8 +169,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	addr := flags.String("addr", "localhost:8080", "address to serve the lab page on (host:port; :8080 listens on every interface; port 0 picks a free one)")
 	cluster := addClusterFlags(flags)
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "usage: server [flags]\n\nServes the raftlab page (built by `go run build.go`, embedded in this binary).\nOther commands: server sim -h\n\nflags:")
+		fmt.Fprintln(stderr, "usage: server [flags]\n\nServes the raftlab page (built by `go run build.go`, embedded in this binary), and with\n-cluster a mixed cluster of browser and native members (see the README's Mixed clusters).\n\nflags:")
 		flags.PrintDefaults()
+		fmt.Fprintln(stderr)
+		usage(stderr)
 	}
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

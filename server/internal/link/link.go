@@ -81,6 +81,12 @@ type Link struct {
 	err    error // set before done closes
 
 	connects atomic.Int64
+
+	// Owned by the run goroutine: since when the link has been down, why, and how many
+	// attempts have failed since (for the line that says it is back).
+	downSince time.Time
+	downErr   error
+	attempts  int
 }
 
 // Start starts the link's goroutine, which connects and reconnects until Close, or until the
@@ -223,6 +229,9 @@ func (l *Link) run() {
 		}
 		if welcomed {
 			backoff = l.cfg.MinBackoff
+			l.downSince, l.downErr, l.attempts = time.Now(), err, 0
+		} else {
+			l.attempts++
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		l.cfg.Logf("link: %v; reconnecting in %v", err, wait.Round(time.Millisecond))
@@ -310,6 +319,10 @@ func (l *Link) session() (welcomed bool, err error) {
 				}
 			}
 			welcomed = true
+			if !l.downSince.IsZero() {
+				l.cfg.Logf("link: reconnected to %s after %v down and %d failed attempts (it went down: %v)", l.cfg.URL, time.Since(l.downSince).Round(time.Millisecond), l.attempts, l.downErr)
+				l.downSince, l.downErr, l.attempts = time.Time{}, nil, 0
+			}
 			l.connects.Add(1)
 			l.out.Store(o)
 		case wire.TypeMsgs:

@@ -1,0 +1,55 @@
+//go:build !js
+
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestServeHelp: server -h prints the serve flags and the other commands.
+func TestServeHelp(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := runServe([]string{"-h"}, &out, &errb); code != 0 {
+		t.Fatalf("server -h: exit %d", code)
+	}
+	for _, want := range []string{"usage: server [flags]", "-addr", "-cluster", "-members", "-token", "server node [flags]", "server bench [flags]"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("server -h does not say %q:\n%s", want, errb.String())
+		}
+	}
+}
+
+var benchLineRE = regexp.MustCompile(`^summary: store=(memory|bbolt) members=3 clients=4 ops=300 commits_per_s=[1-9]\d* p50_us=\d+ p99_us=\d+\n$`)
+
+// TestBench: server bench runs a small cluster in each store and prints its one line; bad
+// flags are refused with a clear error.
+func TestBench(t *testing.T) {
+	for _, store := range []string{"memory", "bbolt"} {
+		var out, errb bytes.Buffer
+		if code := runBench([]string{"-store", store, "-clients", "4", "-ops", "300", "-seq", "30"}, &out, &errb); code != 0 {
+			t.Fatalf("bench -store %s: exit %d: %s", store, code, errb.String())
+		}
+		if !benchLineRE.MatchString(out.String()) || !strings.Contains(out.String(), "store="+store) {
+			t.Errorf("bench -store %s printed %q", store, out.String())
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-store", "disk"}, `-store "disk": want memory or bbolt`},
+		{[]string{"-members", "0"}, "-members 0: want 1 to 9"},
+		{[]string{"-clients", "0"}, "-clients 0"},
+		{[]string{"-ops", "-1"}, "-ops -1"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-nope"}, "flag provided but not defined"},
+	} {
+		var out, errb bytes.Buffer
+		if code := runBench(c.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) || out.Len() > 0 {
+			t.Errorf("bench %v: exit %d, %q; want 2 and %q", c.args, code, errb.String(), c.want)
+		}
+	}
+}
