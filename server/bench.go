@@ -99,7 +99,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		prof = f
 	}
-	b := benchRun{members: *members, store: *store, clients: *clients, ops: *ops, seq: *seq, prof: prof, stderr: stderr}
+	// RAFTLAB_BENCH_NOGROUP=1 turns native.Config.GroupWrites off, to measure what it gives.
+	b := benchRun{members: *members, store: *store, clients: *clients, ops: *ops, seq: *seq, prof: prof, stderr: stderr, group: os.Getenv("RAFTLAB_BENCH_NOGROUP") == ""}
 	line, err := b.run()
 	if prof != nil {
 		prof.Close()
@@ -118,6 +119,7 @@ type benchRun struct {
 	prof                       *os.File
 	stderr                     io.Writer
 
+	group   bool // native.Config.GroupWrites
 	ctx     context.Context
 	nodes   []*native.Node
 	stores  []*boltstore.Store
@@ -256,7 +258,7 @@ func (b *benchRun) start(dir string) (func(), error) {
 			rc.Storage = s
 		}
 		t := ts[i]
-		nc := native.Config{Raft: rc, Send: func(msgs []raft.Message) {
+		nc := native.Config{Raft: rc, GroupWrites: b.group, Send: func(msgs []raft.Message) {
 			for j := range msgs {
 				t.Send(&msgs[j]) // a message it cannot send is lost, and Raft retries
 			}

@@ -319,7 +319,7 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	}
 	rc := raft.Config{ID: id, Members: members, Storage: st, Seed: seed(id)}
 	m.options.Apply(&rc)
-	nc := native.Config{Raft: rc, Send: send, Logf: m.logf}
+	nc := native.Config{Raft: rc, Send: send, Logf: m.logf, GroupWrites: true}
 	rep := member.KVApp(&nc, m.logf)
 	n, err := native.Start(nc)
 	if err != nil {

@@ -37,6 +37,12 @@ type Config struct {
 	// InboxSize bounds the queue of message batches waiting to be stepped; a batch that finds
 	// it full is dropped. Default 1024.
 	InboxSize int
+	// GroupWrites gathers the core's storage writes of each turn of the node's loop into one
+	// SetBatch, written before anything of that turn is sent (see groupStore): for stores
+	// where each write is a synced transaction (bbolt), a turn that steps several messages
+	// costs one sync instead of one each. It applies to stores that implement raft.BatchStorage
+	// and raft.Deleter; others are used as they are.
+	GroupWrites bool
 	// Logf, if set, logs the node's leader and term changes and its election timeouts, one
 	// line each, with the reason (see watch.go). Nothing per message.
 	Logf func(format string, args ...any)
@@ -98,6 +104,9 @@ type Node struct {
 
 	// Owned by the goroutine.
 	pending map[uint64]*proposal // by log index
+	group   *groupStore          // the storage, when GroupWrites wraps it
+	early   []raft.Message       // handleReady's split of a turn's messages, reused
+	late    []raft.Message
 	applied uint64
 	watch   watch // what the log lines and the timeout diagnostics need
 
@@ -135,6 +144,11 @@ func Start(cfg Config) (*Node, error) {
 	if cfg.Raft.CompactThreshold != 0 && (cfg.Snapshot == nil || cfg.Restore == nil) {
 		return nil, errors.New("native: config: a compaction threshold needs Snapshot and Restore")
 	}
+	var group *groupStore
+	if bs, ok := groupable(cfg.Raft.Storage); ok && cfg.GroupWrites {
+		group = &groupStore{s: bs}
+		cfg.Raft.Storage = group
+	}
 	rn, err := raft.NewNode(cfg.Raft, 0)
 	if err != nil {
 		return nil, err
@@ -150,6 +164,7 @@ func Start(cfg Config) (*Node, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		pending: make(map[uint64]*proposal),
+		group:   group,
 	}
 	// Stats reads the restored state until the first step publishes its own.
 	st := rn.Status()
@@ -295,6 +310,9 @@ func (n *Node) run() {
 		timer.Reset(max(n.rn.Deadline()-n.now(), 0))
 		select {
 		case <-n.stop:
+			if n.group != nil {
+				n.group.flush() // what the last turn's compaction wrote
+			}
 			n.failPending(ErrStopped)
 			return
 		case <-timer.C:
@@ -403,22 +421,58 @@ func (n *Node) submit(cmds [][]byte, ps []*proposal) {
 	}
 }
 
+// storageOK reports whether the store's writes so far succeeded; when one failed it stops the
+// node: nothing produced since may leave, as it could depend on the failed write.
+func (n *Node) storageOK() bool {
+	se, ok := n.cfg.Raft.Storage.(storageErr)
+	if !ok {
+		return true
+	}
+	err := se.Err()
+	if err == nil {
+		return true
+	}
+	// The node's Ready is dropped with the node.
+	n.err = fmt.Errorf("node %s: %w", n.ID(), err)
+	if n.cfg.OnEvent != nil {
+		n.cfg.OnEvent(raft.Event{Time: n.now(), Kind: raft.EvStorageError, Node: n.ID(), Detail: err.Error()})
+	}
+	n.failPending(n.err)
+	return false
+}
+
 // handleReady checks storage, then sends, applies and reports what the node produced. It
 // returns false when a storage write failed and the node must stop.
 func (n *Node) handleReady() bool {
-	if se, ok := n.cfg.Raft.Storage.(storageErr); ok {
-		if err := se.Err(); err != nil {
-			// Nothing produced since the failed write may leave: it could depend on it. The
-			// node's Ready is dropped with the node.
-			n.err = fmt.Errorf("node %s: %w", n.ID(), err)
-			if n.cfg.OnEvent != nil {
-				n.cfg.OnEvent(raft.Event{Time: n.now(), Kind: raft.EvStorageError, Node: n.ID(), Detail: err.Error()})
-			}
-			n.failPending(n.err)
-			return false
-		}
+	if !n.storageOK() {
+		return false
 	}
 	rd := n.rn.Ready()
+	msgs := rd.Messages
+	if n.group != nil && len(n.group.pending) > 0 {
+		// The turn's writes are not in the store yet. A leader's AppendEntries go out before
+		// its own write of the entries they carry, and the write overlaps with the followers'
+		// (Raft thesis §10.2.1): they depend on nothing this turn wrote that the followers
+		// need (the term they carry was written when the leader stood for election), and the
+		// leader counts its own copy only when it steps their answers, in a later turn, after
+		// this write. Everything else (votes, answers) waits for the write it may depend on.
+		n.early, n.late = n.early[:0], n.late[:0]
+		for _, m := range msgs {
+			if m.Type == raft.MsgApp {
+				n.early = append(n.early, m)
+			} else {
+				n.late = append(n.late, m)
+			}
+		}
+		if len(n.early) > 0 {
+			n.cfg.Send(n.early)
+		}
+		n.group.flush()
+		if !n.storageOK() {
+			return false
+		}
+		msgs = n.late
+	}
 	for i := range rd.Events {
 		n.observe(&rd.Events[i])
 		if n.cfg.OnEvent != nil {
@@ -426,8 +480,8 @@ func (n *Node) handleReady() bool {
 		}
 	}
 	n.publish()
-	if len(rd.Messages) > 0 {
-		n.cfg.Send(rd.Messages)
+	if len(msgs) > 0 {
+		n.cfg.Send(msgs)
 	}
 	if s := rd.Snapshot; s != nil {
 		if n.cfg.Restore != nil {

@@ -184,7 +184,9 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 	if native.UnreliableFromEnv() {
 		send = native.Unreliable(send, rc.Seed, func(ms []raft.Message) { m.cfg.Links.Dropped(m.cfg.Cluster, ms, linkstats.Unreliable) })
 	}
-	nc := native.Config{Raft: rc, Send: send, Logf: m.cfg.Logf}
+	// A bbolt write is a synced transaction: one a turn, the leader's overlapping its
+	// followers' (native.Config.GroupWrites).
+	nc := native.Config{Raft: rc, Send: send, Logf: m.cfg.Logf, GroupWrites: m.cfg.DataDir != ""}
 	id := m.cfg.ID
 	nc.OnEvent = func(e raft.Event) {
 		if e.Kind == raft.EvConfig {
