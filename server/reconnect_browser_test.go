@@ -87,6 +87,8 @@ func TestBrowserMixedServerRestart(t *testing.T) {
 	stop()
 	p.waitFor("the page to notice the server is gone", `raftlabWasm.mixedSnapshot().includes("lost the server")`)
 	p.waitFor("the page to say so above the ring", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.startsWith("Lost the server at ")`)
+	p.waitFor("n1's card to say it shows n1's last report", `document.querySelector(".card[data-node=n1] .err").textContent === "the server is away: this is its last report"`)
+	p.screenshot("mixed-lost.png")
 
 	// The same address and data: the page's next reconnect finds the new server.
 	_, _, stop2 := startMixed(t, base, dir)

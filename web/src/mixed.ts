@@ -500,7 +500,8 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       const d = m?.detail ?? null;
       const state = m?.state ? (m.state as NodeView["state"]) : ("unknown" as NodeView["state"]);
       let error = "";
-      if (!m) error = "not in the server's list yet";
+      if (apiFailing && m) error = "the server is away: this is its last report";
+      else if (!m) error = "not in the server's list yet";
       else if (!m.reachable) error = `unreachable: the server has no connection to it${m.state ? "" : ", and no report"}`;
       else if (!m.state) error = "no report from it yet";
       else if (m.statusAgeMs > 3000) error = `its last report is ${(m.statusAgeMs / 1000).toFixed(0)} s old`;
