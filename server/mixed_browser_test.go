@@ -198,6 +198,9 @@ func TestBrowserMixedPageCards(t *testing.T) {
 	p.do(chromedp.EmulateViewport(1400, 1000))
 	p.screenshot("mixed-cards.png") // docs/mixed-page.png
 	p.do(chromedp.EmulateViewport(1280, 800))
+	// A member's circle brings its card into view.
+	eval[bool](p, `document.querySelector("#mixedSvg .node[data-node=n2] circle").dispatchEvent(new MouseEvent("click", {bubbles: true}))`)
+	p.waitFor("n2's card highlighted", `document.querySelector(".card[data-node=n2]").classList.contains("flash")`)
 
 	// The page's controls on its member: time it out, crash it, restart it.
 	p.click(`.card[data-node=b1] button[data-act=crash]`)

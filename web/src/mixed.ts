@@ -266,7 +266,8 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
   const conn = el("p", "connecting to the server…", "msg conn");
   conn.id = "connState";
   conn.setAttribute("role", "status");
-  const picture = new MixedPicture();
+  let focusCard: (nid: string) => void = () => {}; // the cards' focus, once they exist
+  const picture = new MixedPicture((nid) => focusCard(nid));
   section.append(title, note, conn, picture.svg, picture.legend);
   const table = el("table", "", "members");
   table.id = "members";
@@ -411,6 +412,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     const e = api.mixedAct(JSON.stringify({ kind: a.kind, node }));
     say(e ?? "", !!e);
   });
+  focusCard = (nid) => cards.focus(nid);
   let built = "";
 
   // The timeline: the page's own (messages through it, its members' marks) and the marks of
@@ -761,7 +763,12 @@ class MixedPicture {
   private pos = new Map<string, { x: number; y: number }>();
   private flights: { from: string; to: string; start: number; dot: SVGCircleElement }[] = [];
 
-  constructor() {
+  /** select is called with a member's id when its circle is clicked (its card comes into view). */
+  constructor(private readonly select: (id: string) => void) {
+    this.gNodes.addEventListener("click", (e) => {
+      const nid = (e.target as Element).closest("[data-node]")?.getAttribute("data-node");
+      if (nid) this.select(nid);
+    });
     this.legend.innerHTML =
       'green: leader · blue: follower · yellow: candidate · grey: crashed · red dashes: unreachable<br>' +
       '<span class="li"><span class="m vote"></span>RequestVote</span> <span class="li"><span class="m vote-reply"></span>vote reply</span> ' +
