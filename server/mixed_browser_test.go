@@ -228,5 +228,10 @@ func TestBrowserMixedPageCards(t *testing.T) {
 	if n := eval[int](p, `document.querySelectorAll("img").length`); n != 0 {
 		t.Errorf("the page drew %d images from the server's ids", n)
 	}
+	// Remove on a card: the leader takes n2 out, and its card goes.
+	p.click(`.card[data-node=n2] button[data-act=remove-server]`)
+	p.waitFor("n2 removed", `document.getElementById("submitMsg").textContent === "n2 removed; voters b1,n1"`)
+	p.waitFor("n2's card gone", `document.querySelector(".card[data-node=n2]") === null && document.querySelectorAll(".card").length === 2`)
+	pageSubmit(p, "put w 4")
 	p.noProblems()
 }

@@ -227,15 +227,24 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = "", cls = ""):
   return e;
 }
 
-/** configText writes a configuration ("n1,n2;n4": voters, then learners) as the lab's cards do. */
-function configText(enc: string): string {
+/** parseConfig reads a configuration as a status carries it: "n1,n2;n4" (voters, then learners), "n1,n2>n2,n3;n4" during joint consensus (old voters > new voters). */
+function parseConfig(enc: string): { voters: string[]; old: string[]; learners: string[] } {
   const [v = "", l = ""] = enc.split(";");
-  return `voters ${v}${l ? ` learners ${l}` : ""}`;
+  const [old, voters] = v.includes(">") ? v.split(">", 2) : ["", v];
+  const ids = (x: string | undefined): string[] => (x ? x.split(",") : []);
+  return { voters: ids(voters), old: ids(old), learners: ids(l) };
+}
+
+/** configText writes a configuration as the lab's cards do (raft.Configuration.String). */
+function configText(enc: string): string {
+  const c = parseConfig(enc);
+  const v = c.old.length > 0 ? `voters ${c.old.join(",")} → ${c.voters.join(",")} (joint)` : `voters ${c.voters.join(",")}`;
+  return c.learners.length > 0 ? `${v} learners ${c.learners.join(",")}` : v;
 }
 
 function roleIn(enc: string, node: string): "voter" | "learner" | "outside" {
-  const [v = "", l = ""] = enc.split(";");
-  return v.split(",").includes(node) ? "voter" : l.split(",").includes(node) ? "learner" : "outside";
+  const c = parseConfig(enc);
+  return c.voters.includes(node) || c.old.includes(node) ? "voter" : c.learners.includes(node) ? "learner" : "outside";
 }
 
 /** clock writes a wall time as hh:mm:ss.mmm. */
@@ -400,7 +409,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       try {
         const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}/members`, { method: "POST", body: `remove ${node}` });
         const r = obj(await resp.json()) ?? {};
-        say(resp.ok ? `${node} removed: ${configText(str(r.config, 2000)).replace(/^voters $/, "no voters")}` : str(r.error, 2000) || resp.statusText, !resp.ok);
+        say(resp.ok ? `${node} removed; voters ${ids(r.voters).join(",")}` : str(r.error, 2000) || resp.statusText, !resp.ok);
       } catch (e) {
         say(`the server did not answer: ${String(e)}`, true);
       }
