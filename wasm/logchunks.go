@@ -17,9 +17,29 @@ const chunkSize = 64
 
 // logChunk is one chunk's entries, as stored (the core's text encoding of each).
 type logChunk struct {
-	e [chunkSize]string
-	n int // entries present
+	e       [chunkSize]string
+	n       int // entries present
+	size    int // their length
+	special int // entries with a backslash or a newline, which encodeChunk escapes
 }
+
+// set puts entry i (from the chunk's first), "" for none.
+func (c *logChunk) set(i uint64, e string) {
+	old := c.e[i]
+	c.e[i] = e
+	c.size += len(e) - len(old)
+	c.n += b2i(e != "") - b2i(old != "")
+	c.special += b2i(needsEscape(e)) - b2i(needsEscape(old))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func needsEscape(e string) bool { return strings.IndexByte(e, '\\') >= 0 || strings.IndexByte(e, '\n') >= 0 }
 
 // newLabStorage is a lab node's storage: its log in chunks.
 func newLabStorage(kv KeyValue, cluster, id string, keys []string) *nodeStorage {
@@ -67,19 +87,13 @@ func encodeChunk(c *logChunk) string {
 	for last >= 0 && c.e[last] == "" {
 		last--
 	}
-	size := 0
-	plain := true
-	for _, e := range c.e[:last+1] {
-		size += len(e) + 1
-		plain = plain && strings.IndexAny(e, "\\\n") < 0
-	}
 	var b strings.Builder
-	b.Grow(size)
+	b.Grow(c.size + last + 1 + 2*c.special)
 	for i, e := range c.e[:last+1] {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		if plain {
+		if c.special == 0 || !needsEscape(e) {
 			b.WriteString(e)
 			continue
 		}
@@ -126,10 +140,7 @@ func decodeChunk(v string, c *logChunk) {
 			}
 			line = string(b)
 		}
-		c.e[i] = line
-		if line != "" {
-			c.n++
-		}
+		c.set(uint64(i), line)
 		start = end + 1
 	}
 }

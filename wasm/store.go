@@ -298,18 +298,10 @@ func (s *nodeStorage) chunked(kvs []raft.KV) []raft.KV {
 		}
 		first := i - i%chunkSize
 		c := s.chunk(first)
-		had := c.e[i-first] != ""
 		if p.Delete {
-			c.e[i-first] = ""
+			c.set(i-first, "")
 		} else {
-			c.e[i-first] = string(p.Value)
-		}
-		if now := c.e[i-first] != ""; now != had {
-			if now {
-				c.n++
-			} else {
-				c.n--
-			}
+			c.set(i-first, string(p.Value))
 		}
 		if len(touched) == 0 || touched[len(touched)-1] != first {
 			touched = append(touched, first)

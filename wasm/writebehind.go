@@ -41,9 +41,10 @@ const probeKey = keyRoot + "probe"
 type writeBehind struct {
 	kv   KeyValue
 	held map[string]heldWrite
-	// disk holds the size (key and value) of each key this store wrote and that the store
-	// below holds, so that rewriting a key counts only what it adds.
-	disk   map[string]int
+	// disk holds the value of each key this store wrote and that the store below holds: a
+	// flush needs the value it replaces (to undo the flush if it is refused) without asking
+	// the store, and a rewrite counts only what it adds.
+	disk   map[string]string
 	growth int   // what the held writes add to the store at most
 	room   int   // what the store had room for at the last probe, less what flushes added since
 	err    error // a flush was refused: every write is refused from now on
@@ -59,7 +60,7 @@ type heldWrite struct {
 }
 
 func newWriteBehind(kv KeyValue) *writeBehind {
-	w := &writeBehind{kv: kv, held: make(map[string]heldWrite), disk: make(map[string]int)}
+	w := &writeBehind{kv: kv, held: make(map[string]heldWrite), disk: make(map[string]string)}
 	w.probe()
 	return w
 }
@@ -77,7 +78,7 @@ func (w *writeBehind) SetItem(k, v string) error {
 	if w.err != nil {
 		return w.err
 	}
-	add := max(0, len(k)+len(v)-w.disk[k])
+	add := max(0, len(k)+len(v)-w.diskSize(k))
 	if w.growth-w.held[k].add+add > w.room/2 {
 		w.Flush() // and probe again if need be
 		if w.err != nil {
@@ -92,7 +93,7 @@ func (w *writeBehind) SetItem(k, v string) error {
 		if err := w.kv.SetItem(k, v); err != nil {
 			return err
 		}
-		w.disk[k] = len(k) + len(v)
+		w.disk[k] = v
 		return nil
 	}
 	w.growth += add - w.held[k].add
@@ -107,6 +108,14 @@ func (w *writeBehind) RemoveItem(k string) {
 	}
 	w.growth -= w.held[k].add
 	w.held[k] = heldWrite{remove: true}
+}
+
+// diskSize is the size of key k in the store below as far as this store knows (0 if not).
+func (w *writeBehind) diskSize(k string) int {
+	if v, ok := w.disk[k]; ok {
+		return len(k) + len(v)
+	}
+	return 0
 }
 
 // Keys implements KeyValue; it flushes first.
@@ -145,14 +154,17 @@ func (w *writeBehind) Flush() {
 			if h.remove != removals {
 				continue
 			}
-			old, had := w.kv.GetItem(k)
+			old, had := w.disk[k]
+			if !had {
+				old, had = w.kv.GetItem(k)
+			}
 			if h.remove && !had || !h.remove && had && old == h.v {
 				continue
 			}
 			w.writes++
 			if h.remove {
 				w.kv.RemoveItem(k)
-				net -= w.disk[k]
+				net -= w.diskSize(k)
 				delete(w.disk, k)
 			} else if err := w.kv.SetItem(k, h.v); err != nil {
 				for i := len(undos) - 1; i >= 0; i-- {
@@ -167,8 +179,8 @@ func (w *writeBehind) Flush() {
 				w.held, w.growth, w.room = nil, 0, 0
 				return
 			} else {
-				net += len(k) + len(h.v) - w.disk[k]
-				w.disk[k] = len(k) + len(h.v)
+				net += len(k) + len(h.v) - w.diskSize(k)
+				w.disk[k] = h.v
 			}
 			undos = append(undos, undo{k, old, had})
 		}

@@ -174,17 +174,18 @@ func (s *MemStore) writes() int { return s.nw }
 
 func TestLogChunkEncoding(t *testing.T) {
 	var c logChunk
-	c.e[1] = "1 noop"
-	c.e[2] = "1 cmd put a b\\c\nd"
-	c.e[63] = "2 cmd put x \\n"
-	c.n = 3
+	c.set(1, "1 noop")
+	c.set(2, "1 cmd put a b\\c\nd")
+	c.set(63, "2 cmd put x \\n")
 	v := encodeChunk(&c)
 	var d logChunk
 	decodeChunk(v, &d)
 	if d != c {
 		t.Errorf("decode(encode) = %q; want %q (encoded %q)", d.e, c.e, v)
 	}
-	c = logChunk{e: [chunkSize]string{0: "1 noop", 1: "1 cmd put a 1"}, n: 2}
+	c = logChunk{}
+	c.set(0, "1 noop")
+	c.set(1, "1 cmd put a 1")
 	if v := encodeChunk(&c); v != "1 noop\n1 cmd put a 1" {
 		t.Errorf("encode = %q; want one entry a line", v)
 	}
