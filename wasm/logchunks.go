@@ -39,7 +39,9 @@ func b2i(b bool) int {
 	return 0
 }
 
-func needsEscape(e string) bool { return strings.IndexByte(e, '\\') >= 0 || strings.IndexByte(e, '\n') >= 0 }
+func needsEscape(e string) bool {
+	return strings.IndexByte(e, '\\') >= 0 || strings.IndexByte(e, '\n') >= 0
+}
 
 // newLabStorage is a lab node's storage: its log in chunks.
 func newLabStorage(kv KeyValue, cluster, id string, keys []string) *nodeStorage {
