@@ -124,6 +124,8 @@ type benchRun struct {
 	nodes   []*native.Node
 	stores  []*boltstore.Store
 	changes atomic.Int64
+	// AppendEntries with entries sent, and the entries they carried.
+	apps, appEntries atomic.Int64
 }
 
 func (b *benchRun) run() (string, error) {
@@ -164,7 +166,7 @@ func (b *benchRun) run() (string, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, b.clients)
-	cpu0, writes0 := cpuTime(), b.writes()
+	cpu0, writes0, apps0, entries0 := cpuTime(), b.writes(), b.apps.Load(), b.appEntries.Load()
 	start := time.Now()
 	for range b.clients {
 		wg.Add(1)
@@ -182,6 +184,7 @@ func (b *benchRun) run() (string, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu, writes := cpuTime()-cpu0, b.writes()-writes0
+	apps, entries := b.apps.Load()-apps0, b.appEntries.Load()-entries0
 	close(errs)
 	if err := <-errs; err != nil {
 		return "", err
@@ -197,6 +200,9 @@ func (b *benchRun) run() (string, error) {
 	}
 	slices.Sort(lat)
 	fmt.Fprintf(b.stderr, "server bench: store=%s throughput phase: %.1f µs of CPU per commit (user+sys, the whole process)", b.store, float64(cpu.Microseconds())/float64(b.ops))
+	if apps > 0 {
+		fmt.Fprintf(b.stderr, ", %.1f entries per AppendEntries", float64(entries)/float64(apps))
+	}
 	if b.stores != nil {
 		fmt.Fprintf(b.stderr, ", %.3f synced bbolt transactions per commit (all members)", float64(writes)/float64(b.ops))
 	}
@@ -260,6 +266,10 @@ func (b *benchRun) start(dir string) (func(), error) {
 		t := ts[i]
 		nc := native.Config{Raft: rc, GroupWrites: b.group, Send: func(msgs []raft.Message) {
 			for j := range msgs {
+				if msgs[j].Type == raft.MsgApp && len(msgs[j].Entries) > 0 {
+					b.apps.Add(1)
+					b.appEntries.Add(int64(len(msgs[j].Entries)))
+				}
 				t.Send(&msgs[j]) // a message it cannot send is lost, and Raft retries
 			}
 		}}
