@@ -74,8 +74,8 @@ bench-compare:
 	@$(GO) build -o $(CURDIR)/.bench-raftlab ./server
 	@for store in memory bbolt; do for i in $$(seq $(RUNS)); do \
 	  echo "--- $$store, run $$i, load average $$(cut -d' ' -f1-3 /proc/loadavg)"; \
-	  printf 'raftlab   '; ./.bench-raftlab bench -members 3 -store $$store -clients 64 -ops 20000 || exit 1; \
-	  printf 'hashicorp '; ./.bench-hashicorp -store $$store -clients 64 -ops 20000 || exit 1; \
+	  r=$$(./.bench-raftlab bench -members 3 -store $$store -clients 64 -ops 20000) || exit 1; echo "raftlab   $$r"; \
+	  h=$$(./.bench-hashicorp -store $$store -clients 64 -ops 20000) || exit 1; echo "hashicorp $$h"; \
 	done; done; rm -f .bench-raftlab .bench-hashicorp
 
 # Performance figures: Go benchmarks, then the simulator's speed on 600 simulated seconds.
