@@ -27,3 +27,22 @@ func TestBrowserMembership(t *testing.T) {
 	p.screenshot("membership.png")
 	p.noProblems()
 }
+
+// TestBrowserJointConsensus: the guided scenario "joint consensus" asks for Set voters with
+// n4 n5 n6 filled in and highlighted; pressing it replaces the three servers, the cards show
+// the joint configuration at its step, and n4…n6 end up leading alone.
+func TestBrowserJointConsensus(t *testing.T) {
+	b := startBrowser(t)
+	p := b.open(t, serve(t)+"?scenario=joint-consensus&step=3")
+	p.waitFor("step 3 asking for Set voters", `document.getElementById("guideState")?.dataset.ask === "set-voters" && document.getElementById("setVoters").classList.contains("asked")`)
+	p.waitFor("the voters filled in", `document.getElementById("voters").value === "n4 n5 n6"`)
+	p.click("#setVoters")
+	p.waitFor("step 3 at its pause point", `document.getElementById("guideState")?.dataset.done === "1"`)
+	p.click("#guideNext")
+	p.waitFor("a card showing the joint configuration", `[...document.querySelectorAll(".card .conf")].some(e => e.textContent.includes("joint n1,n2,n3 → n4,n5,n6"))`)
+	p.screenshot("joint-consensus.png")
+	p.click("#guideNext")
+	p.waitFor("step 5: n1 stopped", `document.getElementById("guideState")?.dataset.done === "1" && document.querySelector('.card[data-node="n1"]').dataset.state === "dead"`)
+	p.waitFor("the story in the event log", `[...document.querySelectorAll("#events li")].some(e => e.textContent.includes("joint consensus begins")) && [...document.querySelectorAll("#events li")].some(e => e.textContent.includes("joint consensus ends"))`)
+	p.noProblems()
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"raftlab/raft/scenario"
 	"raftlab/raft/sim"
 )
 
@@ -687,5 +688,84 @@ func TestMessageViewAndDropByHand(t *testing.T) {
 	}
 	if votes == 0 {
 		t.Fatal("no RequestVote seen in the first second")
+	}
+}
+
+// The joint-consensus option: Set voters replaces the three servers at once, the cards show the
+// joint configuration while it is in use, and the share link carries the option (a link
+// without it is single-server, which refuses the same change).
+func TestJointConsensusOption(t *testing.T) {
+	l, err := BreakIt(3, 7, []string{"JointConsensus"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tl := l.Timeline(); len(tl.Options) != 1 || tl.Options[0] != "JointConsensus" {
+		t.Fatalf("timeline options %v; want JointConsensus", tl.Options)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	l.Advance(100*time.Millisecond, time.Hour)
+	if err := l.Do(Action{Kind: "set-voters", Voters: []string{"n6", "n4", "n5"}}); err != nil {
+		t.Fatal(err)
+	}
+	sawJoint := false
+	for i := 0; i < 400 && !sawJoint; i++ {
+		l.Advance(time.Millisecond, time.Hour)
+		for _, n := range l.Snapshot(0, 0).Nodes {
+			sawJoint = sawJoint || strings.HasPrefix(n.Config, "joint n1,n2,n3 → n4,n5,n6")
+		}
+	}
+	if !sawJoint {
+		t.Fatal("no card showed the joint configuration")
+	}
+	l.Advance(2*time.Second, time.Hour)
+	lead, ok := l.c.Leader()
+	if !ok {
+		t.Fatal("no leader after the change")
+	}
+	if conf, _ := l.c.Node(lead).Configuration(); conf.Joint() || strings.Join(conf.Voters, ",") != "n4,n5,n6" {
+		t.Fatalf("after the change %s uses %s; want voters n4,n5,n6", lead, conf)
+	}
+	for _, bad := range []Action{{Kind: "set-voters"}, {Kind: "set-voters", Voters: []string{"n16"}}, {Kind: "set-voters", Voters: []string{"x y"}}} {
+		if err := l.Do(bad); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+	// Save as scenario keeps the option and the change, and the file plays.
+	_, file, err := l.SaveScenario()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenario.Parse(file)
+	if err != nil {
+		t.Fatalf("saved scenario: %v\n%s", err, file)
+	}
+	if !sc.Config.JointConsensus || !strings.Contains(string(file), `"voters":["n4","n5","n6"]`) {
+		t.Errorf("saved scenario lacks the option or the change: %s", file)
+	}
+	run := l.Run()
+	if !run.JointConsensus {
+		t.Fatal("the share link's run lacks joint consensus")
+	}
+	back, err := sim.DecodeRun(run.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenRun(back, l.c.Now(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.TraceHash() != l.TraceHash() {
+		t.Errorf("the link replays to trace %s; the run was %s", r.TraceHash(), l.TraceHash())
+	}
+	// The same run without the option (as a link made before it): the change of three voters
+	// is refused, and nothing else of the run changes before it.
+	old := *back
+	old.JointConsensus = false
+	s, err := OpenRun(&old, l.c.Now(), nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf, _ := s.c.Node("n1").Configuration(); conf.IsVoter("n4") || !conf.IsVoter("n1") {
+		t.Errorf("single-server replay: n1 uses %s; want the change of three voters refused", conf)
 	}
 }

@@ -69,7 +69,7 @@ func OpenScenario(id string, step int) (*Lab, error) {
 		return nil, fmt.Errorf("scenario %s has steps 1 to %d; there is no step %d", id, len(sc.Steps), step+1)
 	}
 	var player *scenario.Player
-	cfg := Config{Nodes: sc.Config.Nodes, Seed: sc.Config.Seed, Bugs: sc.Config.Bugs, PreVote: sc.Config.PreVote, CheckQuorum: sc.Config.CheckQuorum, Compact: sc.Config.Compact}
+	cfg := Config{Nodes: sc.Config.Nodes, Seed: sc.Config.Seed, Bugs: sc.Config.Bugs, PreVote: sc.Config.PreVote, CheckQuorum: sc.Config.CheckQuorum, Compact: sc.Config.Compact, JointConsensus: sc.Config.JointConsensus}
 	l, err := newLab(NewMemStore(), cfg, func(o sim.Options) (*sim.Cluster, error) {
 		p, err := scenario.Seek(sc, step, func(po *sim.Options) { *po = o })
 		if err != nil {
@@ -214,10 +214,11 @@ type questionView struct {
 }
 
 type askView struct {
-	Kind   string `json:"kind"`
-	Node   string `json:"node,omitempty"`
-	Peer   string `json:"peer,omitempty"`
-	Prompt string `json:"prompt"`
+	Kind   string   `json:"kind"`
+	Node   string   `json:"node,omitempty"`
+	Peer   string   `json:"peer,omitempty"`
+	Prompt string   `json:"prompt"`
+	Voters []string `json:"voters,omitempty"` // set-voters: the voters asked for
 }
 
 type guideConf struct {
@@ -242,7 +243,7 @@ func (l *Lab) Guide() *GuideState {
 		s.Steps = append(s.Steps, x.Title)
 	}
 	if a := p.Asking(); a != nil {
-		s.Asking = &askView{Kind: string(a.Kind), Node: a.Node, Peer: a.Peer, Prompt: a.Prompt}
+		s.Asking = &askView{Kind: string(a.Kind), Node: a.Node, Peer: a.Peer, Prompt: a.Prompt, Voters: a.Voters}
 	}
 	s.Course = g.sc == courseScenario
 	if q := st.Question; q != nil {

@@ -39,6 +39,9 @@ type Config struct {
 	// PreVote and CheckQuorum turn those options of Raft on in every node (options, not bugs).
 	PreVote     bool
 	CheckQuorum bool
+	// JointConsensus makes membership changes go through joint configurations (Raft §6)
+	// instead of one server at a time.
+	JointConsensus bool
 	// Compact is the log compaction threshold of every node (0: never). Free play uses
 	// DefaultCompact, so that localStorage stays small however long the lab runs.
 	Compact int
@@ -55,13 +58,13 @@ const DefaultCompact = 100
 // run returns the configuration as a run without actions.
 func (cfg Config) run() sim.Run {
 	return sim.Run{Version: sim.RunVersion, Nodes: cfg.Nodes, Seed: cfg.Seed, Bugs: cfg.Bugs, FollowerReads: cfg.FollowerReads,
-		PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum, Compact: cfg.Compact, ForgetSessions: cfg.ForgetSessions}
+		PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum, Compact: cfg.Compact, ForgetSessions: cfg.ForgetSessions, JointConsensus: cfg.JointConsensus}
 }
 
 // runConfig is the lab configuration of a run.
 func runConfig(r *sim.Run) Config {
 	return Config{Nodes: r.Nodes, Seed: r.Seed, Bugs: r.Bugs, FollowerReads: r.FollowerReads, PreVote: r.PreVote,
-		CheckQuorum: r.CheckQuorum, Compact: r.Compact, ForgetSessions: r.ForgetSessions}
+		CheckQuorum: r.CheckQuorum, Compact: r.Compact, ForgetSessions: r.ForgetSessions, JointConsensus: r.JointConsensus}
 }
 
 // clusterName is where a cluster of n nodes keeps its storage: each size has its own.
@@ -190,7 +193,7 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 		},
 		OnSnapshot: func(id string, _ *raft.Snapshot) { l.bump(id, false, true) },
 		Record:     true,
-		Raft:       raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum, CompactThreshold: cfg.Compact},
+		Raft:       raft.Config{Bugs: cfg.Bugs, PreVote: cfg.PreVote, CheckQuorum: cfg.CheckQuorum, CompactThreshold: cfg.Compact, JointConsensus: cfg.JointConsensus},
 	}
 	c, err := build(o)
 	if err != nil {
@@ -229,9 +232,14 @@ func byNumber(a, b string) int {
 	return strings.Compare(a, b)
 }
 
-// configText writes a configuration for the cards, its ids in counting order.
+// configText writes a configuration for the cards, its ids in counting order; a joint one as
+// "joint n1,n2,n3 → n4,n5,n6" (old voters, then new).
 func configText(c raft.Configuration) string {
 	s := "voters " + strings.Join(slices.SortedFunc(slices.Values(c.Voters), byNumber), ",")
+	if c.Joint() {
+		s = "joint " + strings.Join(slices.SortedFunc(slices.Values(c.Outgoing), byNumber), ",") + " → " +
+			strings.Join(slices.SortedFunc(slices.Values(c.Voters), byNumber), ",")
+	}
 	if len(c.Learners) > 0 {
 		s += " learners " + strings.Join(slices.SortedFunc(slices.Values(c.Learners), byNumber), ",")
 	}
@@ -551,6 +559,7 @@ type Action struct {
 	MinMs    float64    `json:"minMs,omitempty"`
 	MaxMs    float64    `json:"maxMs,omitempty"`
 	Msg      uint64     `json:"msg,omitempty"` // drop-message: the message's id (flightView.ID)
+	Voters   []string   `json:"voters,omitempty"` // set-voters: the voters wanted
 }
 
 // Do performs a person's action and returns what they should be told if it failed.
@@ -615,8 +624,18 @@ func (l *Lab) Do(a Action) (err error) {
 		if a.Node == "" {
 			return errors.New("remove: which node?")
 		}
+	case sim.ActSetVoters:
+		if len(a.Voters) == 0 {
+			return errors.New("set voters: which servers? name at least one, as n1 to n15")
+		}
+		for _, id := range a.Voters {
+			if !validNodeID(id) {
+				return fmt.Errorf("set voters %q: servers are named n1 to n%d", id, sim.MaxIDs)
+			}
+		}
+		a.Voters = slices.SortedFunc(slices.Values(a.Voters), byNumber)
 	}
-	return l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On})
+	return l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On, Voters: a.Voters})
 }
 
 // submit parses key-value commands and hands them to the leader (or to Node, if named).

@@ -49,7 +49,7 @@ func (l *Lab) SaveScenario() (name string, file []byte, err error) {
 		Title:   "A recorded run (seed " + strconv.FormatUint(r.Seed, 10) + ")",
 		Summary: "Recorded in raftlab's free play: " + strconv.Itoa(len(acts)) + " actions over " + now.String() + " of simulated time. Describe what the scenario shows.",
 		Config: scenario.Config{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable, Bugs: r.Bugs,
-			PreVote: r.PreVote, CheckQuorum: r.CheckQuorum, Compact: r.Compact},
+			PreVote: r.PreVote, CheckQuorum: r.CheckQuorum, Compact: r.Compact, JointConsensus: r.JointConsensus},
 	}
 	wait := func(from time.Duration, i int) (scenario.Duration, error) {
 		to := now
@@ -94,7 +94,7 @@ func actionSpec(a sim.Action) (scenario.ActionSpec, error) {
 		return scenario.ActionSpec{}, fmt.Errorf("this run has an action a scenario cannot perform (%s)", a.Detail)
 	}
 	return scenario.ActionSpec{Kind: string(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, Command: a.Command,
-		Commands: a.Commands, On: a.On, Rate: a.Rate, Min: scenario.Duration(a.Min), Max: scenario.Duration(a.Max)}, nil
+		Commands: a.Commands, On: a.On, Rate: a.Rate, Min: scenario.Duration(a.Min), Max: scenario.Duration(a.Max), Voters: a.Voters}, nil
 }
 
 // describeAction is a recorded step's placeholder title: "crash n2", "submit put x 1".
@@ -113,6 +113,9 @@ func describeAction(a scenario.ActionSpec) string {
 	}
 	if len(a.Commands) > 0 {
 		s += " (" + strconv.Itoa(len(a.Commands)) + " commands)"
+	}
+	if len(a.Voters) > 0 {
+		s += " " + strings.Join(a.Voters, " ")
 	}
 	if a.On {
 		s += " on"

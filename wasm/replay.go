@@ -369,6 +369,7 @@ var bugSwitches = []bugSwitch{
 var optionSwitches = []bugSwitch{
 	{"PreVote", "pre-vote (Raft thesis §9.6)", func(r *sim.Run) *bool { return &r.PreVote }},
 	{"CheckQuorum", "check quorum: a leader cut off from a majority steps down", func(r *sim.Run) *bool { return &r.CheckQuorum }},
+	{"JointConsensus", "joint consensus: membership changes pass through C_old,new (Raft §6), several servers at once", func(r *sim.Run) *bool { return &r.JointConsensus }},
 }
 
 // storageNamespace prefixes the clusters' names in storage ("" for the page itself), so that

@@ -4,6 +4,7 @@ package scenario
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,7 @@ func NewPlayer(sc *Scenario, options func(*sim.Options)) (*Player, error) {
 	o.Raft.ElectionTimeoutMax = time.Duration(sc.Config.ElectionTimeoutMax)
 	o.Raft.MaxEntriesPerMsg = sc.Config.MaxEntriesPerMsg
 	o.Raft.Bugs, o.Raft.PreVote, o.Raft.CheckQuorum = sc.Config.Bugs, sc.Config.PreVote, sc.Config.CheckQuorum
+	o.Raft.JointConsensus = sc.Config.JointConsensus
 	o.Raft.CompactThreshold = sc.Config.Compact
 	o.OnApply = func(id string, e raft.CommitEntry) {
 		if e.Type == raft.EntryCommand {
@@ -155,6 +157,12 @@ func (p *Player) Act(a sim.Action) (bool, error) {
 }
 
 func (p *Player) matches(ask ActionSpec, a sim.Action) bool {
+	if len(ask.Voters) > 0 {
+		want, err := p.action(ask)
+		if err != nil || !slices.Equal(slices.Sorted(slices.Values(want.Voters)), slices.Sorted(slices.Values(a.Voters))) {
+			return false
+		}
+	}
 	return sim.ActionKind(ask.Kind) == a.Kind && (ask.Node == "" || ask.Node == a.Node) && (ask.Peer == "" || ask.Peer == a.Peer)
 }
 
@@ -282,6 +290,15 @@ func (p *Player) action(a ActionSpec) (sim.Action, error) {
 	}
 	if act.Peer, err = p.resolveOpt(a.Peer); err != nil {
 		return act, err
+	}
+	for _, id := range a.Voters {
+		v := id // a server that joins now: not in the cluster yet
+		if strings.HasPrefix(id, "$") {
+			if v, err = p.resolve(id); err != nil {
+				return act, err
+			}
+		}
+		act.Voters = append(act.Voters, v)
 	}
 	for i, g := range a.Groups {
 		act.Groups[i] = make([]string, len(g))
@@ -435,13 +452,9 @@ func (p *Player) Holds(c Cond) (bool, string) {
 
 // hasMajority: id can reach a majority (itself included) of live nodes over uncut links.
 func (p *Player) hasMajority(id string) bool {
-	n := 0
-	for _, q := range p.Cluster.IDs() {
-		if q == id || (p.Cluster.Alive(q) && p.Cluster.Connected(id, q)) {
-			n++
-		}
-	}
-	return n > len(p.Cluster.IDs())/2
+	// A quorum of the configuration id uses (of a joint one, a majority of each half).
+	conf, _ := p.Cluster.Node(id).Configuration()
+	return conf.HasQuorum(func(q string) bool { return q == id || (p.Cluster.Alive(q) && p.Cluster.Connected(id, q)) })
 }
 
 func describe(c Cond) string {

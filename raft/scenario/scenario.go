@@ -55,6 +55,8 @@ var (
 	file16 []byte
 	//go:embed scenarios/17-single-server-bug.json
 	file17 []byte
+	//go:embed scenarios/18-joint-consensus.json
+	file18 []byte
 )
 
 // files lists the shipped scenario files in order, by name.
@@ -68,6 +70,7 @@ var files = []struct {
 	{"10-term-inflation.json", file10}, {"11-pre-vote.json", file11}, {"12-leadership-transfer.json", file12},
 	{"13-check-quorum.json", file13}, {"14-snapshot.json", file14},
 	{"15-election-restriction.json", file15}, {"16-membership.json", file16}, {"17-single-server-bug.json", file17},
+	{"18-joint-consensus.json", file18},
 }
 
 // The file format (format.go in raft/scenario/format, which the page's checker module

@@ -33,6 +33,9 @@ type Run struct {
 	PreVote bool `json:"pv,omitempty"`
 	// CheckQuorum turns on check-quorum in every node (raft.Config.CheckQuorum).
 	CheckQuorum bool `json:"cq,omitempty"`
+	// JointConsensus makes every node change the membership by joint consensus
+	// (raft.Config.JointConsensus; off, as in links made before it, single-server changes).
+	JointConsensus bool `json:"jc,omitempty"`
 	// Compact is every node's log compaction threshold (raft.Config.CompactThreshold; 0 never,
 	// as in links made before compaction).
 	Compact int `json:"c,omitempty"`
@@ -45,7 +48,7 @@ type Run struct {
 // Options returns the simulator options of the run (without hooks or storage).
 func (r *Run) Options() Options {
 	return Options{Nodes: r.Nodes, Seed: r.Seed, Unreliable: r.Unreliable, Unordered: r.Version == 1,
-		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote, CheckQuorum: r.CheckQuorum, CompactThreshold: r.Compact}}
+		LatencyMin: r.LatencyMin, LatencyMax: r.LatencyMax, Raft: raft.Config{Bugs: r.Bugs, PreVote: r.PreVote, CheckQuorum: r.CheckQuorum, CompactThreshold: r.Compact, JointConsensus: r.JointConsensus}}
 }
 
 // Validate checks what a decoded run claims.
@@ -78,6 +81,7 @@ func (r *Run) Replay(o Options, until time.Duration) (*Cluster, error) {
 	o.Nodes, o.IDs, o.Seed, o.Unreliable, o.Unordered = ro.Nodes, nil, ro.Seed, ro.Unreliable, ro.Unordered
 	o.LatencyMin, o.LatencyMax, o.Raft.Bugs = ro.LatencyMin, ro.LatencyMax, ro.Raft.Bugs
 	o.Raft.PreVote, o.Raft.CheckQuorum, o.Raft.CompactThreshold = ro.Raft.PreVote, ro.Raft.CheckQuorum, ro.Raft.CompactThreshold
+	o.Raft.JointConsensus = ro.Raft.JointConsensus
 	c, err := New(o)
 	if err != nil {
 		return nil, err

@@ -108,6 +108,8 @@ export interface Action {
   maxMs?: number;
   /** drop-message: the message's id (Flight.id). */
   msg?: number;
+  /** set-voters: the voters wanted (with joint consensus, several servers changed at once). */
+  voters?: string[];
 }
 
 /** A message on the wire, as CourseAPI.message describes it (wasm/lab.go MessageView). */

@@ -84,7 +84,7 @@ interface GuideState {
   steps: string[];
   heading: string;
   text: string;
-  asking: { kind: string; node?: string; peer?: string; prompt: string } | null;
+  asking: { kind: string; node?: string; peer?: string; prompt: string; voters?: string[] } | null;
   done: boolean;
   last: boolean;
   late?: string;
@@ -252,7 +252,7 @@ export class Course {
     }
     this.compactSel.value = String(DEFAULT_COMPACT);
     this.compactSel.addEventListener("change", () => this.breakIt());
-    h("p", "msg", this.optionsBox, "With pre-vote a node whose election timer fires first asks the others whether they would vote for it, without raising its term; they say no while they hear from a leader. Cut a follower off for a few seconds and reconnect it: without pre-vote its inflated term deposes the leader, with it nothing happens (guided scenarios “term inflation” and “pre-vote”). With check quorum, a leader that has not heard from a majority within an election timeout steps down: disconnect the leader and watch it give up instead of leading a minority.");
+    h("p", "msg", this.optionsBox, "With pre-vote a node whose election timer fires first asks the others whether they would vote for it, without raising its term; they say no while they hear from a leader. Cut a follower off for a few seconds and reconnect it: without pre-vote its inflated term deposes the leader, with it nothing happens (guided scenarios “term inflation” and “pre-vote”). With check quorum, a leader that has not heard from a majority within an election timeout steps down: disconnect the leader and watch it give up instead of leading a minority. With joint consensus, membership changes pass through a joint configuration C_old,new that needs a majority of the old voters and one of the new: type n4 n5 n6 beside Set voters to replace three servers at once (guided scenario “joint consensus”).");
     this.violationBtn = h("button", "", undefined, "Replay to just before the violation");
     this.violationBtn.id = "beforeViolation";
     this.violationBtn.type = "button";
@@ -856,8 +856,10 @@ export class Course {
       sel.push(`.card[data-node="${a.node}"]`, `#svg g.node[data-node="${a.node}"]`);
       sel.push(`.card[data-node="${a.node}"] button[data-act="${a.kind}"]`);
     }
-    const global: Record<string, string> = { submit: "#submitForm", batch: "#batch", partition: "#partition", "heal-all": "#healAll", unreliable: "#unreliable", reorder: "#reorder", latency: "#latMin" };
+    const global: Record<string, string> = { submit: "#submitForm", batch: "#batch", "set-voters": "#setVoters", partition: "#partition", "heal-all": "#healAll", unreliable: "#unreliable", reorder: "#reorder", latency: "#latMin" };
     if (global[a.kind]) sel.push(global[a.kind]!);
+    const votersInput = document.getElementById("voters");
+    if (a.kind === "set-voters" && a.voters && votersInput instanceof HTMLInputElement && votersInput.value === "") votersInput.value = a.voters.join(" ");
     for (const s of sel) {
       for (const e of document.querySelectorAll(s)) {
         e.classList.add("asked");

@@ -58,6 +58,13 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
     transfer: (id: unknown) => act({ kind: "transfer", node: str(id, "transfer") }),
     addNode: (id?: unknown) => act({ kind: "add-server", node: id === undefined ? "" : str(id, "addNode") }),
     removeNode: (id: unknown) => act({ kind: "remove-server", node: str(id, "removeNode") }),
+    setVoters: (...ids: unknown[]) => {
+      const list = ids.length === 1 && Array.isArray(ids[0]) ? (ids[0] as unknown[]) : ids;
+      if (list.length === 0 || !list.every((x) => typeof x === "string" && x !== "")) {
+        throw new Error('setVoters: want the voters\' ids, such as "n4", "n5", "n6" (several at once need the joint consensus option)');
+      }
+      return act({ kind: "set-voters", voters: list as string[] });
+    },
     partition: (...groups: unknown[]) => {
       if (groups.length < 2 || !groups.every((g) => Array.isArray(g) && g.every((x) => typeof x === "string"))) {
         throw new Error("partition: want two groups of node ids or more, such as [\"n1\"], [\"n2\", \"n3\"]");

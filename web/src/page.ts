@@ -179,6 +179,12 @@ export class Page {
     $("addNode").addEventListener("click", () => {
       if (this.act({ kind: "add-server" }, $("submitMsg"))) $("submitMsg").textContent = "asked the leader to add a node: it joins as a learner";
     });
+    $("setVoters").addEventListener("click", () => {
+      const voters = $<HTMLInputElement>("voters").value.split(/[\s,]+/).filter((v) => v !== "");
+      if (this.act({ kind: "set-voters", voters }, $("submitMsg"))) {
+        $("submitMsg").textContent = `asked the leader for the voters ${voters.join(", ")}: new servers join as learners first`;
+      }
+    });
     $("batch").addEventListener("click", () => {
       const t = Math.floor(this.snap?.now ?? 0);
       const commands = Array.from({ length: 10 }, (_, i) => `put b${i} ${t}`);

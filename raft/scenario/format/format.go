@@ -34,6 +34,8 @@ type Config struct {
 	Bugs               raft.Bugs `json:"bugs,omitempty"`
 	PreVote            bool      `json:"preVote,omitempty"`
 	CheckQuorum        bool      `json:"checkQuorum,omitempty"`
+	// JointConsensus: membership changes by joint consensus (raft.Config.JointConsensus).
+	JointConsensus bool `json:"jointConsensus,omitempty"`
 	// Compact is the log compaction threshold (raft.Config.CompactThreshold); 0 never.
 	Compact int `json:"compact,omitempty"`
 }
@@ -91,11 +93,14 @@ type ActionSpec struct {
 	Min      Duration   `json:"min,omitempty"`  // latency actions
 	Max      Duration   `json:"max,omitempty"`
 	Prompt   string     `json:"prompt,omitempty"` // for Ask: what to tell the person
+	// Voters, for set-voters: the voters wanted (servers not yet started join, as with
+	// add-server; with config.jointConsensus several change at once).
+	Voters []string `json:"voters,omitempty"`
 }
 
 // Cond is a condition on the cluster, used to end steps and to check their claims.
 //
-//	leader         Node is leader (any node if Node is ""), reachable by a majority
+//	leader         Node is leader (any node if Node is ""), reachable by a quorum of its configuration
 //	no-leader      no node that reaches a majority is leader
 //	state          Node (some node, if Node is "") is in State ("follower", "candidate", "leader", "dead")
 //	term           Node's term (every live node's if Node is "") is at least Min (and at most Max)

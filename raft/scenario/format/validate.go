@@ -48,12 +48,12 @@ var (
 	actionUses = [][]string{
 		{"add-server", "!node"}, {"batch", "node", "!commands"}, {"crash", "!node"}, {"crash-all"}, {"cut", "!node", "!peer"}, {"disconnect", "!node"}, {"duplicate", "rate"},
 		{"heal", "!node", "!peer"}, {"heal-all"}, {"latency", "!min", "!max"}, {"link-latency", "!node", "!peer", "!min", "!max"},
-		{"partition", "!groups"}, {"reconnect", "!node"}, {"remove-server", "!node"}, {"reorder", "rate"}, {"restart", "!node"}, {"restart-all"}, {"submit", "node", "!command"},
+		{"partition", "!groups"}, {"reconnect", "!node"}, {"remove-server", "!node"}, {"reorder", "rate"}, {"restart", "!node"}, {"restart-all"}, {"set-voters", "!voters"}, {"submit", "node", "!command"},
 		{"timeout", "!node"}, {"transfer", "!node"}, {"unreliable", "on"},
 	}
 	states     = []string{"follower", "pre-candidate", "candidate", "leader", "dead"}
 	condFields = []string{"node", "peer", "state", "min", "max", "term", "index", "command", "nodes", "exact", "contains"}
-	actFields  = []string{"node", "peer", "groups", "command", "commands", "on", "rate", "min", "max", "prompt"}
+	actFields  = []string{"node", "peer", "groups", "command", "commands", "on", "rate", "min", "max", "prompt", "voters"}
 )
 
 // uses returns the fields that name uses in table, and whether table has name.
@@ -469,6 +469,9 @@ func (c *checker) action(path string, a ActionSpec, bound map[string]bool) {
 			c.nodes = k // n<k> exists from here on (and the servers between, which it may add later)
 		}
 	}
+	if a.Kind == "set-voters" {
+		c.voters(path, a.Voters, bound)
+	}
 	c.refs(path, a.Node, a.Peer, a.Groups, bound)
 	if a.Kind == "partition" && len(a.Groups) < 2 {
 		c.add(path+".groups", "want two groups of nodes or more")
@@ -484,6 +487,28 @@ func (c *checker) action(path string, a ActionSpec, bound map[string]bool) {
 	}
 	for i, s := range a.Commands[:min(len(a.Commands), MaxCommands)] {
 		c.command(at(path, "commands", i), s)
+	}
+}
+
+// voters checks set-voters' list: n1 to n15 (a server above the cluster's joins, as with
+// add-server), "$leader" or a bound name, each once.
+func (c *checker) voters(path string, ids []string, bound map[string]bool) {
+	if len(ids) == 0 {
+		c.add(path+".voters", "want one voter or more")
+	}
+	c.count(path+".voters", len(ids), MaxServers, "voters")
+	for i, id := range ids[:min(len(ids), MaxServers)] {
+		if k, err := strconv.Atoi(strings.TrimPrefix(id, "n")); err == nil && id == "n"+strconv.Itoa(k) && k > c.nodes {
+			if k > MaxServers {
+				c.add(at(path, "voters", i), strconv.Quote(id)+": a cluster has at most "+strconv.Itoa(MaxServers)+" servers")
+				continue
+			}
+			c.nodes = k
+		}
+		c.node(at(path, "voters", i), id, bound)
+		if slices.Contains(ids[:i], id) {
+			c.add(at(path, "voters", i), strconv.Quote(id)+" is named twice")
+		}
 	}
 }
 
