@@ -558,7 +558,7 @@ type Action struct {
 	On       bool       `json:"on,omitempty"`
 	MinMs    float64    `json:"minMs,omitempty"`
 	MaxMs    float64    `json:"maxMs,omitempty"`
-	Msg      uint64     `json:"msg,omitempty"` // drop-message: the message's id (flightView.ID)
+	Msg      uint64     `json:"msg,omitempty"`    // drop-message: the message's id (flightView.ID)
 	Voters   []string   `json:"voters,omitempty"` // set-voters: the voters wanted
 }
 
