@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"raftlab/raft"
@@ -26,6 +28,7 @@ import (
 	"raftlab/server/internal/linkstats"
 	"raftlab/server/internal/member"
 	"raftlab/server/internal/metrics"
+	"raftlab/server/internal/peer"
 	"raftlab/server/native"
 	"raftlab/server/wire"
 )
@@ -147,12 +150,15 @@ type mixed struct {
 	generatedToken     string
 	loopback, insecure bool
 
-	logf    func(string, ...any)
-	hub     *hub.Hub
-	cluster string
-	options wire.Options
-	mu      sync.Mutex // guards natives, which a removal changes
-	natives []*localMember
+	logf func(string, ...any)
+	hub  *hub.Hub
+	// The cluster token, which direct links present too, and the host the native members'
+	// direct links listen on.
+	token, peerHost string
+	cluster         string
+	options         wire.Options
+	mu              sync.Mutex // guards natives, which a removal changes
+	natives         []*localMember
 	// The watcher of the native members' configuration (see watchConfig).
 	quit    chan struct{}
 	watched sync.WaitGroup
@@ -198,7 +204,7 @@ func (m *mixed) removed(cluster, id string) {
 	n := m.natives[i]
 	m.natives = slices.Delete(m.natives, i, i+1)
 	m.mu.Unlock()
-	err := errors.Join(n.node.Stop(), n.store.Close())
+	err := errors.Join(n.node.Stop(), n.peer.Close(), n.store.Close())
 	if err != nil {
 		m.logf("member %s was removed from cluster %s; stopping it: %v", id, cluster, err)
 		return
@@ -210,6 +216,21 @@ type localMember struct {
 	id    string
 	node  *native.Node
 	store *boltstore.Store
+	peer  *peer.Transport
+}
+
+// onPresence gives the native members in the server the direct-link addresses of the others
+// (those in other processes; the server's own reach each other through the hub in memory).
+func (m *mixed) onPresence(cluster string, ps []wire.Presence) {
+	natives := m.nativesNow()
+	for _, p := range ps {
+		if p.Addr == "" || slices.ContainsFunc(natives, func(n *localMember) bool { return n.id == p.ID }) {
+			continue
+		}
+		for _, n := range natives {
+			n.peer.SetPeer(p.ID, p.Addr)
+		}
+	}
 }
 
 // start checks the flags and starts the hub and the native members; loopback says whether the
@@ -245,7 +266,12 @@ func (f *clusterFlags) start(logf func(string, ...any), loopback bool) (*mixed, 
 	if generated {
 		m.generatedToken = token
 	}
-	m.hub = hub.New(hub.Config{AllowOrigins: f.allowOrigins, Token: token, AllowJoin: f.allowJoin || loopback, LoopbackOnly: loopback, Logf: logf, OnRemoved: m.removed})
+	m.token = token
+	m.peerHost = "127.0.0.1"
+	if !loopback {
+		m.peerHost = "" // every interface; the others reach it at the host they reach the hub at
+	}
+	m.hub = hub.New(hub.Config{AllowOrigins: f.allowOrigins, Token: token, AllowJoin: f.allowJoin || loopback, LoopbackOnly: loopback, Logf: logf, OnRemoved: m.removed, OnPresence: m.onPresence})
 	if f.cluster == "" {
 		if f.members != "" || f.native != "" || f.given("prevote") || f.given("checkquorum") || f.given("compact") || f.given("election-timeout") {
 			return nil, usagef("-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster NAME")
@@ -313,7 +339,48 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	if err != nil {
 		return err
 	}
-	send := func(msgs []raft.Message) { m.hub.Route(m.cluster, msgs) }
+	// Messages to a member with a direct link up go over it; the others, and those to the
+	// server's own members, through the hub.
+	var node atomic.Pointer[native.Node]
+	links := m.hub.Links()
+	tr, err := peer.Listen(peer.Config{Cluster: m.cluster, ID: id, Addr: net.JoinHostPort(m.peerHost, "0"), Token: m.token, Logf: m.logf,
+		Deliver: func(msgs []raft.Message) bool {
+			n := node.Load()
+			switch {
+			case n == nil:
+				links.Dropped(m.cluster, msgs, linkstats.Unreachable)
+			case n.Deliver(msgs):
+				links.Delivered(m.cluster, msgs)
+				return true
+			default:
+				links.Dropped(m.cluster, msgs, linkstats.QueueFull)
+			}
+			return false
+		}})
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("member %s: direct links: %w", id, err)
+	}
+	var viaHub []raft.Message // the node's goroutine's alone
+	send := func(msgs []raft.Message) {
+		viaHub = viaHub[:0]
+		for i := range msgs {
+			switch tr.Send(&msgs[i]) {
+			case peer.NoLink:
+				viaHub = append(viaHub, msgs[i])
+			case peer.Dropped:
+				links.Dropped(m.cluster, msgs[i:i+1], linkstats.QueueFull)
+			}
+		}
+		// Route counts what goes through the hub; every message here is from this member,
+		// and the counter counts by sender.
+		if direct := len(msgs) - len(viaHub); direct > 0 {
+			links.Sent(m.cluster, msgs[:direct])
+		}
+		if len(viaHub) > 0 {
+			m.hub.Route(m.cluster, viaHub)
+		}
+	}
 	if native.UnreliableFromEnv() {
 		send = native.Unreliable(send, seed(id), func(ms []raft.Message) { m.hub.Links().Dropped(m.cluster, ms, linkstats.Unreliable) })
 	}
@@ -323,11 +390,13 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	rep := member.KVApp(&nc, m.logf)
 	n, err := native.Start(nc)
 	if err != nil {
+		tr.Close()
 		st.Close()
 		return fmt.Errorf("member %s: %w", id, err)
 	}
+	node.Store(n)
 	m.mu.Lock()
-	m.natives = append(m.natives, &localMember{id: id, node: n, store: st})
+	m.natives = append(m.natives, &localMember{id: id, node: n, store: st, peer: tr})
 	m.mu.Unlock()
 	// Say so when the node stops by itself (a failed write); the goroutine exits when the node
 	// stops, which close ensures.
@@ -337,7 +406,10 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 			m.logf("native member %s stopped: %v", id, err)
 		}
 	}()
-	return m.hub.AttachLocal(m.cluster, id, member.LocalNode{Node: n, Reporter: rep})
+	if err := m.hub.AttachLocal(m.cluster, id, member.LocalNode{Node: n, Reporter: rep}); err != nil {
+		return err
+	}
+	return m.hub.SetLocalAddr(m.cluster, id, tr.Addr())
 }
 
 // seed gives each process's nodes their own election jitter.
@@ -418,6 +490,7 @@ func (m *mixed) close() error {
 		if err := n.node.Stop(); err != nil {
 			errs = append(errs, err)
 		}
+		n.peer.Close()
 		if err := n.store.Close(); err != nil {
 			errs = append(errs, err)
 		}

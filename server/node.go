@@ -51,9 +51,10 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
 	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format, and the server's scripting API (GET /api/clusters/NAME, POST /api/clusters/NAME/commands), forwarded to the leader")
 	token := fs.String("token", "", "the cluster token, if the server has one (it prints it at start); default $RAFTLAB_TOKEN")
+	peerAddr := fs.String("peer", "", "listen on this address (host:port) for direct links from the other native members; default a free port on 127.0.0.1 when -join names a loopback host, else on every interface. It is announced through the hub")
 	add := fs.Bool("add", false, "ask to be added to the cluster: run a member that is not in its configuration yet; it joins as a learner, catches up and becomes a voter")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-add] [-http ADDR] [-token TOKEN]
+		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-add] [-http ADDR] [-token TOKEN] [-peer ADDR]
 
 Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
 process. The initial member list and options (-prevote, -checkquorum, -compact) come from
@@ -61,6 +62,12 @@ the server; the configuration then lives in the log. The member's term, vote, sn
 log live in DIR/ID.db and survive restarts and SIGKILL. With -add, a member outside the
 configuration asks the leader to add it. Stop it with Ctrl-C (SIGINT) or SIGTERM; a member
 removed from the cluster says so and exits with status 0.
+
+The member sends its Raft messages to the other native members over direct TCP links (it
+listens on -peer, and learns the others' addresses through the hub), and through the hub to
+members in pages or without a link. The addresses stay known when the server goes away, so
+native members that form a majority go on electing and committing without it; when the
+server returns, the member reconnects and says so.
 
 flags:
 `)
@@ -93,6 +100,14 @@ flags:
 	u, err := url.Parse(*join)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return bad("-join %q: want a WebSocket URL such as ws://localhost:8080/ws", *join)
+	}
+	if *peerAddr == "" {
+		*peerAddr = ":0"
+		if isLoopbackHost(u.Hostname()) {
+			*peerAddr = "127.0.0.1:0"
+		}
+	} else if err := wire.CheckAPIAddr(*peerAddr); err != nil {
+		return bad("-peer: %v", err)
 	}
 	if *token == "" {
 		*token = os.Getenv("RAFTLAB_TOKEN")
@@ -127,7 +142,7 @@ flags:
 		defer l.Close()
 		ln, apiAddr = l, l.Addr().String()
 	}
-	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, API: apiAddr, Logf: logger.Printf})
+	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, API: apiAddr, Logf: logger.Printf, PeerAddr: *peerAddr})
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0 // interrupted before the server answered
@@ -149,6 +164,7 @@ flags:
 		fmt.Fprintf(stdout, "raftlab: member %s running: members %s, restored term %d with %s\n",
 			*id, strings.Join(m.Members(), ","), st.Term, entries(st.LastIndex))
 	}
+	fmt.Fprintf(stdout, "raftlab: member %s takes direct links from the other native members on %s\n", *id, m.Peer().Addr())
 	if ln != nil {
 		defer serveNodeHTTP(ln, m, *cluster, *id, stdout)()
 	}
@@ -170,4 +186,13 @@ flags:
 		code = 1
 	}
 	return code
+}
+
+// isLoopbackHost reports whether a host name or IP can only be this machine.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

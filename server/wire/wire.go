@@ -114,6 +114,11 @@ type Envelope struct {
 	// connects from. Native hosts only.
 	API string `json:"api,omitempty"`
 
+	// hello of a native host: the address of its members' direct links (server/internal/peer),
+	// host:port. A host of "" or an unspecified IP (":7001", "0.0.0.0:7001") means the host the
+	// others reach the hub at: the hub fills in the connection's remote IP.
+	Addr string `json:"addr,omitempty"`
+
 	// msgs: Raft messages, each From a member the sender hosts.
 	Msgs []raft.Message `json:"msgs,omitempty"`
 
@@ -224,6 +229,10 @@ type Presence struct {
 	// API is where the member's host serves the scripting API (server node -http), host:port;
 	// members forward commands to their leader's.
 	API string `json:"api,omitempty"`
+	// Addr is where a native member takes direct links (host:port), while it is reachable; an
+	// empty host means the host of the hub (a member inside the server listening on every
+	// interface).
+	Addr string `json:"addr,omitempty"`
 }
 
 // Error codes of error frames and failed results.
@@ -368,6 +377,14 @@ func (e *Envelope) Validate() error {
 			}
 			if err := CheckAPIAddr(e.API); err != nil {
 				return errorf(CodeBadFrame, "hello: api: %v", err)
+			}
+		}
+		if e.Addr != "" {
+			if e.Kind != KindNative {
+				return errorf(CodeBadFrame, "hello: a %s host has no direct-link address", e.Kind)
+			}
+			if err := CheckAPIAddr(e.Addr); err != nil {
+				return errorf(CodeBadFrame, "hello: addr: %v", err)
 			}
 		}
 		return checkIDs("hello", e.Members)
@@ -546,6 +563,11 @@ func checkPresence(ps []Presence) error {
 				return errorf(CodeBadFrame, "presence of %s: api: %v", p.ID, err)
 			}
 		}
+		if p.Addr != "" {
+			if err := CheckAPIAddr(p.Addr); err != nil {
+				return errorf(CodeBadFrame, "presence of %s: addr: %v", p.ID, err)
+			}
+		}
 	}
 	return nil
 }
@@ -663,7 +685,7 @@ func KVValue(o kv.Outcome) []byte {
 // MaxAPIAddrLen caps an API address (hello's and presence's api).
 const MaxAPIAddrLen = 128
 
-// CheckAPIAddr checks an API address: host:port, with a numeric port and a host of letters,
+// CheckAPIAddr checks an address of a native host's API or direct links: host:port, with a numeric port and a host of letters,
 // digits, '.', '-', ':' (IPv6 in brackets) or none.
 func CheckAPIAddr(a string) error {
 	if len(a) > MaxAPIAddrLen {

@@ -19,6 +19,8 @@ import (
 func TestRoundTrip(t *testing.T) {
 	frames := []*Envelope{
 		{Type: TypeHello, Cluster: "demo", Kind: KindBrowser, Members: []string{"b1", "b2"}},
+		{Type: TypeHello, Cluster: "demo", Kind: KindNative, Members: []string{"n3"}, Addr: ":7003"},
+		{Type: TypePresence, Cluster: "demo", Presence: []Presence{{ID: "n3", Kind: KindNative, Host: "127.0.0.1:5000", Reachable: true, Addr: "[::1]:7003"}}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Presence: []Presence{{ID: "n1", Kind: KindNative, Host: "server", Reachable: true}, {ID: "b1", Kind: KindBrowser}}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{PreVote: true, CheckQuorum: true}},
 		{Type: TypeWelcome, Cluster: "demo", Members: []string{"n1", "b1"}, Options: &Options{Compact: -1}},
@@ -109,6 +111,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"submit no req", `{"v":2,"type":"submit","cluster":"demo","member":"b1"}`, CodeBadFrame, "missing req"},
 		{"result neither", `{"v":2,"type":"result","cluster":"demo","req":1,"member":"b1"}`, CodeBadFrame, "needs index and term"},
 		{"error empty", `{"v":2,"type":"error"}`, CodeBadFrame, "missing code"},
+		{"browser hello with addr", `{"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b1"],"addr":"127.0.0.1:7001"}`, CodeBadFrame, "a browser host has no direct-link address"},
+		{"hello addr without port", `{"v":2,"type":"hello","cluster":"demo","kind":"native","members":["n1"],"addr":"127.0.0.1"}`, CodeBadFrame, "want host:port"},
+		{"hello addr port 0", `{"v":2,"type":"hello","cluster":"demo","kind":"native","members":["n1"],"addr":"127.0.0.1:0"}`, CodeBadFrame, "port from 1 to 65535"},
+		{"hello addr bad host", `{"v":2,"type":"hello","cluster":"demo","kind":"native","members":["n1"],"addr":"a b:7001"}`, CodeBadFrame, "in the host"},
+		{"presence bad addr", `{"v":2,"type":"presence","cluster":"demo","presence":[{"id":"n1","kind":"native","reachable":true,"addr":"x:99999"}]}`, CodeBadFrame, "presence of n1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.frame))

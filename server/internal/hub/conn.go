@@ -41,6 +41,9 @@ type conn struct {
 	cluster *cluster
 	members []string
 	kind    string
+	// peerAddr is where the connection's members take direct links (hello's addr, with an
+	// unspecified host filled in from the connection's remote address).
+	peerAddr string
 
 	// Read pump only: the rate limiter's token bucket.
 	tokens float64
@@ -357,6 +360,7 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 	}
 	c.cluster, c.members, c.kind = cl, slices.Clone(e.Members), e.Kind
 	api := apiAddr(e.API, c.addr)
+	c.peerAddr = peerAddr(e.Addr, c.addr)
 	for _, m := range e.Members {
 		cl.hosts[m] = c
 		cl.kinds[m] = e.Kind
@@ -436,4 +440,24 @@ func apiAddr(api, remote string) string {
 		host = rh
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// peerAddr completes a direct-link address announced in a hello: an empty or unspecified host
+// (the member listens on every interface) becomes the IP the connection comes from.
+func peerAddr(announced, remote string) string {
+	if announced == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(announced)
+	if err != nil {
+		return "" // validated on decode
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return announced
+	}
+	rhost, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return announced
+	}
+	return net.JoinHostPort(rhost, port)
 }

@@ -79,6 +79,10 @@ type Config struct {
 	// server (AttachLocal) was removed from its cluster's configuration; the hub has detached
 	// it already, and the server stops it.
 	OnRemoved func(cluster, id string)
+	// OnPresence, if set, is called (outside the hub's lock, on the goroutine that changed it)
+	// with a cluster's presence each time it changes: the members inside the server learn
+	// from it the direct-link addresses of the others.
+	OnPresence func(cluster string, ps []wire.Presence)
 }
 
 // Local is a member running inside the server process (a *native.Node).
@@ -128,6 +132,9 @@ type cluster struct {
 	apis    map[string]string // where each member's host serves its API, as it said last (server node -http)
 	options wire.Options      // sent in every welcome
 	status  map[string]remoteStatus
+	// addrs are the direct-link addresses of the members inside the server (SetLocalAddr);
+	// a connection's are its peerAddr.
+	addrs map[string]string
 }
 
 type remoteStatus struct {
@@ -217,7 +224,7 @@ func (h *Hub) AddCluster(name string, members []string) error {
 		return fmt.Errorf("cluster %q already exists", name)
 	}
 	c := &cluster{name: name, members: slices.Clone(members), hosts: map[string]host{},
-		kinds: map[string]string{}, apis: map[string]string{}, status: map[string]remoteStatus{},
+		kinds: map[string]string{}, apis: map[string]string{}, status: map[string]remoteStatus{}, addrs: map[string]string{},
 		conf:  raft.Configuration{Voters: slices.Sorted(slices.Values(members))},
 		extra: map[string]bool{}, joining: map[string]bool{}}
 	for _, m := range members {
@@ -258,6 +265,31 @@ func (h *Hub) AttachLocal(clusterName, id string, node Local) error {
 	c.hosts[id] = localHost{node}
 	c.kinds[id] = wire.KindNative
 	h.mu.Unlock()
+	h.broadcastPresence(c)
+	return nil
+}
+
+// SetLocalAddr sets the direct-link address of a member inside the server, which presence
+// frames tell the other members ("" for none).
+func (h *Hub) SetLocalAddr(clusterName, id, addr string) error {
+	if addr != "" {
+		if err := wire.CheckAPIAddr(addr); err != nil {
+			return err
+		}
+	}
+	h.mu.Lock()
+	c, ok := h.clusters[clusterName]
+	if ok {
+		if addr == "" {
+			delete(c.addrs, id)
+		} else {
+			c.addrs[id] = addr
+		}
+	}
+	h.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no cluster %q", clusterName)
+	}
 	h.broadcastPresence(c)
 	return nil
 }
@@ -347,8 +379,10 @@ func (c *cluster) presenceLocked() []wire.Presence {
 			switch x := hst.(type) {
 			case localHost:
 				p.Host = "server"
+				p.Addr = c.addrs[m]
 			case *conn:
 				p.Host = x.addr
+				p.Addr = x.peerAddr
 			}
 		}
 		ps = append(ps, p)
@@ -358,15 +392,18 @@ func (c *cluster) presenceLocked() []wire.Presence {
 
 func (h *Hub) broadcastPresence(c *cluster) {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	b, err := wire.Encode(&wire.Envelope{Type: wire.TypePresence, Cluster: c.name, Presence: c.presenceLocked()})
-	if err != nil {
-		return
-	}
-	for cn := range h.conns {
-		if cn.cluster == c {
-			cn.queue(b)
+	ps := c.presenceLocked()
+	b, err := wire.Encode(&wire.Envelope{Type: wire.TypePresence, Cluster: c.name, Presence: ps})
+	if err == nil {
+		for cn := range h.conns {
+			if cn.cluster == c {
+				cn.queue(b)
+			}
 		}
+	}
+	h.mu.RUnlock()
+	if h.cfg.OnPresence != nil {
+		h.cfg.OnPresence(c.name, ps)
 	}
 }
 

@@ -46,6 +46,8 @@ type Config struct {
 	// API is where the host serves its members' scripting API (server node -http), said in
 	// hello so that the hub tells the other members.
 	API string
+	// Addr is the members' direct-link address, announced in hello (server/internal/peer).
+	Addr string
 
 	// OnWelcome is called with every welcome (after each connect), before any other frame of
 	// that connection. An error stops the link for good with that error.
@@ -272,7 +274,7 @@ func (l *Link) session() (welcomed bool, err error) {
 	})
 	defer stopWatch()
 
-	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add, API: l.cfg.API})
+	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add, API: l.cfg.API, Addr: l.cfg.Addr})
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
 		return false, fmt.Errorf("hello: %v", err)

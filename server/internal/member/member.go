@@ -1,8 +1,13 @@
 //go:build !js
 
-// Package member runs one native cluster member that reaches its peers through the hub: the
-// real-time node (native), its storage (bbolt, or memory), the key-value state machine, and
-// the link to the hub. It is what `server node` runs, and what the benchmarks run three of.
+// Package member runs one native cluster member: the real-time node (native), its storage
+// (bbolt, or memory), the key-value state machine, the link to the hub, and the direct links
+// to the other native members (server/internal/peer). A message goes over the direct link to
+// its destination when one is up, else through the hub; the member learns the others'
+// direct-link addresses from the hub's welcome and presence frames (and from the members that
+// dial it), and keeps them when the hub goes away, so that native
+// members that form a majority go on without the server. It is what `server node` runs, and
+// what the benchmarks run three of.
 package member
 
 import (
@@ -10,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +31,7 @@ import (
 	"raftlab/server/internal/durhist"
 	"raftlab/server/internal/link"
 	"raftlab/server/internal/linkstats"
+	"raftlab/server/internal/peer"
 	"raftlab/server/native"
 	"raftlab/server/wire"
 )
@@ -55,6 +63,9 @@ type Config struct {
 	// API is where this member's scripting API is served (server node -http), host:port; the
 	// hub tells the other members, which forward commands to it while it leads.
 	API string
+	// PeerAddr is the TCP address the member listens on for direct links from the other native
+	// members; default "127.0.0.1:0" (a free loopback port). It is announced in hello.
+	PeerAddr string
 }
 
 // RemovedError is why a member stopped when it was removed from the cluster's configuration.
@@ -66,6 +77,10 @@ func (e *RemovedError) Error() string { return e.Msg }
 type Member struct {
 	cfg  Config
 	link *link.Link
+	peer *peer.Transport
+	// joinHost is the host of the hub's URL: where a member listening on every interface of
+	// the server's machine is reached.
+	joinHost string
 
 	mu      sync.Mutex
 	members []string
@@ -105,56 +120,58 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		cfg.Links = linkstats.New(cfg.Logf)
 	}
 	m := &Member{cfg: cfg, failed: make(chan struct{})}
+	if u, err := url.Parse(cfg.URL); err == nil {
+		m.joinHost = u.Hostname()
+	}
+	tr, err := peer.Listen(peer.Config{Cluster: cfg.Cluster, ID: cfg.ID, Addr: cfg.PeerAddr, Token: cfg.Token, Deliver: m.deliver, Logf: cfg.Logf})
+	if err != nil {
+		return nil, fmt.Errorf("member %s: direct links: %w", cfg.ID, err)
+	}
+	m.peer = tr
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	welcomed := make(chan struct{})
 	var startErr error
 	m.link = link.Start(link.Config{
 		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Token: cfg.Token, Add: cfg.Add, Logf: cfg.Logf,
-		API: cfg.API,
+		API:  cfg.API,
+		Addr: tr.Addr(),
 		OnWelcome: func(e *wire.Envelope) error {
+			m.learn(e.Presence)
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.notePresenceLocked(e.Presence)
 			if m.node != nil || startErr != nil {
 				// The configuration lives in the log; the welcome's list is the hub's view.
-				cfg.Logf("%s: rejoined cluster %s through %s (the hub's members: %s)", cfg.ID, cfg.Cluster, cfg.URL, strings.Join(e.Members, ","))
+				cfg.Logf("%s: rejoined cluster %s through %s (the hub's members: %s; direct links up to %s)", cfg.ID, cfg.Cluster, cfg.URL, strings.Join(e.Members, ","), m.linkedPeers())
 				return nil
 			}
 			startErr = m.startNode(e.Members, e.Options)
 			close(welcomed)
 			return startErr
 		},
-		OnMsgs: func(msgs []raft.Message) {
-			n := m.nodeNow()
-			switch {
-			case m.cut.Load():
-				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.Unreachable)
-			case n == nil:
-				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.Unreachable)
-			case n.Deliver(msgs):
-				cfg.Links.Delivered(cfg.Cluster, msgs)
-			default:
-				cfg.Links.Dropped(cfg.Cluster, msgs, linkstats.QueueFull)
-			}
-		},
+		OnMsgs:   func(msgs []raft.Message) { m.deliver(msgs) },
 		OnSubmit: m.onSubmit,
 		OnPresence: func(e *wire.Envelope) {
+			m.learn(e.Presence)
 			m.mu.Lock()
 			m.notePresenceLocked(e.Presence)
 			m.mu.Unlock()
 		},
 	})
+	fail := func(err error) (*Member, error) {
+		m.link.Close()
+		tr.Close()
+		return nil, err
+	}
 	select {
 	case <-welcomed:
 		if startErr != nil {
-			m.link.Close()
-			return nil, startErr
+			return fail(startErr)
 		}
 	case <-m.link.Done():
-		return nil, m.link.Err()
+		return fail(m.link.Err())
 	case <-ctx.Done():
-		m.link.Close()
-		return nil, fmt.Errorf("no welcome from the hub at %s: %w", cfg.URL, ctx.Err())
+		return fail(fmt.Errorf("no welcome from the hub at %s: %w", cfg.URL, ctx.Err()))
 	}
 	m.wg.Add(1)
 	go m.report()
@@ -275,13 +292,79 @@ type LocalNode struct {
 // Details fills s's card details (the hub asks for them for GET /api/clusters/NAME?detail=1).
 func (l LocalNode) Details(s *wire.MemberStatus) { l.Reporter.Details(l.Node, s) }
 
-// send sends one frame per destination, which the hub forwards without re-encoding.
+// deliver hands messages that arrived (from the hub or a direct link) to the node.
+func (m *Member) deliver(msgs []raft.Message) bool {
+	n := m.nodeNow()
+	switch {
+	case m.cut.Load(), n == nil:
+		m.cfg.Links.Dropped(m.cfg.Cluster, msgs, linkstats.Unreachable)
+	case n.Deliver(msgs):
+		m.cfg.Links.Delivered(m.cfg.Cluster, msgs)
+		return true
+	default:
+		m.cfg.Links.Dropped(m.cfg.Cluster, msgs, linkstats.QueueFull)
+	}
+	return false
+}
+
+// learn takes the direct-link addresses of the other native members from a welcome's or
+// presence frame's list. An address stays known when the hub loses its member (or the hub
+// goes away): the direct link may well be up still.
+func (m *Member) learn(ps []wire.Presence) {
+	for _, p := range ps {
+		if p.ID != m.cfg.ID && p.Addr != "" {
+			m.peer.SetPeer(p.ID, ResolveAddr(p.Addr, m.joinHost))
+		}
+	}
+}
+
+// ResolveAddr completes a direct-link address from the hub: an empty or unspecified host (a
+// member inside the server, listening on every interface) is the host of the hub's URL.
+func ResolveAddr(addr, joinHost string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || joinHost == "" {
+		return addr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	return net.JoinHostPort(joinHost, port)
+}
+
+// linkedPeers lists the members whose direct link is up, for the logs.
+func (m *Member) linkedPeers() string {
+	var up []string
+	for id := range m.peer.Peers() {
+		if m.peer.Up(id) {
+			up = append(up, id)
+		}
+	}
+	if len(up) == 0 {
+		return "none"
+	}
+	slices.Sort(up)
+	return strings.Join(up, ",")
+}
+
+// send sends each message over the direct link to its destination when one is up, and the
+// others through the hub, one frame per destination, which the hub forwards without
+// re-encoding.
 func (m *Member) send(msgs []raft.Message) {
 	m.cfg.Links.Sent(m.cfg.Cluster, msgs)
 	if m.cut.Load() {
 		m.cfg.Links.Dropped(m.cfg.Cluster, msgs, linkstats.Unreachable)
 		return
 	}
+	var viaHub []raft.Message
+	for i := range msgs {
+		switch m.peer.Send(&msgs[i]) {
+		case peer.NoLink:
+			viaHub = append(viaHub, msgs[i])
+		case peer.Dropped:
+			m.cfg.Links.Dropped(m.cfg.Cluster, msgs[i:i+1], linkstats.QueueFull)
+		}
+	}
+	msgs = viaHub
 	for len(msgs) > 0 {
 		to := msgs[0].To
 		var same, rest []raft.Message
@@ -363,6 +446,9 @@ func (m *Member) Links() *linkstats.Counters { return m.cfg.Links }
 
 // Link returns the member's link to the hub.
 func (m *Member) Link() *link.Link { return m.link }
+
+// Peer returns the member's direct links.
+func (m *Member) Peer() *peer.Transport { return m.peer }
 
 // onSubmit runs a submit from the hub on its own goroutine and answers with a result frame.
 func (m *Member) onSubmit(e *wire.Envelope) {
@@ -486,6 +572,7 @@ func (m *Member) Err() error {
 func (m *Member) Close() error {
 	m.cancel()
 	m.link.Close()
+	m.peer.Close()
 	m.mu.Lock()
 	n, st := m.node, m.store
 	m.mu.Unlock()

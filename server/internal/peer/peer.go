@@ -596,6 +596,7 @@ func (t *Transport) serveIn(c net.Conn) {
 	}()
 	// A peer that dials us can be dialed back, even when the hub is down.
 	if addr != "" {
+		addr = completeHost(addr, c.RemoteAddr())
 		t.mu.Lock()
 		_, known := t.peers[from]
 		t.mu.Unlock()
@@ -682,4 +683,20 @@ func frameBuffered(br *bufio.Reader) bool {
 	}
 	h, _ := br.Peek(4)
 	return uint64(n-4) >= uint64(binary.BigEndian.Uint32(h))
+}
+
+// completeHost replaces an empty or unspecified host in addr (a peer listening on every
+// interface) with the IP the peer's connection comes from.
+func completeHost(addr string, remote net.Addr) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	if ta, ok := remote.(*net.TCPAddr); ok {
+		return net.JoinHostPort(ta.IP.String(), port)
+	}
+	return addr
 }

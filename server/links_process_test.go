@@ -1,0 +1,175 @@
+//go:build !js
+
+// The README's fault-tolerance demo as processes: the server hosts cluster demo, whose three
+// members run as `server node` processes linked directly to each other. Kill any one process,
+// the server included, and the others go on.
+
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var metricsRE = regexp.MustCompile(`member (\S+) serving http://(\S+)/metrics`)
+
+// startDemoNode starts member id as a node process with -http on a free port, and returns it
+// and the address of its HTTP server.
+func startDemoNode(t *testing.T, base, dir, id string) (*proc, string) {
+	t.Helper()
+	p := startProc(t, id, "node", "-cluster", "demo", "-id", id, "-join", "ws://"+base+"/ws", "-data", filepath.Join(dir, id), "-http", "127.0.0.1:0")
+	return p, p.waitOutput(t, metricsRE)[2]
+}
+
+// nodeMetrics reads a node process's member gauges: state (the role whose gauge is 1), term
+// and commit index. ok is false when the process does not answer.
+type nodeView struct {
+	State          string
+	Term, Commit   uint64
+	Applied, Last  uint64
+	Sent, Received uint64
+}
+
+func readNode(addr string) (nodeView, bool) {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nodeView{}, false
+	}
+	defer resp.Body.Close()
+	var v nodeView
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, rest, _ := strings.Cut(line, "{")
+		labels, val, _ := strings.Cut(rest, "} ")
+		n, _ := strconv.ParseFloat(val, 64)
+		switch name {
+		case "raftlab_member_state":
+			if n == 1 {
+				_, s, _ := strings.Cut(labels, `state="`)
+				v.State, _, _ = strings.Cut(s, `"`)
+			}
+		case "raftlab_member_term":
+			v.Term = uint64(n)
+		case "raftlab_member_commit_index":
+			v.Commit = uint64(n)
+		case "raftlab_member_applied_index":
+			v.Applied = uint64(n)
+		case "raftlab_member_last_index":
+			v.Last = uint64(n)
+		}
+	}
+	return v, true
+}
+
+// TestServerKilledMajorityGoesOn: server + n1, n2, n3 as node processes. With the server
+// killed (SIGKILL), the node processes still reach each other over their direct links: when
+// their leader is killed too, the two left elect a new one and commit (its no-op entry) without
+// any server; the killed processes come back (the server on its address, the node from its
+// file), everyone rejoins, and commands through the server's API apply everywhere.
+func TestServerKilledMajorityGoesOn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	args := []string{"-cluster", "demo", "-members", "n1,n2,n3"}
+	srv, base := startServer(t, "127.0.0.1:0", args...)
+	nodes, addrs := map[string]*proc{}, map[string]string{}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes[id], addrs[id] = startDemoNode(t, base, dir, id)
+	}
+	waitUntil(t, "a leader", func() bool { return clusterInfo(t, base).Leader != "" })
+	for i := range 5 {
+		mustCommand(t, base, fmt.Sprintf("put k%d v%d", i, i))
+	}
+	// Every member has a direct link to each other one.
+	for id, p := range nodes {
+		for other := range nodes {
+			if other != id {
+				p.waitOutput(t, regexp.MustCompile(`direct link to `+other+` at \S+ is up`))
+			}
+		}
+	}
+
+	srv.kill(t)
+	// The leader, as the members see it (the server is gone).
+	var leader string
+	var term uint64
+	waitUntil(t, "the node processes to agree on a leader without the server", func() bool {
+		leader, term = "", 0
+		for id, a := range addrs {
+			if v, ok := readNode(a); ok && v.State == "leader" && v.Term > term {
+				leader, term = id, v.Term
+			}
+		}
+		return leader != ""
+	})
+	lv, _ := readNode(addrs[leader])
+	nodes[leader].kill(t)
+	var rest []string
+	for id := range nodes {
+		if id != leader {
+			rest = append(rest, id)
+		}
+	}
+	// The two left elect a leader of a later term and commit its first entry: past the old
+	// leader's last index.
+	var newLeader string
+	waitUntil(t, "a new leader elected and committing without the server", func() bool {
+		newLeader = ""
+		for _, id := range rest {
+			v, ok := readNode(addrs[id])
+			if ok && v.State == "leader" && v.Term > term && v.Commit > lv.Last {
+				newLeader = id
+			}
+		}
+		return newLeader != ""
+	})
+	for _, id := range rest {
+		id := id
+		waitUntil(t, id+" to apply the new leader's entry", func() bool {
+			v, ok := readNode(addrs[id])
+			return ok && v.Applied > lv.Last
+		})
+	}
+
+	// The server returns on its address; the node processes reconnect and say so, and the
+	// killed node restarts from its file and catches up.
+	startServer(t, base, args...)
+	for _, id := range rest {
+		nodes[id].waitOutput(t, regexp.MustCompile(id+`: rejoined cluster demo through ws://`+regexp.QuoteMeta(base)+`/ws`))
+	}
+	nodes[leader], addrs[leader] = startDemoNode(t, base, dir, leader)
+	waitUntil(t, "every member reachable and a leader", func() bool {
+		c := clusterInfo(t, base)
+		return c.Leader != "" && c.member("n1").Reachable && c.member("n2").Reachable && c.member("n3").Reachable
+	})
+	mustCommand(t, base, "put after back")
+	for i := range 5 {
+		if out := mustCommand(t, base, fmt.Sprintf("get k%d", i)); out["value"] != fmt.Sprintf("v%d", i) {
+			t.Errorf("get k%d = %v; want v%d", i, out, i)
+		}
+	}
+	waitUntil(t, "every member to apply everything", func() bool {
+		c := clusterInfo(t, base)
+		lc := c.member(c.Leader).Commit
+		for _, id := range []string{"n1", "n2", "n3"} {
+			if c.member(id).Applied != lc {
+				return false
+			}
+		}
+		return true
+	})
+	for _, p := range nodes {
+		p.stop(t)
+	}
+}
