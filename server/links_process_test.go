@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,11 +20,50 @@ import (
 
 var metricsRE = regexp.MustCompile(`member (\S+) serving http://(\S+)/metrics`)
 
-// startDemoNode starts member id as a node process with -http on a free port, and returns it
-// and the address of its HTTP server.
-func startDemoNode(t *testing.T, base, dir, id string) (*proc, string) {
+// readmeDemo returns the arguments of the README's fault-tolerance demo: the server's, and a
+// function giving member i's node process's with the server at base, its data under dir and
+// its HTTP on a free port. The test runs exactly what the README shows, but for addresses.
+func readmeDemo(t *testing.T) (server []string, node func(i int, base, dir string) []string) {
 	t.Helper()
-	p := startProc(t, id, "node", "-cluster", "demo", "-id", id, "-join", "ws://"+base+"/ws", "-data", filepath.Join(dir, id), "-http", "127.0.0.1:0")
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := readmeBlock(t, string(b), "**Kill any one process, the server included.**", "sh")
+	lines := strings.Split(strings.TrimSpace(block), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("the README's demo has %d commands; want 3:\n%s", len(lines), block)
+	}
+	srv, ok := strings.CutPrefix(lines[0], "go run ./server ")
+	loop, ok2 := strings.CutPrefix(lines[1], "for i in 1 2 3; do go run ./server ")
+	loop, ok3 := strings.CutSuffix(loop, " & done")
+	if !ok || !ok2 || !ok3 {
+		t.Fatalf("the README's demo is not a server command and a loop of three node processes:\n%s", block)
+	}
+	if want := "curl -d 'put x 1' localhost:9002/api/clusters/demo/commands"; lines[2] != want {
+		t.Fatalf("the README's third command is %q; the test runs %q", lines[2], want)
+	}
+	return strings.Fields(srv), func(i int, base, dir string) []string {
+		args := strings.Fields(strings.ReplaceAll(loop, "$i", strconv.Itoa(i)))
+		for j, a := range args {
+			switch {
+			case a == "ws://localhost:8080/ws":
+				args[j] = "ws://" + base + "/ws"
+			case strings.HasPrefix(a, "./data/"):
+				args[j] = filepath.Join(dir, strings.TrimPrefix(a, "./data/"))
+			case a == fmt.Sprintf("localhost:900%d", i):
+				args[j] = "127.0.0.1:0"
+			}
+		}
+		return args
+	}
+}
+
+// startDemoNode starts member i as a node process as the README does, with -http on a free
+// port, and returns it and the address of its HTTP server.
+func startDemoNode(t *testing.T, node func(int, string, string) []string, i int, base, dir string) (*proc, string) {
+	t.Helper()
+	p := startProc(t, fmt.Sprintf("n%d", i), node(i, base, dir)...)
 	return p, p.waitOutput(t, metricsRE)[2]
 }
 
@@ -72,22 +112,26 @@ func readNode(addr string) (nodeView, bool) {
 }
 
 // TestServerKilledMajorityGoesOn: server + n1, n2, n3 as node processes. With the server
-// killed (SIGKILL), the node processes still reach each other over their direct links: when
-// their leader is killed too, the two left elect a new one and commit (its no-op entry) without
-// any server; the killed processes come back (the server on its address, the node from its
+// killed (SIGKILL), the node processes still reach each other over their direct links: 10 of
+// 10 commands commit through n2's own API; when their leader is killed too, the two left
+// elect a new one and commit without any server; the killed processes come back (the server on its address, the node from its
 // file), everyone rejoins, and commands through the server's API apply everywhere.
 func TestServerKilledMajorityGoesOn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
 	}
 	dir := t.TempDir()
-	args := []string{"-cluster", "demo", "-members", "n1,n2,n3"}
+	args, node := readmeDemo(t)
 	srv, base := startServer(t, "127.0.0.1:0", args...)
 	nodes, addrs := map[string]*proc{}, map[string]string{}
-	for _, id := range []string{"n1", "n2", "n3"} {
-		nodes[id], addrs[id] = startDemoNode(t, base, dir, id)
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("n%d", i)
+		nodes[id], addrs[id] = startDemoNode(t, node, i, base, dir)
 	}
 	waitUntil(t, "a leader", func() bool { return clusterInfo(t, base).Leader != "" })
+	if out := mustCommand(t, addrs["n2"], "put x 1"); out["outcome"] != "applied" {
+		t.Errorf("the README's command through n2: %v", out)
+	}
 	for i := range 5 {
 		mustCommand(t, base, fmt.Sprintf("put k%d v%d", i, i))
 	}
@@ -101,6 +145,10 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 	}
 
 	srv.kill(t)
+	// Commands go on through a node's own API (-http), which forwards them to the leader.
+	for i := range 10 {
+		mustCommand(t, addrs["n2"], fmt.Sprintf("put s%d v%d", i, i))
+	}
 	// The leader, as the members see it (the server is gone).
 	var leader string
 	var term uint64
@@ -135,20 +183,23 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 		return newLeader != ""
 	})
 	for _, id := range rest {
-		id := id
 		waitUntil(t, id+" to apply the new leader's entry", func() bool {
 			v, ok := readNode(addrs[id])
 			return ok && v.Applied > lv.Last
 		})
+	}
+	if out := mustCommand(t, addrs[rest[0]], "get s9"); out["value"] != "v9" {
+		t.Errorf("without the server and the old leader, get s9 through %s = %v; want v9", rest[0], out)
 	}
 
 	// The server returns on its address; the node processes reconnect and say so, and the
 	// killed node restarts from its file and catches up.
 	startServer(t, base, args...)
 	for _, id := range rest {
-		nodes[id].waitOutput(t, regexp.MustCompile(id+`: rejoined cluster demo through ws://`+regexp.QuoteMeta(base)+`/ws`))
+		nodes[id].waitOutput(t, regexp.MustCompile(id+`: rejoined cluster demo through ws://`+regexp.QuoteMeta(base)+`/ws \(the hub's members: n1,n2,n3; direct links up to [n1-3,]+\)`))
 	}
-	nodes[leader], addrs[leader] = startDemoNode(t, base, dir, leader)
+	li, _ := strconv.Atoi(strings.TrimPrefix(leader, "n"))
+	nodes[leader], addrs[leader] = startDemoNode(t, node, li, base, dir)
 	waitUntil(t, "every member reachable and a leader", func() bool {
 		c := clusterInfo(t, base)
 		return c.Leader != "" && c.member("n1").Reachable && c.member("n2").Reachable && c.member("n3").Reachable
@@ -157,6 +208,11 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 	for i := range 5 {
 		if out := mustCommand(t, base, fmt.Sprintf("get k%d", i)); out["value"] != fmt.Sprintf("v%d", i) {
 			t.Errorf("get k%d = %v; want v%d", i, out, i)
+		}
+	}
+	for i := range 10 {
+		if out := mustCommand(t, base, fmt.Sprintf("get s%d", i)); out["value"] != fmt.Sprintf("v%d", i) {
+			t.Errorf("get s%d, committed while the server was down, = %v; want v%d", i, out, i)
 		}
 	}
 	waitUntil(t, "every member to apply everything", func() bool {
