@@ -113,8 +113,8 @@ func readNode(addr string) (nodeView, bool) {
 
 // TestServerKilledMajorityGoesOn: server + n1, n2, n3 as node processes. With the server
 // killed (SIGKILL), the node processes still reach each other over their direct links: 10 of
-// 10 commands commit through n2's own API; when their leader is killed too, the two left
-// elect a new one and commit without any server; the killed processes come back (the server on its address, the node from its
+// 10 commands commit through n2's own API; a follower killed and restarted catches up; when
+// their leader is killed too, the two left elect a new one and commit without any server; the killed processes come back (the server on its address, the node from its
 // file), everyone rejoins, and commands through the server's API apply everywhere.
 func TestServerKilledMajorityGoesOn(t *testing.T) {
 	if testing.Short() {
@@ -160,6 +160,23 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 			}
 		}
 		return leader != ""
+	})
+	// A follower killed and restarted while the server is down starts from the welcome it
+	// saved, links to the others (their addresses saved too; they learn its new one from its
+	// dial) and catches up.
+	follower := "n1"
+	if follower == leader {
+		follower = "n3"
+	}
+	nodes[follower].kill(t)
+	mustCommand(t, addrs["n2"], "put while f down")
+	fi, _ := strconv.Atoi(strings.TrimPrefix(follower, "n"))
+	nodes[follower], addrs[follower] = startDemoNode(t, node, fi, base, dir)
+	nodes[follower].waitOutput(t, regexp.MustCompile(follower+`: no welcome from the hub at ws://\S+ in 3s: starting from its last one, saved in \S+ \(members \[n1 n2 n3\], direct links to \[n\d n\d\]\)`))
+	waitUntil(t, follower+" to catch up without the server", func() bool {
+		l, _ := readNode(addrs[leader])
+		f, ok := readNode(addrs[follower])
+		return ok && f.Applied >= l.Commit && l.Commit > 0
 	})
 	lv, _ := readNode(addrs[leader])
 	nodes[leader].kill(t)

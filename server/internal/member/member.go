@@ -66,6 +66,11 @@ type Config struct {
 	// PeerAddr is the TCP address the member listens on for direct links from the other native
 	// members; default "127.0.0.1:0" (a free loopback port). It is announced in hello.
 	PeerAddr string
+	// OfflineAfter is how long Start waits for the hub's first welcome before it starts the
+	// member from the last welcome it saved beside its storage (SavedPath), if there is one: a
+	// member restarted while the server is down rejoins the others over direct links, and
+	// the hub once it answers. Default 3 s; negative never starts without a welcome.
+	OfflineAfter time.Duration
 }
 
 // RemovedError is why a member stopped when it was removed from the cluster's configuration.
@@ -83,6 +88,8 @@ type Member struct {
 	joinHost string
 
 	mu      sync.Mutex
+	saved   saved  // what the hub told the member last (members, options)
+	written *saved // what saveLocked wrote last
 	members []string
 	apis    map[string]string // where each member serves its API, as the hub said last
 	store   raft.Storage
@@ -116,6 +123,9 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
 	}
+	if cfg.OfflineAfter == 0 {
+		cfg.OfflineAfter = 3 * time.Second
+	}
 	if cfg.Links == nil {
 		cfg.Links = linkstats.New(cfg.Logf)
 	}
@@ -128,6 +138,10 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		return nil, fmt.Errorf("member %s: direct links: %w", cfg.ID, err)
 	}
 	m.peer = tr
+	last, haveLast := m.loadSaved()
+	for id, addr := range last.Peers {
+		tr.SetPeer(id, addr)
+	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	welcomed := make(chan struct{})
 	var startErr error
@@ -139,6 +153,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			m.learn(e.Presence)
 			m.mu.Lock()
 			defer m.mu.Unlock()
+			m.saved.Members, m.saved.Options = slices.Clone(e.Members), e.Options
+			m.saveLocked()
 			m.notePresenceLocked(e.Presence)
 			if m.node != nil || startErr != nil {
 				// The configuration lives in the log; the welcome's list is the hub's view.
@@ -155,6 +171,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			m.learn(e.Presence)
 			m.mu.Lock()
 			m.notePresenceLocked(e.Presence)
+			m.saveLocked()
 			m.mu.Unlock()
 		},
 	})
@@ -163,10 +180,30 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		tr.Close()
 		return nil, err
 	}
+	var offline <-chan time.Time
+	if haveLast && cfg.OfflineAfter > 0 {
+		offline = time.After(cfg.OfflineAfter)
+	}
 	select {
 	case <-welcomed:
 		if startErr != nil {
 			return fail(startErr)
+		}
+	case <-offline:
+		m.mu.Lock()
+		var err error
+		if m.node == nil {
+			err = startErr
+		}
+		if m.node == nil && err == nil {
+			cfg.Logf("%s: no welcome from the hub at %s in %v: starting from its last one, saved in %s (%s); rejoining through the hub once it answers",
+				cfg.ID, cfg.URL, cfg.OfflineAfter, SavedPath(cfg.DataDir, cfg.ID), describeSaved(last))
+			m.saved = last
+			err = m.startNode(last.Members, last.Options)
+		}
+		m.mu.Unlock()
+		if err != nil {
+			return fail(err)
 		}
 	case <-m.link.Done():
 		return fail(m.link.Err())

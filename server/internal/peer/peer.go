@@ -596,13 +596,9 @@ func (t *Transport) serveIn(c net.Conn) {
 	}()
 	// A peer that dials us can be dialed back, even when the hub is down.
 	if addr != "" {
-		addr = completeHost(addr, c.RemoteAddr())
-		t.mu.Lock()
-		_, known := t.peers[from]
-		t.mu.Unlock()
-		if !known {
-			t.SetPeer(from, addr)
-		}
+		// Its own word is the freshest there is: a peer restarted on another port
+		// says so here first.
+		t.SetPeer(from, completeHost(addr, c.RemoteAddr()))
 	}
 	if err := t.readFrames(br, from); err != nil && t.ctx.Err() == nil {
 		var pe *protoError
