@@ -133,7 +133,8 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if u, err := url.Parse(cfg.URL); err == nil {
 		m.joinHost = u.Hostname()
 	}
-	tr, err := peer.Listen(peer.Config{Cluster: cfg.Cluster, ID: cfg.ID, Addr: cfg.PeerAddr, Token: cfg.Token, Deliver: m.deliver, Logf: cfg.Logf})
+	tr, err := peer.Listen(peer.Config{Cluster: cfg.Cluster, ID: cfg.ID, Addr: cfg.PeerAddr, Token: cfg.Token, Deliver: m.deliver, Logf: cfg.Logf,
+		API: cfg.API, OnHello: m.noteAPI})
 	if err != nil {
 		return nil, fmt.Errorf("member %s: direct links: %w", cfg.ID, err)
 	}
@@ -434,6 +435,17 @@ func (m *Member) notePresenceLocked(ps []wire.Presence) {
 			m.apis[p.ID] = p.API
 		}
 	}
+}
+
+// noteAPI keeps where member id serves its API, as it said when it dialed this member: the
+// freshest word there is, and the only one while the hub is down.
+func (m *Member) noteAPI(id, api string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.apis == nil {
+		m.apis = map[string]string{}
+	}
+	m.apis[id] = api
 }
 
 // APIAddr returns where member id serves its scripting API, as the hub said last ("" if

@@ -28,9 +28,11 @@
 //
 // # Protocol
 //
-// The dialer opens with a handshake: the 8 bytes "RLPEER01", then as uvarint-length strings the
+// The dialer opens with a handshake: the 8 bytes "RLPEER02", then as uvarint-length strings the
 // cluster name, its member id, the id it means to reach, its own listen address (so that the
-// other can dial back without the hub), and the cluster token ("" when the server has none).
+// other can dial back without the hub), the cluster token ("" when the server has none), and
+// where it serves its scripting API ("" for nowhere; so that the others can forward commands
+// to it without the hub).
 // The listener answers one status byte, 0 for accepted, or 1 followed by a uvarint-length
 // reason before it closes. Then the dialer sends frames, each a 4-byte big-endian length and
 // one message in the binary encoding. The listener checks every frame as the hub checks a msgs
@@ -59,6 +61,7 @@ import (
 	"log"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +82,7 @@ const (
 	maxBatch               = 256 // messages handed to Deliver at once
 )
 
-const magic = "RLPEER01"
+const magic = "RLPEER02" // the version after RLPEER: 02 added the API address
 
 // Config configures a Transport.
 type Config struct {
@@ -90,6 +93,12 @@ type Config struct {
 	// Token, if not empty, is the cluster token a dialer must present; the transport presents
 	// it when it dials.
 	Token string
+	// API, if not empty, is where this member serves its scripting API (server node -http),
+	// told to every peer in the handshake, so that the others can forward to it without the
+	// hub. OnHello, if set, is called with each peer that dials in: its id and the API
+	// address it told (an unspecified host completed with the connection's).
+	API     string
+	OnHello func(id, api string)
 	// Deliver gets the messages that arrive, in order per peer, on that peer's reader
 	// goroutine; the slice is the callee's. It reports false when it dropped them.
 	Deliver func(msgs []raft.Message) bool
@@ -390,7 +399,7 @@ func (p *outPeer) session(wasUp *bool) error {
 		tc.SetNoDelay(true)
 	}
 	hs := []byte(magic)
-	for _, s := range []string{t.cfg.Cluster, t.cfg.ID, p.id, t.Addr(), t.cfg.Token} {
+	for _, s := range []string{t.cfg.Cluster, t.cfg.ID, p.id, t.Addr(), t.cfg.Token, t.cfg.API} {
 		hs = appendString(hs, s)
 	}
 	c.SetDeadline(time.Now().Add(handshakeWait))
@@ -508,48 +517,50 @@ type refusal struct{ msg string }
 
 func (r *refusal) Error() string { return r.msg }
 
-// handshake reads and checks a dialer's handshake. It returns the dialer's id and its listen
-// address.
-func (t *Transport) handshake(br *bufio.Reader) (from, addr string, err error) {
+// handshake reads and checks a dialer's handshake. It returns the dialer's id, its listen
+// address and its API address.
+func (t *Transport) handshake(br *bufio.Reader) (from, addr, api string, err error) {
 	var m [len(magic)]byte
 	if _, err := io.ReadFull(br, m[:]); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
 	if string(m[:]) != magic {
-		return "", "", &refusal{fmt.Sprintf("not a raftlab peer handshake (%q)", m[:])}
+		if v, ok := strings.CutPrefix(string(m[:]), magic[:6]); ok {
+			return "", "", "", &refusal{fmt.Sprintf("peer protocol version %q; this member speaks %q (run the same raftlab on every member)", v, magic[6:])}
+		}
+		return "", "", "", &refusal{fmt.Sprintf("not a raftlab peer handshake (%q)", m[:])}
 	}
-	var f [5]string
+	var f [6]string
 	for i := range f {
 		n, err := binary.ReadUvarint(br)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		if n > 256 {
-			return "", "", &refusal{fmt.Sprintf("handshake field of %d bytes", n)}
+			return "", "", "", &refusal{fmt.Sprintf("handshake field of %d bytes", n)}
 		}
 		b := make([]byte, n)
 		if _, err := io.ReadFull(br, b); err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
 		f[i] = string(b)
 	}
-	cluster, from, to, addr, token := f[0], f[1], f[2], f[3], f[4]
+	cluster, from, to, addr, token, api := f[0], f[1], f[2], f[3], f[4], f[5]
 	switch {
 	case cluster != t.cfg.Cluster:
-		return "", "", &refusal{fmt.Sprintf("this is cluster %s, not %s", t.cfg.Cluster, cluster)}
+		return "", "", "", &refusal{fmt.Sprintf("this is cluster %s, not %s", t.cfg.Cluster, cluster)}
 	case to != t.cfg.ID:
-		return "", "", &refusal{fmt.Sprintf("this is member %s, not %s", t.cfg.ID, to)}
+		return "", "", "", &refusal{fmt.Sprintf("this is member %s, not %s", t.cfg.ID, to)}
 	case wire.CheckID("member id", from) != nil || from == t.cfg.ID:
-		return "", "", &refusal{fmt.Sprintf("bad member id %q", from)}
+		return "", "", "", &refusal{fmt.Sprintf("bad member id %q", from)}
 	case t.cfg.Token != "" && !tokenEqual(token, t.cfg.Token):
-		return "", "", &refusal{"wrong cluster token"}
+		return "", "", "", &refusal{"wrong cluster token"}
+	case addr != "" && wire.CheckAPIAddr(addr) != nil:
+		return "", "", "", &refusal{fmt.Sprintf("bad listen address %q", addr)}
+	case api != "" && wire.CheckAPIAddr(api) != nil:
+		return "", "", "", &refusal{fmt.Sprintf("bad API address %q", api)}
 	}
-	if addr != "" {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return "", "", &refusal{fmt.Sprintf("bad listen address %q", addr)}
-		}
-	}
-	return from, addr, nil
+	return from, addr, api, nil
 }
 
 func tokenEqual(a, b string) bool {
@@ -568,7 +579,7 @@ func (t *Transport) serveIn(c net.Conn) {
 	}
 	br := bufio.NewReaderSize(c, 64<<10)
 	c.SetDeadline(time.Now().Add(handshakeWait))
-	from, addr, err := t.handshake(br)
+	from, addr, api, err := t.handshake(br)
 	if err != nil {
 		var r *refusal
 		if errors.As(err, &r) {
@@ -599,6 +610,9 @@ func (t *Transport) serveIn(c net.Conn) {
 		// Its own word is the freshest there is: a peer restarted on another port
 		// says so here first.
 		t.SetPeer(from, completeHost(addr, c.RemoteAddr()))
+	}
+	if api != "" && t.cfg.OnHello != nil {
+		t.cfg.OnHello(from, completeHost(api, c.RemoteAddr()))
 	}
 	if err := t.readFrames(br, from); err != nil && t.ctx.Err() == nil {
 		var pe *protoError

@@ -121,8 +121,9 @@ func app(from, to string, term, prev uint64, cmds ...string) raft.Message {
 // sender's address from the handshake and links back without being told.
 func TestLinkCarriesMessagesInOrder(t *testing.T) {
 	in1, in2 := newInbox(), newInbox()
-	t1 := listen(t, Config{ID: "n1", Deliver: in1.deliver})
-	t2 := listen(t, Config{ID: "n2", Deliver: in2.deliver})
+	hellos := make(chan [2]string, 4)
+	t1 := listen(t, Config{ID: "n1", Deliver: in1.deliver, API: ":9001"})
+	t2 := listen(t, Config{ID: "n2", Deliver: in2.deliver, OnHello: func(id, api string) { hellos <- [2]string{id, api} }})
 	if got := t1.Send(&raft.Message{Type: raft.MsgVote, From: "n1", To: "n2", Term: 1}); got != NoLink {
 		t.Fatalf("Send before any link: %v; want NoLink", got)
 	}
@@ -141,6 +142,10 @@ func TestLinkCarriesMessagesInOrder(t *testing.T) {
 	got := in2.wait(t, len(want))
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %d messages, first %+v; want %+v", len(got), got[0], want[0])
+	}
+	// n2 learned where n1 serves its API, the host completed with the connection's.
+	if got := <-hellos; got != [2]string{"n1", "127.0.0.1:9001"} {
+		t.Errorf("OnHello got %v; want n1 and 127.0.0.1:9001", got)
 	}
 	// The way back: n2 learned n1's address from the handshake.
 	waitUp(t, t2, "n1")
@@ -219,6 +224,7 @@ func TestHandshakeRefusals(t *testing.T) {
 		{"member", Config{ID: "n1"}, Config{ID: "n3"}, "this is member n3, not n2", "n2"},
 		{"token", Config{ID: "n1", Token: "wrong"}, Config{ID: "n2", Token: "s3cret"}, "wrong cluster token", "n2"},
 		{"no token", Config{ID: "n1"}, Config{ID: "n2", Token: "s3cret"}, "wrong cluster token", "n2"},
+		{"bad api", Config{ID: "n1", API: "nowhere"}, Config{ID: "n2"}, `bad API address "nowhere"`, "n2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var ld, ll logs
@@ -251,7 +257,7 @@ func rawDial(t *testing.T, tr *Transport, from string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	hs := []byte(magic)
-	for _, s := range []string{tr.cfg.Cluster, from, tr.ID(), "", ""} {
+	for _, s := range []string{tr.cfg.Cluster, from, tr.ID(), "", "", ""} {
 		hs = appendString(hs, s)
 	}
 	if _, err := c.Write(hs); err != nil {
@@ -352,4 +358,17 @@ func TestFullQueueDrops(t *testing.T) {
 	if got := tr.Send(&big); got != Dropped {
 		t.Fatalf("a message over MaxMessageBytes: %v; want Dropped", got)
 	}
+}
+
+// TestOldHandshakeRefused: a dialer of another protocol version is told which.
+func TestOldHandshakeRefused(t *testing.T) {
+	var l logs
+	tr := listen(t, Config{ID: "n2", Deliver: newInbox().deliver, Logf: l.logf})
+	c, err := net.Dial("tcp", tr.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("RLPEER01"))
+	l.waitFor(t, `peer protocol version "01"; this member speaks "02"`)
 }
