@@ -43,10 +43,14 @@
 // # API
 //
 //	t, err := peer.Listen(peer.Config{Cluster: "demo", ID: "n1", Addr: "127.0.0.1:0", Deliver: node.Deliver})
-//	t.Addr()                       // the address to announce
+//	t.Addr()                          // the address to announce
 //	t.SetPeer("n2", "127.0.0.1:7002") // dial n2 there (again after a change; "" forgets it)
-//	t.Send(&msg)                   // Sent, Dropped or NoLink (then send it another way)
+//	t.Send(&msg)                      // Sent, Dropped or NoLink (then send it another way)
 //	t.Up("n2"), t.Peers(), t.Close()
+//
+// A peer that dials in is dialed back at the address its handshake gives (SetPeer), and
+// Config.OnHello hears where it serves its API. AppendMessage and DecodeMessage are the codec
+// alone.
 package peer
 
 import (
