@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -206,7 +207,9 @@ func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (stat
 	}
 	resp, err := apiClient.Do(hr)
 	if err != nil {
-		return 0, nil, true, err
+		// A failed dial sent nothing; after that the request may have arrived.
+		var oe *net.OpError
+		return 0, nil, !(errors.As(err, &oe) && oe.Op == "dial"), err
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/kv"
 	"raftlab/server/internal/hub"
 )
 
@@ -219,5 +220,23 @@ func TestNodeAPI504AppliesOnce(t *testing.T) {
 	}
 	if code, a = post(t, apis[f.cfg.ID], "", "get k"); code != http.StatusOK || a.Value != "ab" {
 		t.Fatalf("get k after the retry: %d %+v; want ab (applied once)", code, a)
+	}
+}
+
+// TestForwardToDeadAddress: a leader whose API address refuses connections leaves the command
+// certainly in no log (503), not unknown.
+func TestForwardToDeadAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	m := &Member{cfg: Config{Cluster: "api", ID: "n1"}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _, sent, err := m.forward(ctx, addr, kv.Request{ClientID: "c", Seq: 1, Command: kv.Put("x", "1")})
+	if err == nil || sent {
+		t.Errorf("forward to a closed port: sent %v, %v; want not sent and an error", sent, err)
 	}
 }
