@@ -18,11 +18,14 @@ const FRAME_BUDGET_MS = 10;
 /**
  * At max speed the page simulates in slices of this much wall time, each its own task (a
  * MessageChannel message, which the browser neither clamps nor ties to frames), and draws at
- * most once per animation frame and every MAX_DRAW_MS: the frames between are not worth their
- * cost at thousands of messages a second.
+ * most once per animation frame, every MAX_DRAW_MS or more: as often as keeps a draw, with the
+ * browser's own work for it (style, layout, paint), under 1/DRAW_SHARE of the time, and at
+ * least every MAX_DRAW_SLOW_MS.
  */
 const SLICE_MS = 8;
 const MAX_DRAW_MS = 50;
+const MAX_DRAW_SLOW_MS = 250;
+const DRAW_SHARE = 4;
 /** The speed slider's top position: as fast as the budget allows. */
 const SPEED_MAX = 100;
 const EVENT_ROWS = 300;
@@ -84,6 +87,9 @@ export class Page {
   private sliceQueued = false;
   private readonly slices = new MessageChannel();
   private lastDraw = 0;
+  /** At max speed: draw every this many wall ms (MAX_DRAW_MS..MAX_DRAW_SLOW_MS), and when the last draw began (-1: measured). */
+  private drawEvery = MAX_DRAW_MS;
+  private drawnAt = -1;
   private readonly view: ClusterView;
   private readonly cards: Cards;
   private readonly events = $<HTMLOListElement>("events");
@@ -388,6 +394,11 @@ export class Page {
     this.sliceQueued = false;
     if (!this.running || !this.snap || isFinite(this.speed) || document.hidden) return;
     const start = performance.now();
+    if (this.drawnAt >= 0) {
+      // The last draw and what the browser did for it before this task could run.
+      this.drawEvery = Math.min(MAX_DRAW_SLOW_MS, Math.max(MAX_DRAW_MS, (start - this.drawnAt) * DRAW_SHARE));
+      this.drawnAt = -1;
+    }
     this.lab.advance(SLICE_MS * 10000, SLICE_MS);
     const took = performance.now() - start;
     frameStats.workMs += took;
@@ -407,8 +418,9 @@ export class Page {
     this.lastFrame = t;
     if (!isFinite(this.speed)) {
       // Max speed: slices simulate between frames; a frame only draws, and not every one.
-      if (t - this.lastDraw >= MAX_DRAW_MS) {
+      if (t - this.lastDraw >= this.drawEvery) {
         this.lastDraw = t;
+        this.drawnAt = start;
         this.refresh(t - this.lastDetail < DETAIL_MS);
         this.measureSpeed(t);
         const end = performance.now();
