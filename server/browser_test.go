@@ -609,46 +609,54 @@ func BenchmarkPageFrames9Nodes(b *testing.B) {
 	}
 }
 
-// BenchmarkPageSpeed runs the page at max speed with the client load on (switched through
-// window.raftlab.load, as a course page would), for 5 and 9 nodes, and reports the speed
-// reached (simulated seconds per wall second) over 5 s of wall time, the speed the page
+// BenchmarkPageSpeed runs the page at max speed, with the client load on (switched through
+// window.raftlab.load, as a course page would) and idle, for 5 and 9 nodes, and reports the
+// speed reached (simulated seconds per wall second) over 5 s of wall time, the speed the page
 // itself shows then, the page's work per frame and, of that, the simulation's, and the
 // localStorage writes per simulated second.
 func BenchmarkPageSpeed(b *testing.B) {
 	br := startBrowser(b)
-	for _, nodes := range []int{5, 9} {
-		b.Run(fmt.Sprintf("ClientLoad%dNodes", nodes), func(b *testing.B) {
-			p := br.open(b, serve(b)+fmt.Sprintf("?nodes=%d&speed=max", nodes))
-			p.leader("")
-			eval[any](p, `raftlab.load(true)`)
-			p.waitFor("the client load on", `document.getElementById("load").checked`)
-			var speed, shown, work, advance, writes float64
-			n := 0
-			for b.Loop() {
-				res := eval[[]float64](p, `new Promise(done => {
-					const s0 = raftlab.status().now, t0 = performance.now(), w0 = JSON.parse(raftlabWasm.storageStats()).writes;
-					const f0 = raftlabFrames.frames, w0ms = raftlabFrames.workMs, a0 = raftlabFrames.advanceMs;
-					setTimeout(() => {
-						const frames = Math.max(1, raftlabFrames.frames - f0), sim = raftlab.status().now - s0;
-						const m = /\(([\d.]+)×\)/.exec(document.getElementById("speedText").textContent);
-						done([sim / (performance.now() - t0), m ? Number(m[1]) : 0,
-							(raftlabFrames.workMs - w0ms) / frames, (raftlabFrames.advanceMs - a0) / frames,
-							(JSON.parse(raftlabWasm.storageStats()).writes - w0) * 1000 / Math.max(1, sim)]);
-					}, 5000);
-				})`)
-				speed += res[0]
-				shown += res[1]
-				work += res[2]
-				advance += res[3]
-				writes += res[4]
-				n++
+	for _, load := range []bool{true, false} {
+		for _, nodes := range []int{5, 9} {
+			name := fmt.Sprintf("ClientLoad%dNodes", nodes)
+			if !load {
+				name = fmt.Sprintf("Idle%dNodes", nodes)
 			}
-			b.ReportMetric(speed/float64(n), "x-real-time")
-			b.ReportMetric(shown/float64(n), "x-shown")
-			b.ReportMetric(work/float64(n), "ms-work/frame")
-			b.ReportMetric(advance/float64(n), "ms-simulating/frame")
-			b.ReportMetric(writes/float64(n), "writes/sim-s")
-			p.noProblems()
-		})
+			b.Run(name, func(b *testing.B) {
+				p := br.open(b, serve(b)+fmt.Sprintf("?nodes=%d&speed=max", nodes))
+				p.leader("")
+				if load {
+					eval[any](p, `raftlab.load(true)`)
+					p.waitFor("the client load on", `document.getElementById("load").checked`)
+				}
+				var speed, shown, work, advance, writes float64
+				n := 0
+				for b.Loop() {
+					res := eval[[]float64](p, `new Promise(done => {
+						const s0 = raftlab.status().now, t0 = performance.now(), w0 = JSON.parse(raftlabWasm.storageStats()).writes;
+						const f0 = raftlabFrames.frames, w0ms = raftlabFrames.workMs, a0 = raftlabFrames.advanceMs;
+						setTimeout(() => {
+							const frames = Math.max(1, raftlabFrames.frames - f0), sim = raftlab.status().now - s0;
+							const m = /\(([\d.]+)×\)/.exec(document.getElementById("speedText").textContent);
+							done([sim / (performance.now() - t0), m ? Number(m[1]) : 0,
+								(raftlabFrames.workMs - w0ms) / frames, (raftlabFrames.advanceMs - a0) / frames,
+								(JSON.parse(raftlabWasm.storageStats()).writes - w0) * 1000 / Math.max(1, sim)]);
+						}, 5000);
+					})`)
+					speed += res[0]
+					shown += res[1]
+					work += res[2]
+					advance += res[3]
+					writes += res[4]
+					n++
+				}
+				b.ReportMetric(speed/float64(n), "x-real-time")
+				b.ReportMetric(shown/float64(n), "x-shown")
+				b.ReportMetric(work/float64(n), "ms-work/frame")
+				b.ReportMetric(advance/float64(n), "ms-simulating/frame")
+				b.ReportMetric(writes/float64(n), "writes/sim-s")
+				p.noProblems()
+			})
+		}
 	}
 }
