@@ -266,3 +266,51 @@ func TestSingleServerRefusesSeveral(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestProposeConfigurationErrors: what a leader refuses, changing nothing.
+func TestProposeConfigurationErrors(t *testing.T) {
+	c := jointCluster(t, 3, 2)
+	leader, _ := c.Leader()
+	n := c.Node(leader)
+	for _, tc := range []struct {
+		voters []string
+		want   string
+	}{
+		{nil, "at least one voter"},
+		{[]string{"n1", "n4", "n1"}, "twice"},
+		{[]string{"n1", "bad id"}, "not a letter"},
+		{[]string{"n3", "n2", "n1"}, "already"},
+	} {
+		before, _ := n.Configuration()
+		if _, err := n.ProposeConfiguration(c.Now(), tc.voters); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want an error saying %q", tc.voters, err, tc.want)
+		}
+		if after, _ := n.Configuration(); !after.Equal(before) {
+			t.Errorf("%q changed the configuration to %s", tc.voters, after)
+		}
+	}
+	follower := "n1"
+	if follower == leader {
+		follower = "n2"
+	}
+	if _, err := c.Node(follower).ProposeConfiguration(c.Now(), []string{"n4"}); err == nil || !strings.Contains(err.Error(), "not the leader") {
+		t.Errorf("a follower: %v; want it refused", err)
+	}
+	// A change on its way refuses another, through every phase, in both forms.
+	if err := c.SetVoters([]string{"n4", "n5"}); err != nil {
+		t.Fatal(err)
+	}
+	for phase := 0; phase < 3; phase++ {
+		if _, err := n.ProposeConfiguration(c.Now(), []string{"n1"}); err == nil || !strings.Contains(err.Error(), "in flight") {
+			t.Errorf("phase %d: another change: %v; want it refused as in flight", phase, err)
+		}
+		if _, err := n.ProposeChange(c.Now(), raft.AddServer, "n6"); err == nil || !strings.Contains(err.Error(), "in flight") {
+			t.Errorf("phase %d: an add: %v; want it refused as in flight", phase, err)
+		}
+		c.RunFor(5 * time.Millisecond)
+	}
+	waitVoters(t, c, "n4", "n5")
+	if err := c.Violation(); err != nil {
+		t.Fatal(err)
+	}
+}
