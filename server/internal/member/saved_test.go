@@ -1,0 +1,132 @@
+//go:build !js
+
+package member
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"raftlab/server/internal/hub"
+	"raftlab/server/wire"
+)
+
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintf(format, args...))
+}
+
+// TestStartWithoutTheHub: a member saves the hub's welcome beside its file; restarted when
+// the hub is gone, it starts from it after OfflineAfter, links to the others directly and
+// commits with them. A saved file that is not one is ignored: the member waits for the hub.
+func TestStartWithoutTheHub(t *testing.T) {
+	h := hub.New(hub.Config{Logf: t.Logf})
+	ids := []string{"n1", "n2", "n3"}
+	if err := h.AddCluster("demo", ids); err != nil {
+		t.Fatal(err)
+	}
+	h.SetOptions("demo", wire.Options{PreVote: true, ElectionTimeoutMs: 300})
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	srv := httptest.NewServer(mux)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	dir := t.TempDir()
+	start := func(id string) *Member {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m, err := Start(ctx, Config{URL: url, Cluster: "demo", ID: id, DataDir: dir, Logf: t.Logf, OfflineAfter: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	ms := map[string]*Member{}
+	for _, id := range ids {
+		ms[id] = start(id)
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			m.Close()
+		}
+	})
+	// n3's file holds the welcome and the others' addresses once it has heard of them all.
+	var s saved
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(SavedPath(dir, "n3"))
+		s = saved{}
+		json.Unmarshal(b, &s)
+		if len(s.Peers) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n3's saved welcome: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.Cluster != "demo" || !slices.Equal(s.Members, ids) || s.Options == nil || s.Options.ElectionTimeoutMs != 300 {
+		t.Errorf("n3 saved %+v", s)
+	}
+
+	// The hub goes away; n3 restarts without it.
+	h.Close()
+	srv.Close()
+	ms["n3"].Close()
+	ms["n3"] = start("n3")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		var done bool
+		for _, m := range ms {
+			sctx, scancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			_, err := m.Node().Submit(sctx, []byte("put x 1"))
+			scancel()
+			if err == nil {
+				done = true
+				break
+			}
+		}
+		if done {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("nothing committed with n3 restarted without the hub")
+	}
+	waitUp := func(from, to string) {
+		for !ms[from].Peer().Up(to) {
+			if ctx.Err() != nil {
+				t.Fatalf("%s has no link to %s", from, to)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitUp("n3", "n1")
+	waitUp("n1", "n3") // n1 learned n3's new address from its dial
+
+	// A saved file that is not one: ignored, and without a hub nothing starts.
+	os.WriteFile(SavedPath(dir, "n9"), []byte("{garbage"), 0o644)
+	var l logLines
+	sctx, scancel := context.WithTimeout(context.Background(), time.Second)
+	defer scancel()
+	if _, err := Start(sctx, Config{URL: url, Cluster: "demo", ID: "n9", DataDir: dir, Logf: l.logf, OfflineAfter: 100 * time.Millisecond}); err == nil || !strings.Contains(err.Error(), "no welcome from the hub") {
+		t.Errorf("start with a garbage saved welcome and no hub: %v", err)
+	}
+	if !slices.ContainsFunc(l.lines, func(s string) bool { return strings.Contains(s, "ignoring") }) {
+		t.Errorf("the garbage file was not reported: %q", l.lines)
+	}
+}
