@@ -482,7 +482,7 @@ window.addEventListener("message", (e) => {
 window.call = (method, ...args) => new Promise((done) => {
   const id = ++seq; waiting[id] = done;
   document.getElementById("f").contentWindow.postMessage({ raftlab: id, method, args }, "*");
-  setTimeout(() => { if (waiting[id]) { delete waiting[id]; done({ raftlab: id, error: "no answer within 2 s" }); } }, 2000);
+  setTimeout(() => { if (waiting[id]) { delete waiting[id]; done({ raftlab: id, error: "no answer within 10 s" }); } }, 10000);
 });
 </script></body></html>`
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
