@@ -101,7 +101,7 @@ bench: bench-native
 	$(GO) run ./server sim -nodes 5 -duration 60s -faults crash -workload kv -clients 5
 	@echo "--- the simulator compiled to wasm under Node: 5 nodes, 100 commands per simulated second"
 	PATH="$(WASMEXEC):$$PATH" GOOS=js GOARCH=wasm $(GO) test -run '^$$' -bench SimSpeed -benchtime 3x ./raft/kv/kvsim/
-	@echo "--- native: 3 members over WebSocket on loopback; 64 submitters, then one at a time; memory, then bbolt"
+	@echo "--- native members (joined through a hub, linked directly) on loopback; 64 submitters, then one at a time; memory, then bbolt"
 	$(GO) test -run '^$$' -bench Commits -benchtime 20000x ./server/internal/member/
 	$(GO) test -run '^$$' -bench Latency -benchtime 5000x ./server/internal/member/
 	@echo "--- native compaction: bbolt file size and restart time after 10k, 100k, 1M commands (default threshold, then none)"

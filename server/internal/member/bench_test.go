@@ -1,6 +1,7 @@
 //go:build !js
 
-// Benchmarks of a 3-member native cluster over the real WebSocket transport on loopback:
+// Benchmarks of a 3-member native cluster on loopback, members joined through a hub and linked
+// directly (as server node processes are):
 // commits per second with 64 concurrent submitters, and sequential submit-to-commit latency,
 // with in-memory storage and with bbolt.
 package member_test
