@@ -430,6 +430,8 @@ func TestCommandFlags(t *testing.T) {
 		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "localhost:8080", "-data", dir}, 2, "want a WebSocket URL"},
 		{[]string{"node", "-cluster", "de mo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", dir}, 2, "-cluster: cluster name"},
 		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", filepath.Join(garbage, "n1.db")}, 2, "is a file; want a directory"},
+		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", dir, "-peer", "nowhere"}, 2, `-peer: "nowhere": want host:port`},
+		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", dir, "-peer", "192.0.2.1:7001"}, 1, "direct links: peer: listen on 192.0.2.1:7001"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			cmd := exec.Command(bin, append([]string{}, tc.args...)...)
