@@ -122,13 +122,26 @@ func TestBrowserMixedClusterPreVote(t *testing.T) {
 	info := func() apiCluster { return clusterInfo(t, base) }
 	p := b.open(t, "http://"+base+"/?cluster=demo")
 	deadline := time.Now().Add(30 * time.Second)
-	for c := info(); !browsersUp(c) || c.Leader == ""; c = info() {
+	// Settled: every page member joined and reports the leader's term (a member's report can
+	// lag the leader's by one status interval; the term is compared below).
+	settled := func(c apiCluster) bool {
+		if !browsersUp(c) || c.Leader == "" {
+			return false
+		}
+		for _, id := range []string{"b1", "b2", "b3"} {
+			if c.member(id).Term != c.Term {
+				return false
+			}
+		}
+		return true
+	}
+	var c apiCluster
+	for c = info(); !settled(c); c = info() {
 		if time.Now().After(deadline) {
 			t.Fatalf("no leader with the page's members joined: %+v\npage events: %s", c, eval[string](p, "raftlabWasm.mixedSnapshot()"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c := info()
 	var cut string
 	for _, id := range []string{"b1", "b2", "b3"} {
 		if id != c.Leader {
