@@ -248,3 +248,39 @@ func TestBrowserMixedPageCards(t *testing.T) {
 	pageSubmit(p, "put w 4")
 	p.noProblems()
 }
+
+// A cluster of native members only (the README's demo): the page has no member to host, so it
+// watches from the server's API, with every member on the ring, in the table and on a card,
+// and says so; when the server goes away it says that the cards show the last reports.
+func TestBrowserMixedPageWatches(t *testing.T) {
+	b := startBrowser(t)
+	base, _, stop := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2,n3", data: t.TempDir()})
+	info := func() apiCluster { return clusterInfo(t, base) }
+	waitUntil(t, "a leader", func() bool { return info().Leader != "" })
+
+	p := b.open(t, "http://"+base+"/?cluster=demo")
+	if !eval[bool](p, `document.getElementById("banner").hidden`) {
+		t.Fatalf("the page shows an error: %s", eval[string](p, `document.getElementById("bannerText").textContent`))
+	}
+	p.waitFor("the page to say it watches", `document.getElementById("status").textContent.includes("watching (no browser member left for this page to host)")`)
+	p.waitFor("every member on the ring, in the table and on a card", `["n1", "n2", "n3"].every((id) =>
+		document.querySelector("#mixedSvg .node[data-node=" + id + "]") && document.querySelector("#members tr[data-id=" + id + "]") && document.querySelector(".card[data-node=" + id + "]"))`)
+	p.waitFor("the leader drawn", `document.querySelectorAll("#mixedSvg .node[data-state=leader]").length === 1`)
+	p.waitFor("connected", `document.getElementById("connState").dataset.state === "connected"`)
+	pageSubmit(p, "put x 1")
+	p.waitFor("x=1 on every card", `["n1", "n2", "n3"].every((id) => [...document.querySelectorAll(".card[data-node=" + id + "] .kv .pair")].some((e) => e.textContent === "x=1"))`)
+	p.waitFor("the election in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^n[123] became leader in term \d+$/.test(li.lastChild.textContent.trim()))`)
+	p.waitFor("the members' marks on the timeline", `document.querySelectorAll("#timelineSvg .mark").length > 0`)
+	// The lab's Set voters has no meaning here: a mixed cluster changes a member at a time.
+	if got := eval[string](p, `["setVoters", "voters"].filter((id) => document.getElementById(id).getClientRects().length > 0).join(",")`); got != "" {
+		t.Errorf("the page shows the lab's %s", got)
+	}
+	if !eval[bool](p, `document.getElementById("flightNote").textContent.startsWith("This page hosts no member")`) {
+		t.Error("the legend does not say that no message passes through the page")
+	}
+	p.screenshot("mixed-watching.png")
+
+	stop()
+	p.waitFor("the server's loss told", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.includes("The members' cards show their last report.")`)
+	p.noProblemsBut("Failed to load resource", "net::ERR_CONNECTION_REFUSED")
+}

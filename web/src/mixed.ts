@@ -8,6 +8,9 @@
 // can crash, restart, disconnect and reconnect its own members, time one out, remove any
 // member, add a browser member in a new tab, and submit commands through the server.
 //
+// A page with no member to host (a cluster of native members only, or every browser member
+// hosted elsewhere) watches: it draws every member from the server's API alone.
+//
 // Everything the server sends is checked before it is drawn (parseCluster): a malformed or
 // foreign answer is shown as such and never breaks the page.
 
@@ -300,6 +303,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
 
   // Which members to host: those named in the URL, else the browser members nobody hosts. Just
   // after a reload the server may not have noticed the old page leave: ask again for a while.
+  // With none to host (no browser member at all, or all hosted elsewhere), the page watches.
   if (joinParam) membersParam = joinParam;
   let members = membersParam ?? "";
   for (let attempt = 0; ; attempt++) {
@@ -325,19 +329,31 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       return;
     }
     if (membersParam) break;
-    members = info.members.filter((m) => m.kind === "browser" && !m.reachable).map((m) => m.id).join(",");
-    if (members || attempt >= 20) break;
+    const browsers = info.members.filter((m) => m.kind === "browser");
+    members = browsers.filter((m) => !m.reachable).map((m) => m.id).join(",");
+    if (members || browsers.length === 0 || attempt >= 20) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  const wsURL = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
-  const err = api.joinCluster(wsURL, cluster, members, !!joinParam);
-  document.body.dataset.ready = "1";
-  if (err) {
-    showError(`Cannot join cluster ${cluster}: ${err}`);
-    return;
+  const watching = members.trim() === "";
+  if (!watching) {
+    const wsURL = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws`;
+    const err = api.joinCluster(wsURL, cluster, members, !!joinParam);
+    if (err) {
+      document.body.dataset.ready = "1";
+      showError(`Cannot join cluster ${cluster}: ${err}`);
+      return;
+    }
   }
+  document.body.dataset.ready = "1";
   const hostedIds = new Set(members.split(",").filter((m) => m));
-  byId("status").textContent = joinParam ? `hosting ${members}, asking to be added` : `hosting ${members}`;
+  const hosting = watching ? "watching (no browser member left for this page to host)" : `hosting ${members}`;
+  byId("status").textContent = joinParam ? `hosting ${members}, asking to be added` : hosting;
+  // The lab's Set voters changes a simulated cluster; a mixed cluster changes one member at a
+  // time through Add member and each card's Remove.
+  for (const lab of ["setVoters", "voters"]) byId(lab).hidden = true;
+  if (watching) {
+    byId("flightNote").textContent = "This page hosts no member, so no message passes through it: messages between members elsewhere (the server's, native processes', other pages') are not drawn.";
+  }
 
   // The client: commands go through the server, which finds the leader wherever it runs.
   const msg = byId("submitMsg");
@@ -428,8 +444,8 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
   // the other members' reported events (roles, commits), at their wall times.
   const tl = new MixedTimeline(api);
   const timeline = new Timeline(tlBox, () => tl.data());
-  tlBox.querySelector("summary")!.textContent = "Timeline: this page's members and the messages that pass through this page";
-  const tlNote = el("p", "Arrows are messages to and from this page's members, at the time they leave or reach this page (the other end's time is not known here; on a real network they take about a millisecond). Roles and commits of the other members come from their reports.", "msg");
+  tlBox.querySelector("summary")!.textContent = watching ? "Timeline: the members' roles, timeouts and commits, from their reports" : "Timeline: this page's members and the messages that pass through this page";
+  const tlNote = el("p", watching ? "Marks are the roles, timeouts and commits the members report, at their wall times. This page hosts no member, so no message passes through it and none is drawn." : "Arrows are messages to and from this page's members, at the time they leave or reach this page (the other end's time is not known here; on a real network they take about a millisecond). Roles and commits of the other members come from their reports.", "msg");
   tlBox.querySelector(".tlbar")!.after(tlNote);
 
   // The event log: this page's (its members' events and its own sentences) and the other
@@ -482,7 +498,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     if (s?.stopped) text = `The server refused this page: ${s.stopped}`;
     else if (up) text = backAt && now - backAt < 20000 ? `Reconnected to the server at ${clock(backAt).slice(0, 8)} (lost at ${clock(lostBefore).slice(0, 8)}).` : "Connected to the server.";
     else if (!ever) text = "Connecting to the server…";
-    else text = `Lost the server at ${clock(lostAt).slice(0, 8)}${apiFailing ? ` (${apiFailing})` : ""}: reconnecting. This page's members keep running but reach nobody outside it; the other members' cards show their last report.`;
+    else text = `Lost the server at ${clock(lostAt).slice(0, 8)}${apiFailing ? ` (${apiFailing})` : ""}: reconnecting. ${watching ? "The members' cards show their last report." : "This page's members keep running but reach nobody outside it; the other members' cards show their last report."}`;
     conn.textContent = text;
     conn.classList.toggle("error", !up);
     conn.dataset.state = s?.stopped ? "refused" : up ? (backAt && now - backAt < 20000 ? "reconnected" : "connected") : ever ? "lost" : "connecting";
@@ -575,7 +591,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       c?.leader ?? "",
     );
     if (s?.stopped) showError(`The server refused this page: ${s.stopped}`);
-    const status = s?.connected ? `connected; hosting ${members}` : "connecting to the server…";
+    const status = s?.connected ? `connected; ${hosting}` : "connecting to the server…";
     let conf = c?.voters.length ? `; voters ${c.voters.join(",")}` : "";
     if (c?.learners.length) conf += `, learners ${c.learners.join(",")}`;
     byId("status").textContent = (c?.leader ? `${status}; leader ${c.leader} (term ${c.term})` : `${status}; no leader`) + conf;
@@ -617,6 +633,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     drawConn(s);
   };
 
+  const watchEpoch = Date.now();
   const poll = async (): Promise<void> => {
     let c: ApiCluster | null = null;
     try {
@@ -635,9 +652,15 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     } catch (e) {
       apiFailing = e instanceof SyntaxError ? "the server's answer is not JSON" : "the server does not answer";
     }
-    const raw = api.mixedSnapshot();
-    const s = raw === "null" ? null : parseSnap(raw);
-    if (raw !== "null" && !s) showError(raw);
+    let s: MixedSnap | null;
+    if (watching) {
+      // No module state: the page's own clock, and the server's API for its connection.
+      s = { cluster, connected: !apiFailing, stopped: "", hosted: [], events: [], now: Date.now() - watchEpoch, epoch: watchEpoch, timerMax: 300 };
+    } else {
+      const raw = api.mixedSnapshot();
+      s = raw === "null" ? null : parseSnap(raw);
+      if (raw !== "null" && !s) showError(raw);
+    }
     lastCluster = c ?? lastCluster; // the last known picture stays while the server is away
     lastSnap = s;
     snapAt = performance.now();
