@@ -7,10 +7,19 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"syscall/js"
 )
 
+// gcPercent: the garbage collector runs when the heap has grown by this percentage since the
+// last one (Go's default is 100). Go's collector runs on the page's one thread, inside
+// whichever call of the page happens to start it: the page asks for a collection when it is
+// idle instead (collect), and this makes one rarely start on its own, inside a frame.
+const gcPercent = 400
+
 func main() {
+	debug.SetGCPercent(gcPercent)
 	var storageName string
 	store, storageName = openStorage()
 	if _, ok := store.(localStore); ok {
@@ -76,6 +85,11 @@ func main() {
 				return fmt.Sprintf(`{"error":%q}`, err.Error())
 			}
 			return string(b)
+		}),
+		// collect runs the garbage collector now: the page calls it when idle, between frames.
+		"collect": guard(func(args []js.Value) any {
+			runtime.GC()
+			return nil
 		}),
 		"storageStats": guard(func(args []js.Value) any {
 			if wb, ok := store.(*writeBehind); ok {

@@ -135,6 +135,8 @@ export interface ClusterAPI {
   step(): boolean | string;
   act(action: string): string | null;
   snapshot(eventsAfter: number, dropsAfter: number, light?: boolean): string;
+  /** Runs the module's garbage collector now (the page calls it when idle, between frames). */
+  collect(): null | string;
 }
 
 /** The course calls of the lab module (wasm/course_js.go); JSON texts, or null / an error text. */

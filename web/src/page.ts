@@ -34,6 +34,11 @@ const DETAIL_MS = 66;
 /** The event log is redrawn at most this often while running (wall milliseconds), at max speed less often: its rows go by too fast to read. */
 const EVENT_FLUSH_MS = 100;
 const EVENT_FLUSH_MAX_MS = 250;
+/**
+ * While running at a finite speed the page asks the module to collect its garbage when the
+ * browser is idle, this often (wall ms), so that the collector seldom starts inside a frame.
+ */
+const COLLECT_MS = 2000;
 /** An events-after sequence number that asks for no events. */
 const NO_EVENTS = 1e15;
 
@@ -87,6 +92,7 @@ export class Page {
   private sliceQueued = false;
   private readonly slices = new MessageChannel();
   private lastDraw = 0;
+  private lastCollect = 0;
   /** At max speed: draw every this many wall ms (MAX_DRAW_MS..MAX_DRAW_SLOW_MS), and when the last draw began (-1: measured). */
   private drawEvery = MAX_DRAW_MS;
   private drawnAt = -1;
@@ -441,6 +447,10 @@ export class Page {
     frameStats.workMs += end - start;
     frameStats.advanceMs += simulated - start;
     frameStats.maxMs = Math.max(frameStats.maxMs, end - start);
+    if (t - this.lastCollect >= COLLECT_MS && typeof requestIdleCallback === "function") {
+      this.lastCollect = t;
+      requestIdleCallback(() => this.lab.api.collect(), { timeout: COLLECT_MS });
+    }
     this.schedule();
   }
 
