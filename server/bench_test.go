@@ -20,6 +20,13 @@ func TestServeHelp(t *testing.T) {
 			t.Errorf("server -h does not say %q:\n%s", want, errb.String())
 		}
 	}
+	// A flag's line is its name and at most one word for its value: a back-quoted phrase in its
+	// help would be taken for that word ("-native server node").
+	for _, line := range strings.Split(errb.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(line, "  -") && len(f) > 2 {
+			t.Errorf("server -h: flag line %q names its value with more than one word", line)
+		}
+	}
 }
 
 var benchLineRE = regexp.MustCompile(`^summary: store=(memory|bbolt) members=3 clients=4 ops=300 commits_per_s=[1-9]\d* p50_us=\d+ p99_us=\d+\n$`)

@@ -33,7 +33,7 @@ func main() {
 // usage prints the commands; `server -h` prints them after the serve flags.
 func usage(w io.Writer) {
 	fmt.Fprint(w, `commands:
-  server [flags]        serve the lab page on :8080 (see server -h)
+  server [flags]        serve the lab page on localhost:8080 (see server -h)
   server sim [flags]    run a headless simulation and print a summary line
   server node [flags]   run one native member of a cluster as its own process (see server node -h)
   server scenario check FILE…  validate scenario files and play them headless (exit 0 ok, 1 failed, 2 invalid)

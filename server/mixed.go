@@ -92,7 +92,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	f := &clusterFlags{fs: fs}
 	fs.StringVar(&f.cluster, "cluster", "", "name of a cluster of browser and native members to host (with -members)")
 	fs.StringVar(&f.members, "members", "", "the cluster's initial member ids (its first configuration, all voters), comma-separated, e.g. n1,n2,b1,b2,b3; after that the configuration lives in the log")
-	fs.StringVar(&f.native, "native", "", "members to run as native nodes inside this server, e.g. n1,n2 (the others join from pages or `server node`)")
+	fs.StringVar(&f.native, "native", "", "members to run as native nodes inside this server, e.g. n1,n2 (the others join from pages or server node processes)")
 	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
 	// On by default: a member that misses its leader's heartbeats for a moment (a restart, a
 	// stall) must not depose a leader the others still hear. See "Elections under load" in
