@@ -333,8 +333,7 @@ func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, msg)
 	}
 	name := r.PathValue("name")
-	members, ok := h.Members(name)
-	if !ok {
+	if _, ok := h.Members(name); !ok {
 		fail(http.StatusNotFound, outcomeNotFound, fmt.Sprintf("no cluster %q", name))
 		return
 	}
@@ -346,7 +345,7 @@ func (h *Hub) serveCommand(w http.ResponseWriter, r *http.Request) {
 	cmd := req.Command
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	res, member, err := h.submitToLeader(ctx, name, members, req.Encode())
+	res, member, err := h.submitToLeader(ctx, name, req.Encode())
 	if err != nil {
 		if errors.Is(err, errNotAppended) {
 			fail(http.StatusServiceUnavailable, outcomeNotAppended, err.Error())
@@ -417,12 +416,27 @@ func ReadCommand(w http.ResponseWriter, r *http.Request) (kv.Request, time.Durat
 // errNotAppended: the command certainly is in no log (503).
 var errNotAppended = errors.New("not appended")
 
-// submitToLeader tries the leader it believes in, follows NotLeader hints, and otherwise
-// retries across reachable members until ctx ends. Every attempt carries the same request
-// (one client session), so however many of them reach a log it is applied once. When ctx
-// ends, the error wraps errNotAppended only if every attempt certainly failed to reach a log
-// (see certainlyNotAppended); otherwise the command may still commit.
-func (h *Hub) submitToLeader(ctx context.Context, name string, members []string, cmd []byte) (native.Result, string, error) {
+// submitToLeader submits cmd through whichever member leads (viaLeader). Every attempt carries
+// the same request (one client session), so however many of them reach a log it is applied
+// once.
+func (h *Hub) submitToLeader(ctx context.Context, name string, cmd []byte) (native.Result, string, error) {
+	var res native.Result
+	target, err := h.viaLeader(ctx, name, "command", "applied", "applied, once", func(target string) (bool, error) {
+		var err error
+		res, err = h.Submit(ctx, name, target, cmd)
+		return false, err
+	})
+	return res, target, err
+}
+
+// viaLeader calls try with the member that claims to lead, follows NotLeader hints to members
+// of the cluster, and otherwise tries the reachable members in turn, every 50 ms, until try
+// succeeds, says its error is final, or ctx ends. It returns the member that succeeded. When
+// ctx ends, the error wraps errNotAppended only if every attempt certainly failed to reach a
+// log (certainlyNotAppended); otherwise the request may still take effect. what names the
+// request in that error ("command"), done and later what it was not and may still be
+// ("applied", "applied, once").
+func (h *Hub) viaLeader(ctx context.Context, name, what, done, later string, try func(target string) (final bool, err error)) (string, error) {
 	var lastErr error
 	mayHaveApplied := false
 	hint := ""
@@ -430,32 +444,22 @@ func (h *Hub) submitToLeader(ctx context.Context, name string, members []string,
 		target := hint
 		hint = ""
 		if target == "" {
-			info, _ := h.Info(name)
-			target = info.Leader
-			if target == "" {
-				// Nobody claims to lead: ask the reachable members in turn.
-				var reach []string
-				for _, m := range info.Members {
-					if m.Reachable {
-						reach = append(reach, m.ID)
-					}
-				}
-				if len(reach) > 0 {
-					target = reach[attempt%len(reach)]
-				}
-			}
+			target = h.pickTarget(name, attempt)
 		}
 		if target != "" {
-			res, err := h.Submit(ctx, name, target, cmd)
+			final, err := try(target)
 			if err == nil {
-				return res, target, nil
+				return target, nil
+			}
+			if final {
+				return target, err
 			}
 			lastErr = err
 			if !certainlyNotAppended(err) {
 				mayHaveApplied = true
 			}
 			var nl *raft.NotLeaderError
-			if errors.As(err, &nl) && nl.Leader != "" && nl.Leader != target && slices.Contains(members, nl.Leader) {
+			if errors.As(err, &nl) && nl.Leader != "" && nl.Leader != target && h.isMember(name, nl.Leader) {
 				hint = nl.Leader
 				continue
 			}
@@ -468,9 +472,36 @@ func (h *Hub) submitToLeader(ctx context.Context, name string, members []string,
 		}
 	}
 	if !mayHaveApplied {
-		return native.Result{}, "", fmt.Errorf("%w: no leader took the command before the timeout, so it was not applied and never will be (last: %v)", errNotAppended, lastErr)
+		return "", fmt.Errorf("%w: no leader took the %s before the timeout, so it was not %s and never will be (last: %v)", errNotAppended, what, done, lastErr)
 	}
-	return native.Result{}, "", fmt.Errorf("timeout: the command was not known to be committed in time; it may still be applied, once (last: %v)", lastErr)
+	return "", fmt.Errorf("timeout: the %s was not known to be committed in time; it may still be %s (last: %v)", what, later, lastErr)
+}
+
+// pickTarget returns the member that claims to lead, or a reachable member in turn (one not
+// in the configuration yet cannot lead).
+func (h *Hub) pickTarget(name string, attempt int) string {
+	info, _ := h.Info(name)
+	if info.Leader != "" {
+		return info.Leader
+	}
+	var reach []string
+	for _, m := range info.Members {
+		if m.Reachable && !m.Joining {
+			reach = append(reach, m.ID)
+		}
+	}
+	if len(reach) == 0 {
+		return ""
+	}
+	return reach[attempt%len(reach)]
+}
+
+// isMember reports whether id is one of the cluster's members (a NotLeader hint worth following).
+func (h *Hub) isMember(name, id string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	c := h.clusters[name]
+	return c != nil && slices.Contains(c.members, id)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

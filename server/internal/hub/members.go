@@ -216,74 +216,26 @@ const inFlightGrace = time.Second
 // a *refusedError at once; another change in flight is one after inFlightGrace.
 func (h *Hub) changeViaLeader(ctx context.Context, name string, op raft.ChangeOp, id string) (raft.Configuration, native.Result, string, error) {
 	began := time.Now()
-	var lastErr error
-	mayHaveApplied := false
-	hint := ""
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		target := hint
-		hint = ""
-		if target == "" {
-			target = h.pickTarget(name, attempt)
-		}
-		if target != "" {
-			res, err := h.proposeChange(ctx, name, target, op, id)
-			if err == nil {
-				conf, perr := raft.ParseConfiguration(res.Value)
-				if perr != nil {
-					return raft.Configuration{}, res, target, fmt.Errorf("%s answered the change with configuration %q: %v", target, res.Value, perr)
-				}
-				h.observeConfig(name, conf, res.Index)
-				return conf, res, target, nil
-			}
+	var conf raft.Configuration
+	var res native.Result
+	target, err := h.viaLeader(ctx, name, "change", "made", "made", func(target string) (bool, error) {
+		var err error
+		res, err = h.proposeChange(ctx, name, target, op, id)
+		if err != nil {
 			var ref *refusedError
-			if errors.As(err, &ref) && (!ref.inFlight || time.Since(began) >= inFlightGrace) {
-				return raft.Configuration{}, res, target, err
-			}
-			lastErr = err
-			if !certainlyNotAppended(err) {
-				mayHaveApplied = true
-			}
-			var nl *raft.NotLeaderError
-			if errors.As(err, &nl) && nl.Leader != "" && nl.Leader != target {
-				h.mu.RLock()
-				c := h.clusters[name]
-				ok := c != nil && slices.Contains(c.members, nl.Leader)
-				h.mu.RUnlock()
-				if ok {
-					hint = nl.Leader
-					continue
-				}
-			}
-		} else {
-			lastErr = errors.New("no member is reachable")
+			return errors.As(err, &ref) && (!ref.inFlight || time.Since(began) >= inFlightGrace), err
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
+		var perr error
+		if conf, perr = raft.ParseConfiguration(res.Value); perr != nil {
+			return true, fmt.Errorf("%s answered the change with configuration %q: %v", target, res.Value, perr)
 		}
+		h.observeConfig(name, conf, res.Index)
+		return false, nil
+	})
+	if err != nil {
+		return raft.Configuration{}, res, target, err
 	}
-	if !mayHaveApplied {
-		return raft.Configuration{}, native.Result{}, "", fmt.Errorf("%w: no leader took the change before the timeout, so it was not made and never will be (last: %v)", errNotAppended, lastErr)
-	}
-	return raft.Configuration{}, native.Result{}, "", fmt.Errorf("timeout: the change was not known to be committed in time; it may still be made (last: %v)", lastErr)
-}
-
-// pickTarget returns the member that claims to lead, or a reachable member in turn.
-func (h *Hub) pickTarget(name string, attempt int) string {
-	info, _ := h.Info(name)
-	if info.Leader != "" {
-		return info.Leader
-	}
-	var reach []string
-	for _, m := range info.Members {
-		if m.Reachable && !m.Joining {
-			reach = append(reach, m.ID)
-		}
-	}
-	if len(reach) == 0 {
-		return ""
-	}
-	return reach[attempt%len(reach)]
+	return conf, res, target, nil
 }
 
 // ChangeResult is the answer to a committed POST /api/clusters/{name}/members.
