@@ -359,8 +359,8 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		}
 	}
 	c.cluster, c.members, c.kind = cl, slices.Clone(e.Members), e.Kind
-	api := apiAddr(e.API, c.addr)
-	c.peerAddr = peerAddr(e.Addr, c.addr)
+	api := announcedAddr(e.API, c.addr)
+	c.peerAddr = announcedAddr(e.Addr, c.addr)
 	for _, m := range e.Members {
 		cl.hosts[m] = c
 		cl.kinds[m] = e.Kind
@@ -425,39 +425,21 @@ func (h *Hub) unregister(c *conn) {
 	}
 }
 
-// apiAddr is where a host that said api in hello serves it: an unspecified host (":8081",
-// "0.0.0.0:8081", "[::]:8081") becomes the host the connection comes from.
-func apiAddr(api, remote string) string {
-	host, port, err := net.SplitHostPort(api)
+// announcedAddr completes an address a native host announces in hello (where it serves its
+// API, where it takes direct links): an empty or unspecified host (":8081", "0.0.0.0:8081",
+// "[::]:8081": it listens on every interface) becomes the host the connection comes from. A
+// malformed one is "" (hello is validated on decode).
+func announcedAddr(announced, remote string) string {
+	host, port, err := net.SplitHostPort(announced)
 	if err != nil {
 		return ""
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		rh, _, err := net.SplitHostPort(remote)
+		rhost, _, err := net.SplitHostPort(remote)
 		if err != nil {
 			return ""
 		}
-		host = rh
+		host = rhost
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// peerAddr completes a direct-link address announced in a hello: an empty or unspecified host
-// (the member listens on every interface) becomes the IP the connection comes from.
-func peerAddr(announced, remote string) string {
-	if announced == "" {
-		return ""
-	}
-	host, port, err := net.SplitHostPort(announced)
-	if err != nil {
-		return "" // validated on decode
-	}
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		return announced
-	}
-	rhost, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		return announced
-	}
-	return net.JoinHostPort(rhost, port)
 }
