@@ -53,7 +53,8 @@ func (m *Member) APIHandler() http.Handler {
 }
 
 // info is this member's view: its own state in full; for the others, what its configuration
-// says and where they serve their API.
+// says, where they run and serve their API, and whether a direct link to them is up
+// (reachable; a member in a page, reached through the server, never is).
 func (m *Member) info() hub.ClusterInfo {
 	n := m.Node()
 	s := n.Status()
@@ -69,12 +70,15 @@ func (m *Member) info() hub.ClusterInfo {
 		ids = append(ids, m.cfg.ID)
 	}
 	for _, id := range ids {
-		mi := hub.MemberInfo{ID: id, Kind: wire.KindNative, Voter: s.Config.IsVoter(id), Learner: s.Config.IsLearner(id), Host: m.APIAddr(id)}
+		mi := hub.MemberInfo{ID: id, Kind: m.kind(id), Voter: s.Config.IsVoter(id), Learner: s.Config.IsLearner(id), Host: m.APIAddr(id)}
 		if id == m.cfg.ID {
-			mi.Host, mi.Reachable = "self", true
+			mi.Kind, mi.Host, mi.Reachable = wire.KindNative, "self", true
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State.String(), s.Term, s.Leader, s.CommitIndex, s.Applied, s.LastIndex
-		} else if p, ok := s.Progress[id]; ok {
-			mi.Last = p.Match // the leader's view: replicated up to here
+		} else {
+			mi.Reachable = m.peer.Up(id)
+			if p, ok := s.Progress[id]; ok {
+				mi.Last = p.Match // the leader's view: replicated up to here
+			}
 		}
 		info.Members = append(info.Members, mi)
 	}

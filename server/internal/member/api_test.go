@@ -142,6 +142,29 @@ func TestNodeAPI(t *testing.T) {
 	if info.Leader != l.cfg.ID || len(info.Members) != 3 || len(info.Voters) != 3 {
 		t.Errorf("GET on %s: %+v; want leader %s and three voters", f.cfg.ID, info, l.cfg.ID)
 	}
+	// The others are native members, reachable over the direct links this member has to them.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var bad []hub.MemberInfo
+		for _, mi := range info.Members {
+			if mi.Kind != "native" || !mi.Reachable {
+				bad = append(bad, mi)
+			}
+		}
+		if len(bad) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET on %s: members %+v; want native and reachable (their direct links are up)", f.cfg.ID, bad)
+		}
+		time.Sleep(50 * time.Millisecond)
+		resp, err := http.Get("http://" + apis[f.cfg.ID] + "/api/clusters/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info = hub.ClusterInfo{}
+		json.NewDecoder(resp.Body).Decode(&info)
+		resp.Body.Close()
+	}
 
 	// A command forwarded to a member that does not lead is refused, not forwarded again.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+apis[f.cfg.ID]+"/api/clusters/api/commands", strings.NewReader("put y 1"))

@@ -92,6 +92,7 @@ type Member struct {
 	written *saved // what saveLocked wrote last
 	members []string
 	apis    map[string]string // where each member serves its API, as the hub said last
+	kinds   map[string]string // where each member runs (wire.KindNative, KindBrowser), as the hub said last
 	store   raft.Storage
 	node    *native.Node
 	rep     *Reporter
@@ -428,6 +429,12 @@ func (m *Member) send(msgs []raft.Message) {
 // the hub no longer reports it (its host left, the hub is gone), until another replaces it.
 func (m *Member) notePresenceLocked(ps []wire.Presence) {
 	for _, p := range ps {
+		if p.Kind != "" {
+			if m.kinds == nil {
+				m.kinds = map[string]string{}
+			}
+			m.kinds[p.ID] = p.Kind
+		}
 		if p.API != "" && p.Kind == wire.KindNative {
 			if m.apis == nil {
 				m.apis = map[string]string{}
@@ -446,6 +453,14 @@ func (m *Member) noteAPI(id, api string) {
 		m.apis = map[string]string{}
 	}
 	m.apis[id] = api
+}
+
+// kind returns where member id runs as the hub said last (wire.KindNative or KindBrowser;
+// "" if it never said).
+func (m *Member) kind(id string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.kinds[id]
 }
 
 // APIAddr returns where member id serves its scripting API, as the hub said last ("" if
