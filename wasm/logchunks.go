@@ -17,6 +17,7 @@ const chunkSize = 64
 
 // logChunk is one chunk's entries, as stored (the core's text encoding of each).
 type logChunk struct {
+	key     string // its full key in the store
 	e       [chunkSize]string
 	n       int // entries present
 	size    int // their length
@@ -77,9 +78,11 @@ func (s *nodeStorage) chunk(first uint64) *logChunk {
 		return c
 	}
 	c := &logChunk{}
-	if v, ok := s.lookup(s.chunkKey(first)); ok {
+	key := s.chunkKey(first)
+	if v, ok := s.lookup(key); ok {
 		decodeChunk(v, c)
 	}
+	c.key = key
 	s.chunks[first] = c
 	return c
 }
@@ -116,7 +119,7 @@ func encodeChunk(c *logChunk) string {
 // decodeChunk reads what encodeChunk wrote into c. Lines past chunkSize are left out (the
 // core then finds the entries it misses, and says so).
 func decodeChunk(v string, c *logChunk) {
-	*c = logChunk{}
+	*c = logChunk{key: c.key}
 	i := 0
 	var b []byte
 	escaped := strings.IndexByte(v, '\\') >= 0

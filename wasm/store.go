@@ -215,21 +215,24 @@ func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 	if s.Err() != nil {
 		return
 	}
+	var ws []write
 	if s.chunks != nil {
-		kvs = s.chunked(kvs)
+		ws = s.chunked(kvs)
+	} else {
+		ws = make([]write, len(kvs))
+		for i, p := range kvs {
+			ws[i] = write{s.prefix + p.Key, string(p.Value), p.Delete}
+		}
 	}
 	type undo struct {
 		key, old string
 		had      bool
 	}
-	undos := make([]undo, 0, len(kvs))
-	for _, p := range kvs {
-		k := p.Key
-		if s.chunks == nil {
-			k = s.prefix + k
-		}
+	undos := make([]undo, 0, len(ws))
+	for _, p := range ws {
+		k := p.key
 		old, had := s.lookup(k)
-		if p.Delete {
+		if p.remove {
 			if had {
 				s.kv.RemoveItem(k)
 				delete(s.known, k)
@@ -237,7 +240,7 @@ func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 			}
 			continue
 		}
-		v := string(p.Value)
+		v := p.value
 		if err := s.kv.SetItem(k, v); err != nil {
 			for i := len(undos) - 1; i >= 0; i-- {
 				u := undos[i]
@@ -266,6 +269,12 @@ func (s *nodeStorage) SetBatch(kvs []raft.KV) {
 	}
 }
 
+// write is a write (or with remove, a removal) of a full key of the store.
+type write struct {
+	key, value string
+	remove     bool
+}
+
 // lookup returns the value of full key k, from the mirror when it is known.
 func (s *nodeStorage) lookup(k string) (string, bool) {
 	kv, ok := s.known[k]
@@ -287,13 +296,13 @@ func (s *nodeStorage) lookup(k string) (string, bool) {
 // chunked turns a batch of the core's writes into writes of the store's keys (full keys):
 // the entries' chunks, each once, in place of the entries, and the other keys as they are.
 // The chunks in memory take the batch at once; SetBatch reads them again if it fails.
-func (s *nodeStorage) chunked(kvs []raft.KV) []raft.KV {
-	out := make([]raft.KV, 0, len(kvs)+1)
+func (s *nodeStorage) chunked(kvs []raft.KV) []write {
+	out := make([]write, 0, len(kvs)+1)
 	var touched []uint64
 	for _, p := range kvs {
 		i, ok := entryIndex(p.Key)
 		if !ok {
-			out = append(out, raft.KV{Key: s.prefix + p.Key, Value: p.Value, Delete: p.Delete})
+			out = append(out, write{s.prefix + p.Key, string(p.Value), p.Delete})
 			continue
 		}
 		first := i - i%chunkSize
@@ -307,7 +316,7 @@ func (s *nodeStorage) chunked(kvs []raft.KV) []raft.KV {
 			touched = append(touched, first)
 		}
 		if legacy := s.prefix + p.Key; s.has(legacy) {
-			out = append(out, raft.KV{Key: legacy, Delete: true})
+			out = append(out, write{key: legacy, remove: true})
 		}
 	}
 	for j, first := range touched {
@@ -316,9 +325,9 @@ func (s *nodeStorage) chunked(kvs []raft.KV) []raft.KV {
 		}
 		c := s.chunks[first]
 		if c.n == 0 {
-			out = append(out, raft.KV{Key: s.chunkKey(first), Delete: true})
+			out = append(out, write{key: c.key, remove: true})
 		} else {
-			out = append(out, raft.KV{Key: s.chunkKey(first), Value: []byte(encodeChunk(c))})
+			out = append(out, write{key: c.key, value: encodeChunk(c)})
 		}
 	}
 	return out
