@@ -16,7 +16,7 @@
 
 import type { MixedAPI, NodeView } from "./api";
 import { Cards } from "./cards";
-import { Timeline } from "./timeline";
+import { Timeline, type Mark as TlMark, type Msg as TlMsg } from "./timeline";
 import { svg } from "./dom";
 
 /** A member's node card as GET /api/clusters/NAME?detail=1 reports it (hub.MemberDetail). */
@@ -692,29 +692,6 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     requestAnimationFrame(frame);
   };
   requestAnimationFrame(frame);
-}
-
-/** A timeline message (wasm/timeline.go msgMark). */
-interface TlMsg {
-  q: number;
-  f: string;
-  to: string;
-  k: string;
-  s: number;
-  a: number;
-  d?: boolean;
-  ok?: boolean;
-  n?: number;
-}
-
-/** A timeline mark (wasm/timeline.go laneMark). */
-interface TlMark {
-  q: number;
-  node: string;
-  t: number;
-  k: string;
-  term?: number;
-  i?: number;
 }
 
 /**

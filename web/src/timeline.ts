@@ -4,7 +4,8 @@
 
 import { count } from "./words";
 
-interface Msg {
+/** A timeline message (wasm/timeline.go msgMark). */
+export interface Msg {
   q: number;
   f: string;
   to: string;
@@ -16,7 +17,8 @@ interface Msg {
   n?: number;
 }
 
-interface Mark {
+/** A timeline mark (wasm/timeline.go laneMark). */
+export interface Mark {
   q: number;
   node: string;
   t: number;
