@@ -184,3 +184,19 @@ func TestPerClientLimit(t *testing.T) {
 		t.Errorf("in flight after everything finished: %v", lim.inflight)
 	}
 }
+
+// TestHardenedServer: the server and a node process's -http share one http.Server setup: its
+// timeouts (a body sent slowly, a reader that never reads, an idle connection are cut off) and
+// the per-client bound on requests in progress.
+func TestHardenedServer(t *testing.T) {
+	srv := hardenedServer(http.NotFoundHandler(), "")
+	if srv.ReadHeaderTimeout == 0 || srv.ReadTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 {
+		t.Errorf("timeouts: header %v, read %v, write %v, idle %v; want each set", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+	if srv.WriteTimeout <= time.Minute {
+		t.Errorf("write timeout %v: a command may wait up to a minute to commit", srv.WriteTimeout)
+	}
+	if lim, ok := srv.Handler.(*perClient); !ok || lim.max != maxRequestsPerClient {
+		t.Errorf("handler %T; want the per-client limit of %d", srv.Handler, maxRequestsPerClient)
+	}
+}

@@ -23,6 +23,14 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
+// hardenedServer is the http.Server of the server and of a node process's -http: the timeouts
+// above, and at most maxRequestsPerClient requests in progress per client address on every
+// path but skip.
+func hardenedServer(h http.Handler, skip string) *http.Server {
+	return &http.Server{Handler: limitPerClient(h, maxRequestsPerClient, skip), ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+}
+
 // maxRequestsPerClient bounds the HTTP requests one client address has in progress; more get
 // 429. A class behind one NAT address shares it: a page load makes a handful of requests and a
 // command holds one until it commits.

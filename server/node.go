@@ -18,7 +18,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"raftlab/server/internal/member"
 	"raftlab/server/internal/metrics"
@@ -34,7 +33,7 @@ func serveNodeHTTP(ln net.Listener, m *member.Member, cluster, id string, stdout
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/api/", m.APIHandler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := hardenedServer(mux, "") // the server's timeouts and bound on each client's requests
 	go srv.Serve(ln) // returns when srv is closed
 	fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics and the API at http://%s/api/clusters/%s\n", id, ln.Addr(), ln.Addr(), cluster)
 	return func() { srv.Close() }

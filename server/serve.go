@@ -206,7 +206,6 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	defer m.close()
 	m.mount(mux)
-	handler := limitPerClient(mux, maxRequestsPerClient, "/ws")
 	if !web.Built(web.Dist()) {
 		fmt.Fprintf(stderr, "server: warning: %s\n", web.BuildHint)
 	}
@@ -217,7 +216,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	for _, line := range m.access() {
 		fmt.Fprintf(stdout, "raftlab: %s\n", line)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+	srv := hardenedServer(mux, "/ws")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	done := make(chan error, 1)
