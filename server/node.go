@@ -34,7 +34,7 @@ func serveNodeHTTP(ln net.Listener, m *member.Member, cluster, id string, stdout
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/api/", m.APIHandler())
 	srv := hardenedServer(mux, "") // the server's timeouts and bound on each client's requests
-	go srv.Serve(ln) // returns when srv is closed
+	go srv.Serve(ln)               // returns when srv is closed
 	fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics and the API at http://%s/api/clusters/%s\n", id, ln.Addr(), ln.Addr(), cluster)
 	return func() { srv.Close() }
 }
