@@ -315,16 +315,17 @@ func (l *Link) session() (welcomed bool, err error) {
 		}
 		switch e.Type {
 		case wire.TypeWelcome:
+			// Said first: what the member makes of the welcome (it rejoined) follows it.
+			if !l.downSince.IsZero() {
+				l.cfg.Logf("link: reconnected to %s after %v down and %d failed attempts (it went down: %v)", l.cfg.URL, time.Since(l.downSince).Round(time.Millisecond), l.attempts, l.downErr)
+				l.downSince, l.downErr, l.attempts = time.Time{}, nil, 0
+			}
 			if l.cfg.OnWelcome != nil {
 				if err := l.cfg.OnWelcome(e); err != nil {
 					return welcomed, fmt.Errorf("%w: %v", errWelcome, err)
 				}
 			}
 			welcomed = true
-			if !l.downSince.IsZero() {
-				l.cfg.Logf("link: reconnected to %s after %v down and %d failed attempts (it went down: %v)", l.cfg.URL, time.Since(l.downSince).Round(time.Millisecond), l.attempts, l.downErr)
-				l.downSince, l.downErr, l.attempts = time.Time{}, nil, 0
-			}
 			l.connects.Add(1)
 			l.out.Store(o)
 		case wire.TypeMsgs:

@@ -91,7 +91,7 @@ func TestReconnectBackoff(t *testing.T) {
 	l := link.Start(link.Config{
 		URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Cluster: "c", Members: []string{"n1"}, Kind: wire.KindNative,
 		MinBackoff: minB, MaxBackoff: maxB, Logf: lg.logf,
-		OnWelcome: func(*wire.Envelope) error { welcomes <- struct{}{}; return nil },
+		OnWelcome: func(*wire.Envelope) error { lg.logf("test: welcomed"); welcomes <- struct{}{}; return nil },
 	})
 	defer l.Close()
 	wait := func(what string) {
@@ -134,13 +134,22 @@ func TestReconnectBackoff(t *testing.T) {
 		t.Errorf("no line gives a failed attempt's cause (HTTP 503):\n%s", strings.Join(lines, "\n"))
 	}
 	var back []string
-	for _, s := range lines {
+	backAt, welcomedAt := -1, []int{}
+	for i, s := range lines {
 		if strings.HasPrefix(s, "link: reconnected to ") {
 			back = append(back, s)
+			backAt = i
+		}
+		if s == "test: welcomed" {
+			welcomedAt = append(welcomedAt, i)
 		}
 	}
 	if len(back) != 1 || !strings.Contains(back[0], "failed attempts (it went down: the hub closed the connection: shutdown") {
 		t.Errorf("want one line saying the link reconnected, with why it went down; have %q", back)
+	}
+	// What the member logs of the welcome (it rejoined) follows the line that says it is back.
+	if len(welcomedAt) != 2 || backAt > welcomedAt[1] {
+		t.Errorf("the reconnected line (line %d) comes after the welcome's handling (lines %v):\n%s", backAt, welcomedAt, strings.Join(lines, "\n"))
 	}
 
 	// After the welcome the backoff starts again from MinBackoff.
