@@ -4,6 +4,8 @@ package main
 
 import (
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // TestBrowserMembership: Add node brings n4 into a three-node cluster, drawn as a learner
@@ -45,4 +47,26 @@ func TestBrowserJointConsensus(t *testing.T) {
 	p.waitFor("step 5: n1 stopped", `document.getElementById("guideState")?.dataset.done === "1" && document.querySelector('.card[data-node="n1"]').dataset.state === "dead"`)
 	p.waitFor("the story in the event log", `[...document.querySelectorAll("#events li")].some(e => e.textContent.includes("joint consensus begins")) && [...document.querySelectorAll("#events li")].some(e => e.textContent.includes("joint consensus ends"))`)
 	p.noProblems()
+}
+
+// TestBrowserMembershipAsksInAnEmbed: an embed hides the client panel, but a guided step that
+// asks for Add node or Set voters shows and highlights the button while it asks (and hides it
+// again after), so that the student can do what the narration says.
+func TestBrowserMembershipAsksInAnEmbed(t *testing.T) {
+	b := startBrowser(t)
+	base := serve(t)
+	for _, c := range []struct{ scenario, ask, button string }{
+		{"membership", "add-server", "#addNode"},
+		{"joint-consensus", "set-voters", "#setVoters"},
+	} {
+		p := b.openFresh(t, base+"?embed=1&scenario="+c.scenario+"&step=3")
+		p.do(chromedp.EmulateViewport(800, 500))
+		p.waitFor(c.ask+" asked", `document.getElementById("guideState")?.dataset.ask === "`+c.ask+`"`)
+		p.waitFor(c.button+" shown and highlighted", `(e => e.classList.contains("asked") && e.getClientRects().length > 0 && (r => r.top >= 0 && r.bottom <= innerHeight)(e.getBoundingClientRect()))(document.querySelector("`+c.button+`"))`)
+		p.screenshot("embed-" + c.scenario + "-asks.png")
+		p.click(c.button)
+		p.waitFor("the step at its pause point", `document.getElementById("guideState")?.dataset.done === "1"`)
+		p.waitFor("the client panel hidden again", `document.getElementById("submitForm").getClientRects().length === 0`)
+		p.noProblems()
+	}
 }

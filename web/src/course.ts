@@ -842,7 +842,7 @@ export class Course {
   }
 
   private clearAsk(): void {
-    for (const e of this.asked) e.classList.remove("asked");
+    for (const e of this.asked) e.classList.remove("asked", "ctl-asked");
     this.asked = [];
   }
 
@@ -856,7 +856,7 @@ export class Course {
       sel.push(`.card[data-node="${a.node}"]`, `#svg g.node[data-node="${a.node}"]`);
       sel.push(`.card[data-node="${a.node}"] button[data-act="${a.kind}"]`);
     }
-    const global: Record<string, string> = { submit: "#submitForm", batch: "#batch", "set-voters": "#setVoters", partition: "#partition", "heal-all": "#healAll", unreliable: "#unreliable", reorder: "#reorder", latency: "#latMin" };
+    const global: Record<string, string> = { submit: "#submitForm", batch: "#batch", "add-server": "#addNode", "set-voters": "#setVoters", partition: "#partition", "heal-all": "#healAll", unreliable: "#unreliable", reorder: "#reorder", latency: "#latMin" };
     if (global[a.kind]) sel.push(global[a.kind]!);
     const votersInput = document.getElementById("voters");
     if (a.kind === "set-voters" && a.voters && votersInput instanceof HTMLInputElement && votersInput.value === "") votersInput.value = a.voters.join(" ");
@@ -866,6 +866,18 @@ export class Course {
         this.asked.push(e);
       }
     }
+    // An embed's controls= may hide the asked control (Add node, Set voters, Partition…): show
+    // it, with the part of the page it is in, while the step asks for it.
+    const control = global[a.kind] ? document.querySelector(global[a.kind]!) : null;
+    for (let e = control; e !== null; e = e.parentElement) {
+      if (e.classList.contains("ctl-hidden")) {
+        e.classList.add("ctl-asked");
+        this.asked.push(e);
+      }
+    }
+    // Bring it into view when it is below the fold (the client panel, on a small screen).
+    const r = control?.getBoundingClientRect();
+    if (control && r && (r.bottom > innerHeight || r.top < 0)) control.scrollIntoView({ block: "nearest" });
   }
 
   // ---- every frame ---------------------------------------------------------------------------
