@@ -15,10 +15,11 @@ import (
 // MaxIDs is the most servers a simulated cluster can have had, n1…n15.
 const MaxIDs = 15
 
-// AddServer starts server id (new, with empty storage, or a stopped one with what it stored)
-// and asks the leader to add it: it joins as a learner and becomes a voter once it has caught
-// up. The action fails when there is no leader or the leader refuses (a change in flight, no
-// commit in its term yet, id already a member).
+// AddServer asks the leader to add server id and, once the leader has accepted the change,
+// starts it (new, with empty storage, or a stopped one with what it stored): it joins as a
+// learner and becomes a voter once it has caught up. The action fails, and changes nothing,
+// when there is no leader or the leader refuses (a change in flight, no commit in its term yet,
+// id already a member).
 func (c *Cluster) AddServer(id string) error {
 	if err := raft.ValidateID(id); err != nil {
 		return fmt.Errorf("sim: %w", err)
@@ -30,40 +31,40 @@ func (c *Cluster) AddServer(id string) error {
 	if conf, _ := c.Node(leader).Configuration(); conf.IsMember(id) {
 		return fmt.Errorf("sim: %s is already a member (%s)", id, conf)
 	}
-	// Start the server first, so that the leader's first messages find it.
 	sn := c.lookup(id)
-	started := false
+	if sn == nil && len(c.nodes) >= MaxIDs {
+		return fmt.Errorf("sim: at most %d servers", MaxIDs)
+	}
+	ls := c.lookup(leader)
+	if _, err := ls.node.ProposeChange(c.now, raft.AddServer, id); err != nil {
+		c.process(ls)
+		return fmt.Errorf("sim: %s refused to add %s: %w", leader, id, err)
+	}
+	// Start the server before the leader's first messages leave, so that they find it.
+	if err := c.join(sn, id, leader); err != nil {
+		c.process(ls)
+		return err
+	}
+	c.process(ls)
+	c.forgetRemovals(id)
+	return nil
+}
+
+// join starts server id (sn, nil if it never ran) that the leader has just taken into its
+// configuration: a new one, or a stopped one again. One that is running, or crashed, is left as
+// it is: the leader tells it.
+func (c *Cluster) join(sn *simNode, id, leader string) error {
 	switch {
 	case sn == nil:
-		if len(c.nodes) >= MaxIDs {
-			return fmt.Errorf("sim: at most %d servers", MaxIDs)
-		}
 		sn = c.newServer(id, c.joinMembers(leader))
-		if err := c.start(sn); err != nil {
-			return err
-		}
-		started = true
 	case sn.node == nil && sn.stopped:
 		sn.stopped = false
 		sn.restarts++
 		c.record(raft.Event{Kind: raft.EvRestart, Node: id})
-		if err := c.start(sn); err != nil {
-			return err
-		}
-		started = true
+	default:
+		return nil
 	}
-	ls := c.lookup(leader)
-	_, err := ls.node.ProposeChange(c.now, raft.AddServer, id)
-	c.process(ls)
-	if err != nil {
-		if started { // it joins nothing: stop it again
-			c.Crash(id)
-			sn.stopped = true
-		}
-		return fmt.Errorf("sim: %s refused to add %s: %w", leader, id, err)
-	}
-	c.forgetRemovals(id)
-	return nil
+	return c.start(sn)
 }
 
 // newServer adds server id, outside the first configuration, to the cluster's nodes; members
@@ -102,56 +103,43 @@ func (c *Cluster) RemoveServer(id string) error {
 
 // SetVoters asks the leader to make voters the cluster's voters (raft.Node.ProposeConfiguration):
 // with Raft.JointConsensus any set of n1…n15, through a joint configuration; else one server
-// more or fewer. Servers not yet running start first (as with AddServer); once the change is
-// committed the servers it leaves out are stopped.
+// more or fewer. Once the leader has accepted the change, servers not yet running start (as with
+// AddServer); once it is committed the servers it leaves out are stopped. A refused change
+// changes nothing.
 func (c *Cluster) SetVoters(voters []string) error {
 	leader, ok := c.Leader()
 	if !ok {
 		return fmt.Errorf("sim: no leader to change the voters to %v", voters)
 	}
 	conf, _ := c.Node(leader).Configuration()
-	var started []*simNode
-	stopAgain := func() {
-		for _, sn := range started {
-			c.Crash(sn.id)
-			sn.stopped = true
-		}
-	}
+	fresh := 0
 	for _, id := range voters {
 		if err := raft.ValidateID(id); err != nil {
 			return fmt.Errorf("sim: %w", err)
 		}
-		if conf.IsMember(id) {
-			continue
+		if !conf.IsMember(id) && c.lookup(id) == nil {
+			fresh++
 		}
-		sn := c.lookup(id)
-		switch {
-		case sn == nil:
-			if len(c.nodes) >= MaxIDs {
-				stopAgain()
-				return fmt.Errorf("sim: at most %d servers", MaxIDs)
-			}
-			sn = c.newServer(id, c.joinMembers(leader))
-		case sn.node == nil && sn.stopped:
-			sn.stopped = false
-			sn.restarts++
-			c.record(raft.Event{Kind: raft.EvRestart, Node: id})
-		default:
-			continue // running (a stopped server's restart, or a crashed one): it is told by the leader
-		}
-		if err := c.start(sn); err != nil {
-			stopAgain()
-			return err
-		}
-		started = append(started, sn)
+	}
+	if len(c.nodes)+fresh > MaxIDs {
+		return fmt.Errorf("sim: at most %d servers", MaxIDs)
 	}
 	ls := c.lookup(leader)
 	index, err := ls.node.ProposeConfiguration(c.now, voters)
-	c.process(ls)
 	if err != nil {
-		stopAgain()
+		c.process(ls)
 		return fmt.Errorf("sim: %s refused to change the voters to %v: %w", leader, voters, err)
 	}
+	for _, id := range voters {
+		if conf.IsMember(id) {
+			continue
+		}
+		if err := c.join(c.lookup(id), id, leader); err != nil {
+			c.process(ls)
+			return err
+		}
+	}
+	c.process(ls)
 	for _, id := range voters {
 		c.forgetRemovals(id)
 	}

@@ -123,6 +123,32 @@ func TestChangeErrors(t *testing.T) {
 	}
 }
 
+// TestRefusedChangeStartsNoServer: an add or a set of voters the leader refuses starts no
+// server and leaves no trace of one (the page drew a stopped card "outside the cluster" for each,
+// and kept its storage).
+func TestRefusedChangeStartsNoServer(t *testing.T) {
+	c, _ := New(Options{Nodes: 3, Seed: 2, KeepTrace: true})
+	c.RunUntilTrue(2*time.Second, func() bool { _, ok := c.Leader(); return ok })
+	c.RunFor(50 * time.Millisecond)
+	if err := c.SetVoters([]string{"n4", "n5", "n6"}); err == nil || !strings.Contains(err.Error(), "joint consensus") {
+		t.Fatalf("three voters replaced without joint consensus: %v; want it refused", err)
+	}
+	if err := c.AddServer("n4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddServer("n5"); err == nil || !strings.Contains(err.Error(), "in flight") {
+		t.Fatalf("a second change while the first is in flight: %v; want it refused", err)
+	}
+	if ids := strings.Join(c.IDs(), ","); ids != "n1,n2,n3,n4" {
+		t.Errorf("servers %s after the refused changes; want n1,n2,n3,n4", ids)
+	}
+	for _, e := range c.Trace() {
+		if e.Node == "n5" || e.Node == "n6" {
+			t.Errorf("a refused change left an event: %v", e)
+		}
+	}
+}
+
 // TestRemovedServerDoesNotDisturb: a server removed while cut off never hears of it; when it
 // comes back it times out again and again, but while the others hear from their leader they
 // ignore its elections (thesis §4.2.3), so the leader and its term stay.
