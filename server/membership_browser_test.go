@@ -10,7 +10,8 @@ import (
 
 // TestBrowserMembership: Add node brings n4 into a three-node cluster, drawn as a learner
 // until it has caught up, then as a voter; Remove on the leader's card takes it out, the others
-// elect a leader among themselves, and commands still commit; the host API does the same.
+// elect a leader among themselves (its card says it was removed, and Restart is off: only adding
+// it again brings it back), and commands still commit; the host API does the same.
 func TestBrowserMembership(t *testing.T) {
 	b := startBrowser(t)
 	p := b.open(t, serve(t)+"?nodes=3&seed=7")
@@ -21,6 +22,7 @@ func TestBrowserMembership(t *testing.T) {
 	p.waitFor("the story in the event log", `[...document.querySelectorAll("#events li")].some(e => e.textContent.includes("n4 joins as a learner")) && [...document.querySelectorAll("#events li")].some(e => e.textContent.includes("n4 caught up and becomes a voter"))`)
 	p.click(`.card[data-node="` + leader + `"] button[data-act="remove-server"]`)
 	p.waitFor("a new leader without "+leader, `(l => l !== null && l.dataset.node !== "`+leader+`")(document.querySelector(".card[data-state=leader]")) && document.querySelector('.card[data-node="`+leader+`"]').dataset.state === "dead"`)
+	p.waitFor(leader+"'s card saying it was removed, its Restart off", `(c => c.dataset.role === "removed" && c.querySelector(".conf").textContent.startsWith("removed from the cluster") && c.querySelector('button[data-act="restart"]').disabled)(document.querySelector('.card[data-node="`+leader+`"]'))`)
 	p.submit("put m 1")
 	p.waitFor("put m 1 applied on the three voters", `[...document.querySelectorAll('.card[data-role="voter"]')].filter(c => [...c.querySelectorAll(".kv .pair")].some(e => e.textContent === "m=1")).length === 3`)
 	// The host API: addNode brings the removed node back.

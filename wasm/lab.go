@@ -580,6 +580,9 @@ func (l *Lab) Do(a Action) (err error) {
 		if a.Node != "" && l.c.Alive(a.Node) {
 			return fmt.Errorf("%s is already running", a.Node)
 		}
+		if a.Node != "" && l.c.Removed(a.Node) {
+			return fmt.Errorf("%s was removed from the cluster: it stays stopped until it is added again (Add node, or Set voters)", a.Node)
+		}
 		err := l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node})
 		if err != nil && a.Node != "" {
 			l.nodeErr[a.Node] = err.Error()
@@ -635,7 +638,19 @@ func (l *Lab) Do(a Action) (err error) {
 		}
 		a.Voters = slices.SortedFunc(slices.Values(a.Voters), byNumber)
 	}
-	return l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On, Voters: a.Voters})
+	err = l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On, Voters: a.Voters})
+	if k := sim.ActionKind(a.Kind); err != nil && (k == sim.ActAddServer || k == sim.ActRemoveServer || k == sim.ActSetVoters) {
+		// A refused change, told without the packages' prefixes ("sim: n2 refused …: raft: …").
+		msg, _ := strings.CutPrefix(err.Error(), "sim: ")
+		if before, after, ok := strings.Cut(msg, ": raft: "); ok {
+			msg = before + ": " + after
+		}
+		if strings.Contains(msg, "need joint consensus") && l.course.guide == nil {
+			msg += "; turn it on under Options"
+		}
+		err = errors.New(msg)
+	}
+	return err
 }
 
 // submit parses key-value commands and hands them to the leader (or to Node, if named).
@@ -737,8 +752,8 @@ type nodeView struct {
 	Commit    uint64  `json:"commit"`
 	Last      uint64  `json:"last"`
 	TimerLeft float64 `json:"timerLeft"` // ms until the election timeout; -1 for leaders and dead nodes
-	// Membership: the node's part in the configuration it uses (voter, learner, or outside),
-	// that configuration, and whether it is committed.
+	// Membership: the node's part in the configuration it uses (voter, learner, or outside;
+	// removed once the cluster stopped it), that configuration, and whether it is committed.
 	Role            string `json:"role"`
 	Config          string `json:"config"`
 	ConfigCommitted bool   `json:"configCommitted"`
@@ -890,6 +905,9 @@ func (l *Lab) nodeView(id string, now time.Duration, detail bool) nodeView {
 		v.Role = "voter"
 	case st.Config.IsLearner(id):
 		v.Role = "learner"
+	}
+	if st.State == raft.Dead && l.c.Removed(id) {
+		v.Role = "removed" // stopped until added again, whatever the configuration it last used
 	}
 	if st.State == raft.Follower || st.State == raft.Candidate || st.State == raft.PreCandidate {
 		v.TimerLeft = ms(max(st.ElectionDeadline-now, 0))

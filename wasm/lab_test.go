@@ -550,8 +550,12 @@ func TestLabMembership(t *testing.T) {
 	s = runUntil(t, l, 3*time.Second, "n1 gone and a leader", func(s Snapshot) bool {
 		return s.Leader != "" && s.Leader != "n1" && !strings.Contains(node(s, s.Leader).Config, "n1") && node(s, s.Leader).ConfigCommitted
 	})
-	if n := node(s, "n1"); n.State != "dead" {
-		t.Errorf("n1 is %s after its removal committed; want stopped", n.State)
+	if n := node(s, "n1"); n.State != "dead" || n.Role != "removed" {
+		t.Errorf("n1 is %s, %s after its removal committed; want stopped and shown removed", n.State, n.Role)
+	}
+	// Restart does not bring a removed server back (adding it does), and says so.
+	if err := l.Do(Action{Kind: "restart", Node: "n1"}); err == nil || !strings.Contains(err.Error(), "n1 was removed from the cluster") {
+		t.Errorf("restarting removed n1: %v; want it refused with the reason", err)
 	}
 	if err := l.Do(Action{Kind: "submit", Command: "put x 1"}); err != nil {
 		t.Fatal(err)
@@ -570,5 +574,33 @@ func TestLabMembership(t *testing.T) {
 	}
 	if err := l2.c.Violation(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLabRefusedChanges: a change the leader refuses is told plainly (no "sim:" or "raft:"),
+// with where to turn joint consensus on, and leaves the cluster as it was: no server started.
+func TestLabRefusedChanges(t *testing.T) {
+	l, err := NewLab(NewMemStore(), Config{Nodes: 3, Seed: 7, Compact: DefaultCompact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, 5*time.Second, "a leader election", hasLeader)
+	l.Advance(100*time.Millisecond, time.Hour)
+	for _, c := range []struct {
+		a    Action
+		want string
+	}{
+		{Action{Kind: "set-voters", Voters: []string{"n4", "n5", "n6"}}, "refused to change the voters to n4,n5,n6: single-server changes add or remove one voter at a time; several at once need joint consensus (n1,n2,n3 to n4,n5,n6); turn it on under Options"},
+		{Action{Kind: "set-voters", Voters: []string{"n1"}}, "several at once need joint consensus"},
+		{Action{Kind: "remove-server", Node: "n9"}, "refused to remove n9: n9 is not a member"},
+		{Action{Kind: "add-server", Node: "n2"}, "n2 is already a member"},
+	} {
+		err := l.Do(c.a)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "sim:") || strings.Contains(err.Error(), "raft:") {
+			t.Errorf("%+v: %v; want an error saying %q, without package prefixes", c.a, err, c.want)
+		}
+	}
+	if ids := strings.Join(l.c.IDs(), ","); ids != "n1,n2,n3" {
+		t.Errorf("servers %s after refused changes; want n1,n2,n3", ids)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"raftlab/raft"
@@ -109,7 +110,7 @@ func (c *Cluster) RemoveServer(id string) error {
 func (c *Cluster) SetVoters(voters []string) error {
 	leader, ok := c.Leader()
 	if !ok {
-		return fmt.Errorf("sim: no leader to change the voters to %v", voters)
+		return fmt.Errorf("sim: no leader to change the voters to %s", strings.Join(voters, ","))
 	}
 	conf, _ := c.Node(leader).Configuration()
 	fresh := 0
@@ -128,7 +129,7 @@ func (c *Cluster) SetVoters(voters []string) error {
 	index, err := ls.node.ProposeConfiguration(c.now, voters)
 	if err != nil {
 		c.process(ls)
-		return fmt.Errorf("sim: %s refused to change the voters to %v: %w", leader, voters, err)
+		return fmt.Errorf("sim: %s refused to change the voters to %s: %w", leader, strings.Join(voters, ","), err)
 	}
 	for _, id := range voters {
 		if conf.IsMember(id) {

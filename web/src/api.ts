@@ -16,7 +16,7 @@ export interface NodeView {
   /** Milliseconds of simulated time until the election timeout; -1 for leaders and dead nodes. */
   timerLeft: number;
   /** Its part in the configuration it uses, that configuration, and whether it is committed. */
-  role: "voter" | "learner" | "outside";
+  role: "voter" | "learner" | "outside" | "removed";
   config: string;
   configCommitted: boolean;
   // The details below come only in a detailed snapshot; empty ones are left out.

@@ -158,7 +158,7 @@ export class Cards {
   /** drawCard draws a card's text from a detailed snapshot. */
   private drawCard(c: Card, n: NodeView, s: CardsSnapshot): void {
     const dead = n.state === "dead";
-    if (this.changed(c, "head", `${n.state}|${n.term}|${n.vote}|${n.leader}`)) {
+    if (this.changed(c, "head", `${n.state}|${n.term}|${n.vote}|${n.leader}|${n.role}`)) {
       c.root.dataset.state = n.state;
       c.root.dataset.term = String(n.term);
       c.role.textContent = n.state;
@@ -166,7 +166,7 @@ export class Cards {
       c.vote.textContent = n.vote ? `voted ${n.vote}` : "no vote";
       c.believes.textContent = n.leader ? `leader: ${n.leader}` : "leader: ?";
       c.buttons.get("crash")!.disabled = dead;
-      c.buttons.get("restart")!.disabled = !dead;
+      c.buttons.get("restart")!.disabled = !dead || n.role === "removed"; // a removed server runs again only if added again
       c.buttons.get("timeout")!.disabled = dead;
       c.buttons.get("transfer")!.disabled = dead || n.state === "leader";
     }
@@ -226,8 +226,9 @@ export class Cards {
     }
     if (this.changed(c, "conf", `${n.role}|${n.config}|${n.configCommitted}`)) {
       c.root.dataset.role = n.role;
-      setText(c.conf, `${n.role === "voter" ? "voter" : n.role === "learner" ? "learner (no vote)" : "outside the cluster"} · ${n.config}${n.configCommitted ? "" : " (not committed yet)"}`);
-      c.buttons.get("remove-server")!.disabled = n.role === "outside";
+      const conf = `${n.config}${n.configCommitted ? "" : " (not committed yet)"}`;
+      setText(c.conf, n.role === "removed" ? `removed from the cluster: stopped until added again · it last used ${conf}` : `${n.role === "voter" ? "voter" : n.role === "learner" ? "learner (no vote)" : "outside the cluster"} · ${conf}`);
+      c.buttons.get("remove-server")!.disabled = n.role === "outside" || n.role === "removed";
     }
     const applied = n.applied ?? [];
     if (this.changed(c, "applied", applied.join("\n"))) {
