@@ -280,6 +280,16 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	}
 	p.screenshot("mixed-watching.png")
 
+	// A page that asks to host a native member, or names no cluster, is told why at once (it
+	// used to retry every few seconds saying nothing but "Connecting to the server…").
+	for _, c := range []struct{ query, want string }{
+		{"?cluster=demo&members=n1", "The server refused this page: member n1 runs as a native process; a page hosts only the cluster's browser members"},
+		{"?cluster=", "?cluster=\"\": want the name of a cluster the server hosts"},
+	} {
+		p2 := b.open(t, "http://"+base+"/"+c.query)
+		p2.waitFor("the refusal of "+c.query, fmt.Sprintf(`!document.getElementById("banner").hidden && document.getElementById("bannerText").textContent.startsWith(%q)`, c.want))
+	}
+
 	stop()
 	p.waitFor("the server's loss told", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.includes("The members' cards show their last report.")`)
 	p.noProblemsBut("Failed to load resource", "net::ERR_CONNECTION_REFUSED")

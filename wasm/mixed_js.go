@@ -274,8 +274,10 @@ func (h *mixedHost) handle(frame string) {
 	case wire.TypeError:
 		h.logf("the server closed the connection: %s", e.Error)
 		switch e.Code {
-		case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeTaken, wire.CodeBadFrame, wire.CodeImpersonate, wire.CodeType, wire.CodeRemoved:
-			if h.members == nil || e.Code != wire.CodeTaken {
+		case wire.CodeCluster, wire.CodeMember, wire.CodeVersion, wire.CodeTaken, wire.CodeBadFrame, wire.CodeImpersonate, wire.CodeType, wire.CodeRemoved, wire.CodeAuth:
+			// Taken or refused after a welcome: a server restarting may not know the page's
+			// members yet; keep trying. Before the first, it is the page's request that is wrong.
+			if h.members == nil || e.Code != wire.CodeTaken && e.Code != wire.CodeAuth {
 				h.stopped = e.Error
 			}
 		}

@@ -301,6 +301,11 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     byId("banner").hidden = false;
   };
 
+  if (!ID.test(cluster)) {
+    showError(`?cluster=${JSON.stringify(str(cluster, 100))}: want the name of a cluster the server hosts (letters, digits, '-', '_', '.'), such as ?cluster=demo`);
+    document.body.dataset.ready = "1";
+    return;
+  }
   // Which members to host: those named in the URL, else the browser members nobody hosts. Just
   // after a reload the server may not have noticed the old page leave: ask again for a while.
   // With none to host (no browser member at all, or all hosted elsewhere), the page watches.
@@ -324,7 +329,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       }
       info = c;
     } catch (e) {
-      showError(`Cannot reach the server to join cluster ${cluster}: ${String(e)}`);
+      showError(e instanceof SyntaxError ? `Cannot join cluster ${cluster}: the server's answer is not JSON` : `Cannot reach the server to join cluster ${cluster}: ${String(e)}`);
       document.body.dataset.ready = "1";
       return;
     }
