@@ -24,13 +24,15 @@ const FRAME_BUDGET_MS = 10;
  */
 const SLICE_MS = 8;
 const MAX_DRAW_MS = 50;
-const MAX_DRAW_SLOW_MS = 250;
+const MAX_DRAW_SLOW_MS = 500;
 const DRAW_SHARE = 4;
 /** The speed slider's top position: as fast as the budget allows. */
 const SPEED_MAX = 100;
 const EVENT_ROWS = 300;
 /** While running, the nodes' details are redrawn this often (wall ms); the rest every frame. */
 const DETAIL_MS = 66;
+/** At max speed, the nodes' details are redrawn this often (their logs scroll by too fast to read). */
+const DETAIL_MAX_MS = 250;
 /** The event log is redrawn at most this often while running (wall milliseconds), at max speed less often: its rows go by too fast to read. */
 const EVENT_FLUSH_MS = 100;
 const EVENT_FLUSH_MAX_MS = 250;
@@ -427,7 +429,7 @@ export class Page {
       if (t - this.lastDraw >= this.drawEvery) {
         this.lastDraw = t;
         this.drawnAt = start;
-        this.refresh(t - this.lastDetail < DETAIL_MS);
+        this.refresh(t - this.lastDetail < DETAIL_MAX_MS);
         this.measureSpeed(t);
         const end = performance.now();
         frameStats.frames++;
