@@ -36,7 +36,10 @@ func (s *Store) Snapshot() []byte {
 	b = append(b, `{"applied":`...)
 	b = strconv.AppendUint(b, s.applied, 10)
 	b = append(b, `,"data":{`...)
-	for i, k := range slices.Sorted(maps.Keys(s.data)) {
+	if s.sortedKeys == nil {
+		s.sortedKeys = slices.Sorted(maps.Keys(s.data))
+	}
+	for i, k := range s.sortedKeys {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -46,7 +49,10 @@ func (s *Store) Snapshot() []byte {
 	}
 	b = append(b, `},"sessions":{`...)
 	if !s.ForgetSessions {
-		for i, id := range slices.Sorted(maps.Keys(s.sessions)) {
+		if s.sortedSessions == nil {
+			s.sortedSessions = slices.Sorted(maps.Keys(s.sessions))
+		}
+		for i, id := range s.sortedSessions {
 			ss := s.sessions[id]
 			if i > 0 {
 				b = append(b, ',')
@@ -112,5 +118,6 @@ func (s *Store) Restore(index uint64, data []byte) error {
 		st.Data = make(map[string]string)
 	}
 	s.data, s.sessions, s.applied = st.Data, sessions, st.Applied
+	s.sortedKeys, s.sortedSessions = nil, nil
 	return nil
 }

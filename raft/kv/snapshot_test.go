@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
+
+	"raftlab/raft"
 )
 
 // TestSnapshotEncoding: Snapshot writes exactly what encoding/json writes for the store's
@@ -56,6 +58,64 @@ func TestSnapshotEncoding(t *testing.T) {
 		}
 		if got := s.Snapshot(); string(got) != string(want) {
 			t.Fatalf("store %d: Snapshot\n%s\nwant encoding/json's\n%s", i, got, want)
+		}
+	}
+}
+
+// TestSnapshotSortedKeysCache: Snapshot reuses the keys it sorted last time until a command
+// adds or removes a key or a client session, or a snapshot is restored; a store that applied a
+// run of commands, with snapshots taken in between, snapshots to the same bytes as one that
+// sorts afresh (a store restored from json.Marshal's encoding of its state).
+func TestSnapshotSortedKeysCache(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := NewStore()
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	for i := range 2000 {
+		k := keys[r.IntN(len(keys))]
+		var c Command
+		switch r.IntN(4) {
+		case 0:
+			c = Put(k, "v"+k)
+		case 1:
+			c = Append(k, "+")
+		case 2:
+			c = Get(k)
+		default:
+			c = Delete(k)
+		}
+		req := Request{Command: c}
+		if r.IntN(2) == 0 {
+			req.ClientID, req.Seq = "c"+keys[r.IntN(len(keys))], uint64(i+1)
+		}
+		if _, err := s.Apply(raft.CommitEntry{Index: uint64(i + 1), Type: raft.EntryCommand, Command: req.Encode()}); err != nil {
+			t.Fatal(err)
+		}
+		if r.IntN(5) > 0 {
+			continue
+		}
+		got := s.Snapshot()
+		st := snapshotState{Applied: s.applied, Data: s.data, Sessions: map[string]snapshotSession{}}
+		for id, ss := range s.sessions {
+			st.Sessions[id] = snapshotSession{Seq: ss.seq, Value: ss.result.Value, Found: ss.result.Found}
+		}
+		want, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("after entry %d: Snapshot() = %s; want %s", i+1, got, want)
+		}
+		if r.IntN(4) == 0 {
+			// A restore replaces the keys: the next snapshot sorts the restored ones.
+			o := NewStore()
+			o.exec(Put("zz", "left over"))
+			o.Snapshot()
+			if err := o.Restore(s.applied, got); err != nil {
+				t.Fatal(err)
+			}
+			if again := o.Snapshot(); string(again) != string(want) {
+				t.Fatalf("restored at %d: Snapshot() = %s; want %s", i+1, again, want)
+			}
 		}
 	}
 }

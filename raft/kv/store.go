@@ -102,6 +102,10 @@ type Store struct {
 	data     map[string]string
 	sessions map[string]session
 	applied  uint64
+	// The keys of data and of sessions, sorted, as Snapshot writes them; nil when a key was
+	// added or removed since Snapshot last sorted them. Most commands change the value of a
+	// key that exists, so a snapshot rarely sorts the keys again.
+	sortedKeys, sortedSessions []string
 	// ForgetSessions is a break-it switch: snapshots leave the client sessions out, so a
 	// node restored from one applies a retried request again.
 	ForgetSessions bool
@@ -132,8 +136,10 @@ func (s *Store) Apply(e raft.CommitEntry) (Outcome, error) {
 		return o, nil
 	}
 	o.Request = r
+	known := false
 	if r.ClientID != "" {
-		if ss, ok := s.sessions[r.ClientID]; ok && r.Seq <= ss.seq {
+		ss, ok := s.sessions[r.ClientID]
+		if ok && r.Seq <= ss.seq {
 			if r.Seq == ss.seq {
 				o.Kind, o.Result = Duplicate, ss.result
 			} else {
@@ -141,10 +147,14 @@ func (s *Store) Apply(e raft.CommitEntry) (Outcome, error) {
 			}
 			return o, nil
 		}
+		known = ok
 	}
 	o.Kind, o.Result = Applied, s.exec(r.Command)
 	if r.ClientID != "" {
 		s.sessions[r.ClientID] = session{seq: r.Seq, result: o.Result}
+		if !known {
+			s.sortedSessions = nil
+		}
 	}
 	return o, nil
 }
@@ -160,7 +170,13 @@ func (s *Store) exec(c Command) Result {
 		s.data[c.Key] = v + c.Value
 	case OpDelete:
 		delete(s.data, c.Key)
+		if found {
+			s.sortedKeys = nil
+		}
 		return Result{Found: found}
+	}
+	if !found {
+		s.sortedKeys = nil
 	}
 	return Result{}
 }
