@@ -461,6 +461,7 @@ func (p *outPeer) session(wasUp *bool) error {
 		c.Close()
 	}()
 	var spare []byte
+	var deadline time.Time
 	for {
 		select {
 		case <-p.quit:
@@ -477,7 +478,12 @@ func (p *outPeer) session(wasUp *bool) error {
 			spare = b
 			continue
 		}
-		c.SetWriteDeadline(time.Now().Add(writeWait))
+		// Each write gets between writeWait/2 and writeWait: moving the deadline resets a
+		// runtime timer, which cost more than the check at every write of a busy link.
+		if now := time.Now(); deadline.Sub(now) < writeWait/2 {
+			deadline = now.Add(writeWait)
+			c.SetWriteDeadline(deadline)
+		}
 		if _, err := c.Write(b); err != nil {
 			return err
 		}
