@@ -276,11 +276,18 @@ func (m *Member) startNode(members []string, opts *wire.Options) error {
 func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 	sm := kv.NewStore()
 	id := c.Raft.ID
+	// The store a snapshot was checked into is the one Restore installs when Ready hands that
+	// snapshot over next: decoding it once, not twice.
+	var checked *kv.Store
+	var checkedFor *raft.Snapshot
 	c.Raft.CheckSnapshot = func(s *raft.Snapshot) error {
-		err := kv.NewStore().Restore(s.Index, s.Data)
+		st := kv.NewStore()
+		err := st.Restore(s.Index, s.Data)
 		if err != nil {
 			logf("member %s refused its leader's snapshot up to %d (%d bytes): %v", id, s.Index, len(s.Data), err)
+			st = nil
 		}
+		checked, checkedFor = st, s
 		return err
 	}
 	c.Apply = func(e raft.CommitEntry) []byte {
@@ -291,7 +298,17 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 		return wire.KVValue(o)
 	}
 	c.Snapshot = sm.Snapshot
-	c.Restore = func(s *raft.Snapshot) error { return sm.Restore(s.Index, s.Data) }
+	c.Restore = func(s *raft.Snapshot) error {
+		st, sf := checked, checkedFor
+		checked, checkedFor = nil, nil
+		if st != nil && s == sf && st.Applied() == s.Index {
+			forget := sm.ForgetSessions
+			*sm = *st
+			sm.ForgetSessions = forget
+			return nil
+		}
+		return sm.Restore(s.Index, s.Data)
+	}
 	r := &Reporter{rec: wire.NewRecorder(wire.StatusEventsShown), sm: sm}
 	next := c.OnEvent
 	start := time.Now() // about the node's epoch: events' times are since native.Start
