@@ -16,7 +16,7 @@ import (
 // Config configures a Node.
 type Config struct {
 	// Raft configures the core; ID, Members and Storage are required. Time in the core is the
-	// time since Start.
+	// time since Start. A MaxInflight of 0 is DefaultMaxInflight here, not the core's default.
 	Raft raft.Config
 	// Send is called on the node's goroutine with the messages of each step, after everything
 	// they depend on is in storage. It must not block for long: queue, or drop (Raft retries).
@@ -83,6 +83,15 @@ type RefusedError struct{ Err error }
 func (e *RefusedError) Error() string { return e.Err.Error() }
 func (e *RefusedError) Unwrap() error { return e.Err }
 
+// DefaultMaxInflight is the AppendEntries with entries a native leader has in flight to one
+// follower (raft.Config.MaxInflight) unless its configuration says otherwise. The core's default,
+// 6, is tuned for the simulator's and the page's links of milliseconds; between native members
+// a round trip is tens of microseconds on loopback, and with fewer messages in flight each
+// carries more entries (up to MaxEntriesPerMsg, 256): 64 concurrent submitters on 3 members in
+// one process took about 10 instead of 13 µs of CPU per commit (3: 11 µs), at the same
+// throughput and sequential latency (server bench, 8 runs of each side by side at load 9–13).
+const DefaultMaxInflight = 2
+
 // maxBatch caps how many inputs one turn of the loop takes before it hands out Ready.
 const maxBatch = 1024
 
@@ -144,6 +153,9 @@ func Start(cfg Config) (*Node, error) {
 	}
 	if cfg.Raft.CompactThreshold != 0 && (cfg.Snapshot == nil || cfg.Restore == nil) {
 		return nil, errors.New("native: config: a compaction threshold needs Snapshot and Restore")
+	}
+	if cfg.Raft.MaxInflight == 0 {
+		cfg.Raft.MaxInflight = DefaultMaxInflight
 	}
 	var group *groupStore
 	if bs, ok := groupable(cfg.Raft.Storage); ok && cfg.GroupWrites {
