@@ -29,6 +29,9 @@ type kvNodes struct {
 	// that followers' CheckSnapshot refused.
 	badSnapshots bool
 	refused      int
+	// slowElections: election timeouts of 1–2 s instead of 50–100 ms, for tests that need
+	// one leader throughout on a loaded machine.
+	slowElections bool
 }
 
 func (k *kvNodes) start(id string, st raft.Storage, threshold int) *Node {
@@ -37,9 +40,13 @@ func (k *kvNodes) start(id string, st raft.Storage, threshold int) *Node {
 	k.mu.Lock()
 	k.stores[id] = sm
 	k.mu.Unlock()
+	emin := 50 * time.Millisecond
+	if k.slowElections {
+		emin = time.Second
+	}
 	n, err := Start(Config{
 		Raft: raft.Config{ID: id, Members: k.members, Storage: st, Seed: 7, CompactThreshold: threshold, SnapshotChunkSize: 100,
-			ElectionTimeoutMin: 50 * time.Millisecond, ElectionTimeoutMax: 100 * time.Millisecond, HeartbeatInterval: 10 * time.Millisecond,
+			ElectionTimeoutMin: emin, ElectionTimeoutMax: 2 * emin, HeartbeatInterval: 10 * time.Millisecond,
 			CheckSnapshot: func(s *raft.Snapshot) error {
 				err := kv.NewStore().Restore(s.Index, s.Data)
 				if err != nil {
@@ -157,6 +164,98 @@ func TestCompactionCatchUpAndRestart(t *testing.T) {
 		waitFor(t, id+" to apply every command", 10*time.Second, func() bool {
 			return len(k.data(id)) == 10 && k.data(id)["k9"] == strings.Repeat("v", 209)
 		})
+	}
+}
+
+// TestLeaderWaitsForAFollowerCloseBehind: a leader due to compact holds off while a follower
+// less than the threshold behind has not been sent the entries the snapshot would replace, so
+// that the follower, back, catches up by entries and not by snapshot; the other follower
+// compacts at the threshold as usual, and once the follower is a threshold behind the leader
+// compacts too.
+func TestLeaderWaitsForAFollowerCloseBehind(t *testing.T) {
+	k := &kvNodes{t: t, nw: &net{nodes: map[string]*Node{}}, members: []string{"n1", "n2", "n3"},
+		stores: map[string]*kv.Store{}, events: map[raft.EventKind]int{}, slowElections: true}
+	storage := map[string]*raft.MapStorage{}
+	nodes := map[string]*Node{}
+	for _, id := range k.members {
+		storage[id] = raft.NewMapStorage()
+		nodes[id] = k.start(id, storage[id], 20)
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seq := 0
+	submit := func() {
+		seq++
+		cmd := kv.Request{ClientID: "c1", Seq: uint64(seq), Command: kv.Put(fmt.Sprintf("k%d", seq%10), fmt.Sprint(seq))}.Encode()
+		if _, err := submitTo(ctx, nodes, string(cmd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 8 {
+		submit()
+	}
+	leader, _ := leaderOf(nodes)
+	term := nodes[leader].Status().Term
+	down, up := "", ""
+	for _, id := range k.members {
+		if id != leader && down == "" {
+			down = id
+		} else if id != leader {
+			up = id
+		}
+	}
+	waitFor(t, down+" to hold every entry", 5*time.Second, func() bool {
+		return nodes[leader].Status().Progress[down].Match == nodes[leader].Status().LastIndex
+	})
+	nodes[down].Stop()
+	k.nw.set(down, nil)
+	delete(nodes, down)
+	match := nodes[leader].Status().Progress[down].Match
+	// Past the threshold (20 entries applied since no snapshot), less than one behind down.
+	for nodes[leader].Status().Applied < match+15 {
+		submit()
+	}
+	st := nodes[leader].Status()
+	if st.Term != term || st.State != raft.Leader {
+		t.Fatalf("%s lost its leadership (term %d, was %d) with election timeouts of 1–2 s", leader, st.Term, term)
+	}
+	if st.Applied <= 20 {
+		t.Fatalf("the leader applied %d entries; the test needs more than the threshold, 20", st.Applied)
+	}
+	if st.SnapshotIndex != 0 {
+		t.Errorf("leader compacted up to %d with %s at %d, less than the threshold behind", st.SnapshotIndex, down, match)
+	}
+	waitFor(t, up+" to compact at the threshold", 5*time.Second, func() bool { return nodes[up].Status().SnapshotIndex > 0 })
+
+	// Back, down catches up by entries.
+	nodes[down] = k.start(down, storage[down], 20)
+	want := k.data(leader)
+	waitFor(t, down+" to catch up", 10*time.Second, func() bool {
+		return maps.Equal(k.data(down), want) && nodes[down].Status().Applied == nodes[leader].Status().Applied
+	})
+	if n := k.count(raft.EvInstall); n != 0 {
+		t.Errorf("%d snapshots installed; %s was less than the threshold behind", n, down)
+	}
+	waitFor(t, "the leader to compact once its followers hold its entries", 5*time.Second, func() bool {
+		submit()
+		return nodes[leader].Status().SnapshotIndex > 0
+	})
+
+	// A follower a threshold behind is not waited for.
+	nodes[down].Stop()
+	k.nw.set(down, nil)
+	delete(nodes, down)
+	si := nodes[leader].Status().SnapshotIndex
+	for range 60 {
+		submit()
+	}
+	if st := nodes[leader].Status(); st.SnapshotIndex <= si || st.LastIndex-st.SnapshotIndex > 41 {
+		t.Errorf("with %s down the leader's snapshot is at %d (was %d) and its log at %d; want it to compact, keeping at most twice the threshold", down, st.SnapshotIndex, si, st.LastIndex)
 	}
 }
 

@@ -72,7 +72,8 @@ const (
 // DefaultCompact is the compaction threshold of a mixed cluster's members when the server
 // sets none: a member takes a snapshot of its key-value store once it has applied this many
 // entries since its last, so a bbolt file or a page's localStorage holds at most about this
-// many log entries besides the state.
+// many log entries besides the state (a native leader up to twice as many, see
+// native.Config.Snapshot).
 const DefaultCompact = 1000
 
 // Frame types.
