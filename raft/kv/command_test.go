@@ -3,8 +3,10 @@
 package kv
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -152,4 +154,24 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("DecodeRequest(Encode(%#v)) = %#v, %v; want the same request", r, again, err)
 		}
 	})
+}
+
+// TestIndexSpaceControl: the ASCII fast paths find what strings.IndexFunc finds with
+// unicode.IsSpace and unicode.IsControl, on ASCII, Latin-1 and other text, and bad UTF-8.
+func TestIndexSpaceControl(t *testing.T) {
+	alphabet := []string{"a", "Z", "0", " ", "\t", "\n", "\v", "\f", "\r", "\x00", "\x1f", "\x7f", "~", "\"", "é", "\u0085", "\u00a0", "\u2028", "\u3000", "日", "\x80", "\xff", "\u200b"}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		var b strings.Builder
+		for range r.IntN(8) {
+			b.WriteString(alphabet[r.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if got, want := indexSpace(s), strings.IndexFunc(s, unicode.IsSpace); got != want {
+			t.Fatalf("indexSpace(%q) = %d; want %d", s, got, want)
+		}
+		if got, want := indexControl(s), strings.IndexFunc(s, unicode.IsControl); got != want {
+			t.Fatalf("indexControl(%q) = %d; want %d", s, got, want)
+		}
+	}
 }

@@ -25,6 +25,14 @@ type Request struct {
 // Validate reports what is wrong with r: a bad client id, a session without a sequence
 // number (or the reverse), or a bad command.
 func (r Request) Validate() error {
+	if err := r.validateSession(); err != nil {
+		return err
+	}
+	return r.Command.Validate()
+}
+
+// validateSession is Validate without the command's checks.
+func (r Request) validateSession() error {
 	switch {
 	case r.ClientID == "" && r.Seq != 0:
 		return fmt.Errorf("kv: sequence number %d without a client id", r.Seq)
@@ -36,7 +44,7 @@ func (r Request) Validate() error {
 			return err
 		}
 	}
-	return r.Command.Validate()
+	return nil
 }
 
 // ValidateClientID reports whether id can name a client: 1 to 64 letters, digits, and
@@ -87,8 +95,8 @@ func DecodeRequest(b []byte) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	r.Command = c
-	if err := r.Validate(); err != nil {
+	r.Command = c // ParseCommand validated it
+	if err := r.validateSession(); err != nil {
 		return Request{}, err
 	}
 	return r, nil
