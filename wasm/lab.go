@@ -116,6 +116,8 @@ type Lab struct {
 	stats   stats
 
 	course course // recording, replay and guided scenarios (replay.go, guide.go)
+
+	removed []string // the servers removed and stopped, as kept in storage (removedKey)
 }
 
 type stats struct {
@@ -200,6 +202,13 @@ func newLab(store KeyValue, cfg Config, build func(sim.Options) (*sim.Cluster, e
 		return nil, &StartError{l.cluster, err}
 	}
 	l.c = c
+	// The servers removed from the cluster before the reload stay stopped, as their processes
+	// would have exited, until a change adds them again.
+	if v, ok := store.GetItem(removedKey(l.cluster)); ok && v != "" {
+		for _, id := range strings.Split(v, ",") {
+			c.Retire(id) // onEvent notes it in l.removed; an id not in the cluster is dropped
+		}
+	}
 	l.checkStorage()
 	return l, nil
 }
@@ -275,6 +284,23 @@ func (l *Lab) storedExtra(keys, ids []string) []string {
 	return extra
 }
 
+// removedKey is where the lab keeps the servers removed from cluster (ids, comma-separated).
+func removedKey(cluster string) string { return clusterPrefix(cluster) + "removed" }
+
+// keepRemoved notes in storage that id was removed from the cluster and stopped, or added again.
+func (l *Lab) keepRemoved(id string) {
+	if i := slices.Index(l.removed, id); i >= 0 {
+		l.removed = slices.Delete(l.removed, i, i+1)
+	} else {
+		l.removed = append(l.removed, id)
+	}
+	if len(l.removed) == 0 {
+		l.kv.RemoveItem(removedKey(l.cluster))
+	} else {
+		l.kv.SetItem(removedKey(l.cluster), strings.Join(l.removed, ",")) // a full quota shows on the nodes' own writes
+	}
+}
+
 // Reset clears the stored data of the cluster of n nodes.
 func Reset(store KeyValue, n int) int { return clearCluster(store, clusterName(n)) }
 
@@ -306,6 +332,10 @@ func (l *Lab) onEvent(e raft.Event) {
 		l.bump(e.Node, true, false)
 	case raft.EvAppend, raft.EvTruncate, raft.EvSnapshot, raft.EvInstall:
 		l.bump(e.Node, true, false)
+	case raft.EvNote, raft.EvRestart: // a server removed and stopped, or added again
+		if l.c != nil && e.Node != "" && l.c.Removed(e.Node) != slices.Contains(l.removed, e.Node) {
+			l.keepRemoved(e.Node)
+		}
 	}
 	l.eventSeq++
 	e.Msg = nil // the kinds logged here carry none; the simulator reuses what it points to

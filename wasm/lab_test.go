@@ -572,6 +572,22 @@ func TestLabMembership(t *testing.T) {
 	if n := node(s, "n4"); n.Role != "voter" {
 		t.Errorf("n4 after the reload: %+v; want a voter", n)
 	}
+	// Removed n1 stays stopped (it ran again, outside the cluster, campaigning), until added again.
+	l2.Advance(2*time.Second, time.Hour)
+	s = l2.Snapshot(0, 0)
+	if n := node(s, "n1"); n.State != "dead" || n.Role != "removed" {
+		t.Errorf("removed n1 after the reload: %s, %s; want stopped and shown removed", n.State, n.Role)
+	}
+	if !strings.Contains(eventTexts(s), "n1 stays stopped: it was removed from the cluster") {
+		t.Errorf("events %q: want n1 staying stopped", eventTexts(s))
+	}
+	if err := l2.Do(Action{Kind: "add-server", Node: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l2, 2*time.Second, "n1 a voter again", func(s Snapshot) bool { return node(s, "n1").Role == "voter" && node(s, "n1").State != "dead" })
+	if v, ok := store.GetItem(removedKey(l2.cluster)); ok {
+		t.Errorf("%s = %q after n1 was added again; want it gone", removedKey(l2.cluster), v)
+	}
 	if err := l2.c.Violation(); err != nil {
 		t.Fatal(err)
 	}

@@ -152,6 +152,23 @@ func (c *Cluster) SetVoters(voters []string) error {
 	return nil
 }
 
+// Retire stops server id as one removed from the cluster: it stays stopped until a change adds
+// it again. A driver that starts a whole cluster again from storage (the page, on a reload)
+// retires the servers removed before, whose processes would have exited.
+func (c *Cluster) Retire(id string) error {
+	sn, err := c.get(id)
+	if err != nil || sn.stopped {
+		return err
+	}
+	if sn.node != nil {
+		c.Crash(id)
+	}
+	sn.stopped = true
+	c.forgetRemovals(id)
+	c.record(raft.Event{Kind: raft.EvNote, Node: id, Detail: id + " stays stopped: it was removed from the cluster"})
+	return nil
+}
+
 // forgetRemovals forgets the removals of id still waiting: a later change keeps it, or takes it
 // in again while it still runs, unaware of its removal.
 func (c *Cluster) forgetRemovals(id string) {
