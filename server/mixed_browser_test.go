@@ -254,7 +254,14 @@ func TestBrowserMixedPageCards(t *testing.T) {
 // and says so; when the server goes away it says that the cards show the last reports.
 func TestBrowserMixedPageWatches(t *testing.T) {
 	b := startBrowser(t)
-	base, _, stop := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2,n3", data: t.TempDir()})
+	base, _, stop := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: t.TempDir()})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	n3, err := member.Start(ctx, member.Config{URL: "ws://" + base + "/ws", Cluster: "demo", ID: "n3", DataDir: t.TempDir(), Logf: t.Logf})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n3.Close() })
 	info := func() apiCluster { return clusterInfo(t, base) }
 	waitUntil(t, "a leader", func() bool { return info().Leader != "" })
 
@@ -279,6 +286,13 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 		t.Error("the legend does not say that no message passes through the page")
 	}
 	p.screenshot("mixed-watching.png")
+
+	// A member the server loses (a killed process) keeps its last report on its card, but the
+	// table and the ring do not show its state as if it were current: a killed leader would
+	// stand beside the new one.
+	n3.Close()
+	p.waitFor("n3's state shown as its last report", `/ \(last report\)$/.test([...document.querySelectorAll("#members tr[data-id=n3] td")][3].textContent)`)
+	p.waitFor("n3 drawn unknown on the ring", `(g => g.dataset.state === "dead" && g.querySelector(".term").textContent === "?")(document.querySelector("#mixedSvg .node[data-node=n3]"))`)
 
 	// A page that asks to host a native member, or names no cluster, is told why at once (it
 	// used to retry every few seconds saying nothing but "Connecting to the server…").

@@ -571,7 +571,10 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       const tr = el("tr");
       tr.dataset.id = m.id;
       const state = h ? h.state : m.state || "?";
-      tr.className = `state-${state}`;
+      // A member the server cannot reach: its state is its last report's, told as such (a
+      // killed leader would otherwise lead on in the table beside the new one).
+      const stale = !h && !m.reachable && m.state !== "";
+      tr.className = stale ? "state-unknown" : `state-${state}`;
       const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
       const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : m.reachable ? "yes" : "no";
       const dropped = m.dropped
@@ -579,7 +582,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
         .map(([w, n]) => `${n} ${w.replace("_", " ")}`)
         .join(", ");
       const part = m.learner ? `${m.id} (learner)` : m.joining ? `${m.id} (joining)` : m.id;
-      for (const v of [part, runs, reach, state, String(h ? h.term : m.term), (h ? h.leader : m.leader) || "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
+      for (const v of [part, runs, reach, stale ? `${state} (last report)` : state, String(h ? h.term : m.term), (h ? h.leader : m.leader) || "", String(h ? h.commit : m.commit), String(h ? h.applied : m.applied), dropped || "0"]) {
         tr.append(el("td", v));
       }
       rows.push(tr);
@@ -591,7 +594,8 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
         const h = hosted.get(mid);
         const reachable = h ? !h.disconnected && !!s?.connected : !!m?.reachable;
         const where = h ? "this page" : m?.kind === "native" ? (m.host === "server" ? "server" : m.reachable ? "process" : "native") : m?.reachable ? "other page" : "browser";
-        return { id: mid, state: h ? h.state : m?.state ?? "", term: h ? h.term : m?.term ?? 0, where, reachable };
+        // An unreachable member's state is not known: drawn as "?", not as its last report.
+        return { id: mid, state: h ? h.state : m?.reachable ? m.state : "", term: h ? h.term : m?.term ?? 0, where, reachable };
       }),
       c?.leader ?? "",
     );
