@@ -170,13 +170,7 @@ func TestBrowserMixedClusterPreVote(t *testing.T) {
 func TestBrowserMixedPageCards(t *testing.T) {
 	b := startBrowser(t)
 	base, _, _ := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,b1", native: "n1", data: t.TempDir()})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	n2, err := member.Start(ctx, member.Config{URL: "ws://" + base + "/ws", Cluster: "demo", ID: "n2", DataDir: t.TempDir(), Logf: t.Logf})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n2.Close() })
+	startMember(t, base, "n2")
 	info := func() apiCluster { return clusterInfo(t, base) }
 
 	p := b.open(t, "http://"+base+"/?cluster=demo")
@@ -255,13 +249,7 @@ func TestBrowserMixedPageCards(t *testing.T) {
 func TestBrowserMixedPageWatches(t *testing.T) {
 	b := startBrowser(t)
 	base, _, stop := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: t.TempDir()})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	n3, err := member.Start(ctx, member.Config{URL: "ws://" + base + "/ws", Cluster: "demo", ID: "n3", DataDir: t.TempDir(), Logf: t.Logf})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n3.Close() })
+	n3 := startMember(t, base, "n3")
 	info := func() apiCluster { return clusterInfo(t, base) }
 	waitUntil(t, "a leader", func() bool { return info().Leader != "" })
 
@@ -307,4 +295,18 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	stop()
 	p.waitFor("the server's loss told", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.includes("The members' cards show their last report.")`)
 	p.noProblemsBut("Failed to load resource", "net::ERR_CONNECTION_REFUSED")
+}
+
+// startMember runs member id of cluster demo in this process, as a server node process would,
+// joined to the server at base; it is closed when the test ends.
+func startMember(t *testing.T, base, id string) *member.Member {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := member.Start(ctx, member.Config{URL: "ws://" + base + "/ws", Cluster: "demo", ID: id, DataDir: t.TempDir(), Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
 }
