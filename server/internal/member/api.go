@@ -153,7 +153,9 @@ func (m *Member) command(ctx context.Context, req kv.Request, forwarded bool) (i
 			case err == nil && status == http.StatusOK:
 				return status, body
 			case err == nil && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
-				return status, body // the request itself is refused (400, 401, 404, 413)
+				// The request itself is refused (400, 401, 404, 413, 429): the leader's answer,
+				// said as this API says an error whatever its form (a 429 is plain text).
+				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))})
 			case err == nil:
 				lastErr = fmt.Errorf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))
 				if status == http.StatusGatewayTimeout {

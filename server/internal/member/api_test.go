@@ -178,6 +178,19 @@ func TestNodeAPI(t *testing.T) {
 		t.Errorf("forwarded command on follower: %d; want 503", resp.StatusCode)
 	}
 
+	// The leader's API refuses the forwarded command with its own plain-text answer (a 429):
+	// the follower answers with that status and the reason, as JSON.
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "too many requests in progress from 127.0.0.1 (at most 64 at a time)", http.StatusTooManyRequests)
+	}))
+	defer busy.Close()
+	leaderAPI := f.APIAddr(l.cfg.ID)
+	f.noteAPI(l.cfg.ID, strings.TrimPrefix(busy.URL, "http://"))
+	if code, a := post(t, apis[f.cfg.ID], "", "put z 1"); code != http.StatusTooManyRequests || !strings.Contains(a.Error, "forwarded to "+l.cfg.ID) || !strings.Contains(a.Error, "too many requests in progress") {
+		t.Errorf("a command the leader's API refuses with 429: %d %+v; want 429 with the leader's reason", code, a)
+	}
+	f.noteAPI(l.cfg.ID, leaderAPI)
+
 	for _, c := range []struct {
 		path, query, body string
 		want              int
