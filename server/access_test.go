@@ -164,8 +164,9 @@ func TestPerClientLimit(t *testing.T) {
 	for range max {
 		<-entered
 	}
-	if w := serve("192.0.2.1:2000", "/api/clusters/demo"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {
-		t.Errorf("request %d from one client: %d %q; want 429 with Retry-After", max+1, w.Code, w.Body)
+	if w := serve("192.0.2.1:2000", "/api/clusters/demo"); w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" ||
+		w.Header().Get("Content-Type") != "application/json" || !strings.Contains(w.Body.String(), `"error": "too many requests in progress`) {
+		t.Errorf("request %d from one client: %d %q; want 429 with Retry-After, and the API's JSON error", max+1, w.Code, w.Body)
 	}
 	// Another client, and the same client's WebSocket, go through (and wait in the handler).
 	for _, c := range []struct{ addr, path string }{{"192.0.2.2:1000", "/"}, {"192.0.2.1:3000", "/ws"}} {

@@ -9,8 +9,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"raftlab/server/internal/hub"
 )
 
 // Timeouts of the http.Server. A command may wait up to a minute to commit (?timeout=, at most
@@ -64,7 +67,12 @@ func (p *perClient) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.inflight[ip] >= p.max {
 		p.mu.Unlock()
 		w.Header().Set("Retry-After", "1")
-		http.Error(w, fmt.Sprintf("too many requests in progress from %s (at most %s at a time)", ip, strconv.Itoa(p.max)), http.StatusTooManyRequests)
+		msg := fmt.Sprintf("too many requests in progress from %s (at most %s at a time)", ip, strconv.Itoa(p.max))
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			hub.WriteError(w, http.StatusTooManyRequests, msg) // the API answers JSON, its errors too
+		} else {
+			http.Error(w, msg, http.StatusTooManyRequests)
+		}
 		return
 	}
 	p.inflight[ip]++
