@@ -140,3 +140,16 @@ func TestJointSnapshotInstalledAndRestored(t *testing.T) {
 		t.Error("a voter of the joint configuration may not campaign")
 	}
 }
+
+// TestConfigurationStringCountsIDs: a configuration is written for people in counting order
+// (the event log and the errors at 10 servers or more), though it keeps its ids sorted as strings.
+func TestConfigurationStringCountsIDs(t *testing.T) {
+	c := Configuration{Voters: []string{"n1", "n10", "n11", "n2"}, Learners: []string{"n12", "n9"}}
+	if got, want := c.String(), "voters n1,n2,n10,n11 learners n9,n12"; got != want {
+		t.Errorf("%q; want %q", got, want)
+	}
+	j := Configuration{Voters: []string{"n10", "n4"}, Outgoing: []string{"n1", "n11", "n2"}}
+	if got, want := j.String(), "voters n1,n2,n11 → n4,n10 (joint)"; got != want {
+		t.Errorf("%q; want %q", got, want)
+	}
+}

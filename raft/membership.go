@@ -77,14 +77,26 @@ func union(a, b []string) []string {
 }
 
 func (c Configuration) String() string {
-	s := "voters " + strings.Join(c.Voters, ",")
+	s := "voters " + idList(c.Voters)
 	if c.Joint() {
-		s = "voters " + strings.Join(c.Outgoing, ",") + " → " + strings.Join(c.Voters, ",") + " (joint)"
+		s = "voters " + idList(c.Outgoing) + " → " + idList(c.Voters) + " (joint)"
 	}
 	if len(c.Learners) > 0 {
-		s += " learners " + strings.Join(c.Learners, ",")
+		s += " learners " + idList(c.Learners)
 	}
 	return s
+}
+
+// idList writes ids for people, in counting order: n2 before n10 (the configuration keeps
+// them sorted as strings).
+func idList(ids []string) string {
+	s := slices.Clone(ids) // a handful: insertion sort
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && (len(s[j]) < len(s[j-1]) || len(s[j]) == len(s[j-1]) && s[j] < s[j-1]); j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return strings.Join(s, ",")
 }
 
 // Equal reports whether c and d have the same voters, learners and outgoing voters.
@@ -352,7 +364,7 @@ func (n *Node) ProposeConfiguration(now time.Duration, voters []string) (uint64,
 		return 0, fmt.Errorf("raft: voters %q name a server twice", voters)
 	}
 	if slices.Equal(target, n.conf.Voters) {
-		return 0, fmt.Errorf("raft: the voters are already %s", strings.Join(target, ","))
+		return 0, fmt.Errorf("raft: the voters are already %s", idList(target))
 	}
 	if n.cfg.JointConsensus {
 		return n.proposeJoint(target), nil
@@ -371,7 +383,7 @@ func (n *Node) ProposeConfiguration(now time.Duration, voters []string) (uint64,
 	c := n.conf
 	switch {
 	case len(added)+len(removed) != 1:
-		return 0, fmt.Errorf("%w (%s to %s)", ErrNeedsJoint, strings.Join(n.conf.Voters, ","), strings.Join(target, ","))
+		return 0, fmt.Errorf("%w (%s to %s)", ErrNeedsJoint, idList(n.conf.Voters), idList(target))
 	case len(removed) == 1:
 		c.Voters = target
 		c.Learners = without(c.Learners, removed[0])
@@ -395,7 +407,7 @@ func (n *Node) mayChange() error {
 		return fmt.Errorf("%w (%s at index %d)", ErrChangeInFlight, n.conf, n.confIndex)
 	}
 	if n.conf.Joint() || n.target != nil {
-		return fmt.Errorf("%w (joint consensus on its way to voters %s)", ErrChangeInFlight, strings.Join(n.jointTarget(), ","))
+		return fmt.Errorf("%w (joint consensus on its way to voters %s)", ErrChangeInFlight, idList(n.jointTarget()))
 	}
 	if n.log.term(n.commit) != n.term && !n.cfg.Bugs.ChangeBeforeCommit {
 		return ErrNoCommitInTerm
@@ -570,9 +582,9 @@ func (n *Node) mayCampaign() bool {
 func describeChange(old, c Configuration) string {
 	switch {
 	case c.Joint() && !old.Joint():
-		return "joint consensus begins: majorities of " + strings.Join(c.Outgoing, ",") + " and of " + strings.Join(c.Voters, ",") + " decide"
+		return "joint consensus begins: majorities of " + idList(c.Outgoing) + " and of " + idList(c.Voters) + " decide"
 	case old.Joint() && !c.Joint():
-		s := "joint consensus ends: " + strings.Join(c.Voters, ",") + " decide"
+		s := "joint consensus ends: " + idList(c.Voters) + " decide"
 		if d := describeChange(Configuration{Voters: old.Voters, Learners: old.Learners}, c); d != "no change" {
 			s += ", " + d
 		}
