@@ -330,6 +330,9 @@ func (l *Lab) onEvent(e raft.Event) {
 	case raft.EvCrash:
 		l.hist.crashed(e.Node)
 		l.bump(e.Node, true, false)
+		if l.c != nil && l.c.Removed(e.Node) {
+			return // the stop of a removed server: the note after it tells it, not as a crash
+		}
 	case raft.EvAppend, raft.EvTruncate, raft.EvSnapshot, raft.EvInstall:
 		l.bump(e.Node, true, false)
 	case raft.EvNote, raft.EvRestart: // a server removed and stopped, or added again

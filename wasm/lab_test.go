@@ -553,6 +553,9 @@ func TestLabMembership(t *testing.T) {
 	if n := node(s, "n1"); n.State != "dead" || n.Role != "removed" {
 		t.Errorf("n1 is %s, %s after its removal committed; want stopped and shown removed", n.State, n.Role)
 	}
+	if ev := eventTexts(s); !strings.Contains(ev, "n1 was removed from the cluster and stopped") || strings.Contains(ev, "n1 crashed") {
+		t.Errorf("events %q: want n1's removal told as such, not as a crash", ev)
+	}
 	// Restart does not bring a removed server back (adding it does), and says so.
 	if err := l.Do(Action{Kind: "restart", Node: "n1"}); err == nil || !strings.Contains(err.Error(), "n1 was removed from the cluster") {
 		t.Errorf("restarting removed n1: %v; want it refused with the reason", err)
@@ -578,8 +581,8 @@ func TestLabMembership(t *testing.T) {
 	if n := node(s, "n1"); n.State != "dead" || n.Role != "removed" {
 		t.Errorf("removed n1 after the reload: %s, %s; want stopped and shown removed", n.State, n.Role)
 	}
-	if !strings.Contains(eventTexts(s), "n1 stays stopped: it was removed from the cluster") {
-		t.Errorf("events %q: want n1 staying stopped", eventTexts(s))
+	if ev := eventTexts(s); !strings.Contains(ev, "n1 stays stopped: it was removed from the cluster") || strings.Contains(ev, "n1 crashed") {
+		t.Errorf("events %q: want n1 staying stopped, not crashing", ev)
 	}
 	if err := l2.Do(Action{Kind: "add-server", Node: "n1"}); err != nil {
 		t.Fatal(err)

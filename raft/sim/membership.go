@@ -160,10 +160,10 @@ func (c *Cluster) Retire(id string) error {
 	if err != nil || sn.stopped {
 		return err
 	}
+	sn.stopped = true
 	if sn.node != nil {
 		c.Crash(id)
 	}
-	sn.stopped = true
 	c.forgetRemovals(id)
 	c.record(raft.Event{Kind: raft.EvNote, Node: id, Detail: id + " stays stopped: it was removed from the cluster"})
 	return nil
@@ -206,10 +206,10 @@ func (c *Cluster) stopRemoved() {
 			c.removals = slices.Delete(c.removals, i, i+1)
 			i--
 			if rn := c.lookup(r.id); !conf.IsMember(r.id) && rn != nil && !rn.stopped {
+				rn.stopped = true // before the crash, which a driver may tell apart so; a crashed one is not restarted either
 				if rn.node != nil {
 					c.Crash(r.id)
 				}
-				rn.stopped = true // a crashed one is not restarted either
 				c.record(raft.Event{Kind: raft.EvNote, Node: r.id, Detail: r.id + " was removed from the cluster and stopped"})
 			}
 			break
