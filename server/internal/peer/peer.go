@@ -362,7 +362,7 @@ func (p *outPeer) run() {
 			lastErr = ""
 		} else if msg := err.Error(); msg != lastErr {
 			// Said once, not at every attempt: a peer that is down stays down for a while.
-			t.cfg.Logf("peer %s: cannot link to %s at %s: %v; retrying (messages to it go through the hub meanwhile)", t.cfg.ID, p.id, p.addr, err)
+			t.cfg.Logf("peer %s: cannot link to %s at %s: %v; retrying (meanwhile messages to it go through the hub, while the hub is up)", t.cfg.ID, p.id, p.addr, err)
 			lastErr = msg
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
