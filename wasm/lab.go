@@ -670,6 +670,11 @@ func (l *Lab) Do(a Action) (err error) {
 			}
 		}
 		a.Voters = slices.SortedFunc(slices.Values(a.Voters), byNumber)
+		for i := 1; i < len(a.Voters); i++ {
+			if a.Voters[i] == a.Voters[i-1] {
+				return fmt.Errorf("set voters: %s is named twice", a.Voters[i])
+			}
+		}
 	}
 	err = l.act(sim.Action{Kind: sim.ActionKind(a.Kind), Node: a.Node, Peer: a.Peer, Groups: a.Groups, On: a.On, Voters: a.Voters})
 	if k := sim.ActionKind(a.Kind); err != nil && (k == sim.ActAddServer || k == sim.ActRemoveServer || k == sim.ActSetVoters) {

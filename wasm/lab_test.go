@@ -611,6 +611,7 @@ func TestLabRefusedChanges(t *testing.T) {
 	}{
 		{Action{Kind: "set-voters", Voters: []string{"n4", "n5", "n6"}}, "refused to change the voters to n4,n5,n6: single-server changes add or remove one voter at a time; several at once need joint consensus (n1,n2,n3 to n4,n5,n6); turn it on under Options"},
 		{Action{Kind: "set-voters", Voters: []string{"n1"}}, "several at once need joint consensus"},
+		{Action{Kind: "set-voters", Voters: []string{"n2", "n1", "n2", "n3"}}, "set voters: n2 is named twice"},
 		{Action{Kind: "remove-server", Node: "n9"}, "refused to remove n9: n9 is not a member"},
 		{Action{Kind: "add-server", Node: "n2"}, "n2 is already a member"},
 	} {
