@@ -72,3 +72,15 @@ func TestBrowserMembershipAsksInAnEmbed(t *testing.T) {
 		p.noProblems()
 	}
 }
+
+// TestBrowserSingleServerBugViolation: the 2015 bug's scenario ends at the checker's violation;
+// its banner offers the replay to just before it, and no reset of storage (a run in memory has
+// none: the button cleared the free-play cluster's).
+func TestBrowserSingleServerBugViolation(t *testing.T) {
+	b := startBrowser(t)
+	p := b.openFresh(t, serve(t)+"?scenario=single-server-bug&step=7")
+	p.waitFor("the violation's banner", `!document.getElementById("banner").hidden && document.getElementById("bannerText").textContent.includes("need not meet")`)
+	p.waitFor("the replay offered, the reset not", `document.getElementById("reset").hidden && !document.getElementById("beforeViolation").hidden`)
+	p.waitFor("the step at its end", `document.getElementById("guideState")?.dataset.done === "1"`)
+	p.noProblems()
+}

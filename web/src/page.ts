@@ -504,7 +504,9 @@ export class Page {
     $("clock").textContent = `${(s.now / 1000).toFixed(3)} s`;
     const problem = s.violation ? `Safety violation: ${s.violation}` : s.error;
     if (problem) {
-      this.showBanner(problem, true);
+      // A run in memory (guided, replayed, broken on purpose) has no storage to reset: the button
+      // would clear the free-play cluster's instead.
+      this.showBanner(problem, !s.cluster.startsWith("memory:"));
       if (this.running) this.setRunning(false);
     }
     this.setStatus(
