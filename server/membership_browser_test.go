@@ -33,16 +33,19 @@ func TestBrowserMembership(t *testing.T) {
 }
 
 // TestBrowserJointConsensus: the guided scenario "joint consensus" asks for Set voters with
-// n4 n5 n6 filled in and highlighted; pressing it replaces the three servers, the cards show
+// n4 n5 n6 filled in, highlighted and scrolled into view; pressing it replaces the three
+// servers, the next step's narration comes back into view, the cards show
 // the joint configuration at its step, and n4…n6 end up leading alone.
 func TestBrowserJointConsensus(t *testing.T) {
 	b := startBrowser(t)
 	p := b.open(t, serve(t)+"?scenario=joint-consensus&step=3")
 	p.waitFor("step 3 asking for Set voters", `document.getElementById("guideState")?.dataset.ask === "set-voters" && document.getElementById("setVoters").classList.contains("asked")`)
 	p.waitFor("the voters filled in", `document.getElementById("voters").value === "n4 n5 n6"`)
+	p.waitFor("Set voters scrolled into view", `(r => r.top >= 0 && r.bottom <= innerHeight)(document.getElementById("setVoters").getBoundingClientRect())`)
 	p.click("#setVoters")
 	p.waitFor("step 3 at its pause point", `document.getElementById("guideState")?.dataset.done === "1"`)
 	p.click("#guideNext")
+	p.waitFor("step 4's narration back in view", `document.querySelector("#guide h3")?.textContent.startsWith("Step 4") && document.getElementById("guide").getBoundingClientRect().top >= 0`)
 	p.waitFor("a card showing the joint configuration", `[...document.querySelectorAll(".card .conf")].some(e => e.textContent.includes("joint n1,n2,n3 → n4,n5,n6"))`)
 	p.screenshot("joint-consensus.png")
 	p.click("#guideNext")

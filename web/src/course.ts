@@ -149,6 +149,8 @@ export class Course {
   private readonly msg: HTMLElement;
   private dragging = false;
   private guideKey = "";
+  /** The step whose narration was last drawn (id/step). */
+  private guideStep = "";
   private asked: Element[] = [];
   private wasAsking = false;
   private wasDone = false;
@@ -736,6 +738,13 @@ export class Course {
     }
     if (g.late) h("p", "msg error", p, g.late);
     for (const c of g.checks ?? []) h("p", "msg error", p, `A claim of this narration does not hold (please report): ${c}`);
+    // A new step's narration comes into view if the page was scrolled down (to the control the
+    // last step asked for); a control this step asks for is then brought into view by highlight.
+    const stepKey = `${g.id}/${g.step}`;
+    if (stepKey !== this.guideStep) {
+      this.guideStep = stepKey;
+      if (p.getBoundingClientRect().top < 0) p.scrollIntoView({ block: "start" });
+    }
     this.highlight(g);
   }
 
