@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -25,6 +26,20 @@ func TestBrowserMembership(t *testing.T) {
 	p.waitFor(leader+"'s card saying it was removed, its Restart off", `(c => c.dataset.role === "removed" && c.querySelector(".conf").textContent.startsWith("removed from the cluster") && c.querySelector('button[data-act="restart"]').disabled)(document.querySelector('.card[data-node="`+leader+`"]'))`)
 	p.submit("put m 1")
 	p.waitFor("put m 1 applied on the three voters", `[...document.querySelectorAll('.card[data-role="voter"]')].filter(c => [...c.querySelectorAll(".kv .pair")].some(e => e.textContent === "m=1")).length === 3`)
+	// The host API: bad arguments and refused changes throw with the reason, and change nothing.
+	for js, want := range map[string]string{
+		`raftlab.removeNode()`:          `removeNode: want a node's id, such as "n2"`,
+		`raftlab.removeNode("n9")`:      "refused to remove n9: n9 is not a member",
+		`raftlab.addNode("n16")`:        `add "n16": servers are named n1 to n15`,
+		`raftlab.setVoters("n1", "n1")`: "set voters: n1 is named twice",
+	} {
+		if got := eval[string](p, `(() => { try { `+js+`; return "no error" } catch (e) { return e.message } })()`); !strings.Contains(got, want) {
+			t.Errorf("%s: %q; want %q", js, got, want)
+		}
+	}
+	if n := eval[int](p, `document.querySelectorAll(".card").length`); n != 4 {
+		t.Errorf("%d cards after the refused changes; want 4", n)
+	}
 	// The host API: addNode brings the removed node back.
 	p.waitFor("addNode", `(window.raftlab.addNode("`+leader+`"), true)`)
 	p.waitFor(leader+" back as a voter", `document.querySelector('.card[data-node="`+leader+`"][data-role="voter"]') !== null`)

@@ -33,6 +33,11 @@ const str = (v: unknown, what: string): string => {
   return v;
 };
 
+const nodeID = (v: unknown, what: string): string => {
+  if (typeof v !== "string" || v === "") throw new Error(`${what}: want a node's id, such as "n2"`);
+  return v;
+};
+
 export function hostMethods(page: Page, course: Course): Record<string, Method> {
   const lab = page.lab;
   const act = (a: Parameters<Page["act"]>[0]): null => {
@@ -53,11 +58,11 @@ export function hostMethods(page: Page, course: Course): Record<string, Method> 
       };
     },
     submit: (cmd: unknown) => act({ kind: "submit", command: str(cmd, "submit") }),
-    crash: (id: unknown) => act({ kind: "crash", node: str(id, "crash") }),
-    restart: (id: unknown) => act({ kind: "restart", node: str(id, "restart") }),
-    transfer: (id: unknown) => act({ kind: "transfer", node: str(id, "transfer") }),
-    addNode: (id?: unknown) => act({ kind: "add-server", node: id === undefined ? "" : str(id, "addNode") }),
-    removeNode: (id: unknown) => act({ kind: "remove-server", node: str(id, "removeNode") }),
+    crash: (id: unknown) => act({ kind: "crash", node: nodeID(id, "crash") }),
+    restart: (id: unknown) => act({ kind: "restart", node: nodeID(id, "restart") }),
+    transfer: (id: unknown) => act({ kind: "transfer", node: nodeID(id, "transfer") }),
+    addNode: (id?: unknown) => act({ kind: "add-server", node: id === undefined ? "" : nodeID(id, "addNode") }),
+    removeNode: (id: unknown) => act({ kind: "remove-server", node: nodeID(id, "removeNode") }),
     setVoters: (...ids: unknown[]) => {
       const list = ids.length === 1 && Array.isArray(ids[0]) ? (ids[0] as unknown[]) : ids;
       if (list.length === 0 || !list.every((x) => typeof x === "string" && x !== "")) {
