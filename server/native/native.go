@@ -92,7 +92,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 // a round trip is tens of microseconds on loopback, and with fewer messages in flight each
 // carries more entries (up to MaxEntriesPerMsg, 256): 64 concurrent submitters on 3 members in
 // one process took about 10 instead of 13 µs of CPU per commit (3: 11 µs), at the same
-// throughput and sequential latency (server bench, 8 runs of each side by side at load 9–13).
+// throughput and sequential latency (server bench, 8 runs of each side by side at load 6–12).
 // A store on disk keeps the core's 6: a round trip there includes the followers' synced writes,
 // and with 2 in flight the bbolt bench was no cheaper and its throughput no better.
 const DefaultMaxInflight = 2
