@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"raftlab/raft"
+	"raftlab/server/internal/msgtest"
 )
 
 // FuzzFastDecode checks the msgs fast path against the general decoder: whatever the fast path
@@ -92,57 +93,33 @@ func TestFastPathCoversMessage(t *testing.T) {
 	if mt.NumField() != len(messageKeys) {
 		t.Errorf("raft.Message has %d fields, the fast path knows %d keys (%v): teach fast.go the new ones", mt.NumField(), len(messageKeys), messageKeys)
 	}
-	base := raft.Message{Type: raft.MsgSnap, From: "n1", To: "b2", Term: 5}
 	for i := range mt.NumField() {
-		f := mt.Field(i)
-		if i < len(messageKeys) && messageKeys[i] != f.Name {
-			t.Errorf("field %d of raft.Message is %s; messageKeys has %q there (keys follow the field order)", i, f.Name, messageKeys[i])
+		if name := mt.Field(i).Name; i < len(messageKeys) && messageKeys[i] != name {
+			t.Errorf("field %d of raft.Message is %s; messageKeys has %q there (keys follow the field order)", i, name, messageKeys[i])
 		}
-		t.Run(f.Name, func(t *testing.T) {
-			m := base
-			v := reflect.ValueOf(&m).Elem().Field(i)
-			switch {
-			case f.Name == "Type":
-				v.SetUint(uint64(raft.MsgSnapReply))
-			case f.Name == "From" || f.Name == "To":
-				v.SetString("n3")
-			case v.Kind() >= reflect.Uint && v.Kind() <= reflect.Uint64:
-				v.SetUint(1<<v.Type().Bits() - 3)
-			case v.Kind() == reflect.Bool:
-				v.SetBool(true)
-			case v.Kind() == reflect.String:
-				v.SetString("x-1")
-			case f.Type == reflect.TypeFor[[]byte]():
-				v.SetBytes([]byte("snapshot \x00\xff state"))
-			case f.Type == reflect.TypeFor[[]string]():
-				v.Set(reflect.ValueOf([]string{"n1", "b2", "n3"}))
-			case f.Type == reflect.TypeFor[[]raft.Entry]():
-				v.Set(reflect.ValueOf([]raft.Entry{{Term: 5, Command: []byte("put x 1")}, {Term: 5, Type: raft.EntryNoop}}))
-			default:
-				t.Fatalf("raft.Message.%s has type %s: teach this test (and fast.go) to carry it", f.Name, f.Type)
-			}
-			e := &Envelope{V: Version, Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{m}}
-			want, err := json.Marshal(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(want), `"`+f.Name+`":`) {
-				t.Fatalf("json.Marshal left %s out of %s", f.Name, want)
-			}
-			got, ok := encodeMsgsFast(e)
-			if !ok {
-				t.Fatalf("the fast path refused a message with %s set", f.Name)
-			}
-			if string(got) != string(want) {
-				t.Fatalf("fast encode:\n%s\njson.Marshal:\n%s", got, want)
-			}
-			back, ok := decodeMsgsFast(got)
-			if !ok {
-				t.Fatalf("the fast path could not decode %s", got)
-			}
-			if !reflect.DeepEqual(back.Msgs[0], m) {
-				t.Fatalf("fast decode of %s:\n%+v\nwant\n%+v", got, back.Msgs[0], m)
-			}
-		})
 	}
+	msgtest.EachField(t, "fast.go", func(t *testing.T, field string, m raft.Message) {
+		e := &Envelope{V: Version, Type: TypeMsgs, Cluster: "demo", Msgs: []raft.Message{m}}
+		want, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(want), `"`+field+`":`) {
+			t.Fatalf("json.Marshal left %s out of %s", field, want)
+		}
+		got, ok := encodeMsgsFast(e)
+		if !ok {
+			t.Fatalf("the fast path refused a message with %s set", field)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("fast encode:\n%s\njson.Marshal:\n%s", got, want)
+		}
+		back, ok := decodeMsgsFast(got)
+		if !ok {
+			t.Fatalf("the fast path could not decode %s", got)
+		}
+		if !reflect.DeepEqual(back.Msgs[0], m) {
+			t.Fatalf("fast decode of %s:\n%+v\nwant\n%+v", got, back.Msgs[0], m)
+		}
+	})
 }
