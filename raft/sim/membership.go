@@ -231,6 +231,17 @@ func compareIDs(a, b string) int {
 	return 0
 }
 
+// outside returns the ids of n1…n15 that are not in members, in counting order.
+func outside(members []string) []string {
+	var out []string
+	for i := 1; i <= MaxIDs; i++ {
+		if id := fmt.Sprintf("n%d", i); !slices.Contains(members, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // RandomMembership returns a schedule of membership changes over [0, duration): every 1–3 s
 // a server of n1…n15 joins, a member leaves, or one is replaced (a removal, then an addition
 // half a second later). Changes refused at their time (no leader, one in flight) change nothing.
@@ -239,19 +250,10 @@ func RandomMembership(seed uint64, initial []string, duration time.Duration) []A
 	members := slices.Clone(initial)
 	var acts []Action
 	pick := func(ids []string) string { return ids[rng.IntN(len(ids))] }
-	outside := func() []string {
-		var out []string
-		for i := 1; i <= MaxIDs; i++ {
-			if id := fmt.Sprintf("n%d", i); !slices.Contains(members, id) {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
 	for t := time.Duration(1+rng.Int64N(2)) * time.Second; t < duration; t += time.Second + time.Duration(rng.Int64N(int64(2*time.Second))) {
 		switch k := rng.IntN(3); {
 		case k == 0 && len(members) < 7:
-			id := pick(outside())
+			id := pick(outside(members))
 			acts = append(acts, Action{At: t, Kind: ActAddServer, Node: id})
 			members = append(members, id)
 		case k == 1 && len(members) > 3:
@@ -259,7 +261,7 @@ func RandomMembership(seed uint64, initial []string, duration time.Duration) []A
 			acts = append(acts, Action{At: t, Kind: ActRemoveServer, Node: id})
 			members = slices.DeleteFunc(members, func(m string) bool { return m == id })
 		default:
-			out, in := pick(members), pick(outside())
+			out, in := pick(members), pick(outside(members))
 			acts = append(acts, Action{At: t, Kind: ActRemoveServer, Node: out}, Action{At: t + 500*time.Millisecond, Kind: ActAddServer, Node: in})
 			members = append(slices.DeleteFunc(members, func(m string) bool { return m == out }), in)
 		}
@@ -275,19 +277,10 @@ func RandomJointMembership(seed uint64, initial []string, duration time.Duration
 	rng := rand.New(rand.NewPCG(seed, 0x701e7))
 	members := slices.Clone(initial)
 	var acts []Action
-	outside := func() []string {
-		var out []string
-		for i := 1; i <= MaxIDs; i++ {
-			if id := fmt.Sprintf("n%d", i); !slices.Contains(members, id) {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
 	for t := time.Duration(1+rng.Int64N(2)) * time.Second; t < duration; t += time.Second + time.Duration(rng.Int64N(int64(2*time.Second))) {
 		switch k := rng.IntN(4); {
 		case k == 0 && len(members) < 7:
-			out := outside()
+			out := outside(members)
 			id := out[rng.IntN(len(out))]
 			acts = append(acts, Action{At: t, Kind: ActAddServer, Node: id})
 			members = append(members, id)
@@ -298,7 +291,7 @@ func RandomJointMembership(seed uint64, initial []string, duration time.Duration
 		default:
 			n := 1 + rng.IntN(min(3, len(members)))
 			rng.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
-			out := outside()
+			out := outside(members)
 			rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 			members = append(members[n:], out[:n]...)
 			slices.SortFunc(members, compareIDs)
