@@ -34,6 +34,29 @@ type kvNodes struct {
 	slowElections bool
 }
 
+// newKVNodes returns the harness for a cluster of n1, n2 and n3 on an in-memory network.
+func newKVNodes(t *testing.T) *kvNodes {
+	return &kvNodes{t: t, nw: &net{nodes: map[string]*Node{}}, members: []string{"n1", "n2", "n3"},
+		stores: map[string]*kv.Store{}, events: map[raft.EventKind]int{}}
+}
+
+// startAll starts every member on storage of its own with the given compaction threshold; the
+// nodes in the returned map when the test ends (restarted ones included) are stopped then.
+func (k *kvNodes) startAll(threshold int) (map[string]*raft.MapStorage, map[string]*Node) {
+	storage := map[string]*raft.MapStorage{}
+	nodes := map[string]*Node{}
+	for _, id := range k.members {
+		storage[id] = raft.NewMapStorage()
+		nodes[id] = k.start(id, storage[id], threshold)
+	}
+	k.t.Cleanup(func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	})
+	return storage, nodes
+}
+
 func (k *kvNodes) start(id string, st raft.Storage, threshold int) *Node {
 	k.t.Helper()
 	sm := kv.NewStore()
@@ -100,19 +123,8 @@ func (k *kvNodes) count(kind raft.EventKind) int {
 }
 
 func TestCompactionCatchUpAndRestart(t *testing.T) {
-	k := &kvNodes{t: t, nw: &net{nodes: map[string]*Node{}}, members: []string{"n1", "n2", "n3"},
-		stores: map[string]*kv.Store{}, events: map[raft.EventKind]int{}}
-	storage := map[string]*raft.MapStorage{}
-	nodes := map[string]*Node{}
-	for _, id := range k.members {
-		storage[id] = raft.NewMapStorage()
-		nodes[id] = k.start(id, storage[id], 20)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}()
+	k := newKVNodes(t)
+	storage, nodes := k.startAll(20)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	submit := func(from, to int) {
@@ -173,19 +185,9 @@ func TestCompactionCatchUpAndRestart(t *testing.T) {
 // compacts at the threshold as usual, and once the follower is a threshold behind the leader
 // compacts too.
 func TestLeaderWaitsForAFollowerCloseBehind(t *testing.T) {
-	k := &kvNodes{t: t, nw: &net{nodes: map[string]*Node{}}, members: []string{"n1", "n2", "n3"},
-		stores: map[string]*kv.Store{}, events: map[raft.EventKind]int{}, slowElections: true}
-	storage := map[string]*raft.MapStorage{}
-	nodes := map[string]*Node{}
-	for _, id := range k.members {
-		storage[id] = raft.NewMapStorage()
-		nodes[id] = k.start(id, storage[id], 20)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}()
+	k := newKVNodes(t)
+	k.slowElections = true
+	storage, nodes := k.startAll(20)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	seq := 0
@@ -262,19 +264,9 @@ func TestLeaderWaitsForAFollowerCloseBehind(t *testing.T) {
 // TestBadSnapshotRefused: a follower refuses a leader's snapshot that does not restore, keeps
 // its state and log, and keeps running, while the leader tries again.
 func TestBadSnapshotRefused(t *testing.T) {
-	k := &kvNodes{t: t, nw: &net{nodes: map[string]*Node{}}, members: []string{"n1", "n2", "n3"},
-		stores: map[string]*kv.Store{}, events: map[raft.EventKind]int{}, badSnapshots: true}
-	storage := map[string]*raft.MapStorage{}
-	nodes := map[string]*Node{}
-	for _, id := range k.members {
-		storage[id] = raft.NewMapStorage()
-		nodes[id] = k.start(id, storage[id], 20)
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Stop()
-		}
-	}()
+	k := newKVNodes(t)
+	k.badSnapshots = true
+	storage, nodes := k.startAll(20)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	submit := func(from, to int) {
