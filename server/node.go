@@ -65,8 +65,9 @@ removed from the cluster says so and exits with status 0.
 The member sends its Raft messages to the other native members over direct TCP links (it
 listens on -peer, and learns the others' addresses through the hub), and through the hub to
 members in pages or without a link. The addresses stay known when the server goes away, so
-native members that form a majority go on electing and committing without it; when the
-server returns, the member reconnects and says so.
+native members that form a majority go on electing and committing without it. While the
+server is away the member tries to reconnect every few seconds: it logs its first attempts
+with their cause, then one line a minute; when the server returns, it reconnects and says so.
 
 flags:
 `)

@@ -27,8 +27,12 @@ const (
 	DefaultSendQueue  = 1024
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 5 * time.Second
-	writeWait         = 10 * time.Second
-	readWait          = 60 * time.Second // the hub pings every 27 s
+	// DefaultLogEach failed attempts in a row are logged one by one, each with its cause;
+	// after that one line each DefaultSummaryEvery sums them up.
+	DefaultLogEach      = 5
+	DefaultSummaryEvery = time.Minute
+	writeWait           = 10 * time.Second
+	readWait            = 60 * time.Second // the hub pings every 27 s
 )
 
 // Config configures a Link.
@@ -60,7 +64,14 @@ type Config struct {
 
 	SendQueue              int
 	MinBackoff, MaxBackoff time.Duration
-	Logf                   func(format string, args ...any)
+	// While the hub stays away, the first LogEach failures in a row (the connection lost
+	// included) are logged one by one with their cause and the wait before the next attempt;
+	// after that, one line each SummaryEvery says the link still cannot reach the hub, how
+	// many attempts failed since when, and the last error: a node left running with its server
+	// down logs about 60 lines an hour, not 900. Defaults DefaultLogEach, DefaultSummaryEvery.
+	LogEach      int
+	SummaryEvery time.Duration
+	Logf         func(format string, args ...any)
 }
 
 // PermanentError is a refusal by the hub that reconnecting will not fix (an unknown cluster or
@@ -89,6 +100,12 @@ type Link struct {
 	downSince time.Time
 	downErr   error
 	attempts  int
+	// The failures in a row (since the start, or since the last welcome), for the logs: when
+	// the first was, how many, and when the last summary line was said.
+	failSince   time.Time
+	failures    int
+	summaryAt   time.Time
+	summaryFrom int // attempts when the last summary was said
 }
 
 // Start starts the link's goroutine, which connects and reconnects until Close, or until the
@@ -105,6 +122,12 @@ func Start(cfg Config) *Link {
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.LogEach <= 0 {
+		cfg.LogEach = DefaultLogEach
+	}
+	if cfg.SummaryEvery <= 0 {
+		cfg.SummaryEvery = DefaultSummaryEvery
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = log.Printf
@@ -229,14 +252,20 @@ func (l *Link) run() {
 		if l.ctx.Err() != nil {
 			return
 		}
+		now := time.Now()
 		if welcomed {
 			backoff = l.cfg.MinBackoff
-			l.downSince, l.downErr, l.attempts = time.Now(), err, 0
+			l.downSince, l.downErr, l.attempts = now, err, 0
+			l.failures = 0
 		} else {
 			l.attempts++
 		}
+		if l.failures == 0 {
+			l.failSince = now
+		}
+		l.failures++
 		wait := backoff/2 + rand.N(backoff/2+1)
-		l.cfg.Logf("link: %v; reconnecting in %v", err, wait.Round(time.Millisecond))
+		l.logFailure(now, err, wait)
 		select {
 		case <-l.ctx.Done():
 			return
@@ -244,6 +273,30 @@ func (l *Link) run() {
 		}
 		backoff = min(backoff*2, l.cfg.MaxBackoff)
 	}
+}
+
+// logFailure says why the link is down, bounded: each of the first LogEach failures in a row
+// with its cause, then a summary at most once each SummaryEvery.
+func (l *Link) logFailure(now time.Time, err error, wait time.Duration) {
+	switch {
+	case l.failures < l.cfg.LogEach:
+		l.cfg.Logf("link: %v; reconnecting in %v", err, wait.Round(time.Millisecond))
+	case l.failures == l.cfg.LogEach:
+		l.cfg.Logf("link: %v; reconnecting in %v (from now on one line each %v while the hub stays away)", err, wait.Round(time.Millisecond), l.cfg.SummaryEvery)
+		l.summaryAt, l.summaryFrom = now, l.attempts
+	case now.Sub(l.summaryAt) >= l.cfg.SummaryEvery:
+		l.cfg.Logf("link: still cannot reach the hub at %s: %d failed attempts since %s (%v ago), %d since the last line; last error: %v; next attempt in %v",
+			l.cfg.URL, l.attempts, l.failSince.Format("15:04:05"), roundAgo(now.Sub(l.failSince)), l.attempts-l.summaryFrom, err, wait.Round(time.Millisecond))
+		l.summaryAt, l.summaryFrom = now, l.attempts
+	}
+}
+
+// roundAgo rounds a time span for a log line: to the second from 10 s on.
+func roundAgo(d time.Duration) time.Duration {
+	if d >= 10*time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(10 * time.Millisecond)
 }
 
 var errWelcome = errors.New("link: welcome refused")
