@@ -51,7 +51,7 @@ test-native:
 # The server's concurrent parts under the race detector: the hub and its API, native nodes, the
 # link (which the hub's tests drive), members, storage and the wire codec.
 test-race:
-	$(GO) test -race -count=1 -timeout 10m ./server/internal/... ./server/native/ ./server/wire/
+	$(GO) test -race -count=1 -timeout 10m ./server/internal/... ./server/native/ ./raft/wire/
 
 # The core and simulator also run compiled to wasm under Node.
 test-wasm:

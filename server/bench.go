@@ -21,11 +21,11 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/member"
 	"raftlab/server/internal/peer"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 const benchUsage = `usage: server bench [-members 3] [-store memory|bbolt] [-clients 64] [-ops 20000] [-seq 2000] [-cpuprofile FILE]

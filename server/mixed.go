@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/linkstats"
@@ -30,7 +31,6 @@ import (
 	"raftlab/server/internal/metrics"
 	"raftlab/server/internal/peer"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // clusterFlags are the serve command's flags for a mixed cluster.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"raftlab/raft/wire"
 	"raftlab/server/internal/member"
-	"raftlab/server/wire"
 )
 
 func TestBrowserMixedCluster(t *testing.T) {

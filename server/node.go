@@ -19,9 +19,9 @@ import (
 	"strings"
 	"syscall"
 
+	"raftlab/raft/wire"
 	"raftlab/server/internal/member"
 	"raftlab/server/internal/metrics"
-	"raftlab/server/wire"
 )
 
 // serveNodeHTTP serves the node process's /metrics and its member's scripting API on ln until

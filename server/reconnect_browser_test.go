@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"testing"
 
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 	"raftlab/web"
 )
 

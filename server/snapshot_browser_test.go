@@ -16,7 +16,7 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 func TestBrowserMixedSnapshotCatchUp(t *testing.T) {

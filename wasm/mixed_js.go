@@ -18,7 +18,7 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // mixedAPI is what main adds to globalThis.raftlabWasm:
@@ -141,7 +141,8 @@ func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
 		}
 	}
 	h := &mixedHost{url: url, cluster: cluster, want: ids, nodes: map[string]*hostedNode{},
-		backoff: 200 * time.Millisecond, epoch: time.Now(), events: wire.NewRecorder(eventsKept)}
+		backoff: 200 * time.Millisecond, epoch: time.Now()}
+	h.events = wire.NewRecorder(eventsKept, h.epoch)
 	h.events.TextMax = 2000 // the page's own log is not sent anywhere
 	return h, nil
 }
@@ -302,7 +303,7 @@ func (h *mixedHost) welcome(e *wire.Envelope) {
 		}
 	}
 	for _, id := range h.want {
-		hn := &hostedNode{id: id, rec: wire.NewRecorder(wire.StatusEventsShown)}
+		hn := &hostedNode{id: id, rec: wire.NewRecorder(wire.StatusEventsShown, time.Now())}
 		h.nodes[id] = hn
 		h.start(hn)
 	}
@@ -566,7 +567,7 @@ func (h *mixedHost) statuses() []hostedStatus {
 		if hn.rn != nil {
 			ns := hn.rn.Status()
 			s.Applied = hn.applied
-			s.Details(hn.rn, ns, hn.sm, &hn.kvs)
+			s.Details(hn.rn, ns, hn.sm, &hn.kvs, time.Now())
 			if ns.State != raft.Leader {
 				s.TimerLeft = ms(max(ns.ElectionDeadline-h.now(), 0))
 			}

@@ -18,7 +18,7 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // keys lists the raft bucket's keys.

@@ -17,8 +17,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
-	"raftlab/server/wire"
 )
 
 type rawClient struct {

@@ -22,8 +22,8 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // MemberInfo is what GET /api/clusters/{name} reports about one member.

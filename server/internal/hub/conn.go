@@ -17,7 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 type conn struct {

@@ -32,7 +32,7 @@ import (
 	"slices"
 	"strings"
 
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // originAllowed reports whether a browser's origin may use this server: its own origin (the

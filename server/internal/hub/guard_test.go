@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 const testToken = "s3cret-token"

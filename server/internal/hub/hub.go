@@ -26,10 +26,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/durhist"
 	"raftlab/server/internal/linkstats"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // Defaults for Config's zero fields.

@@ -16,8 +16,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
-	"raftlab/server/wire"
 )
 
 func TestLoad200Connections(t *testing.T) {

@@ -21,8 +21,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // changer is a Local that can propose membership changes (a *native.Node).

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
-	"raftlab/server/wire"
 )
 
 // A hello asking to be added needs what hosting needs (the token from a process, -allow-join

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/link"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // pageHost hosts several members over one link, as a browser tab does.

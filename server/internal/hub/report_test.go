@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/member"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 func getDetail(t *testing.T, s *server, cluster string) (hub.ClusterInfo, int) {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
-	"raftlab/server/wire"
 )
 
 func TestBadSnapshotRefused(t *testing.T) {

@@ -11,9 +11,9 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // localMember runs member id of cluster inside the test's "server", attached to the hub, with

@@ -19,7 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"raftlab/raft"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // Defaults for Config's zero fields.

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/link"
-	"raftlab/server/wire"
 )
 
 type logs struct {

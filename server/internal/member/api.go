@@ -22,9 +22,9 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // forwardedHeader marks a command one member forwarded to another, which answers it itself

@@ -27,13 +27,13 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/durhist"
 	"raftlab/server/internal/link"
 	"raftlab/server/internal/linkstats"
 	"raftlab/server/internal/peer"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // Config configures a Member.
@@ -309,9 +309,9 @@ func KVApp(c *native.Config, logf func(format string, args ...any)) *Reporter {
 		}
 		return sm.Restore(s.Index, s.Data)
 	}
-	r := &Reporter{rec: wire.NewRecorder(wire.StatusEventsShown), sm: sm}
-	next := c.OnEvent
 	start := time.Now() // about the node's epoch: events' times are since native.Start
+	r := &Reporter{rec: wire.NewRecorder(wire.StatusEventsShown, start), sm: sm}
+	next := c.OnEvent
 	c.OnEvent = func(e raft.Event) {
 		r.rec.Record(e, start.Add(e.Time))
 		if next != nil {
@@ -333,7 +333,7 @@ type Reporter struct {
 // Details fills s's card details from n; it leaves them empty when n has stopped.
 func (r *Reporter) Details(n *native.Node, s *wire.MemberStatus) {
 	n.Inspect(func(rn *raft.Node) {
-		s.Details(rn, rn.Status(), r.sm, &r.kvs)
+		s.Details(rn, rn.Status(), r.sm, &r.kvs, time.Now())
 		s.Events = r.rec.Events()
 	})
 }

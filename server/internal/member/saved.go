@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // saved is what a member keeps beside its storage file of what the hub told it last: the

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
-	"raftlab/server/wire"
 )
 
 type logLines struct {

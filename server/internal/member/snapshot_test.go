@@ -20,11 +20,11 @@ import (
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/internal/link"
 	"raftlab/server/internal/member"
 	"raftlab/server/native"
-	"raftlab/server/wire"
 )
 
 // startHub serves a hub with one cluster on loopback and returns its /ws URL.

@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"raftlab/raft"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // The binary encoding of one raft.Message, a frame's body. Every field of raft.Message is

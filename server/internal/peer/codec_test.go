@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"raftlab/raft"
-	"raftlab/server/internal/msgtest"
+	"raftlab/raft/msgtest"
 )
 
 // TestCodecCoversMessage reflects over every field of raft.Message: each one, set on its own,

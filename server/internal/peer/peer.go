@@ -71,7 +71,7 @@ import (
 	"time"
 
 	"raftlab/raft"
-	"raftlab/server/wire"
+	"raftlab/raft/wire"
 )
 
 // Defaults for Config's zero fields.

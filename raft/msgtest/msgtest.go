@@ -1,5 +1,5 @@
 // Package msgtest serves the tests of raft.Message's codecs (the WebSocket fast path in
-// server/wire, the direct links' binary codec in server/internal/peer): a message with each of
+// raft/wire, the direct links' binary codec in server/internal/peer): a message with each of
 // its fields set in turn, so that a field added to raft.Message that a codec does not carry
 // fails that codec's test. Only tests import it.
 package msgtest

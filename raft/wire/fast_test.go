@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"raftlab/raft"
-	"raftlab/server/internal/msgtest"
+	"raftlab/raft/msgtest"
 )
 
 // FuzzFastDecode checks the msgs fast path against the general decoder: whatever the fast path

@@ -190,8 +190,9 @@ func (c *KVShown) Of(sm *kv.Store, now time.Time) ([][2]string, int) {
 // Details fills s from a running node and its key-value store, all from the one moment: the
 // state, term, indexes and configuration, and the card details (the newest log entries, the
 // first keys through kvs, the leader's progress). It runs where the node may be read (the
-// node's goroutine, or the page's event loop).
-func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store, kvs *KVShown) {
+// node's goroutine, or the page's event loop). now is the wall time, which paces kvs's rereads
+// of a large store.
+func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store, kvs *KVShown, now time.Time) {
 	s.State, s.Term, s.Leader, s.Commit, s.Last = st.State.String(), st.Term, st.Leader, st.CommitIndex, st.LastIndex
 	s.Config, s.ConfigIndex = raft.EncodeConfiguration(st.Config), st.ConfigIndex
 	if sm != nil {
@@ -221,7 +222,7 @@ func (s *MemberStatus) Details(rn *raft.Node, st raft.Status, sm *kv.Store, kvs 
 	}
 	s.KV, s.KVLen = nil, 0
 	if sm != nil && kvs != nil {
-		s.KV, s.KVLen = kvs.Of(sm, time.Now())
+		s.KV, s.KVLen = kvs.Of(sm, now)
 		s.KV = slices.Clone(s.KV) // the status leaves the goroutine that owns kvs
 	}
 }
@@ -246,9 +247,10 @@ type recorded struct {
 }
 
 // NewRecorder returns a recorder of the last size events (StatusEventsShown for a status
-// report) whose sequence numbers start above any of an earlier run's.
-func NewRecorder(size int) *Recorder {
-	return &Recorder{TextMax: StatusTextMax, size: max(size, 1), seq: uint64(time.Now().UnixMicro())}
+// report) whose sequence numbers start above any of an earlier run's: from now, the wall time
+// it starts at, in microseconds.
+func NewRecorder(size int, now time.Time) *Recorder {
+	return &Recorder{TextMax: StatusTextMax, size: max(size, 1), seq: uint64(now.UnixMicro())}
 }
 
 // Record notes e, if it is of a kind the page shows, at the wall time now.

@@ -14,8 +14,8 @@ import (
 // The recorder keeps the kinds a person follows, at most its size, updates a member's commit
 // in place while commits follow within a second, and numbers events above an earlier run's.
 func TestRecorder(t *testing.T) {
-	t0 := time.Now()
-	r := NewRecorder(4)
+	t0 := time.Date(2026, 12, 2, 23, 0, 0, 0, time.UTC)
+	r := NewRecorder(4, t0)
 	r.Record(raft.Event{Kind: raft.EvAppend, Node: "n1", Index: 1, Last: 1}, t0) // not kept
 	r.Record(raft.Event{Kind: raft.EvState, Node: "n1", State: raft.Leader, Term: 2}, t0)
 	r.Record(raft.Event{Kind: raft.EvCommit, Node: "n1", Index: 1}, t0)
@@ -35,7 +35,7 @@ func TestRecorder(t *testing.T) {
 	if len(ev) != 4 || ev[0].Seq != seq || ev[2].Index != 6 || ev[2].Seq <= seq || ev[3].Kind != "vote" {
 		t.Errorf("after a commit a second later and a vote: %+v", ev)
 	}
-	if r2 := NewRecorder(4); r2.seq < ev[3].Seq {
+	if r2 := NewRecorder(4, t0.Add(3*time.Second)); r2.seq < ev[3].Seq {
 		t.Errorf("a new run's numbers start at %d, below the last run's %d", r2.seq, ev[3].Seq)
 	}
 }
@@ -61,7 +61,7 @@ func TestKVShown(t *testing.T) {
 		}
 	}
 	var c KVShown
-	now := time.Now()
+	now := time.Date(2026, 12, 2, 23, 0, 0, 0, time.UTC)
 	put("b")
 	if kvs, n := c.Of(sm, now); n != 1 || len(kvs) != 1 || kvs[0] != [2]string{"b", "v"} {
 		t.Fatalf("Of = %v, %d", kvs, n)

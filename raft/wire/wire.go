@@ -2,6 +2,11 @@
 // cluster members: browser pages (wasm/) and native node processes. Frames are JSON text, so
 // that they read well in the browser's devtools, and every frame is validated on decode.
 //
+// Both sides import it, so it lives beside the messages it carries, under raft/, and keeps the
+// core's rules: no goroutines, no clock (what needs the wall time, a Recorder's numbering and
+// KVShown's pace, takes it from the caller), no network; the hub and the hosts own the
+// connections.
+//
 // A connection hosts one or more members of one cluster:
 //
 //	client → hub   {"v":2,"type":"hello","cluster":"demo","kind":"browser","members":["b1","b2"]}
