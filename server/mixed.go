@@ -347,8 +347,8 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 		Deliver: func(msgs []raft.Message) bool {
 			n := node.Load()
 			switch {
-			case n == nil:
-				links.Dropped(m.cluster, msgs, linkstats.Unreachable)
+			case n == nil: // a direct link delivers before the node is stored, below
+				links.Dropped(m.cluster, msgs, linkstats.NotRunning)
 			case n.Deliver(msgs):
 				links.Delivered(m.cluster, msgs)
 				return true

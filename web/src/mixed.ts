@@ -59,7 +59,7 @@ interface ApiMember {
   applied: number;
   last: number;
   statusAgeMs: number;
-  /** Messages to the member that the server dropped, by reason (queue_full, unreachable, unreliable). */
+  /** Messages to the member that the server dropped, by reason (queue_full, unreachable, not_running, unreliable). */
   dropped: [string, number][];
   voter: boolean;
   learner: boolean;

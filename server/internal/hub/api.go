@@ -49,7 +49,7 @@ type MemberInfo struct {
 	// StatusAgeMS is how old the report is, in milliseconds (0 for members in the server).
 	StatusAgeMS int64 `json:"statusAgeMs"`
 	// Dropped counts the messages to the member that the server dropped, by reason (see
-	// linkstats): queue_full, unreachable, unreliable.
+	// linkstats): queue_full, unreachable, not_running, unreliable.
 	Dropped map[string]uint64 `json:"dropped,omitempty"`
 	// Detail is what the member's node card shows, with ?detail=1 (the mixed page asks for
 	// it): its latest report's log, store and events; nil without a report.

@@ -21,6 +21,10 @@ const (
 	Unreachable = "unreachable"
 	// Unreliable: dropped on purpose by unreliable mode (RAFT_UNRELIABLE_RPC).
 	Unreliable = "unreliable"
+	// NotRunning: the destination's host has it, but its node has not started yet (a node
+	// process waiting for the hub's welcome, which the others' direct links reach first).
+	// Not logged as a sustained drop: the host says once why its node is not running.
+	NotRunning = "not_running"
 )
 
 // Key names one drop counter.
@@ -94,7 +98,7 @@ func (c *Counters) Dropped(cluster string, msgs []raft.Message, reason string) {
 		c.dropped[Key{cluster, msgs[i].From, msgs[i].To, reason}]++
 	}
 	c.mu.Unlock()
-	if c.logf != nil {
+	if c.logf != nil && reason != NotRunning {
 		now := time.Now()
 		for i := range msgs {
 			if i > 0 && msgs[i].To == msgs[i-1].To && msgs[i].From == msgs[i-1].From {

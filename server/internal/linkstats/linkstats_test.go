@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"raftlab/raft"
@@ -70,4 +71,31 @@ func TestSustainedDropsLoggedOnce(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("log = %q; want a second line for the second spell", lines)
 	}
+}
+
+// Messages to a member whose node has not started (not_running) are counted, and not logged
+// as a sustained drop however long it lasts: the member's host says once why; the same drops
+// for another reason are logged.
+func TestNotRunningCountedNotLogged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lines []string
+		c := New(func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) })
+		for range 30 { // three seconds of drops, a batch each 100 ms
+			c.Dropped("demo", msgs("n1", "n3", 2), NotRunning)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if len(lines) != 0 {
+			t.Errorf("not_running drops logged: %q", lines)
+		}
+		if got := c.DroppedTo("demo", "n3"); got[NotRunning] != 60 || len(got) != 1 {
+			t.Errorf("DroppedTo(n3) = %v; want 60 not_running", got)
+		}
+		for range 30 {
+			c.Dropped("demo", msgs("n1", "n3", 2), Unreachable)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if len(lines) != 1 || !strings.Contains(lines[0], "dropping (unreachable) for 2 s in a row") {
+			t.Errorf("unreachable drops for three seconds logged %q; want one line", lines)
+		}
+	})
 }

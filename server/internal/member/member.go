@@ -99,6 +99,10 @@ type Member struct {
 
 	// cut drops every Raft message to and from this member (tests: a partition).
 	cut atomic.Bool
+	// saidNotRunning: deliver said that messages arrive before the node runs; offlineNote is
+	// what that line adds when a saved welcome will start the member without the hub.
+	saidNotRunning atomic.Bool
+	offlineNote    string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -134,13 +138,16 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if u, err := url.Parse(cfg.URL); err == nil {
 		m.joinHost = u.Hostname()
 	}
+	last, haveLast := m.loadSaved()
+	if haveLast && cfg.OfflineAfter > 0 {
+		m.offlineNote = fmt.Sprintf(", %v at most before it starts from the one it saved", cfg.OfflineAfter)
+	}
 	tr, err := peer.Listen(peer.Config{Cluster: cfg.Cluster, ID: cfg.ID, Addr: cfg.PeerAddr, Token: cfg.Token, Deliver: m.deliver, Logf: cfg.Logf,
 		API: cfg.API, OnHello: m.noteAPI})
 	if err != nil {
 		return nil, fmt.Errorf("member %s: direct links: %w", cfg.ID, err)
 	}
 	m.peer = tr
-	last, haveLast := m.loadSaved()
 	for id, addr := range last.Peers {
 		tr.SetPeer(id, addr)
 	}
@@ -348,12 +355,20 @@ type LocalNode struct {
 // Details fills s's card details (the hub asks for them for GET /api/clusters/NAME?detail=1).
 func (l LocalNode) Details(s *wire.MemberStatus) { l.Reporter.Details(l.Node, s) }
 
-// deliver hands messages that arrived (from the hub or a direct link) to the node.
+// deliver hands messages that arrived (from the hub or a direct link) to the node. Before the
+// node runs (the member waits for the hub's welcome, or its saved one) the others' direct links
+// may already deliver: those messages are dropped as not_running, and the member says so once.
 func (m *Member) deliver(msgs []raft.Message) bool {
 	n := m.nodeNow()
 	switch {
-	case m.cut.Load(), n == nil:
+	case m.cut.Load():
 		m.cfg.Links.Dropped(m.cfg.Cluster, msgs, linkstats.Unreachable)
+	case n == nil:
+		m.cfg.Links.Dropped(m.cfg.Cluster, msgs, linkstats.NotRunning)
+		if m.saidNotRunning.CompareAndSwap(false, true) {
+			m.cfg.Logf("%s: %s's messages arrive over its direct link before this member runs: dropping them until it starts (it waits for the hub's welcome at %s%s)",
+				m.cfg.ID, msgs[0].From, m.cfg.URL, m.offlineNote)
+		}
 	case n.Deliver(msgs):
 		m.cfg.Links.Delivered(m.cfg.Cluster, msgs)
 		return true
