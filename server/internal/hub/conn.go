@@ -408,6 +408,14 @@ func (h *Hub) unregister(c *conn) {
 		for _, m := range c.members {
 			if cl.hosts[m] == host(c) {
 				delete(cl.hosts, m)
+				if cl.joining[m] && !slices.Contains(cl.members, m) {
+					// It asked to be added and left before it was: nothing of it stays (a
+					// member added later by someone else starts afresh, as a browser member
+					// until a host says otherwise).
+					delete(cl.kinds, m)
+					delete(cl.apis, m)
+					delete(cl.status, m)
+				}
 				delete(cl.joining, m)
 			}
 		}
