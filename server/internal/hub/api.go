@@ -71,7 +71,8 @@ type MemberDetail struct {
 	Events      []wire.StatusEvent  `json:"events,omitempty"`
 }
 
-func detailOf(s *wire.MemberStatus) *MemberDetail {
+// DetailOf is the node card of a status report's details (a member's own API serves its own).
+func DetailOf(s *wire.MemberStatus) *MemberDetail {
 	return &MemberDetail{Vote: s.Vote, Config: s.Config, ConfigIndex: s.ConfigIndex, Snapshot: s.Snapshot, LogFrom: s.LogFrom,
 		Log: s.Log, KV: s.KV, KVLen: s.KVLen, Progress: s.Progress, Events: s.Events}
 }
@@ -130,7 +131,7 @@ func (h *Hub) info(name string, detail bool) (ClusterInfo, bool) {
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State, s.Term, s.Leader, s.Commit, s.Applied, s.Last
 			mi.StatusAgeMS = time.Since(s.at).Milliseconds()
 			if detail {
-				mi.Detail = detailOf(&s.MemberStatus)
+				mi.Detail = DetailOf(&s.MemberStatus)
 			}
 		}
 		info.Members = append(info.Members, mi)
@@ -150,7 +151,7 @@ func (h *Hub) info(name string, detail bool) (ClusterInfo, bool) {
 				ms := wire.MemberStatus{ID: mi.ID, Applied: s.Applied}
 				if d.Details(&ms); ms.State != "" {
 					mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = ms.State, ms.Term, ms.Leader, ms.Commit, ms.Applied, ms.Last
-					mi.Detail = detailOf(&ms)
+					mi.Detail = DetailOf(&ms)
 				}
 			}
 		}

@@ -46,16 +46,29 @@ func (m *Member) APIHandler() http.Handler {
 			hub.WriteError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q here: this member is in cluster %q", r.PathValue("name"), m.cfg.Cluster))
 			return
 		}
-		hub.WriteJSON(w, http.StatusOK, m.info())
+		// ?detail=1, as on the server: this member's own node card (it has no other's).
+		var detail bool
+		switch r.URL.Query().Get("detail") {
+		case "", "0":
+		case "1":
+			detail = true
+		default:
+			hub.WriteError(w, http.StatusBadRequest, "detail: want 1 (this member's node card) or 0")
+			return
+		}
+		hub.WriteJSON(w, http.StatusOK, m.info(detail))
 	})
 	mux.HandleFunc("POST /api/clusters/{name}/commands", m.serveCommand)
 	return mux
 }
 
-// info is this member's view: its own state in full; for the others, what its configuration
-// says, where they run and serve their API, and whether a direct link to them is up
-// (reachable; a member in a page, reached through the server, never is).
-func (m *Member) info() hub.ClusterInfo {
+// info is this member's view: its own state in full, with its node card when detail is set
+// (its newest log entries, key-value contents, a leader's view of its followers, its recent
+// events: what its status reports carry); for the others, what its configuration says, where
+// they run and serve their API, and whether a direct link to them is up (reachable; a member
+// in a page, reached through the server, never is). The others' cards are not here: their
+// reports go to the server, whose GET ?detail=1 has every member's.
+func (m *Member) info(detail bool) hub.ClusterInfo {
 	n := m.Node()
 	s := n.Status()
 	info := hub.ClusterInfo{Name: m.cfg.Cluster, Term: s.Term, Voters: s.Config.Voters, Learners: s.Config.Learners, ConfigIndex: s.ConfigIndex}
@@ -74,6 +87,14 @@ func (m *Member) info() hub.ClusterInfo {
 		if id == m.cfg.ID {
 			mi.Kind, mi.Host, mi.Reachable = wire.KindNative, "self", true
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State.String(), s.Term, s.Leader, s.CommitIndex, s.Applied, s.LastIndex
+			if rep := m.reporter(); detail && rep != nil && s.State != raft.Dead {
+				// The card from one moment, which may be a little later than the line above.
+				ms := wire.MemberStatus{ID: id}
+				if rep.Details(n, &ms); ms.State != "" {
+					mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = ms.State, ms.Term, ms.Leader, ms.Commit, ms.Applied, ms.Last
+					mi.Detail = hub.DetailOf(&ms)
+				}
+			}
 		} else {
 			mi.Reachable = m.peer.Up(id)
 			if p, ok := s.Progress[id]; ok {

@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"raftlab/raft"
 	"raftlab/raft/kv"
+	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 )
 
@@ -274,5 +276,80 @@ func TestForwardToDeadAddress(t *testing.T) {
 	_, _, sent, err := m.forward(ctx, addr, kv.Request{ClientID: "c", Seq: 1, Command: kv.Put("x", "1")})
 	if err == nil || sent {
 		t.Errorf("forward to a closed port: sent %v, %v; want not sent and an error", sent, err)
+	}
+}
+
+// TestNodeAPIDetail: a member's own GET ?detail=1 serves its node card as the server's does
+// (its newest log entries with the commands, its key-value contents, a leader's view of its
+// followers, its recent events), and no card for the others, whose reports go to the server;
+// a plain GET has no card, and another value of detail is refused.
+func TestNodeAPIDetail(t *testing.T) {
+	ms, apis := apiCluster(t)
+	l := apiLeader(t, ms)
+	if code, a := post(t, apis[l.cfg.ID], "", "put x 1"); code != http.StatusOK {
+		t.Fatalf("put x 1: %d %+v", code, a)
+	}
+	get := func(id, query string) (int, hub.ClusterInfo) {
+		t.Helper()
+		resp, err := http.Get("http://" + apis[id] + "/api/clusters/api" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var info hub.ClusterInfo
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.StatusCode, info
+	}
+	for _, m := range ms {
+		id := m.cfg.ID
+		// A follower applies the put once the leader's next heartbeat says it is committed.
+		var self hub.MemberInfo
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, info := get(id, "?detail=1")
+			if code != http.StatusOK {
+				t.Fatalf("GET ?detail=1 on %s: %d", id, code)
+			}
+			for _, mi := range info.Members {
+				switch {
+				case mi.ID == id:
+					self = mi
+				case mi.Detail != nil:
+					t.Errorf("GET ?detail=1 on %s: a card for %s: %+v; want none (its reports go to the server)", id, mi.ID, mi.Detail)
+				}
+			}
+			d := self.Detail
+			if d != nil && len(d.KV) == 1 && d.KV[0] == [2]string{"x", "1"} {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET ?detail=1 on %s: its own member %+v, card %+v; want x=1 in its contents", id, self, d)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		d := self.Detail
+		if d.KVLen != 1 || d.Config != "n1,n2,n3" || len(d.Events) == 0 || self.Applied < 2 || self.Commit < self.Applied {
+			t.Errorf("%s's card: %+v (member %+v); want one key, the configuration n1,n2,n3, events, and the put applied", id, d, self)
+		}
+		if !slices.ContainsFunc(d.Log, func(e wire.LogLine) bool { return strings.Contains(e.Text, "put x 1") }) {
+			t.Errorf("%s's card has no log entry with the put: %+v", id, d.Log)
+		}
+		if m == l {
+			if len(d.Progress) != 2 || !slices.ContainsFunc(d.Events, func(e wire.StatusEvent) bool { return strings.Contains(e.Text, "leader") }) {
+				t.Errorf("the leader %s's card: progress %+v, events %+v; want its two followers and its election", id, d.Progress, d.Events)
+			}
+		} else if len(d.Progress) != 0 {
+			t.Errorf("follower %s's card has a leader's view: %+v", id, d.Progress)
+		}
+		if _, info := get(id, ""); slices.ContainsFunc(info.Members, func(mi hub.MemberInfo) bool { return mi.Detail != nil }) {
+			t.Errorf("plain GET on %s has cards", id)
+		}
+		if code, _ := get(id, "?detail=yes"); code != http.StatusBadRequest {
+			t.Errorf("GET ?detail=yes on %s: %d; want 400", id, code)
+		}
 	}
 }

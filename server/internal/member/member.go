@@ -509,6 +509,12 @@ func (m *Member) nodeNow() *native.Node {
 	return m.node
 }
 
+func (m *Member) reporter() *Reporter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rep
+}
+
 // Node returns the running node.
 func (m *Member) Node() *native.Node { return m.nodeNow() }
 
