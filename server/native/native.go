@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/driver"
 )
 
 // Config configures a Node.
@@ -71,12 +72,14 @@ var ErrStopped = errors.New("native: node stopped")
 // the node took the command: it is in no log.
 var ErrNotSubmitted = errors.New("native: the command did not reach the node")
 
-// ErrReplaced is returned by Submit when the entry was overwritten by another leader's entry.
-var ErrReplaced = errors.New("native: the command was lost to a leader change; it was not committed")
+// ErrReplaced is returned by Submit when the entry was overwritten by another leader's entry
+// (it wraps driver.ErrReplaced).
+var ErrReplaced = fmt.Errorf("native: %w", driver.ErrReplaced)
 
 // ErrInSnapshot is returned by Submit when, after a leader change, the new leader's snapshot
-// replaced the entry: it may or may not have been committed, and its answer is not known.
-var ErrInSnapshot = errors.New("native: after a leader change the command's entry was replaced by the new leader's snapshot; whether it was committed is unknown")
+// replaced the entry: it may or may not have been committed, and its answer is not known (it
+// wraps driver.ErrInSnapshot).
+var ErrInSnapshot = fmt.Errorf("native: %w", driver.ErrInSnapshot)
 
 // RefusedError is ProposeChange's error when the node refused the change at once: it is in
 // no log. Err is the core's reason (a *raft.NotLeaderError, raft.ErrChangeInFlight,
@@ -117,12 +120,10 @@ type Node struct {
 	inspect chan func(*raft.Node) // Inspect's functions, run by the goroutine
 
 	// Owned by the goroutine.
-	pending map[uint64]*proposal // by log index
-	group   *groupStore          // the storage, when GroupWrites wraps it
-	early   []raft.Message       // handleReady's split of a turn's messages, reused
-	late    []raft.Message
-	applied uint64
-	watch   watch // what the log lines and the timeout diagnostics need
+	d     driver.Node // the Ready's handling and the proposals waiting, by log index
+	group *groupStore // the storage, when GroupWrites wraps it
+	se    storageErr  // the storage, when its writes can fail
+	watch watch       // what the log lines and the timeout diagnostics need
 	// A leader that held off compacting looks again once it has applied up to here.
 	compactCheck uint64
 
@@ -134,7 +135,6 @@ type proposal struct {
 	// A membership change instead of a command (op not 0).
 	op    raft.ChangeOp
 	id    string
-	term  uint64
 	reply chan submitReply // buffered: the goroutine never blocks on it
 	err   error            // why enqueue gave up (set before the node could see p)
 	// state: 0 queued, 1 taken by the goroutine, 2 withdrawn by Submit (its ctx ended first).
@@ -183,8 +183,24 @@ func Start(cfg Config) (*Node, error) {
 		inspect: make(chan func(*raft.Node)),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		pending: make(map[uint64]*proposal),
 		group:   group,
+	}
+	// The node's goroutine hands out each Ready through n.d (handleReady) with these hooks.
+	n.d = driver.Node{Raft: rn, Hooks: driver.Hooks{Send: cfg.Send, Events: n.events, Restore: cfg.Restore}}
+	n.d.Tracker.Answer = n.answer
+	if cfg.Apply != nil {
+		n.d.Hooks.Apply = func(e raft.CommitEntry, _ bool) ([]byte, error) { return cfg.Apply(e), nil }
+	}
+	if cfg.Snapshot != nil {
+		n.d.Hooks.Snapshot, n.d.Hooks.CompactNow = cfg.Snapshot, n.compactNow
+	}
+	if se, ok := cfg.Raft.Storage.(storageErr); ok {
+		n.se, n.d.Hooks.StorageErr = se, n.storageErr
+	}
+	if group != nil {
+		// Its AppendEntries leave before the turn's grouped write, the rest after it.
+		n.d.Hooks.Held = func() bool { return len(group.pending) > 0 }
+		n.d.Hooks.Flush = group.flush
 	}
 	// Stats reads the restored state until the first step publishes its own.
 	st := rn.Status()
@@ -360,7 +376,7 @@ func (n *Node) run() {
 				}
 			}
 		case c := <-n.status:
-			c <- Status{Status: n.rn.Status(), Applied: n.applied}
+			c <- Status{Status: n.rn.Status(), Applied: n.d.Applied}
 			continue
 		case f := <-n.inspect:
 			f(n.rn)
@@ -444,8 +460,8 @@ func (n *Node) change(p *proposal) {
 		p.reply <- submitReply{err: &RefusedError{err}}
 		return
 	}
-	_, p.term = n.rn.Role()
-	n.pending[index] = p
+	_, term := n.rn.Role()
+	n.d.Tracker.Add(index, term, true, p)
 }
 
 func (n *Node) submit(cmds [][]byte, ps []*proposal) {
@@ -457,118 +473,58 @@ func (n *Node) submit(cmds [][]byte, ps []*proposal) {
 		return
 	}
 	for i, p := range ps {
-		p.term = term
-		n.pending[first+uint64(i)] = p
+		n.d.Tracker.Add(first+uint64(i), term, false, p)
 	}
 }
 
-// storageOK reports whether the store's writes so far succeeded; when one failed it stops the
-// node: nothing produced since may leave, as it could depend on the failed write.
-func (n *Node) storageOK() bool {
-	se, ok := n.cfg.Raft.Storage.(storageErr)
-	if !ok {
-		return true
-	}
-	err := se.Err()
-	if err == nil {
-		return true
-	}
-	// The node's Ready is dropped with the node.
-	n.err = fmt.Errorf("node %s: %w", n.ID(), err)
-	if n.cfg.OnEvent != nil {
+// storageErr reports a failed write of a store whose writes can fail; the event log says so.
+// Nothing produced since may leave, as it could depend on the failed write.
+func (n *Node) storageErr() error {
+	err := n.se.Err()
+	if err != nil && n.cfg.OnEvent != nil {
 		n.cfg.OnEvent(raft.Event{Time: n.now(), Kind: raft.EvStorageError, Node: n.ID(), Detail: err.Error()})
 	}
-	n.failPending(n.err)
-	return false
+	return err
 }
 
-// handleReady checks storage, then sends, applies and reports what the node produced. It
-// returns false when a storage write failed and the node must stop.
-func (n *Node) handleReady() bool {
-	if !n.storageOK() {
-		return false
-	}
-	rd := n.rn.Ready()
-	msgs := rd.Messages
-	if n.group != nil && len(n.group.pending) > 0 {
-		// The turn's writes are not in the store yet. A leader's AppendEntries go out before
-		// its own write of the entries they carry, and the write overlaps with the followers'
-		// (Raft thesis §10.2.1): they depend on nothing this turn wrote that the followers
-		// need (the term they carry was written when the leader stood for election), and the
-		// leader counts its own copy only when it steps their answers, in a later turn, after
-		// this write. Everything else (votes, answers) waits for the write it may depend on.
-		n.early, n.late = n.early[:0], n.late[:0]
-		for _, m := range msgs {
-			if m.Type == raft.MsgApp {
-				n.early = append(n.early, m)
-			} else {
-				n.late = append(n.late, m)
-			}
-		}
-		if len(n.early) > 0 {
-			n.cfg.Send(n.early)
-		}
-		n.group.flush()
-		if !n.storageOK() {
-			return false
-		}
-		msgs = n.late
-	}
-	for i := range rd.Events {
-		n.observe(&rd.Events[i])
+// events follows and reports a Ready's events, then publishes the node's state for Stats.
+func (n *Node) events(evs []raft.Event) {
+	for i := range evs {
+		n.observe(&evs[i])
 		if n.cfg.OnEvent != nil {
-			n.cfg.OnEvent(rd.Events[i])
+			n.cfg.OnEvent(evs[i])
 		}
 	}
 	n.publish()
-	if len(msgs) > 0 {
-		n.cfg.Send(msgs)
+}
+
+// answer gives a proposal its outcome.
+func (n *Node) answer(ref any, o driver.Outcome) {
+	p := ref.(*proposal)
+	switch o.Err {
+	case nil:
+		p.reply <- submitReply{res: Result{Index: o.Index, Term: o.Term, Value: o.Value}}
+	case driver.ErrReplaced:
+		p.reply <- submitReply{err: ErrReplaced}
+	case driver.ErrInSnapshot:
+		p.reply <- submitReply{err: ErrInSnapshot}
+	default:
+		p.reply <- submitReply{err: o.Err}
 	}
-	if s := rd.Snapshot; s != nil {
-		if n.cfg.Restore != nil {
-			if err := n.cfg.Restore(s); err != nil {
-				n.err = fmt.Errorf("node %s: restoring the snapshot up to %d: %w", n.ID(), s.Index, err)
-				n.failPending(n.err)
-				return false
-			}
-		}
-		n.applied = s.Index
-		n.stats.applied.Store(s.Index)
-		if n.stats.commit.Load() < s.Index {
-			n.stats.commit.Store(s.Index)
-		}
-		for i, p := range n.pending {
-			if i <= s.Index {
-				delete(n.pending, i)
-				p.reply <- submitReply{err: ErrInSnapshot}
-			}
-		}
+}
+
+// handleReady sends, applies and reports what the node produced (driver.Node.Handle). It
+// returns false when a storage write or a snapshot's restore failed and the node must stop.
+func (n *Node) handleReady() bool {
+	if err := n.d.Handle(n.now()); err != nil {
+		n.err = fmt.Errorf("node %s: %w", n.ID(), err)
+		n.failPending(n.err)
+		return false
 	}
-	for _, e := range rd.Committed {
-		var v []byte
-		if n.cfg.Apply != nil {
-			v = n.cfg.Apply(e)
-		}
-		if e.Type == raft.EntryConfig {
-			v = e.Command // the configuration, for ProposeChange
-		}
-		n.applied = e.Index
-		n.stats.applied.Store(e.Index)
-		if p, ok := n.pending[e.Index]; ok {
-			delete(n.pending, e.Index)
-			if p.term == e.Term {
-				p.reply <- submitReply{res: Result{Index: e.Index, Term: e.Term, Value: v}}
-			} else {
-				p.reply <- submitReply{err: ErrReplaced}
-			}
-		}
-	}
-	if n.cfg.Snapshot != nil && n.rn.CompactDue() && n.compactNow() {
-		// Its writes are checked with the next Ready's, before anything that follows leaves.
-		if err := n.rn.Compact(n.now(), n.cfg.Snapshot()); err != nil {
-			n.err = fmt.Errorf("node %s: %w", n.ID(), err) // CompactDue says it cannot fail
-			n.failPending(n.err)
-			return false
+	if a := n.d.Applied; a != n.stats.applied.Load() {
+		n.stats.applied.Store(a)
+		if n.stats.commit.Load() < a { // a snapshot's index, ahead of the commit index published
+			n.stats.commit.Store(a)
 		}
 	}
 	return true
@@ -585,17 +541,18 @@ func (n *Node) compactNow() bool {
 	if st, _ := n.rn.Role(); st != raft.Leader {
 		return true
 	}
-	if n.applied < n.compactCheck {
+	applied := n.d.Applied
+	if applied < n.compactCheck {
 		return false
 	}
 	s := n.rn.Status()
 	th := uint64(n.cfg.Raft.CompactThreshold)
-	if n.applied-s.SnapshotIndex > 2*th {
+	if applied-s.SnapshotIndex > 2*th {
 		return true
 	}
 	for _, pr := range s.Progress {
-		if pr.Next <= n.applied && pr.Match+th > n.applied && pr.Snapshot == 0 && !pr.Probing {
-			n.compactCheck = n.applied + max(th/16, 1)
+		if pr.Next <= applied && pr.Match+th > applied && pr.Snapshot == 0 && !pr.Probing {
+			n.compactCheck = applied + max(th/16, 1)
 			return false
 		}
 	}
@@ -606,8 +563,5 @@ func (n *Node) failPending(err error) {
 	if !errors.Is(err, ErrStopped) {
 		err = fmt.Errorf("%w: %v", ErrStopped, err)
 	}
-	for i, p := range n.pending {
-		p.reply <- submitReply{err: err}
-		delete(n.pending, i)
-	}
+	n.d.Tracker.Fail(err)
 }
