@@ -63,7 +63,8 @@ func change(t *testing.T, base, body string) (int, string) {
 // TestMembershipProcesses: the server runs n1, n2, n3; a `server node -add` process n4 asks to
 // join, is added as a learner, catches up and becomes a voter; n1 is removed through the API
 // and the server stops it; commands commit with voters n2, n3, n4. Bad changes are refused and
-// change nothing. Finally n4 is removed too, and its process says so and exits 0.
+// change nothing. Finally n4 is removed too, and its process says so and exits 0. The members
+// left forget each removed member's direct link.
 func TestMembershipProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
@@ -120,6 +121,8 @@ func TestMembershipProcesses(t *testing.T) {
 		t.Fatalf("remove n1 answered %s; want voters n2,n3,n4", body)
 	}
 	srv.waitOutput(t, regexp.MustCompile(`member n1 was removed from cluster demo: stopped it`))
+	// n4's direct link to n1 is closed, and n1 no longer dialed.
+	n4.waitOutput(t, regexp.MustCompile(`n4: n1 is not in cluster demo's configuration \(voters n2,n3,n4, committed at index \d+\): closed the direct link to it and stopped dialing it, until it is added back`))
 	c := configInfo(t, base)
 	if !slices.Equal(c.Voters, []string{"n2", "n3", "n4"}) {
 		t.Fatalf("voters after removing n1: %v", c.Voters)
@@ -154,6 +157,10 @@ func TestMembershipProcesses(t *testing.T) {
 		t.Errorf("n4 after its removal: exit %d:\n%s\nwant exit 0 and a message", code, n4.output())
 	}
 	mustCommand(t, base, "put w 5")
+	// The server's members forget n4: nobody dials its address again.
+	for _, id := range []string{"n2", "n3"} {
+		srv.waitOutput(t, regexp.MustCompile(id+`: n4 is not in cluster demo's configuration \(voters n2,n3, committed at index \d+\): closed the direct link to it and stopped dialing it, until it is added back`))
+	}
 	// A removed member that comes back without -add is refused.
 	again := startProc(t, "n4 again", "node", "-cluster", "demo", "-id", "n4", "-join", "ws://"+base+"/ws", "-data", filepath.Join(dir, "n4"))
 	select {

@@ -180,6 +180,11 @@ func (m *mixed) watchConfig() {
 				return
 			case <-t.C:
 				m.hub.Info(m.cluster)
+				// Each member's direct links follow the configuration its node uses.
+				for _, n := range m.nativesNow() {
+					s := n.node.Status()
+					n.roster.Observe(s.Config, s.ConfigIndex, s.ConfigCommitted)
+				}
 			}
 		}
 	}()
@@ -213,10 +218,11 @@ func (m *mixed) removed(cluster, id string) {
 }
 
 type localMember struct {
-	id    string
-	node  *native.Node
-	store *boltstore.Store
-	peer  *peer.Transport
+	id     string
+	node   *native.Node
+	store  *boltstore.Store
+	peer   *peer.Transport
+	roster *member.Roster // keeps peer's links to the members of node's configuration
 }
 
 // onPresence gives the native members in the server the direct-link addresses of the others
@@ -228,7 +234,7 @@ func (m *mixed) onPresence(cluster string, ps []wire.Presence) {
 			continue
 		}
 		for _, n := range natives {
-			n.peer.SetPeer(p.ID, p.Addr)
+			n.roster.Learn(p.ID, p.Addr)
 		}
 	}
 }
@@ -343,7 +349,9 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	// server's own members, through the hub.
 	var node atomic.Pointer[native.Node]
 	links := m.hub.Links()
+	roster := member.NewRoster(m.cluster, id, m.logf)
 	tr, err := peer.Listen(peer.Config{Cluster: m.cluster, ID: id, Addr: net.JoinHostPort(m.peerHost, "0"), Token: m.token, Logf: m.logf,
+		DialBack: roster.DialBack,
 		Deliver: func(msgs []raft.Message) bool {
 			n := node.Load()
 			switch {
@@ -361,6 +369,7 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 		st.Close()
 		return fmt.Errorf("member %s: direct links: %w", id, err)
 	}
+	roster.Attach(tr)
 	var viaHub []raft.Message // the node's goroutine's alone
 	send := func(msgs []raft.Message) {
 		viaHub = viaHub[:0]
@@ -396,7 +405,7 @@ func (m *mixed) startNative(dir string, members []string, id string) error {
 	}
 	node.Store(n)
 	m.mu.Lock()
-	m.natives = append(m.natives, &localMember{id: id, node: n, store: st, peer: tr})
+	m.natives = append(m.natives, &localMember{id: id, node: n, store: st, peer: tr, roster: roster})
 	m.mu.Unlock()
 	// Say so when the node stops by itself (a failed write); the goroutine exits when the node
 	// stops, which close ensures.

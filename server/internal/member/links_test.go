@@ -143,3 +143,132 @@ func TestMessagesBeforeTheWelcome(t *testing.T) {
 		t.Errorf("the line %q said %d times", said, lg.count(said))
 	}
 }
+
+// TestRemovedMemberForgotten: once a configuration without a member commits, the others'
+// transports forget it (its link is closed and nobody dials it), and do not dial it back when
+// it dials in, as a removed member that has not heard of its removal does; when it is added
+// back, they dial it again.
+func TestRemovedMemberForgotten(t *testing.T) {
+	h := hub.New(hub.Config{Logf: t.Logf})
+	ids := []string{"n1", "n2", "n3"}
+	if err := h.AddCluster("demo", ids); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	mux.Handle("/api/", h.APIHandler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	defer h.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	var lg logLines
+	start := func(id string, add bool) *Member {
+		cfg := Config{URL: url, Cluster: "demo", ID: id, Add: add, Logf: lg.logf, StatusEvery: 50 * time.Millisecond}
+		cfg.Raft.ElectionTimeoutMin, cfg.Raft.ElectionTimeoutMax = 300*time.Millisecond, 600*time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m, err := Start(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	ms := map[string]*Member{}
+	for _, id := range ids {
+		ms[id] = start(id, false)
+	}
+	defer func() {
+		for _, m := range ms {
+			m.Close()
+		}
+	}()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; logged:\n%s", what, lg.text())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	linked := func(to string) func() bool {
+		return func() bool {
+			for _, id := range ids {
+				if !ms[id].Peer().Up(to) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	change := func(body string) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/api/clusters/demo/members?timeout=20s", "text/plain", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %s; logged:\n%s", body, resp.Status, lg.text())
+		}
+	}
+
+	// n4 joins and becomes a voter; everyone links to it (once they know their configuration,
+	// with no link to n4 before it is in it).
+	wait("the members to know their configuration", func() bool {
+		for _, id := range ids {
+			if !ms[id].roster.knows() {
+				return false
+			}
+		}
+		return true
+	})
+	n4 := start("n4", true)
+	wait("n4 a voter", func() bool { return n4.Node().Status().Config.IsVoter("n4") })
+	wait("links to n4", linked("n4"))
+
+	// n4 is removed: it is told so and stops, and the others forget it.
+	change("remove n4")
+	select {
+	case <-n4.Failed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("n4 was not told it was removed")
+	}
+	n4.Close()
+	forgot := func() bool {
+		for _, id := range ids {
+			if _, ok := ms[id].Peer().Peers()["n4"]; ok {
+				return false
+			}
+		}
+		return true
+	}
+	wait("every member to forget n4", forgot)
+	for _, id := range ids {
+		if lg.count(id+": n4 is not in cluster demo's configuration") != 1 || lg.count(id+": n4 is not in cluster demo's configuration (voters n1,n2,n3, committed at index 4)") != 1 {
+			t.Errorf("%s does not say once that it forgot n4 (%d times); logged:\n%s", id, lg.count(id+": n4 is not in cluster demo's configuration"), lg.text())
+		}
+	}
+
+	// A removed n4 that did not hear of it (the hub was down) keeps running and dials n1: n1
+	// serves the link, and does not dial n4 back.
+	ghost, err := peer.Listen(peer.Config{Cluster: "demo", ID: "n4", Deliver: func([]raft.Message) bool { return true }, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost.SetPeer("n1", ms["n1"].Peer().Addr())
+	wait("n1 to refuse to dial the removed n4 back", func() bool {
+		return lg.count("n1: n4 dialed in over a direct link, but it is not in cluster demo's configuration (n1,n2,n3): not dialing it back") == 1
+	})
+	if _, ok := ms["n1"].Peer().Peers()["n4"]; ok {
+		t.Errorf("n1 dials the removed n4 back: %v", ms["n1"].Peer().Peers())
+	}
+	ghost.Close()
+
+	// n4 is added back (a new process, asking to join): everyone dials it again.
+	n4 = start("n4", true)
+	ms["n4"] = n4
+	wait("n4 a voter again", func() bool { return n4.Node().Status().Config.IsVoter("n4") })
+	wait("links to n4 again", linked("n4"))
+}

@@ -83,6 +83,8 @@ type Member struct {
 	cfg  Config
 	link *link.Link
 	peer *peer.Transport
+	// roster keeps peer's links to the members of the configuration the node uses.
+	roster *Roster
 	// joinHost is the host of the hub's URL: where a member listening on every interface of
 	// the server's machine is reached.
 	joinHost string
@@ -142,14 +144,16 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if haveLast && cfg.OfflineAfter > 0 {
 		m.offlineNote = fmt.Sprintf(", %v at most before it starts from the one it saved", cfg.OfflineAfter)
 	}
+	m.roster = NewRoster(cfg.Cluster, cfg.ID, cfg.Logf)
 	tr, err := peer.Listen(peer.Config{Cluster: cfg.Cluster, ID: cfg.ID, Addr: cfg.PeerAddr, Token: cfg.Token, Deliver: m.deliver, Logf: cfg.Logf,
-		API: cfg.API, OnHello: m.noteAPI})
+		API: cfg.API, OnHello: m.noteAPI, DialBack: m.roster.DialBack})
 	if err != nil {
 		return nil, fmt.Errorf("member %s: direct links: %w", cfg.ID, err)
 	}
 	m.peer = tr
+	m.roster.Attach(tr)
 	for id, addr := range last.Peers {
-		tr.SetPeer(id, addr)
+		m.roster.Learn(id, addr)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	welcomed := make(chan struct{})
@@ -380,11 +384,12 @@ func (m *Member) deliver(msgs []raft.Message) bool {
 
 // learn takes the direct-link addresses of the other native members from a welcome's or
 // presence frame's list. An address stays known when the hub loses its member (or the hub
-// goes away): the direct link may well be up still.
+// goes away): the direct link may well be up still. The roster holds the addresses of members
+// outside the configuration the node uses (see Roster).
 func (m *Member) learn(ps []wire.Presence) {
 	for _, p := range ps {
 		if p.ID != m.cfg.ID && p.Addr != "" {
-			m.peer.SetPeer(p.ID, ResolveAddr(p.Addr, m.joinHost))
+			m.roster.Learn(p.ID, ResolveAddr(p.Addr, m.joinHost))
 		}
 	}
 }
@@ -623,6 +628,7 @@ func (m *Member) report() {
 			return
 		case <-t.C:
 			s := n.Status()
+			m.roster.Observe(s.Config, s.ConfigIndex, s.ConfigCommitted)
 			if r := m.roleIn(s.Status); r != role {
 				m.cfg.Logf("%s: now %s of cluster %s (%s, set at index %d)", m.cfg.ID, r, m.cfg.Cluster, s.Config, s.ConfigIndex)
 				role = r

@@ -48,8 +48,9 @@
 //	t.Send(&msg)                      // Sent, Dropped or NoLink (then send it another way)
 //	t.Up("n2"), t.Peers(), t.Close()
 //
-// A peer that dials in is dialed back at the address its handshake gives (SetPeer), and
-// Config.OnHello hears where it serves its API. AppendMessage and DecodeMessage are the codec
+// A peer that dials in is dialed back at the address its handshake gives (SetPeer), unless
+// Config.DialBack says not to (a member removed from the cluster), and Config.OnHello hears
+// where it serves its API. AppendMessage and DecodeMessage are the codec
 // alone.
 package peer
 
@@ -103,6 +104,10 @@ type Config struct {
 	// address it told (an unspecified host completed with the connection's).
 	API     string
 	OnHello func(id, api string)
+	// DialBack, if set, says whether a peer that dialed in is dialed back at the listen
+	// address its handshake gives (default: always). A member does not dial back a peer that
+	// was removed from the cluster's configuration; its connection is served all the same.
+	DialBack func(id, addr string) bool
 	// Deliver gets the messages that arrive, in order per peer, on that peer's reader
 	// goroutine; the slice is the callee's. It reports false when it dropped them.
 	Deliver func(msgs []raft.Message) bool
@@ -619,7 +624,9 @@ func (t *Transport) serveIn(c net.Conn) {
 	if addr != "" {
 		// Its own word is the freshest there is: a peer restarted on another port
 		// says so here first.
-		t.SetPeer(from, completeHost(addr, c.RemoteAddr()))
+		if addr = completeHost(addr, c.RemoteAddr()); t.cfg.DialBack == nil || t.cfg.DialBack(from, addr) {
+			t.SetPeer(from, addr)
+		}
 	}
 	if api != "" && t.cfg.OnHello != nil {
 		t.cfg.OnHello(from, completeHost(api, c.RemoteAddr()))
