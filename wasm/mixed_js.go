@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"raftlab/raft"
+	"raftlab/raft/driver"
 	"raftlab/raft/kv"
 	"raftlab/raft/wire"
 )
@@ -108,24 +109,17 @@ type mixedHost struct {
 // hostedNode is one member run by the page.
 type hostedNode struct {
 	id           string
-	rn           *raft.Node // nil while crashed
+	rn           *raft.Node  // nil while crashed
+	d            driver.Node // its Ready's handling; the hub's submits wait in d.Tracker, by log index, with their req
 	store        *nodeStorage
 	sm           *kv.Store
-	applied      uint64
-	pending      map[uint64]pendingSubmit // submits from the hub, by log index
-	timer        js.Value                 // the setTimeout of the next Tick
+	timer        js.Value // the setTimeout of the next Tick
 	tick         js.Func
 	disconnected bool
 	failure      string
 	member       bool           // it has been in the configuration it uses
 	rec          *wire.Recorder // its recent events, for its status reports
 	kvs          wire.KVShown   // the first keys of its store, for its card
-}
-
-type pendingSubmit struct {
-	req    uint64
-	term   uint64
-	change bool // a membership change: its result carries the configuration
 }
 
 func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
@@ -346,7 +340,30 @@ func (h *mixedHost) start(hn *hostedNode) {
 		h.logf("%s cannot start: %v", hn.id, err)
 		return
 	}
-	hn.rn, hn.failure, hn.sm, hn.applied, hn.pending = rn, "", kv.NewStore(), 0, map[uint64]pendingSubmit{}
+	hn.rn, hn.failure, hn.sm = rn, "", kv.NewStore()
+	hn.d = driver.Node{Raft: rn, Hooks: driver.Hooks{
+		Send: func(msgs []raft.Message) { h.send(hn, msgs) },
+		Events: func(evs []raft.Event) {
+			for _, e := range evs {
+				h.event(hn, e)
+			}
+		},
+		// The snapshot it restarted from, or one its leader sent: it replaces the store, and
+		// the entries that follow apply on top of it.
+		Restore: func(s *raft.Snapshot) error { return hn.sm.Restore(s.Index, s.Data) },
+		Apply: func(e raft.CommitEntry, answer bool) ([]byte, error) {
+			o, err := hn.sm.Apply(e)
+			if err != nil || !answer {
+				return nil, err
+			}
+			return wire.KVValue(o), nil
+		},
+		// Compaction (the threshold comes from the server's welcome): the store's snapshot
+		// replaces the applied log in localStorage. Its writes are checked on the next Handle.
+		Snapshot:   hn.sm.Snapshot,
+		StorageErr: hn.store.Err,
+	}}
+	hn.d.Tracker.Answer = func(req any, o driver.Outcome) { h.answer(hn, req.(uint64), o) }
 	hn.tick = js.FuncOf(func(js.Value, []js.Value) any {
 		if hn.rn == rn {
 			rn.Tick(h.now())
@@ -369,73 +386,37 @@ func (h *mixedHost) crash(hn *hostedNode, why string) {
 	js.Global().Call("clearTimeout", hn.timer)
 	hn.tick.Release()
 	hn.rn = nil
-	for _, p := range hn.pending {
-		h.sendFrame(&wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id, Code: wire.CodeFailed, Error: hn.id + " " + why})
-	}
-	hn.pending = nil
+	hn.d.Tracker.Fail(errors.New(hn.id + " " + why))
 }
 
-// after hands out what the node produced, then sets its timer for its next deadline.
+// after hands out what the node produced (driver.Node.Handle), then sets its timer for its
+// next deadline.
 func (h *mixedHost) after(hn *hostedNode) {
-	if err := hn.store.Err(); err != nil {
+	if err := hn.d.Handle(h.now()); err != nil {
 		// Nothing from the step whose write failed may leave: stop the node with it.
 		hn.failure = err.Error()
-		h.logf("%s stopped: %v", hn.id, err)
-		h.crash(hn, "stopped: "+err.Error())
+		if re, ok := err.(*driver.RestoreError); ok { // no errors.As: it would grow the module
+			hn.failure = fmt.Sprintf("its snapshot up to %d does not restore: %v", re.Index, re.Err)
+		}
+		h.logf("%s stopped: %s", hn.id, hn.failure)
+		h.crash(hn, "stopped: "+hn.failure)
 		return
-	}
-	rd := hn.rn.Ready()
-	h.send(hn, rd.Messages)
-	for _, e := range rd.Events {
-		h.event(hn, e)
-	}
-	if s := rd.Snapshot; s != nil {
-		// The snapshot it restarted from, or one its leader sent: it replaces the store, and
-		// the entries that follow apply on top of it.
-		if err := hn.sm.Restore(s.Index, s.Data); err != nil {
-			hn.failure = fmt.Sprintf("its snapshot up to %d does not restore: %v", s.Index, err)
-			h.logf("%s stopped: %s", hn.id, hn.failure)
-			h.crash(hn, "stopped: "+hn.failure)
-			return
-		}
-		hn.applied = hn.sm.Applied()
-		for i, p := range hn.pending {
-			if i <= s.Index {
-				delete(hn.pending, i)
-				h.sendFrame(&wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id, Code: wire.CodeFailed,
-					Error: "after a leader change the command's entry was replaced by the new leader's snapshot; whether it was committed is unknown"})
-			}
-		}
-	}
-	for _, e := range rd.Committed {
-		o, err := hn.sm.Apply(e)
-		hn.applied = hn.sm.Applied() // what the store holds: a gap (a driver bug) would show
-		p, ok := hn.pending[e.Index]
-		if !ok {
-			continue
-		}
-		delete(hn.pending, e.Index)
-		out := &wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: p.req, Member: hn.id}
-		switch {
-		case p.term == e.Term && p.change && e.Type == raft.EntryConfig:
-			out.Index, out.Term, out.Value = e.Index, e.Term, e.Command
-		case p.term == e.Term && !p.change && err == nil:
-			out.Index, out.Term, out.Value = e.Index, e.Term, wire.KVValue(o)
-		default:
-			out.Code, out.Error = wire.CodeFailed, "the command was lost to a leader change; it was not committed"
-		}
-		h.sendFrame(out)
-	}
-	if hn.rn.CompactDue() {
-		// Compaction (the threshold comes from the server's welcome): the store's snapshot
-		// replaces the applied log in localStorage. Its writes are checked on the next call.
-		if err := hn.rn.Compact(h.now(), hn.sm.Snapshot()); err != nil {
-			h.logf("%s could not compact its log: %v", hn.id, err)
-		}
 	}
 	js.Global().Call("clearTimeout", hn.timer)
 	hn.timer = setTimeout(hn.tick, hn.rn.Deadline()-h.now())
 	h.noteMembership(hn) // last: a removed member stops here
+}
+
+// answer sends the hub the result of a submit it routed here: the entry's index, term and
+// value (the store's answer, or a membership change's configuration), or why it failed.
+func (h *mixedHost) answer(hn *hostedNode, req uint64, o driver.Outcome) {
+	out := &wire.Envelope{Type: wire.TypeResult, Cluster: h.cluster, Req: req, Member: hn.id}
+	if o.Err != nil {
+		out.Code, out.Error = wire.CodeFailed, o.Err.Error()
+	} else {
+		out.Index, out.Term, out.Value = o.Index, o.Term, o.Value
+	}
+	h.sendFrame(out)
 }
 
 // send sends one frame per destination, as the hub forwards best.
@@ -517,7 +498,7 @@ func (h *mixedHost) submit(e *wire.Envelope) {
 		h.sendFrame(out)
 		return
 	}
-	hn.pending[index] = pendingSubmit{req: e.Req, term: term, change: change}
+	hn.d.Tracker.Add(index, term, change, e.Req)
 	h.after(hn)
 }
 
@@ -566,7 +547,6 @@ func (h *mixedHost) statuses() []hostedStatus {
 		s := hostedStatus{MemberStatus: wire.MemberStatus{ID: id, State: "dead"}, Disconnected: hn.disconnected, Failure: hn.failure, TimerLeft: -1}
 		if hn.rn != nil {
 			ns := hn.rn.Status()
-			s.Applied = hn.applied
 			s.Details(hn.rn, ns, hn.sm, &hn.kvs, time.Now())
 			if ns.State != raft.Leader {
 				s.TimerLeft = ms(max(ns.ElectionDeadline-h.now(), 0))
