@@ -357,7 +357,7 @@ func (p *scan) entries() ([]raft.Entry, bool) {
 func encodeMsgsFast(e *Envelope) ([]byte, bool) {
 	if e.Type != TypeMsgs || e.Kind != "" || e.Members != nil || e.Status != nil || e.Presence != nil ||
 		e.Req != 0 || e.Member != "" || e.Command != nil || e.Index != 0 || e.Term != 0 || e.Value != nil ||
-		e.Leader != "" || e.Code != "" || e.Error != "" || e.Add || e.Change != "" || e.Token != "" || e.API != "" || e.Addr != "" || e.Options != nil || len(e.Msgs) == 0 || !plain(e.Cluster) || e.Cluster == "" {
+		e.Leader != "" || e.Code != "" || e.Error != "" || e.Add || e.Change != "" || e.Transfer != "" || e.Token != "" || e.API != "" || e.Addr != "" || e.Options != nil || len(e.Msgs) == 0 || !plain(e.Cluster) || e.Cluster == "" {
 		return nil, false
 	}
 	size := 64

@@ -26,7 +26,10 @@
 // leader cannot take a change yet); a status may carry the configuration its member uses
 // ("config":"n1,n2,n3;n4", voters then learners, and "configIndex"), from which the hub
 // follows the cluster's committed configuration; a member removed from it gets an error frame
-// with code removed, and its host stops it.
+// with code removed, and its host stops it. A submit with "transfer":"n2" instead of a command
+// asks the leader to hand its leadership to n2 (Raft thesis §3.10); its result, once the
+// handover has begun, carries the leader's term and "transfer" again (failures: code
+// not_leader with leader, or refused).
 //
 // The hub answers a frame it cannot accept with an error frame, then closes the connection.
 // The messages a connection sends must come from members it hosts, and go to members of its
@@ -144,6 +147,10 @@ type Envelope struct {
 	// "add ID" or "remove ID"; its result comes once the new configuration is committed, with
 	// that configuration (as a raft.EntryConfig entry's command) in value.
 	Change string `json:"change,omitempty"`
+	// submit: instead of a command, a leadership transfer: the member's node, which leads,
+	// hands its leadership to this voter (Raft thesis §3.10); its result comes once the
+	// handover has begun, with the leader's term, and says transfer again.
+	Transfer string `json:"transfer,omitempty"`
 	// result: where the committed entry landed and what applying it answered.
 	Index uint64 `json:"index,omitempty"`
 	Term  uint64 `json:"term,omitempty"`
@@ -468,6 +475,14 @@ func (e *Envelope) Validate() error {
 				return errorf(CodeBadFrame, "submit: a command or a change, not both")
 			}
 		}
+		if e.Transfer != "" {
+			if err := CheckID("submit transfer", e.Transfer); err != nil {
+				return err
+			}
+			if len(e.Command) > 0 || e.Change != "" {
+				return errorf(CodeBadFrame, "submit: a transfer, a command or a change, one at a time")
+			}
+		}
 		return CheckID("submit member", e.Member)
 	case TypeResult:
 		if err := needCluster(); err != nil {
@@ -479,8 +494,13 @@ func (e *Envelope) Validate() error {
 		if err := CheckID("result member", e.Member); err != nil {
 			return err
 		}
-		if e.Code == "" && (e.Index == 0 || e.Term == 0) {
-			return errorf(CodeBadFrame, "result: a success needs index and term; a failure needs code")
+		if e.Transfer != "" {
+			if err := CheckID("result transfer", e.Transfer); err != nil {
+				return err
+			}
+		}
+		if e.Code == "" && (e.Term == 0 || e.Index == 0 && e.Transfer == "") {
+			return errorf(CodeBadFrame, "result: a success needs index and term (a transfer's, term); a failure needs code")
 		}
 		if e.Leader != "" {
 			return CheckID("result leader", e.Leader)

@@ -70,3 +70,54 @@ func TestProposeChange(t *testing.T) {
 		t.Errorf("remove %s answered %q", other, res.Value)
 	}
 }
+
+// TransferLeadership on the real-time driver: a follower refuses at once (*raft.NotLeaderError
+// naming the leader); the leader refuses a member that is not a voter and itself (a
+// *RefusedError), and otherwise begins the handover, answering with its term, after which the
+// target leads a later term.
+func TestTransferLeadership(t *testing.T) {
+	members := []string{"n1", "n2", "n3"}
+	nw := &net{nodes: map[string]*Node{}}
+	ap := &applied{log: map[string][]string{}}
+	nodes := map[string]*Node{}
+	for _, id := range members {
+		nodes[id] = startNode(t, nw, ap, id, members, raft.NewMapStorage())
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.Stop()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := submitTo(ctx, nodes, "put x 1"); err != nil {
+		t.Fatal(err)
+	}
+	leader, _ := leaderOf(nodes)
+	term := nodes[leader].Status().Term
+	to := ""
+	for id, n := range nodes {
+		if id == leader {
+			continue
+		}
+		to = id
+		var nl *raft.NotLeaderError
+		if _, err := n.TransferLeadership(ctx, leader); !errors.As(err, &nl) || nl.Leader != leader {
+			t.Errorf("follower %s: TransferLeadership = %v; want a *raft.NotLeaderError naming %s", id, err, leader)
+		}
+	}
+	var refused *RefusedError
+	for _, bad := range []string{"n9", leader} {
+		if _, err := nodes[leader].TransferLeadership(ctx, bad); !errors.As(err, &refused) {
+			t.Errorf("transfer to %s = %v; want a *RefusedError", bad, err)
+		}
+	}
+	res, err := nodes[leader].TransferLeadership(ctx, to)
+	if err != nil || res.Term != term {
+		t.Fatalf("transfer to %s = %+v, %v; want the leader's term %d", to, res, err, term)
+	}
+	waitFor(t, to+" leading", 10*time.Second, func() bool {
+		s := nodes[to].Status()
+		return s.State == raft.Leader && s.Term > term
+	})
+}

@@ -132,11 +132,13 @@ type Node struct {
 
 type proposal struct {
 	cmd []byte
-	// A membership change instead of a command (op not 0).
-	op    raft.ChangeOp
-	id    string
-	reply chan submitReply // buffered: the goroutine never blocks on it
-	err   error            // why enqueue gave up (set before the node could see p)
+	// A membership change instead of a command (op not 0), or a leadership transfer to id
+	// (transfer set).
+	op       raft.ChangeOp
+	id       string
+	transfer bool
+	reply    chan submitReply // buffered: the goroutine never blocks on it
+	err      error            // why enqueue gave up (set before the node could see p)
 	// state: 0 queued, 1 taken by the goroutine, 2 withdrawn by Submit (its ctx ended first).
 	state atomic.Int32
 }
@@ -283,6 +285,17 @@ func (n *Node) ProposeChange(ctx context.Context, op raft.ChangeOp, id string) (
 	return n.propose(ctx, &proposal{op: op, id: id, reply: make(chan submitReply, 1)})
 }
 
+// TransferLeadership asks the node, which must lead, to hand its leadership to the voter to
+// (Raft thesis §3.10; raft.Node.TransferLeadership), and returns once the handover has begun,
+// with the leader's term in the result: to starts an election as soon as its log matches the
+// leader's, and the leader takes commands again if to has not taken over within an election
+// timeout. It fails at once on a node that does not lead (*raft.NotLeaderError), and with a
+// *RefusedError when to is not a voter, is this node, or another transfer is in flight
+// (raft.ErrTransferring).
+func (n *Node) TransferLeadership(ctx context.Context, to string) (Result, error) {
+	return n.propose(ctx, &proposal{transfer: true, id: to, reply: make(chan submitReply, 1)})
+}
+
 // Status reports the node's state; a stopped node reports State raft.Dead.
 func (n *Node) Status() Status {
 	c := make(chan Status, 1)
@@ -369,7 +382,7 @@ func (n *Node) run() {
 			n.step(msgs)
 		case p := <-n.props:
 			if p.state.CompareAndSwap(0, 1) {
-				if p.op != 0 {
+				if p.op != 0 || p.transfer {
 					n.change(p)
 				} else {
 					batch, waiting = append(batch[:0], p.cmd), append(waiting[:0], p)
@@ -396,7 +409,7 @@ func (n *Node) run() {
 			select {
 			case p := <-n.props:
 				if p.state.CompareAndSwap(0, 1) {
-					if p.op != 0 {
+					if p.op != 0 || p.transfer {
 						n.change(p)
 					} else {
 						batch, waiting = append(batch, p.cmd), append(waiting, p)
@@ -453,8 +466,19 @@ func (n *Node) step(msgs []raft.Message) {
 	}
 }
 
-// change proposes a membership change; its reply comes when the configuration commits.
+// change proposes a membership change; its reply comes when the configuration commits. A
+// transfer's comes at once: whether the handover began.
 func (n *Node) change(p *proposal) {
+	if p.transfer {
+		err := n.rn.TransferLeadership(n.now(), p.id)
+		var nl *raft.NotLeaderError
+		if err != nil && !errors.As(err, &nl) {
+			err = &RefusedError{err}
+		}
+		_, term := n.rn.Role()
+		p.reply <- submitReply{res: Result{Term: term}, err: err}
+		return
+	}
 	index, err := n.rn.ProposeChange(n.now(), p.op, p.id)
 	if err != nil {
 		p.reply <- submitReply{err: &RefusedError{err}}

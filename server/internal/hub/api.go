@@ -268,7 +268,7 @@ const (
 	outcomeTooLarge    = "too_large"    // 413
 	outcomeNotAppended = "not_appended" // 503: certainly in no log
 	outcomeUnknown     = "unknown"      // 504: not known to be committed in time; may still apply
-	outcomeConflict    = "conflict"     // 409: a membership change the leader refused
+	outcomeConflict    = "conflict"     // 409: a membership change or transfer the leader refused
 )
 
 // apiMetrics are the scripting API's figures: requests by endpoint and outcome, and how long
@@ -282,7 +282,7 @@ func newAPIMetrics() *apiMetrics {
 	return &apiMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raftlab_api_requests_total",
-			Help: "Requests to the scripting API, by endpoint (cluster, commands, members) and outcome (ok, malformed, not_found, too_large, conflict, not_appended, unknown).",
+			Help: "Requests to the scripting API, by endpoint (cluster, commands, members, transfer) and outcome (ok, malformed, not_found, too_large, conflict, not_appended, unknown).",
 		}, []string{"endpoint", "outcome"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "raftlab_api_commit_seconds",
@@ -324,6 +324,7 @@ func (h *Hub) APIHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /api/clusters/{name}/commands", h.serveCommand)
 	mux.HandleFunc("POST /api/clusters/{name}/members", h.serveMembers)
+	mux.HandleFunc("POST /api/clusters/{name}/transfer", h.serveTransfer)
 	return h.guardAPI(mux)
 }
 

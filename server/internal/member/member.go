@@ -570,7 +570,13 @@ func (m *Member) onSubmit(e *wire.Envelope) {
 		defer cancel()
 		var res native.Result
 		var err error
-		if e.Change != "" {
+		if e.Transfer != "" {
+			m.cfg.Logf("%s: the hub asks this leader to hand its leadership to %s", m.cfg.ID, e.Transfer)
+			res, err = n.TransferLeadership(ctx, e.Transfer)
+			if err == nil && res.Term == 0 {
+				err = errors.New("no term") // a leader has one; the result must say it
+			}
+		} else if e.Change != "" {
 			op, id, perr := wire.ParseChange(e.Change)
 			if perr != nil { // the frame was validated; a host answers anyway
 				err = &native.RefusedError{Err: perr}
@@ -581,7 +587,7 @@ func (m *Member) onSubmit(e *wire.Envelope) {
 		} else {
 			res, err = n.Submit(ctx, e.Command)
 		}
-		out := &wire.Envelope{Type: wire.TypeResult, Cluster: m.cfg.Cluster, Req: e.Req, Member: m.cfg.ID}
+		out := &wire.Envelope{Type: wire.TypeResult, Cluster: m.cfg.Cluster, Req: e.Req, Member: m.cfg.ID, Transfer: e.Transfer}
 		var nl *raft.NotLeaderError
 		var refused *native.RefusedError
 		switch {
@@ -589,6 +595,8 @@ func (m *Member) onSubmit(e *wire.Envelope) {
 			out.Index, out.Term, out.Value = res.Index, res.Term, res.Value
 		case errors.As(err, &nl):
 			out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
+		case e.Transfer != "" && errors.As(err, &refused): // a transfer in flight too
+			out.Code, out.Error = wire.CodeRefused, err.Error()
 		case errors.Is(err, raft.ErrNoCommitInTerm), errors.Is(err, raft.ErrTransferring):
 			out.Code, out.Error = wire.CodeRetry, err.Error()
 		case errors.As(err, &refused):
