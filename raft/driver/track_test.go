@@ -108,3 +108,15 @@ func TestTrackerZero(t *testing.T) {
 		t.Errorf("a zero Tracker waits for %d proposals", tr.Len())
 	}
 }
+
+// The outcomes' sentences, as the page sends them to the hub (and server/native prefixes).
+func TestOutcomeTexts(t *testing.T) {
+	for err, want := range map[error]string{
+		ErrReplaced:   "the command was lost to a leader change; it was not committed",
+		ErrInSnapshot: "after a leader change the command's entry was replaced by the new leader's snapshot; whether it was committed is unknown",
+	} {
+		if err.Error() != want {
+			t.Errorf("%q; want %q", err, want)
+		}
+	}
+}
