@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,11 +187,12 @@ func TestBrowserMixedPageCards(t *testing.T) {
 			 [...`+card+`.querySelectorAll(".kv .pair")].map((e) => e.textContent).join(" ") === "x=1 y=2" &&
 			 /^commit index [1-9]/.test(`+card+`.querySelector(".meta").textContent)`)
 	}
-	// Only the page's member has the page's controls; every member can be removed.
-	if got := eval[string](p, `[...document.querySelectorAll(".card[data-node=n2] .actions button")].filter((b) => !b.hidden).map((b) => b.dataset.act).join(",")`); got != "remove-server" {
-		t.Errorf("n2's card offers %q; want remove-server alone", got)
+	// Only the page's member has the page's controls; every member can be made to lead and
+	// be removed.
+	if got := eval[string](p, `[...document.querySelectorAll(".card[data-node=n2] .actions button")].filter((b) => !b.hidden).map((b) => b.dataset.act).join(",")`); got != "transfer,remove-server" {
+		t.Errorf("n2's card offers %q; want transfer and remove-server alone", got)
 	}
-	if got := eval[string](p, `[...document.querySelectorAll(".card[data-node=b1] .actions button")].filter((b) => !b.hidden).map((b) => b.dataset.act).join(",")`); got != "crash,restart,disconnect,reconnect,timeout,remove-server" {
+	if got := eval[string](p, `[...document.querySelectorAll(".card[data-node=b1] .actions button")].filter((b) => !b.hidden).map((b) => b.dataset.act).join(",")`); got != "crash,restart,disconnect,reconnect,timeout,transfer,remove-server" {
 		t.Errorf("b1's card offers %q", got)
 	}
 	// The event log tells the election, whoever won it.
@@ -295,6 +297,36 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	stop()
 	p.waitFor("the server's loss told", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.includes("The members' cards show their last report.")`)
 	p.noProblemsBut("Failed to load resource", "net::ERR_CONNECTION_REFUSED")
+}
+
+// TestBrowserMixedLead: the Lead button of every card, whoever hosts the member, makes it lead:
+// the server asks the leader's host (the server for n1, a node process for n2, the page for
+// b1) to hand over, and the page says who leads now. Each of the three hands over once.
+func TestBrowserMixedLead(t *testing.T) {
+	b := startBrowser(t)
+	base, _, _ := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,b1", native: "n1", data: t.TempDir()})
+	startMember(t, base, "n2")
+	info := func() apiCluster { return clusterInfo(t, base) }
+	p := b.open(t, "http://"+base+"/?cluster=demo")
+	waitUntil(t, "b1 to join and a leader", func() bool { c := info(); return c.member("b1").State != "" && c.Leader != "" })
+	pageSubmit(p, "put x 1")
+	order := []string{"n1", "n2", "b1"}
+	from := info().Leader
+	i := slices.Index(order, from)
+	for k := 1; k <= 3; k++ {
+		to := order[(i+k)%3]
+		card := fmt.Sprintf(`.card[data-node=%s] button[data-act=transfer]`, to)
+		p.waitFor(to+"'s Lead button enabled", fmt.Sprintf(`!document.querySelector(%q).disabled`, card))
+		p.click(card)
+		p.waitFor(to+" leading, as the page says", fmt.Sprintf(`/^%s leads term \d+ \(%s handed over\)$/.test(document.getElementById("submitMsg").textContent)`, to, from))
+		if c := info(); c.Leader != to {
+			t.Fatalf("after Lead on %s's card: the API says %s leads", to, c.Leader)
+		}
+		p.waitFor(to+"'s Lead button disabled once it leads", fmt.Sprintf(`document.querySelector(%q).disabled`, card))
+		pageSubmit(p, "put x "+to)
+		from = to
+	}
+	p.noProblems()
 }
 
 // startMember runs member id of cluster demo in this process, as a server node process would,

@@ -464,6 +464,22 @@ func (h *mixedHost) submit(e *wire.Envelope) {
 		h.sendFrame(out)
 		return
 	}
+	if e.Transfer != "" {
+		// Leadership transfer (Raft thesis §3.10): answered once the handover has begun.
+		h.logf("the server asks %s to hand its leadership to %s", hn.id, e.Transfer)
+		err := hn.rn.TransferLeadership(h.now(), e.Transfer)
+		out.Transfer = e.Transfer
+		if nl, ok := err.(*raft.NotLeaderError); ok {
+			out.Code, out.Error, out.Leader, out.Term = wire.CodeNotLeader, err.Error(), nl.Leader, nl.Term
+		} else if err != nil {
+			out.Code, out.Error = wire.CodeRefused, err.Error()
+		} else {
+			_, out.Term = hn.rn.Role()
+		}
+		h.sendFrame(out)
+		h.after(hn) // the TimeoutNow, or the entries the target lacks
+		return
+	}
 	var index, term uint64
 	var err error
 	change := e.Change != ""

@@ -5,7 +5,7 @@
 // for each (the lab's cards: log, commit mark, key-value contents, a leader's followers) from
 // the member's own status report, which the server relays; the messages that pass through the
 // page (those of the members it hosts); one event log; and the timeline of its members. It
-// can crash, restart, disconnect and reconnect its own members, time one out, remove any
+// can crash, restart, disconnect and reconnect its own members, time one out, make any lead, remove any
 // member, add a browser member in a new tab, and submit commands through the server.
 //
 // A page with no member to host (a cluster of native members only, or every browser member
@@ -109,8 +109,8 @@ const MAX_FLIGHTS = 160;
 const EVENT_ROWS = 300;
 const STATES = ["follower", "pre-candidate", "candidate", "leader", "dead"];
 const KINDS = ["vote", "vote-reply", "append", "append-reply", "prevote", "prevote-reply", "timeoutnow", "snapshot", "snapshot-reply"];
-const HOSTED_ACTIONS = ["crash", "restart", "disconnect", "reconnect", "timeout", "remove-server"];
-const OTHER_ACTIONS = ["remove-server"];
+const HOSTED_ACTIONS = ["crash", "restart", "disconnect", "reconnect", "timeout", "transfer", "remove-server"];
+const OTHER_ACTIONS = ["transfer", "remove-server"];
 
 // Checking what arrives: every reader takes unknown and returns a value of its type, bounded.
 type Obj = Record<string, unknown>;
@@ -436,9 +436,24 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       }
     })();
   };
+  // Lead: the server asks the leader, wherever it runs, to hand its leadership to the node.
+  const transferTo = (node: string): void => {
+    say(`asking the leader to hand its leadership to ${node}…`);
+    void (async () => {
+      try {
+        const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}/transfer?to=${encodeURIComponent(node)}`, { method: "POST" });
+        const r = obj(await resp.json()) ?? {};
+        const from = id(r.from);
+        say(resp.ok ? `${node} leads term ${num(r.term)}${from ? ` (${from} handed over)` : " (it led already)"}` : str(r.error, 2000) || resp.statusText, !resp.ok);
+      } catch (e) {
+        say(`the server did not answer: ${String(e)}`, true);
+      }
+    })();
+  };
   const cards = new Cards(cardsBox, (a) => {
     const node = a.node ?? "";
     if (a.kind === "remove-server") return removeMember(node);
+    if (a.kind === "transfer") return transferTo(node);
     const e = api.mixedAct(JSON.stringify({ kind: a.kind, node }));
     say(e ?? "", !!e);
   });

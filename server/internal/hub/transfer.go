@@ -45,9 +45,6 @@ func (h *Hub) requestTransfer(ctx context.Context, clusterName, member, to strin
 		}
 		return res, err
 	case *conn:
-		if x.kind == wire.KindBrowser {
-			return native.Result{}, notTaken(&refusedError{fmt.Errorf("the leader, %s, runs in a page, which cannot hand over its leadership through the server yet", member), false})
-		}
 		return x.request(ctx, &wire.Envelope{Type: wire.TypeSubmit, Cluster: clusterName, Member: member, Transfer: to})
 	}
 	return native.Result{}, notTaken(fmt.Errorf("%w: nobody hosts %s", ErrNoHost, member))
