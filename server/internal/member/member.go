@@ -157,12 +157,16 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	welcomed := make(chan struct{})
+	// The node starts in OnWelcome, on the link's goroutine, and sends through m.link: the
+	// first welcome waits until link.Start's result is stored.
+	linkSet := make(chan struct{})
 	var startErr error
 	m.link = link.Start(link.Config{
 		URL: cfg.URL, Cluster: cfg.Cluster, Kind: wire.KindNative, Members: []string{cfg.ID}, Header: cfg.Header, Token: cfg.Token, Add: cfg.Add, Logf: cfg.Logf,
 		API:  cfg.API,
 		Addr: tr.Addr(),
 		OnWelcome: func(e *wire.Envelope) error {
+			<-linkSet
 			m.learn(e.Presence)
 			m.mu.Lock()
 			defer m.mu.Unlock()
@@ -188,6 +192,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			m.mu.Unlock()
 		},
 	})
+	close(linkSet)
 	fail := func(err error) (*Member, error) {
 		m.link.Close()
 		tr.Close()
