@@ -102,6 +102,7 @@ type mixedHost struct {
 	events   *wire.Recorder // the page's event log: its members' events and its own
 	timeline timeline       // what the timeline draws: messages through this page, its members' marks
 	backoff  time.Duration
+	retries  *retryLog // what the page says of losing the server, bounded
 	epoch    time.Time
 	report   js.Func
 }
@@ -135,7 +136,7 @@ func newMixedHost(url, cluster string, ids []string) (*mixedHost, error) {
 		}
 	}
 	h := &mixedHost{url: url, cluster: cluster, want: ids, nodes: map[string]*hostedNode{},
-		backoff: 200 * time.Millisecond, epoch: time.Now()}
+		backoff: 200 * time.Millisecond, retries: newRetryLog(), epoch: time.Now()}
 	h.events = wire.NewRecorder(eventsKept, h.epoch)
 	h.events.TextMax = 2000 // the page's own log is not sent anywhere
 	return h, nil
@@ -204,12 +205,15 @@ func (h *mixedHost) connect() {
 		onOpen.Release()
 		onMessage.Release()
 		onClose.Release()
+		lost := h.open
 		h.open = false
 		if h.stopped != "" {
 			return nil
 		}
 		wait := h.backoff/2 + time.Duration(rand.Int64N(int64(h.backoff/2)+1))
-		h.logf("lost the server (%s); reconnecting in %v", closeReason(args), wait.Round(time.Millisecond))
+		if line := h.retries.failed(time.Now(), lost, closeReason(args), wait); line != "" {
+			h.logf("%s", line)
+		}
 		h.backoff = min(h.backoff*2, 5*time.Second)
 		retry = js.FuncOf(func(js.Value, []js.Value) any {
 			retry.Release()
@@ -282,9 +286,12 @@ func (h *mixedHost) handle(frame string) {
 // welcome starts the hosted members on the first welcome of the page's life.
 func (h *mixedHost) welcome(e *wire.Envelope) {
 	h.open, h.presence, h.backoff = true, e.Presence, 200*time.Millisecond
+	if h.members == nil {
+		h.retries.welcomed(time.Now()) // the first welcome: nothing was lost
+	}
 	if h.members != nil {
 		// The configuration lives in the members' logs; the welcome's list is the server's view.
-		h.logf("reconnected to the server (members %s)", strings.Join(e.Members, ","))
+		h.logf("reconnected to the server%s (members %s)", h.retries.welcomed(time.Now()), strings.Join(e.Members, ","))
 		return
 	}
 	h.members, h.options = e.Members, e.Options
@@ -636,4 +643,75 @@ func (h *mixedHost) snapshot() mixedSnap {
 	return mixedSnap{Cluster: h.cluster, Connected: h.open, Stopped: h.stopped, Members: h.members,
 		Presence: h.presence, Hosted: h.statuses(), Events: h.events.Events(),
 		Now: ms(h.now()), Epoch: h.epoch.UnixMilli(), TimerMax: tmax}
+}
+
+// The mixed page's lines about losing the server, bounded as a node process's are
+// (server/internal/link): a page left open with its server down would otherwise write a line
+// each 2.5 to 5 s into an event log that keeps 300, and push every event of the cluster out
+// of it within half an hour.
+
+// Defaults of retryLog.
+const (
+	retryLogEach      = 5           // failures in a row said one by one, each with its cause
+	retrySummaryEvery = time.Minute // then at most one line each
+)
+
+// retryLog decides what the page says when its connection to the server fails: each of the
+// first `each` failures in a row with its cause and the wait before the next attempt, then at
+// most one summary each `every` (how many attempts failed since when, the last cause), and when
+// a welcome comes back, how long the server was away and how many attempts failed. Pure: the
+// caller gives the times.
+type retryLog struct {
+	each  int
+	every time.Duration
+
+	failures    int       // in a row: the loss (if the page had the server), then each failed attempt
+	attempts    int       // the failed attempts among them
+	since       time.Time // the first of them
+	summaryAt   time.Time
+	summaryFrom int // attempts when the last summary was said
+}
+
+func newRetryLog() *retryLog { return &retryLog{each: retryLogEach, every: retrySummaryEvery} }
+
+// failed returns the line to say for a failure, the connection lost (lost: it was open and
+// welcomed) or an attempt that did not connect, with its cause and the wait before the next
+// attempt; "" when it is not said.
+func (r *retryLog) failed(now time.Time, lost bool, cause string, wait time.Duration) string {
+	if r.failures == 0 {
+		r.since = now
+	}
+	r.failures++
+	verb := "lost the server"
+	if !lost {
+		r.attempts++
+		verb = "cannot reach the server"
+	}
+	wait = wait.Round(time.Millisecond)
+	switch {
+	case r.failures < r.each:
+		return fmt.Sprintf("%s (%s); reconnecting in %v", verb, cause, wait)
+	case r.failures == r.each:
+		r.summaryAt, r.summaryFrom = now, r.attempts
+		return fmt.Sprintf("%s (%s); reconnecting in %v (from now on one line each %v while the server stays away)", verb, cause, wait, r.every)
+	case now.Sub(r.summaryAt) >= r.every:
+		// No wall-clock time of day: the event log shows each line's, and time.Format or
+		// Time.Clock would cost the module 10 to 20 KB of gzip.
+		line := fmt.Sprintf("still cannot reach the server: %d failed attempts in %v away, %d since the last line; last: %s; next attempt in %v",
+			r.attempts, now.Sub(r.since).Round(time.Second), r.attempts-r.summaryFrom, cause, wait)
+		r.summaryAt, r.summaryFrom = now, r.attempts
+		return line
+	}
+	return ""
+}
+
+// welcomed returns what to add to the line that says the page is back ("" after no failure),
+// and starts counting afresh.
+func (r *retryLog) welcomed(now time.Time) string {
+	if r.failures == 0 {
+		return ""
+	}
+	s := fmt.Sprintf(" after %v away and %d failed attempts", now.Sub(r.since).Round(100*time.Millisecond), r.attempts)
+	r.failures, r.attempts = 0, 0
+	return s
 }
