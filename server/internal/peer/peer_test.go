@@ -370,5 +370,137 @@ func TestOldHandshakeRefused(t *testing.T) {
 	}
 	defer c.Close()
 	c.Write([]byte("RLPEER01"))
-	l.waitFor(t, `peer protocol version "01"; this member speaks "02"`)
+	l.waitFor(t, `peer protocol version "01"; this member speaks "03"`)
+}
+
+// TestAnswersRideTheDialersConnection: the member with the larger id sends to the other over
+// the connection the other dialed, so a pair's frames go both ways on one connection (and
+// TCP's acknowledgments ride on the answers); it does so even when its own connection to the
+// other never comes up. When that connection closes, the link is down.
+func TestAnswersRideTheDialersConnection(t *testing.T) {
+	in1, in2 := newInbox(), newInbox()
+	t1 := listen(t, Config{ID: "n1", Deliver: in1.deliver})
+	// n2 does not dial n1 back, and the address it has for n1 is dead.
+	t2 := listen(t, Config{ID: "n2", Deliver: in2.deliver, DialBack: func(string, string) bool { return false }})
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.Close()
+	t2.SetPeer("n1", dead.Addr().String())
+	if got := t2.Send(&raft.Message{Type: raft.MsgVote, From: "n2", To: "n1", Term: 1}); got != NoLink {
+		t.Fatalf("Send before any link: %v; want NoLink", got)
+	}
+	t1.SetPeer("n2", t2.Addr())
+	waitUp(t, t1, "n2")
+	waitUp(t, t2, "n1")
+	for i := range 100 {
+		m := app("n1", "n2", 2, uint64(i), fmt.Sprintf("put k%d %d", i, i))
+		if t1.Send(&m) != Sent {
+			t.Fatal("n1: not sent")
+		}
+		r := raft.Message{Type: raft.MsgAppReply, From: "n2", To: "n1", Term: 2, Success: true, Index: uint64(i + 1)}
+		if got := t2.Send(&r); got != Sent {
+			t.Fatalf("n2's answer %d: %v", i, got)
+		}
+	}
+	in2.wait(t, 100)
+	got := in1.wait(t, 100)
+	for i, m := range got {
+		if m.Type != raft.MsgAppReply || m.Index != uint64(i+1) {
+			t.Fatalf("answer %d: %+v; want the answers in order", i, m)
+		}
+	}
+	t2.mu.Lock()
+	own := t2.peers["n1"]
+	t2.mu.Unlock()
+	if own.out.up.Load() {
+		t.Fatal("n2's own connection to a dead address is up")
+	}
+	// The dialer goes away: so does the link the other answered over.
+	t1.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for t2.Up("n1") {
+		if time.Now().After(deadline) {
+			t.Fatal("n2's link to n1 stayed up after n1 closed")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got := t2.Send(&raft.Message{Type: raft.MsgVote, From: "n2", To: "n1", Term: 3}); got != NoLink {
+		t.Fatalf("Send with n1 gone: %v; want NoLink", got)
+	}
+}
+
+// TestBothMembersSendOverOneConnection: with both connections of a pair up, both members send
+// over the one the smaller id dialed; the other carries nothing.
+func TestBothMembersSendOverOneConnection(t *testing.T) {
+	in1, in2 := newInbox(), newInbox()
+	t1 := listen(t, Config{ID: "n1", Deliver: in1.deliver})
+	t2 := listen(t, Config{ID: "n2", Deliver: in2.deliver})
+	t1.SetPeer("n2", t2.Addr())
+	t2.SetPeer("n1", t1.Addr())
+	waitUp(t, t1, "n2")
+	waitUp(t, t2, "n1")
+	// Both lanes of the pair up, seen from each side.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		t1.mu.Lock()
+		l1, p1 := t1.in["n2"], t1.peers["n2"]
+		t1.mu.Unlock()
+		t2.mu.Lock()
+		l2, p2 := t2.in["n1"], t2.peers["n1"]
+		t2.mu.Unlock()
+		if l1 != nil && l1.up.Load() && l2 != nil && l2.up.Load() && p1.out.up.Load() && p2.out.up.Load() {
+			if t1.lane("n2") != &p1.out || t2.lane("n1") != l2 {
+				t.Fatal("the members do not both send over the connection n1 dialed")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pair's two connections did not both come up")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	v := raft.Message{Type: raft.MsgVote, From: "n2", To: "n1", Term: 5, LastLogIndex: 1, LastLogTerm: 1}
+	if t2.Send(&v) != Sent {
+		t.Fatal("not sent")
+	}
+	if got := in1.wait(t, 1); !reflect.DeepEqual(got[0], v) {
+		t.Fatalf("%+v", got[0])
+	}
+}
+
+// TestListenerBreakingTheProtocol: frames that come back over a dialed connection are checked
+// as those that come in: a bad one closes the link with the reason in the log, and the dialer
+// dials again.
+func TestListenerBreakingTheProtocol(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 256)
+			c.Read(buf)
+			// Accepted, then a message that claims to come from n3.
+			c.Write(append([]byte{0}, frame(AppendMessage(nil, &raft.Message{Type: raft.MsgVote, From: "n3", To: "n1", Term: 3}))...))
+		}
+	}()
+	var l logs
+	in := newInbox()
+	tr := listen(t, Config{ID: "n1", Deliver: in.deliver, Logf: l.logf, MaxBackoff: 100 * time.Millisecond})
+	tr.SetPeer("n2", ln.Addr().String())
+	l.waitFor(t, "closing the link from n2: message from n3 to n1 on the link from n2 to n1")
+	l.waitFor(t, "is down")
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.msgs) != 0 {
+		t.Fatalf("delivered %+v", in.msgs)
+	}
 }
