@@ -18,8 +18,8 @@
 // does a frame: a ping-pong between two goroutines took 17.3 µs a round trip that way and 13.0
 // on one connection (4 TCP segments a round trip instead of 2), the transport's round trip
 // (BenchmarkRoundTrip) went from 26.5 to 21.2 µs, and the 3-member bench's sequential commit
-// from 42 to 35.5 µs at the median (10 runs side by side; see the README's benchmark).
-// Each connection has one writer goroutine on each side, and one reader. The writer owns the
+// from 41 to 35.5 µs at the median (16 runs side by side; see the README's benchmark).
+// Each end of a connection has its writer goroutine and its reader. The writer owns the
 // socket: Send encodes the message at once into the connection's pending buffer (the caller's
 // message may be reused as soon as Send returns) and wakes the writer, which takes everything
 // pending and writes it with one system call; a queue that empties ends the batch, so a lone
