@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,5 +319,36 @@ func TestUnreliable(t *testing.T) {
 	}
 	if late < n*5/100 || late > n*15/100 {
 		t.Errorf("delayed %d of %d by %v; want about 10%%", late, n, UnreliableLag)
+	}
+}
+
+// The server's members' send reuses a buffer of its own, so the wrapper must never run it on
+// two goroutines at once, though delayed messages leave from timers (a data race once, in
+// unreliable mode only).
+func TestUnreliableSendsOneAtATime(t *testing.T) {
+	var inside, overlaps, sent atomic.Int64
+	send := Unreliable(func(ms []raft.Message) {
+		if inside.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		for range 20 { // widen the window a timer's send could overlap in
+			runtime.Gosched()
+		}
+		sent.Add(int64(len(ms)))
+		inside.Add(-1)
+	}, 7, nil)
+	// Send for a while past UnreliableLag, so the first delayed messages leave from their
+	// timers while the loop still sends.
+	start, n := time.Now(), int64(0)
+	for time.Since(start) < 3*UnreliableLag || n < 1000 {
+		send([]raft.Message{{Type: raft.MsgApp, From: "a", To: "b", Term: 1, Commit: uint64(n)}})
+		n++
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sent.Load() < n*8/10 && time.Now().Before(deadline) { // about 90% arrive, late ones included
+		time.Sleep(10 * time.Millisecond)
+	}
+	if o := overlaps.Load(); o > 0 {
+		t.Errorf("send ran on two goroutines at once %d times; want never", o)
 	}
 }
