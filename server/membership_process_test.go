@@ -106,6 +106,12 @@ func TestMembershipProcesses(t *testing.T) {
 		return slices.Equal(c.Voters, []string{"n1", "n2", "n3", "n4"})
 	})
 	srv.waitOutput(t, regexp.MustCompile(`hub: n4 asked to be added to cluster demo`))
+	// The server's members dial n4 once their nodes use a configuration naming it: n4 dialed
+	// them before it was added, and they held its address. (They look twice a second: without
+	// this wait the whole test can run in less, and n4 be removed before they ever linked.)
+	for _, id := range []string{"n2", "n3"} {
+		srv.waitOutput(t, regexp.MustCompile(id+`: n4 is in cluster demo's configuration \(.*n4.*\): dialing it at 127\.0\.0\.1:\d+`))
+	}
 	mustCommand(t, base, "put x 2")
 
 	// Remove n1 (perhaps the leader): the server stops it.
