@@ -164,17 +164,20 @@ func (h *Hub) info(name string, detail bool) (ClusterInfo, bool) {
 	return info, true
 }
 
+// hostOf returns what hosts member of the cluster: a local node, a connection, or nil.
+func (h *Hub) hostOf(clusterName, member string) host {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if c, ok := h.clusters[clusterName]; ok {
+		return c.hosts[member]
+	}
+	return nil
+}
+
 // Submit asks the host of member to submit cmd to it, and waits for the committed result.
 // A member that does not lead answers with a *raft.NotLeaderError.
 func (h *Hub) Submit(ctx context.Context, clusterName, member string, cmd []byte) (native.Result, error) {
-	h.mu.RLock()
-	c, ok := h.clusters[clusterName]
-	var hst host
-	if ok {
-		hst = c.hosts[member]
-	}
-	h.mu.RUnlock()
-	switch x := hst.(type) {
+	switch x := h.hostOf(clusterName, member).(type) {
 	case localHost:
 		return x.node.Submit(ctx, cmd)
 	case *conn:

@@ -175,14 +175,7 @@ func (e *retryError) Unwrap() error { return e.err }
 // proposeChange asks the host of member to propose a change to it and waits until the new
 // configuration commits.
 func (h *Hub) proposeChange(ctx context.Context, clusterName, member string, op raft.ChangeOp, id string) (native.Result, error) {
-	h.mu.RLock()
-	c, ok := h.clusters[clusterName]
-	var hst host
-	if ok {
-		hst = c.hosts[member]
-	}
-	h.mu.RUnlock()
-	switch x := hst.(type) {
+	switch x := h.hostOf(clusterName, member).(type) {
 	case localHost:
 		ch, ok := x.node.(changer)
 		if !ok {

@@ -25,14 +25,7 @@ type transferrer interface {
 // requestTransfer asks the host of member, which should lead, to hand its leadership to to.
 // It returns once the handover has begun, with the leader's term.
 func (h *Hub) requestTransfer(ctx context.Context, clusterName, member, to string) (native.Result, error) {
-	h.mu.RLock()
-	c, ok := h.clusters[clusterName]
-	var hst host
-	if ok {
-		hst = c.hosts[member]
-	}
-	h.mu.RUnlock()
-	switch x := hst.(type) {
+	switch x := h.hostOf(clusterName, member).(type) {
 	case localHost:
 		tr, ok := x.node.(transferrer)
 		if !ok {
