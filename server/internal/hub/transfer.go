@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"raftlab/raft"
 	"raftlab/raft/wire"
 	"raftlab/server/native"
 )
@@ -50,6 +51,24 @@ type TransferResult struct {
 	Term     uint64 `json:"term"`           // the term to leads
 }
 
+// ReadTransfer reads a POST /api/clusters/{name}/transfer request of cluster name, whose
+// configuration is conf: ?timeout= (default 5 s) and ?to=, the voter to lead. It refuses a
+// bad ?timeout or ?to= (400) and an id that is not a voter of conf (409).
+func ReadTransfer(r *http.Request, name string, conf raft.Configuration) (to string, timeout time.Duration, aerr *APIError) {
+	timeout, err := requestTimeout(r)
+	if err != nil {
+		return "", 0, &APIError{http.StatusBadRequest, outcomeMalformed, err.Error()}
+	}
+	to = r.URL.Query().Get("to")
+	if err := wire.CheckID("member id", to); err != nil {
+		return "", 0, &APIError{http.StatusBadRequest, outcomeMalformed, fmt.Sprintf("?to=: the member to lead: %s", err.(*wire.Error).Msg)}
+	}
+	if !conf.IsVoter(to) {
+		return "", 0, &APIError{http.StatusConflict, outcomeConflict, fmt.Sprintf("%s is not a voter of cluster %s (%s): only a voter can lead", to, name, conf)}
+	}
+	return to, timeout, nil
+}
+
 // serveTransfer is POST /api/clusters/{name}/transfer?to=ID.
 func (h *Hub) serveTransfer(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, outcome, msg string) {
@@ -62,18 +81,9 @@ func (h *Hub) serveTransfer(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusNotFound, outcomeNotFound, fmt.Sprintf("no cluster %q", name))
 		return
 	}
-	timeout, err := requestTimeout(r)
-	if err != nil {
-		fail(http.StatusBadRequest, outcomeMalformed, err.Error())
-		return
-	}
-	to := r.URL.Query().Get("to")
-	if err := wire.CheckID("member id", to); err != nil {
-		fail(http.StatusBadRequest, outcomeMalformed, fmt.Sprintf("?to=: the member to lead: %s", err.(*wire.Error).Msg))
-		return
-	}
-	if !conf.IsVoter(to) {
-		fail(http.StatusConflict, outcomeConflict, fmt.Sprintf("%s is not a voter of cluster %s (%s): only a voter can lead", to, name, conf))
+	to, timeout, aerr := ReadTransfer(r, name, conf)
+	if aerr != nil {
+		fail(aerr.Status, aerr.Outcome, aerr.Msg)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)

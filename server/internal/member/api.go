@@ -1,8 +1,8 @@
 //go:build !js
 
-// The member's own scripting API (server node -http): the server's GET /api/clusters/{name}
-// and POST /api/clusters/{name}/commands, answered by this member, so that a script can use
-// the cluster while the server is down.
+// The member's own scripting API (server node -http): the server's GET /api/clusters/{name},
+// POST /api/clusters/{name}/commands and POST /api/clusters/{name}/transfer, answered by this
+// member, so that a script can use the cluster while the server is down.
 package member
 
 import (
@@ -37,8 +37,9 @@ const forwardedHeader = "X-Raftlab-Forwarded-By"
 // where the others serve theirs; the addresses are kept when the hub goes away). The answers
 // are the server's: 200 committed and applied; 503 certainly in no log, so never applied;
 // 504 not known to be committed in time: the command may still be applied later, once.
-// Commands need no Origin header (the API is for scripts, not pages) and, when the member
-// has a cluster token, Authorization: Bearer TOKEN.
+// POST /api/clusters/{name}/transfer?to=ID hands the leadership to ID the same way
+// (serveTransfer). Commands and transfers need no Origin header (the API is for scripts, not
+// pages) and, when the member has a cluster token, Authorization: Bearer TOKEN.
 func (m *Member) APIHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +60,7 @@ func (m *Member) APIHandler() http.Handler {
 		hub.WriteJSON(w, http.StatusOK, m.info(detail))
 	})
 	mux.HandleFunc("POST /api/clusters/{name}/commands", m.serveCommand)
+	mux.HandleFunc("POST /api/clusters/{name}/transfer", m.serveTransfer)
 	return mux
 }
 
@@ -106,22 +108,32 @@ func (m *Member) info(detail bool) hub.ClusterInfo {
 	return info
 }
 
-func (m *Member) serveCommand(w http.ResponseWriter, r *http.Request) {
+// admit answers a POST that this member's API refuses before reading it: one for another
+// cluster (404), from a page (403), or without the cluster token when the member has one
+// (401). It reports whether the request may go on.
+func (m *Member) admit(w http.ResponseWriter, r *http.Request) bool {
 	if r.PathValue("name") != m.cfg.Cluster {
 		hub.WriteError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q here: this member is in cluster %q", r.PathValue("name"), m.cfg.Cluster))
-		return
+		return false
 	}
 	if r.Header.Get("Origin") != "" {
 		hub.WriteError(w, http.StatusForbidden, "a member's API takes commands from scripts, not from pages (the request has an Origin header); pages use the server's")
-		return
+		return false
 	}
 	if m.cfg.Token != "" {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(m.cfg.Token)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="raftlab"`)
 			hub.WriteError(w, http.StatusUnauthorized, "this member needs the cluster token: send Authorization: Bearer TOKEN (the server prints the token at start)")
-			return
+			return false
 		}
+	}
+	return true
+}
+
+func (m *Member) serveCommand(w http.ResponseWriter, r *http.Request) {
+	if !m.admit(w, r) {
+		return
 	}
 	req, timeout, aerr := hub.ReadCommand(w, r)
 	if aerr != nil {
@@ -216,6 +228,13 @@ var apiClient = &http.Client{}
 // request may have reached the other member (so the command may be in its log).
 func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (status int, body []byte, sent bool, err error) {
 	q := url.Values{"client": {req.ClientID}, "seq": {strconv.FormatUint(req.Seq, 10)}}
+	return m.forwardPost(ctx, addr, "commands", q, []byte(req.Command.String()))
+}
+
+// forwardPost posts body to POST /api/clusters/{cluster}/{endpoint}?q at addr, marked as
+// forwarded by this member, with its token and the time left in ctx as ?timeout=. sent says
+// whether the request may have reached the other member.
+func (m *Member) forwardPost(ctx context.Context, addr, endpoint string, q url.Values, body []byte) (status int, answer []byte, sent bool, err error) {
 	if d, ok := ctx.Deadline(); ok {
 		left := time.Until(d)
 		if left < time.Millisecond {
@@ -223,8 +242,8 @@ func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (stat
 		}
 		q.Set("timeout", left.Round(time.Millisecond).String())
 	}
-	u := "http://" + addr + "/api/clusters/" + url.PathEscape(m.cfg.Cluster) + "/commands?" + q.Encode()
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader([]byte(req.Command.String())))
+	u := "http://" + addr + "/api/clusters/" + url.PathEscape(m.cfg.Cluster) + "/" + endpoint + "?" + q.Encode()
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, false, err
 	}
@@ -239,11 +258,11 @@ func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (stat
 		return 0, nil, !(errors.As(err, &oe) && oe.Op == "dial"), err
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	answer, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return 0, nil, true, err
 	}
-	return resp.StatusCode, body, true, nil
+	return resp.StatusCode, answer, true, nil
 }
 
 func jsonBody(v any) []byte {

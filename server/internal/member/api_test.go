@@ -5,6 +5,7 @@ package member
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,7 +25,14 @@ import (
 // timeouts long enough (2–4 s) that a partition of a second elects nobody else.
 func apiCluster(t *testing.T) (ms []*Member, apis map[string]string) {
 	t.Helper()
-	h := hub.New(hub.Config{Logf: t.Logf})
+	return apiClusterToken(t, "")
+}
+
+// apiClusterToken is apiCluster with a cluster token ("" for none): the hub's, the members'
+// and their APIs'.
+func apiClusterToken(t *testing.T, token string) (ms []*Member, apis map[string]string) {
+	t.Helper()
+	h := hub.New(hub.Config{Logf: t.Logf, Token: token})
 	ids := []string{"n1", "n2", "n3"}
 	if err := h.AddCluster("api", ids); err != nil {
 		t.Fatal(err)
@@ -46,7 +54,7 @@ func apiCluster(t *testing.T) (ms []*Member, apis map[string]string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg := Config{URL: url, Cluster: "api", ID: id, Logf: t.Logf, API: ln.Addr().String()}
+		cfg := Config{URL: url, Cluster: "api", ID: id, Logf: t.Logf, API: ln.Addr().String(), Token: token}
 		cfg.Raft.ElectionTimeoutMin, cfg.Raft.ElectionTimeoutMax = 2*time.Second, 4*time.Second
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		m, err := Start(ctx, cfg)
@@ -350,6 +358,111 @@ func TestNodeAPIDetail(t *testing.T) {
 		}
 		if code, _ := get(id, "?detail=yes"); code != http.StatusBadRequest {
 			t.Errorf("GET ?detail=yes on %s: %d; want 400", id, code)
+		}
+	}
+}
+
+// TestNodeAPITransfer: POST /api/clusters/NAME/transfer?to=ID on a member's own API hands the
+// leadership to ID, through a follower's API (forwarded once to the leader's, with the token)
+// and through the leader's, and answers as the server does: 200 with the new leader, the old
+// one and the term once ID leads (at once, without from, when ID leads already); another
+// member's GET then names ID. Refused requests (no token, an Origin header, a member that is
+// not a voter, a bad ?to= or ?timeout, another cluster, a forwarded request reaching a
+// follower) change nothing.
+func TestNodeAPITransfer(t *testing.T) {
+	const token = "s3cret"
+	ms, apis := apiClusterToken(t, token)
+	transfer := func(id, cluster, query string, header map[string]string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+apis[id]+"/api/clusters/"+cluster+"/transfer"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		for k, v := range header {
+			if v == "" {
+				req.Header.Del(k)
+			} else {
+				req.Header.Set(k, v)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		if b, _ := io.ReadAll(resp.Body); json.Unmarshal(b, &out) != nil {
+			t.Fatalf("POST transfer%s on %s: %d %s", query, id, resp.StatusCode, b)
+		}
+		return resp.StatusCode, out
+	}
+	get := func(id string) hub.ClusterInfo {
+		t.Helper()
+		resp, err := http.Get("http://" + apis[id] + "/api/clusters/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var info hub.ClusterInfo
+		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	others := func(ids ...string) []string {
+		return slices.DeleteFunc([]string{"n1", "n2", "n3"}, func(id string) bool { return slices.Contains(ids, id) })
+	}
+	l := apiLeader(t, ms).cfg.ID
+	var lastTerm uint64
+	// Through a follower's API (forwarded to the leader's), then through the leader's own.
+	for _, c := range []struct{ via, to string }{{others(l)[0], others(l)[1]}, {others(l)[1], l}} {
+		before := get(c.via)
+		code, out := transfer(c.via, "api", "?to="+c.to+"&timeout=20s", nil)
+		term, _ := out["term"].(float64)
+		if code != http.StatusOK || out["transfer"] != c.to || out["from"] != before.Leader || uint64(term) <= before.Term {
+			t.Fatalf("transfer to %s through %s (leader %s, term %d): %d %v; want 200 from %s in a later term", c.to, c.via, before.Leader, before.Term, code, out, before.Leader)
+		}
+		lastTerm = uint64(term)
+		// The third member, neither asked nor the new leader, names it once it hears from it.
+		third := others(c.via, c.to)[0]
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			info := get(third)
+			if info.Leader == c.to && info.Term == lastTerm {
+				break
+			}
+			if info.Term > lastTerm || time.Now().After(deadline) {
+				t.Fatalf("after the transfer to %s: GET on %s says leader %q in term %d; want %s in %d", c.to, third, info.Leader, info.Term, c.to, lastTerm)
+			}
+		}
+	}
+	// l leads again: asking for it answers at once, with no handover.
+	if code, out := transfer(others(l)[0], "api", "?to="+l, nil); code != http.StatusOK || out["transfer"] != l || out["from"] != nil || uint64(out["term"].(float64)) != lastTerm {
+		t.Errorf("transfer to the leader %s: %d %v; want 200 in term %d, no from", l, code, out, lastTerm)
+	}
+
+	f := others(l)[0]
+	for _, c := range []struct {
+		id, cluster, query string
+		header             map[string]string
+		code               int
+		want               string
+	}{
+		{f, "api", "?to=" + others(l)[1], map[string]string{"Authorization": ""}, http.StatusUnauthorized, "cluster token"},
+		{f, "api", "?to=" + others(l)[1], map[string]string{"Authorization": "Bearer wrong"}, http.StatusUnauthorized, "cluster token"},
+		{f, "api", "?to=" + others(l)[1], map[string]string{"Origin": "http://example.org"}, http.StatusForbidden, "not from pages"},
+		{f, "api", "?to=n9", nil, http.StatusConflict, "n9 is not a voter of cluster api"},
+		{l, "api", "?to=n9", nil, http.StatusConflict, "n9 is not a voter of cluster api"},
+		{f, "api", "", nil, http.StatusBadRequest, "?to=: the member to lead"},
+		{f, "api", "?to=b@d", nil, http.StatusBadRequest, "?to=: the member to lead"},
+		{f, "api", "?to=" + f + "&timeout=forever", nil, http.StatusBadRequest, "timeout"},
+		{f, "other", "?to=" + f, nil, http.StatusNotFound, `no cluster "other" here`},
+		{f, "api", "?to=" + f, map[string]string{forwardedHeader: "n9"}, http.StatusServiceUnavailable, f + " does not lead"},
+	} {
+		if code, out := transfer(c.id, c.cluster, c.query, c.header); code != c.code || !strings.Contains(fmt.Sprint(out["error"]), c.want) {
+			t.Errorf("POST %s transfer%s on %s with %v: %d %v; want %d and %q", c.cluster, c.query, c.id, c.header, code, out, c.code, c.want)
+		}
+	}
+	for _, m := range ms {
+		if info := get(m.cfg.ID); info.Leader != l || info.Term != lastTerm {
+			t.Errorf("after the refused transfers: GET on %s says leader %s in term %d; want %s in %d", m.cfg.ID, info.Leader, info.Term, l, lastTerm)
 		}
 	}
 }
