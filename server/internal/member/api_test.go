@@ -466,3 +466,45 @@ func TestNodeAPITransfer(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeAPITransfer504: a partitioned leader begins the handover its API is asked for, but
+// the target is not seen leading in time: 504, with the server's sentence. While that handover
+// is under way the leader refuses another one, asked directly or forwarded by a follower: 409.
+func TestNodeAPITransfer504(t *testing.T) {
+	ms, apis := apiCluster(t)
+	l := apiLeader(t, ms)
+	var f []string
+	for _, m := range ms {
+		if m != l {
+			f = append(f, m.cfg.ID)
+		}
+	}
+	transfer := func(id, query string) (int, string) {
+		t.Helper()
+		resp, err := http.Post("http://"+apis[id]+"/api/clusters/api/transfer"+query, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Error string }
+		b, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("POST transfer%s on %s: %d %s", query, id, resp.StatusCode, b)
+		}
+		return resp.StatusCode, out.Error
+	}
+	l.cut.Store(true)
+	defer l.cut.Store(false)
+	term := l.Node().Status().Term
+	code, msg := transfer(l.cfg.ID, "?to="+f[0]+"&timeout=500ms")
+	if want := fmt.Sprintf("%s began handing its leadership (term %d) to %s, which was not seen leading within 500ms", l.cfg.ID, term, f[0]); code != http.StatusGatewayTimeout || !strings.Contains(msg, want) {
+		t.Fatalf("transfer from a partitioned leader: %d %q; want 504 and %q", code, msg, want)
+	}
+	// The handover stays under way for an election timeout (at least 2 s here).
+	if code, msg := transfer(l.cfg.ID, "?to="+f[1]); code != http.StatusConflict || !strings.Contains(msg, "handing over its leadership") {
+		t.Errorf("a second transfer on the leader: %d %q; want 409, a handover under way", code, msg)
+	}
+	if code, msg := transfer(f[1], "?to="+f[1]); code != http.StatusConflict || !strings.Contains(msg, "forwarded to "+l.cfg.ID) || !strings.Contains(msg, "handing over its leadership") {
+		t.Errorf("a second transfer through %s: %d %q; want 409 from the leader, a handover under way", f[1], code, msg)
+	}
+}
