@@ -113,7 +113,7 @@ func readNode(addr string) (nodeView, bool) {
 
 // TestServerKilledMajorityGoesOn: server + n1, n2, n3 as node processes. With the server
 // killed (SIGKILL), the node processes still reach each other over their direct links: 10 of
-// 10 commands commit through n2's own API; a follower killed and restarted catches up; when
+// 10 commands commit through n2's own API, and the leadership moves through it; a follower killed and restarted catches up; when
 // their leader is killed too, the two left elect a new one and commit without any server; the killed processes come back (the server on its address, the node from its
 // file), everyone rejoins, and commands through the server's API apply everywhere.
 func TestServerKilledMajorityGoesOn(t *testing.T) {
@@ -161,6 +161,22 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 		}
 		return leader != ""
 	})
+	// The leadership moves through n2's API too (forwarded to the leader's when n2 does not
+	// lead), and the answer comes once the new leader leads, which its metrics then say.
+	to := "n3"
+	if leader == to {
+		to = "n1"
+	}
+	code, out := transfer(t, addrs["n2"], "?to="+to+"&timeout=20s")
+	newTerm, _ := out["term"].(float64)
+	if code != http.StatusOK || out["transfer"] != to || out["from"] != leader || uint64(newTerm) <= term {
+		t.Fatalf("transfer to %s through n2's API, the server down (leader %s, term %d): %d %v", to, leader, term, code, out)
+	}
+	leader, term = to, uint64(newTerm)
+	if v, ok := readNode(addrs[leader]); !ok || v.State != "leader" || v.Term != term {
+		t.Fatalf("after the transfer: %s's metrics say %+v; want leader in term %d", leader, v, term)
+	}
+	mustCommand(t, addrs["n2"], "put after transfer")
 	// A follower killed and restarted while the server is down starts from the welcome it
 	// saved, links to the others (their addresses saved too; they learn its new one from its
 	// dial) and catches up.

@@ -48,7 +48,7 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "this member's id, one of the cluster's members (required)")
 	join := fs.String("join", "", "the server's WebSocket endpoint, e.g. ws://localhost:8080/ws (required)")
 	data := fs.String("data", "", "directory for this member's storage file, <data>/<id>.db (required; created if missing)")
-	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format, and the server's scripting API (GET /api/clusters/NAME[?detail=1], POST /api/clusters/NAME/commands), forwarded to the leader")
+	httpAddr := fs.String("http", "", "serve HTTP on this address (host:port; :0 picks a free port): /metrics in the Prometheus text format, and the server's scripting API (GET /api/clusters/NAME[?detail=1], POST /api/clusters/NAME/commands, POST /api/clusters/NAME/transfer?to=ID), forwarded to the leader")
 	token := fs.String("token", "", "the cluster token, if the server has one (it prints it at start); default $RAFTLAB_TOKEN")
 	peerAddr := fs.String("peer", "", "listen on this address (host:port) for direct links from the other native members; default a free port on 127.0.0.1 when -join names a loopback host, else on every interface. It is announced through the hub")
 	add := fs.Bool("add", false, "ask to be added to the cluster: run a member that is not in its configuration yet; it joins as a learner, catches up and becomes a voter")
