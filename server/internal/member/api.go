@@ -228,15 +228,16 @@ var apiClient = &http.Client{}
 // request may have reached the other member (so the command may be in its log).
 func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (status int, body []byte, sent bool, err error) {
 	q := url.Values{"client": {req.ClientID}, "seq": {strconv.FormatUint(req.Seq, 10)}}
-	return m.forwardPost(ctx, addr, "commands", q, []byte(req.Command.String()))
+	return m.forwardPost(ctx, addr, "commands", q, []byte(req.Command.String()), 0)
 }
 
 // forwardPost posts body to POST /api/clusters/{cluster}/{endpoint}?q at addr, marked as
-// forwarded by this member, with its token and the time left in ctx as ?timeout=. sent says
-// whether the request may have reached the other member.
-func (m *Member) forwardPost(ctx context.Context, addr, endpoint string, q url.Values, body []byte) (status int, answer []byte, sent bool, err error) {
+// forwarded by this member, with its token and as ?timeout= the time left in ctx less
+// reserve (what this member keeps to act on the answer). sent says whether the request may
+// have reached the other member.
+func (m *Member) forwardPost(ctx context.Context, addr, endpoint string, q url.Values, body []byte, reserve time.Duration) (status int, answer []byte, sent bool, err error) {
 	if d, ok := ctx.Deadline(); ok {
-		left := time.Until(d)
+		left := time.Until(d) - reserve
 		if left < time.Millisecond {
 			return 0, nil, false, context.DeadlineExceeded
 		}

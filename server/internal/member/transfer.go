@@ -83,22 +83,32 @@ func (m *Member) transfer(ctx context.Context, to string, timeout time.Duration,
 			lastErr = fmt.Errorf("the leader, %s, has no API address known to %s (it runs without -http, or the hub never said)", s.Leader, m.cfg.ID)
 		default:
 			addr := m.APIAddr(s.Leader)
-			status, body, sent, err := m.forwardPost(ctx, addr, "transfer", url.Values{"to": {to}}, nil)
+			// The leader gets the time left but a tenth (up to 200 ms), so that its answer,
+			// a 504 included, comes back in time, and this member can see to lead after a 200.
+			reserve := time.Duration(0)
+			if d, ok := ctx.Deadline(); ok {
+				reserve = min(time.Until(d)/10, 200*time.Millisecond)
+			}
+			status, body, sent, err := m.forwardPost(ctx, addr, "transfer", url.Values{"to": {to}}, nil, reserve)
 			var out hub.TransferResult
 			switch {
-			case err == nil && status == http.StatusOK && json.Unmarshal(body, &out) == nil && out.Transfer == to:
+			case err != nil:
+				lastErr = fmt.Errorf("forwarding to %s at %s: %v", s.Leader, addr, err)
+				mayHaveBegun = mayHaveBegun || sent
+			case status == http.StatusOK && json.Unmarshal(body, &out) == nil && out.Transfer == to:
 				// to leads out.Term as the leader sees it; this member waits to see it too.
 				begun, via, from, minTerm = true, s.Leader, out.From, out.Term
 				continue
-			case err == nil && status != http.StatusOK && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
-				// Refused (400, 401, 404, 409, 429): the leader's answer, as this API says it.
-				return status, apiErr("forwarded to %s at %s: %s", s.Leader, addr, apiMessage(body))
-			case err == nil:
-				lastErr = fmt.Errorf("forwarded to %s at %s: %d %s", s.Leader, addr, status, apiMessage(body))
-				mayHaveBegun = mayHaveBegun || status != http.StatusServiceUnavailable
+			case status == http.StatusOK:
+				lastErr = fmt.Errorf("forwarded to %s at %s: an answer that is not a transfer's: %s", s.Leader, addr, body)
+				mayHaveBegun = true
+			case status == http.StatusServiceUnavailable: // it no longer leads, or took nothing
+				lastErr = fmt.Errorf("forwarded to %s at %s: %s", s.Leader, addr, apiMessage(body))
 			default:
-				lastErr = fmt.Errorf("forwarding to %s at %s: %v", s.Leader, addr, err)
-				mayHaveBegun = mayHaveBegun || sent
+				// Refused (400, 401, 404, 409, 429), or begun and not seen in time (504, at the
+				// deadline: asking again would find the handover under way): the leader's
+				// answer, as this API says it.
+				return status, apiErr("forwarded to %s at %s: %s", s.Leader, addr, apiMessage(body))
 			}
 		}
 		select {
