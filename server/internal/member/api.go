@@ -189,11 +189,12 @@ func (m *Member) command(ctx context.Context, req kv.Request, forwarded bool) (i
 				// The request itself is refused (400, 401, 404, 413, 429): the leader's answer,
 				// said as this API says an error whatever its form (a 429 is plain text).
 				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))})
-			case err == nil:
+			case err == nil && status == http.StatusGatewayTimeout:
+				// The leader took it and ran out of the time it was given (all but the
+				// reserve): asking again in what is left would find the same.
+				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))})
+			case err == nil: // 503: it no longer leads, or certainly took nothing
 				lastErr = fmt.Errorf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))
-				if status == http.StatusGatewayTimeout {
-					mayHaveApplied = true
-				}
 			default:
 				lastErr = fmt.Errorf("forwarding to %s at %s: %v", s.Leader, m.APIAddr(s.Leader), err)
 				if sent {
@@ -228,7 +229,17 @@ var apiClient = &http.Client{}
 // request may have reached the other member (so the command may be in its log).
 func (m *Member) forward(ctx context.Context, addr string, req kv.Request) (status int, body []byte, sent bool, err error) {
 	q := url.Values{"client": {req.ClientID}, "seq": {strconv.FormatUint(req.Seq, 10)}}
-	return m.forwardPost(ctx, addr, "commands", q, []byte(req.Command.String()), 0)
+	return m.forwardPost(ctx, addr, "commands", q, []byte(req.Command.String()), reserve(ctx))
+}
+
+// reserve is the time a member keeps when it forwards a request to the leader: a tenth of
+// what is left (up to 200 ms), so that the leader's answer, a 504 with its reason included,
+// comes back before this member's own deadline.
+func reserve(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return min(time.Until(d)/10, 200*time.Millisecond)
+	}
+	return 0
 }
 
 // forwardPost posts body to POST /api/clusters/{cluster}/{endpoint}?q at addr, marked as

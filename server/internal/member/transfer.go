@@ -83,13 +83,8 @@ func (m *Member) transfer(ctx context.Context, to string, timeout time.Duration,
 			lastErr = fmt.Errorf("the leader, %s, has no API address known to %s (it runs without -http, or the hub never said)", s.Leader, m.cfg.ID)
 		default:
 			addr := m.APIAddr(s.Leader)
-			// The leader gets the time left but a tenth (up to 200 ms), so that its answer,
-			// a 504 included, comes back in time, and this member can see to lead after a 200.
-			reserve := time.Duration(0)
-			if d, ok := ctx.Deadline(); ok {
-				reserve = min(time.Until(d)/10, 200*time.Millisecond)
-			}
-			status, body, sent, err := m.forwardPost(ctx, addr, "transfer", url.Values{"to": {to}}, nil, reserve)
+			// The reserve also lets this member see to lead after a 200.
+			status, body, sent, err := m.forwardPost(ctx, addr, "transfer", url.Values{"to": {to}}, nil, reserve(ctx))
 			var out hub.TransferResult
 			switch {
 			case err != nil:
