@@ -88,6 +88,22 @@ func TestMetricsScrape(t *testing.T) {
 	if code, _ := command(t, base, "put"); code != http.StatusBadRequest {
 		t.Fatalf("a malformed command = %d; want 400", code)
 	}
+	// n3's own API, with the leadership in the server (n1, whom the server's API makes lead):
+	// n1 serves no API of its own, so n3 forwards to the server's, which reaches n1 through
+	// the hub. A command, a transfer to n2 (also in the server), a malformed command, a GET.
+	if code, out := transfer(t, base, "?to=n1&timeout=10s"); code != http.StatusOK {
+		t.Fatalf("transfer to n1 through the server: %d %v", code, out)
+	}
+	if code, out := command(t, n3addr, "put n3 x"); code != http.StatusOK || out["member"] != "n1" {
+		t.Fatalf("a command through n3's API while n1 leads: %d %v; want 200 from n1, through the server", code, out)
+	}
+	if code, out := transfer(t, n3addr, "?to=n2&timeout=10s"); code != http.StatusOK || out["transfer"] != "n2" {
+		t.Fatalf("transfer to n2 through n3's API while n1 leads: %d %v; want 200", code, out)
+	}
+	if code, _ := command(t, n3addr, "put"); code != http.StatusBadRequest {
+		t.Fatalf("a malformed command through n3's API = %d; want 400", code)
+	}
+	clusterInfo(t, n3addr)
 	info := clusterInfo(t, base)
 	srv := scrape(t, "http://"+base+"/metrics")
 	node := scrape(t, "http://"+n3addr+"/metrics")
@@ -132,20 +148,29 @@ func TestMetricsScrape(t *testing.T) {
 	if v, _ := metricValue(node, "raftlab_messages_delivered_total", map[string]string{"member": "n3"}); v < 1 {
 		t.Errorf("messages delivered to n3 in its process: %v; want some", v)
 	}
-	if v, _ := metricValue(srv, "raftlab_api_requests_total", map[string]string{"endpoint": "commands", "outcome": "ok"}); v != 5 {
-		t.Errorf("API commands answered 200: %v; want 5", v)
+	if v, _ := metricValue(srv, "raftlab_api_requests_total", map[string]string{"endpoint": "commands", "outcome": "ok"}); v != 6 {
+		t.Errorf("API commands answered 200: %v; want 6 (5, and the one n3 forwarded)", v)
 	}
 	if v, _ := metricValue(srv, "raftlab_api_requests_total", map[string]string{"endpoint": "commands", "outcome": "malformed"}); v != 1 {
 		t.Errorf("API commands answered 400: %v; want 1", v)
 	}
-	if v, _ := metricValue(srv, "raftlab_api_commit_seconds", nil); v != 5 {
-		t.Errorf("commit latency observations: %v; want 5", v)
+	if v, _ := metricValue(srv, "raftlab_api_commit_seconds", nil); v != 6 {
+		t.Errorf("commit latency observations: %v; want 6", v)
 	}
 	if _, ok := metricValue(srv, "raftlab_hub_queue_wait_seconds", nil); !ok {
 		t.Error("no raftlab_hub_queue_wait_seconds")
 	}
-	if _, ok := metricValue(node, "raftlab_api_requests_total", nil); ok {
-		t.Error("the node process reports API requests; it serves no API")
+	// The node's API counts its own requests, as the server's does.
+	for _, c := range []struct {
+		endpoint, outcome string
+		want              float64
+	}{{"commands", "ok", 1}, {"commands", "malformed", 1}, {"cluster", "ok", 1}, {"transfer", "ok", 1}, {"transfer", "conflict", 0}} {
+		if v, _ := metricValue(node, "raftlab_api_requests_total", map[string]string{"endpoint": c.endpoint, "outcome": c.outcome}); v != c.want {
+			t.Errorf("n3's API: %s answered %s: %v; want %v", c.endpoint, c.outcome, v, c.want)
+		}
+	}
+	if v, _ := metricValue(node, "raftlab_api_commit_seconds", nil); v != 1 {
+		t.Errorf("n3's API: commit latency observations: %v; want 1", v)
 	}
 	if _, ok := srv["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics on the server")

@@ -30,6 +30,7 @@ func serveNodeHTTP(ln net.Listener, m *member.Member, cluster, id string, stdout
 	reg := metrics.New(func() []metrics.Member {
 		return []metrics.Member{{Cluster: cluster, ID: id, Stats: m.Node().Stats, Writes: m.WriteTimes}}
 	}, m.Links())
+	reg.MustRegister(m.APICollectors()...)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/api/", m.APIHandler())

@@ -274,15 +274,17 @@ const (
 	outcomeConflict    = "conflict"     // 409: a membership change or transfer the leader refused
 )
 
-// apiMetrics are the scripting API's figures: requests by endpoint and outcome, and how long
-// a committed command took, from its arrival to its answer.
-type apiMetrics struct {
+// APIMetrics are the scripting API's figures: requests by endpoint and outcome, and how long
+// a committed command took, from its arrival to its answer. The server's hub has one; a node
+// process's own API (server node -http) has its own, with the same names.
+type APIMetrics struct {
 	requests *prometheus.CounterVec
 	commit   prometheus.Histogram
 }
 
-func newAPIMetrics() *apiMetrics {
-	return &apiMetrics{
+// NewAPIMetrics returns the API's metrics, all zero.
+func NewAPIMetrics() *APIMetrics {
+	return &APIMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "raftlab_api_requests_total",
 			Help: "Requests to the scripting API, by endpoint (cluster, commands, members, transfer) and outcome (ok, malformed, not_found, too_large, conflict, not_appended, unknown).",
@@ -295,9 +297,44 @@ func newAPIMetrics() *apiMetrics {
 	}
 }
 
+// Collectors returns the metrics, for a Prometheus registry.
+func (a *APIMetrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{a.requests, a.commit}
+}
+
+// Count counts a request to endpoint that was answered status, began at began: its outcome
+// is the status's (see the outcome constants), and a command answered 200 is timed. A refusal
+// no outcome names (401 and 403, before the API proper; 429) is not counted, as the server's
+// guard does not count it either.
+func (a *APIMetrics) Count(endpoint string, status int, began time.Time) {
+	var outcome string
+	switch status {
+	case http.StatusOK:
+		outcome = outcomeOK
+		if endpoint == "commands" {
+			a.commit.Observe(time.Since(began).Seconds())
+		}
+	case http.StatusBadRequest:
+		outcome = outcomeMalformed
+	case http.StatusNotFound:
+		outcome = outcomeNotFound
+	case http.StatusConflict:
+		outcome = outcomeConflict
+	case http.StatusRequestEntityTooLarge:
+		outcome = outcomeTooLarge
+	case http.StatusServiceUnavailable:
+		outcome = outcomeNotAppended
+	case http.StatusGatewayTimeout:
+		outcome = outcomeUnknown
+	default:
+		return
+	}
+	a.requests.WithLabelValues(endpoint, outcome).Inc()
+}
+
 // Collectors returns the scripting API's metrics, for a Prometheus registry.
 func (h *Hub) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{h.api.requests, h.api.commit}
+	return h.api.Collectors()
 }
 
 // APIHandler serves GET /api/clusters/{name} and POST /api/clusters/{name}/commands, behind

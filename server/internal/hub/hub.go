@@ -105,7 +105,7 @@ type Hub struct {
 
 	wg      sync.WaitGroup // every pump goroutine
 	nextReq atomic.Uint64
-	api     *apiMetrics
+	api     *APIMetrics
 	// How long frames waited in the connections' send queues.
 	queueWait durhist.H
 }
@@ -183,7 +183,7 @@ func New(cfg Config) *Hub {
 	if cfg.Links == nil {
 		cfg.Links = linkstats.New(cfg.Logf)
 	}
-	h := &Hub{cfg: cfg, clusters: make(map[string]*cluster), conns: make(map[*conn]struct{}), api: newAPIMetrics()}
+	h := &Hub{cfg: cfg, clusters: make(map[string]*cluster), conns: make(map[*conn]struct{}), api: NewAPIMetrics()}
 	h.upgrader = websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, CheckOrigin: h.checkOrigin}
 	return h
 }

@@ -25,6 +25,8 @@ import (
 	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
 	"raftlab/server/native"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // forwardedHeader marks a command one member forwarded to another, which answers it itself
@@ -40,9 +42,12 @@ const forwardedHeader = "X-Raftlab-Forwarded-By"
 // POST /api/clusters/{name}/transfer?to=ID hands the leadership to ID the same way
 // (serveTransfer). Commands and transfers need no Origin header (the API is for scripts, not
 // pages) and, when the member has a cluster token, Authorization: Bearer TOKEN.
+//
+// Each request is counted in the member's own raftlab_api_requests_total and
+// raftlab_api_commit_seconds (APICollectors), as the server counts its own.
 func (m *Member) APIHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/clusters/{name}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /api/clusters/{name}", m.counted("cluster", func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("name") != m.cfg.Cluster {
 			hub.WriteError(w, http.StatusNotFound, fmt.Sprintf("no cluster %q here: this member is in cluster %q", r.PathValue("name"), m.cfg.Cluster))
 			return
@@ -58,11 +63,46 @@ func (m *Member) APIHandler() http.Handler {
 			return
 		}
 		hub.WriteJSON(w, http.StatusOK, m.info(detail))
-	})
-	mux.HandleFunc("POST /api/clusters/{name}/commands", m.serveCommand)
-	mux.HandleFunc("POST /api/clusters/{name}/transfer", m.serveTransfer)
+	}))
+	mux.HandleFunc("POST /api/clusters/{name}/commands", m.counted("commands", m.serveCommand))
+	mux.HandleFunc("POST /api/clusters/{name}/transfer", m.counted("transfer", m.serveTransfer))
 	return mux
 }
+
+// APICollectors returns the metrics of the member's API, for a Prometheus registry.
+func (m *Member) APICollectors() []prometheus.Collector { return m.api.Collectors() }
+
+// counted counts each answer of h in the member's API metrics, under endpoint.
+func (m *Member) counted(endpoint string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		began := time.Now()
+		h(sw, r)
+		m.api.Count(endpoint, sw.status, began)
+	}
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // info is this member's view: its own state in full, with its node card when detail is set
 // (its newest log entries, key-value contents, a leader's view of its followers, its recent
@@ -178,25 +218,26 @@ func (m *Member) command(ctx context.Context, req kv.Request, forwarded bool) (i
 			return http.StatusServiceUnavailable, jsonBody(map[string]string{"error": msg, "leader": s.Leader})
 		case s.Leader == "":
 			lastErr = fmt.Errorf("%s knows of no leader in term %d", m.cfg.ID, s.Term)
-		case m.APIAddr(s.Leader) == "":
+		case m.leaderAPIUnknown(s.Leader):
 			lastErr = fmt.Errorf("the leader, %s, has no API address known to %s (it runs without -http, or the hub never said)", s.Leader, m.cfg.ID)
 		default:
-			status, body, sent, err := m.forward(ctx, m.APIAddr(s.Leader), req)
+			who, addr := m.leaderAPI(s.Leader)
+			status, body, sent, err := m.forward(ctx, addr, req)
 			switch {
 			case err == nil && status == http.StatusOK:
 				return status, body
 			case err == nil && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout:
 				// The request itself is refused (400, 401, 404, 413, 429): the leader's answer,
 				// said as this API says an error whatever its form (a 429 is plain text).
-				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))})
+				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s: %s", who, apiMessage(body))})
 			case err == nil && status == http.StatusGatewayTimeout:
 				// The leader took it and ran out of the time it was given (all but the
 				// reserve): asking again in what is left would find the same.
-				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))})
+				return status, jsonBody(map[string]string{"error": fmt.Sprintf("forwarded to %s: %s", who, apiMessage(body))})
 			case err == nil: // 503: it no longer leads, or certainly took nothing
-				lastErr = fmt.Errorf("forwarded to %s at %s: %s", s.Leader, m.APIAddr(s.Leader), apiMessage(body))
+				lastErr = fmt.Errorf("forwarded to %s: %s", who, apiMessage(body))
 			default:
-				lastErr = fmt.Errorf("forwarding to %s at %s: %v", s.Leader, m.APIAddr(s.Leader), err)
+				lastErr = fmt.Errorf("forwarding to %s: %v", who, err)
 				if sent {
 					mayHaveApplied = true
 				}
@@ -222,6 +263,36 @@ func notAppended(err error) bool {
 		errors.Is(err, raft.ErrTransferring) || errors.Is(err, raft.ErrNoCommitInTerm)
 }
 
+// leaderAPI says where a request for leader goes: to the leader's own API, or, for a leader
+// that serves none (a member the server runs, one in a page, a process without -http), to
+// the server's, which reaches it through the hub while the server is up. who names the
+// target in answers ("n2 at 127.0.0.1:9002"); addr is its host:port or base URL.
+func (m *Member) leaderAPI(leader string) (who, addr string) {
+	if a := m.APIAddr(leader); a != "" {
+		return leader + " at " + a, a
+	}
+	return fmt.Sprintf("the server at %s (the leader, %s, serves no API of its own)", m.serverAPI, leader), m.serverAPI
+}
+
+// leaderAPIUnknown reports whether leaderAPI has nowhere to send a request for leader.
+func (m *Member) leaderAPIUnknown(leader string) bool {
+	return m.APIAddr(leader) == "" && m.serverAPI == ""
+}
+
+// serverAPIBase is the base URL of the server's API, from the hub's WebSocket URL (ws://HOST/ws
+// → http://HOST), or "" when it cannot be told.
+func serverAPIBase(hubURL string) string {
+	u, err := url.Parse(hubURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := map[string]string{"ws": "http", "wss": "https", "http": "http", "https": "https"}[u.Scheme]
+	if scheme == "" {
+		return ""
+	}
+	return scheme + "://" + u.Host + strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/ws")
+}
+
 // apiClient forwards commands; each request is bounded by its context.
 var apiClient = &http.Client{}
 
@@ -242,7 +313,8 @@ func reserve(ctx context.Context) time.Duration {
 	return 0
 }
 
-// forwardPost posts body to POST /api/clusters/{cluster}/{endpoint}?q at addr, marked as
+// forwardPost posts body to POST /api/clusters/{cluster}/{endpoint}?q at addr (host:port, or
+// a base URL), marked as
 // forwarded by this member, with its token and as ?timeout= the time left in ctx less
 // reserve (what this member keeps to act on the answer). sent says whether the request may
 // have reached the other member.
@@ -254,7 +326,11 @@ func (m *Member) forwardPost(ctx context.Context, addr, endpoint string, q url.V
 		}
 		q.Set("timeout", left.Round(time.Millisecond).String())
 	}
-	u := "http://" + addr + "/api/clusters/" + url.PathEscape(m.cfg.Cluster) + "/" + endpoint + "?" + q.Encode()
+	base := addr
+	if !strings.Contains(addr, "://") {
+		base = "http://" + addr
+	}
+	u := base + "/api/clusters/" + url.PathEscape(m.cfg.Cluster) + "/" + endpoint + "?" + q.Encode()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, false, err

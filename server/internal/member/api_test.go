@@ -524,3 +524,20 @@ func TestNodeAPITransfer504(t *testing.T) {
 		t.Errorf("a second transfer through %s: %d %q; want 409 from the leader, a handover under way", f[1], code, msg)
 	}
 }
+
+// TestServerAPIBase: where a member sends a request for a leader that serves no API of its own.
+func TestServerAPIBase(t *testing.T) {
+	for in, want := range map[string]string{
+		"ws://127.0.0.1:8080/ws":     "http://127.0.0.1:8080",
+		"wss://lab.example.org/ws":   "https://lab.example.org",
+		"ws://[::1]:8080/raftlab/ws": "http://[::1]:8080/raftlab",
+		"ws://host:8080/ws/":         "http://host:8080",
+		"ftp://host/ws":              "",
+		"not a url":                  "",
+		"ws:///ws":                   "",
+	} {
+		if got := serverAPIBase(in); got != want {
+			t.Errorf("serverAPIBase(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"raftlab/raft/wire"
 	"raftlab/server/internal/boltstore"
 	"raftlab/server/internal/durhist"
+	"raftlab/server/internal/hub"
 	"raftlab/server/internal/link"
 	"raftlab/server/internal/linkstats"
 	"raftlab/server/internal/peer"
@@ -88,6 +89,9 @@ type Member struct {
 	// joinHost is the host of the hub's URL: where a member listening on every interface of
 	// the server's machine is reached.
 	joinHost string
+	// serverAPI is the server's API (from the hub's URL), where requests for a leader that
+	// serves no API of its own go.
+	serverAPI string
 
 	mu      sync.Mutex
 	saved   saved  // what the hub told the member last (members, options)
@@ -98,6 +102,7 @@ type Member struct {
 	store   raft.Storage
 	node    *native.Node
 	rep     *Reporter
+	api     *hub.APIMetrics // the member's API's requests (APIHandler)
 
 	// cut drops every Raft message to and from this member (tests: a partition).
 	cut atomic.Bool
@@ -136,10 +141,11 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if cfg.Links == nil {
 		cfg.Links = linkstats.New(cfg.Logf)
 	}
-	m := &Member{cfg: cfg, failed: make(chan struct{})}
+	m := &Member{cfg: cfg, failed: make(chan struct{}), api: hub.NewAPIMetrics()}
 	if u, err := url.Parse(cfg.URL); err == nil {
 		m.joinHost = u.Hostname()
 	}
+	m.serverAPI = serverAPIBase(cfg.URL)
 	last, haveLast := m.loadSaved()
 	if haveLast && cfg.OfflineAfter > 0 {
 		m.offlineNote = fmt.Sprintf(", %v at most before it starts from the one it saved", cfg.OfflineAfter)

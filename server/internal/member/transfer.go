@@ -79,31 +79,31 @@ func (m *Member) transfer(ctx context.Context, to string, timeout time.Duration,
 			return http.StatusServiceUnavailable, map[string]string{"error": fmt.Sprintf("%s does not lead (term %d); leader: %q", m.cfg.ID, s.Term, s.Leader), "leader": s.Leader}
 		case s.Leader == "":
 			lastErr = fmt.Errorf("%s knows of no leader in term %d", m.cfg.ID, s.Term)
-		case m.APIAddr(s.Leader) == "":
+		case m.leaderAPIUnknown(s.Leader):
 			lastErr = fmt.Errorf("the leader, %s, has no API address known to %s (it runs without -http, or the hub never said)", s.Leader, m.cfg.ID)
 		default:
-			addr := m.APIAddr(s.Leader)
+			who, addr := m.leaderAPI(s.Leader)
 			// The reserve also lets this member see to lead after a 200.
 			status, body, sent, err := m.forwardPost(ctx, addr, "transfer", url.Values{"to": {to}}, nil, reserve(ctx))
 			var out hub.TransferResult
 			switch {
 			case err != nil:
-				lastErr = fmt.Errorf("forwarding to %s at %s: %v", s.Leader, addr, err)
+				lastErr = fmt.Errorf("forwarding to %s: %v", who, err)
 				mayHaveBegun = mayHaveBegun || sent
 			case status == http.StatusOK && json.Unmarshal(body, &out) == nil && out.Transfer == to:
 				// to leads out.Term as the leader sees it; this member waits to see it too.
 				begun, via, from, minTerm = true, s.Leader, out.From, out.Term
 				continue
 			case status == http.StatusOK:
-				lastErr = fmt.Errorf("forwarded to %s at %s: an answer that is not a transfer's: %s", s.Leader, addr, body)
+				lastErr = fmt.Errorf("forwarded to %s: an answer that is not a transfer's: %s", who, body)
 				mayHaveBegun = true
 			case status == http.StatusServiceUnavailable: // it no longer leads, or took nothing
-				lastErr = fmt.Errorf("forwarded to %s at %s: %s", s.Leader, addr, apiMessage(body))
+				lastErr = fmt.Errorf("forwarded to %s: %s", who, apiMessage(body))
 			default:
 				// Refused (400, 401, 404, 409, 429), or begun and not seen in time (504, at the
 				// deadline: asking again would find the handover under way): the leader's
 				// answer, as this API says it.
-				return status, apiErr("forwarded to %s at %s: %s", s.Leader, addr, apiMessage(body))
+				return status, apiErr("forwarded to %s: %s", who, apiMessage(body))
 			}
 		}
 		select {
