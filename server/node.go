@@ -17,16 +17,45 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"raftlab/raft/wire"
+	"raftlab/server/internal/hub"
 	"raftlab/server/internal/member"
 	"raftlab/server/internal/metrics"
 )
 
-// serveNodeHTTP serves the node process's /metrics and its member's scripting API on ln until
-// the returned function is called.
-func serveNodeHTTP(ln net.Listener, m *member.Member, cluster, id string, stdout io.Writer) func() {
+// nodeHTTP is the node process's HTTP server: from the moment -http listens, so that a
+// request never hangs in the listen queue, with 503 and why until the member runs, then its
+// /metrics and scripting API.
+type nodeHTTP struct {
+	srv     *http.Server
+	running atomic.Pointer[http.ServeMux]
+	waiting string // the 503's text
+}
+
+// serveNodeHTTP starts serving ln: 503 until run is called.
+func serveNodeHTTP(ln net.Listener, cluster, id, join string) *nodeHTTP {
+	n := &nodeHTTP{waiting: fmt.Sprintf("member %s is not running yet: it waits for the welcome of the server at %s, "+
+		"which tells it cluster %s's members (it needs it once; after that it starts from the one it saved when the server is away). "+
+		"Is the server running? Try again once this process says the member runs", id, join, cluster)}
+	n.srv = hardenedServer(n, "") // the server's timeouts and bound on each client's requests
+	go n.srv.Serve(ln)            // returns when srv is closed
+	return n
+}
+
+func (n *nodeHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if mux := n.running.Load(); mux != nil {
+		mux.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Retry-After", "1")
+	hub.WriteError(w, http.StatusServiceUnavailable, n.waiting)
+}
+
+// run serves the running member's /metrics and scripting API from now on.
+func (n *nodeHTTP) run(m *member.Member, cluster, id string) {
 	reg := metrics.New(func() []metrics.Member {
 		return []metrics.Member{{Cluster: cluster, ID: id, Stats: m.Node().Stats, Writes: m.WriteTimes}}
 	}, m.Links())
@@ -34,10 +63,7 @@ func serveNodeHTTP(ln net.Listener, m *member.Member, cluster, id string, stdout
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/api/", m.APIHandler())
-	srv := hardenedServer(mux, "") // the server's timeouts and bound on each client's requests
-	go srv.Serve(ln)               // returns when srv is closed
-	fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics and the API at http://%s/api/clusters/%s\n", id, ln.Addr(), ln.Addr(), cluster)
-	return func() { srv.Close() }
+	n.running.Store(mux)
 }
 
 // runNode runs `server node` until SIGINT or SIGTERM. It returns the exit code: 2 for bad
@@ -102,6 +128,9 @@ flags:
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 		return bad("-join %q: want a WebSocket URL such as ws://localhost:8080/ws", *join)
 	}
+	if u.Path == "" || u.Path == "/" {
+		return bad("-join %q: no path; the server's WebSocket endpoint is /ws: ws://%s/ws", *join, u.Host)
+	}
 	if *peerAddr == "" {
 		*peerAddr = ":0"
 		if isLoopbackHost(u.Hostname()) {
@@ -143,6 +172,12 @@ flags:
 		defer l.Close()
 		ln, apiAddr = l, l.Addr().String()
 	}
+	var web *nodeHTTP
+	if ln != nil {
+		web = serveNodeHTTP(ln, *cluster, *id, *join)
+		defer web.srv.Close()
+		fmt.Fprintf(stdout, "raftlab: member %s listening on http://%s (503 until the member runs)\n", *id, apiAddr)
+	}
 	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, API: apiAddr, Logf: logger.Printf, PeerAddr: *peerAddr})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -166,8 +201,9 @@ flags:
 			*id, strings.Join(m.Members(), ","), st.Term, entries(st.LastIndex))
 	}
 	fmt.Fprintf(stdout, "raftlab: member %s takes direct links from the other native members on %s\n", *id, m.Peer().Addr())
-	if ln != nil {
-		defer serveNodeHTTP(ln, m, *cluster, *id, stdout)()
+	if web != nil {
+		web.run(m, *cluster, *id)
+		fmt.Fprintf(stdout, "raftlab: member %s serving http://%s/metrics and the API at http://%s/api/clusters/%s\n", *id, apiAddr, apiAddr, *cluster)
 	}
 	code := 0
 	select {

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -428,6 +429,7 @@ func TestCommandFlags(t *testing.T) {
 		{[]string{"-cluster", "demo", "-members", "n1,n2", "-native", "n1", "-data", garbage}, 1, "not a raftlab storage file or is corrupt"},
 		{[]string{"node", "-cluster", "demo", "-id", "n3"}, 2, "-join is required"},
 		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "localhost:8080", "-data", dir}, 2, "want a WebSocket URL"},
+		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "ws://localhost:8080", "-data", dir}, 2, "no path; the server's WebSocket endpoint is /ws: ws://localhost:8080/ws"},
 		{[]string{"node", "-cluster", "de mo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", dir}, 2, "-cluster: cluster name"},
 		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", filepath.Join(garbage, "n1.db")}, 2, "is a file; want a directory"},
 		{[]string{"node", "-cluster", "demo", "-id", "n3", "-join", "ws://localhost:1/ws", "-data", dir, "-peer", "nowhere"}, 2, `-peer: "nowhere": want host:port`},
@@ -465,6 +467,41 @@ func TestNodeRefusedByServer(t *testing.T) {
 		}
 		if code := p.cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(p.output(), tc.want) {
 			t.Errorf("node %s/%s: exit %d:\n%s\nwant exit 1 and %q", tc.cluster, tc.id, code, p.output(), tc.want)
+		}
+	}
+}
+
+// TestNodeAPIBeforeWelcome: a node process's -http answers from the start: until the member
+// runs (here the server never answers), 503 and why, instead of a request that hangs in the
+// listen queue.
+func TestNodeAPIBeforeWelcome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nowhere := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	p := startProc(t, "n2", "node", "-cluster", "demo", "-id", "n2", "-join", "ws://"+nowhere+"/ws", "-data", t.TempDir(), "-http", "127.0.0.1:0")
+	addr := p.waitOutput(t, regexp.MustCompile(`member n2 listening on http://(\S+) \(503 until the member runs\)`))[1]
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, req := range []struct{ method, path, body string }{
+		{"GET", "/api/clusters/demo", ""},
+		{"POST", "/api/clusters/demo/commands", "put x 1"},
+		{"GET", "/metrics", ""},
+	} {
+		r, _ := http.NewRequest(req.method, "http://"+addr+req.path, strings.NewReader(req.body))
+		resp, err := client.Do(r)
+		if err != nil {
+			t.Fatalf("%s %s: %v", req.method, req.path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := "member n2 is not running yet: it waits for the welcome of the server at ws://" + nowhere + "/ws"
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), want) {
+			t.Errorf("%s %s before the member runs: %d %s; want 503 and %q", req.method, req.path, resp.StatusCode, b, want)
 		}
 	}
 }
