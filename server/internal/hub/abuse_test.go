@@ -148,6 +148,12 @@ func TestMisbehavingClients(t *testing.T) {
 		{"member taken", nil, func(c *rawClient) error {
 			return c.send(&wire.Envelope{Type: wire.TypeHello, Cluster: "demo", Kind: wire.KindBrowser, Members: []string{"n1"}})
 		}, wire.CodeTaken, "member n1 is already hosted by a native connection"},
+		{"member taken by a page", nil, func(c *rawClient) error {
+			return c.send(&wire.Envelope{Type: wire.TypeHello, Cluster: "demo", Kind: wire.KindNative, Members: []string{"b2"}})
+		}, wire.CodeTaken, "member b2 is already hosted by a browser connection from 127.0.0.1:"},
+		{"member taken by a page: what to do", nil, func(c *rawClient) error {
+			return c.send(&wire.Envelope{Type: wire.TypeHello, Cluster: "demo", Kind: wire.KindNative, Members: []string{"b2"}})
+		}, wire.CodeTaken, "; a page hosts the members nobody hosts when it opens: close that page (reopen it once this process has joined), then this process can join"},
 		{"impersonation", []string{"b1"}, func(c *rawClient) error {
 			m := vote
 			m.From, m.To = "n2", "n1"

@@ -355,7 +355,13 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 		}
 		if cur, ok := cl.hosts[m]; ok {
 			h.mu.Unlock()
-			return errorf(wire.CodeTaken, "member %s is already hosted by %s", m, cur.describe())
+			msg := fmt.Sprintf("member %s is already hosted by %s", m, cur.describe())
+			if x, ok := cur.(*conn); ok && x.kind == wire.KindBrowser && e.Kind == wire.KindNative {
+				// The likeliest cause: a page opened before this process joined (or in the
+				// seconds after a server restart) took every member nobody hosted.
+				msg += "; a page hosts the members nobody hosts when it opens: close that page (reopen it once this process has joined), then this process can join"
+			}
+			return errorf(wire.CodeTaken, "%s", msg)
 		}
 	}
 	c.cluster, c.members, c.kind = cl, slices.Clone(e.Members), e.Kind
