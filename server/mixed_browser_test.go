@@ -250,7 +250,8 @@ func TestBrowserMixedPageCards(t *testing.T) {
 // and says so; when the server goes away it says that the cards show the last reports.
 func TestBrowserMixedPageWatches(t *testing.T) {
 	b := startBrowser(t)
-	base, _, stop := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: t.TempDir()})
+	dataDir := t.TempDir()
+	base, _, stop := startMixedFlags(t, "127.0.0.1:0", &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: dataDir})
 	n3 := startMember(t, base, "n3")
 	info := func() apiCluster { return clusterInfo(t, base) }
 	waitUntil(t, "a leader", func() bool { return info().Leader != "" })
@@ -296,6 +297,12 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 
 	stop()
 	p.waitFor("the server's loss told", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.includes("The members' cards show their last report.")`)
+	// The event log says it too, and the return: a watching page has no connection whose
+	// module would say them (it said neither).
+	p.waitFor("the loss in the event log", `[...document.querySelectorAll("#events li")].some((li) => li.lastChild.textContent.trim().startsWith("lost the server ("))`)
+	_, _, stop2 := startMixedFlags(t, base, &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: dataDir})
+	defer stop2()
+	p.waitFor("the return in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^reconnected to the server after \d+ s away$/.test(li.lastChild.textContent.trim()))`)
 	p.noProblemsBut("Failed to load resource", "net::ERR_CONNECTION_REFUSED")
 }
 

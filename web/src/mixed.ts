@@ -507,13 +507,25 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
   let backAt = 0; // when it last got it back
   let lostBefore = 0;
   let ever = false;
+  // A page that hosts members has its module say the loss and the return in the event log; a
+  // watching page, which has no connection of its own, says them here.
+  let connQ = 0;
+  const connEvent = (at: number, text: string): void => {
+    if (watching) noteEvents([{ q: ++connQ, node: "", at, kind: "note", state: "", term: 0, index: 0, text }], "conn");
+  };
   const drawConn = (s: MixedSnap | null): void => {
     const up = !!s?.connected && !apiFailing;
     const now = Date.now();
     if (up) {
-      if (lostAt) [backAt, lostBefore, lostAt] = [now, lostAt, 0];
+      if (lostAt) {
+        [backAt, lostBefore, lostAt] = [now, lostAt, 0];
+        connEvent(now, `reconnected to the server after ${Math.round((backAt - lostBefore) / 1000)} s away`);
+      }
       ever = true;
-    } else if (ever && !lostAt) lostAt = now;
+    } else if (ever && !lostAt) {
+      lostAt = now;
+      connEvent(now, `lost the server${apiFailing ? ` (${apiFailing})` : ""}: reconnecting; the cards show each member's last report`);
+    }
     let text: string;
     if (s?.stopped) text = `The server refused this page: ${s.stopped}`;
     else if (up) text = backAt && now - backAt < 20000 ? `Reconnected to the server at ${clock(backAt).slice(0, 8)} (lost at ${clock(lostBefore).slice(0, 8)}).` : "Connected to the server.";
@@ -652,9 +664,9 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     // The events.
     if (s) noteEvents(s.events, "page");
     for (const m of c?.members ?? []) if (!hostedIds.has(m.id) && m.detail) noteEvents(m.detail.events, m.id);
+    drawConn(s); // first: it may add an event
     drawEvents();
     if (c) for (const m of c.members) if (!hostedIds.has(m.id) && m.detail) tl.noteEvents(m.detail.events, s?.epoch ?? 0);
-    drawConn(s);
   };
 
   const watchEpoch = Date.now();
