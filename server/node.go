@@ -94,7 +94,8 @@ listens on -peer, and learns the others' addresses through the hub), and through
 members in pages or without a link. The addresses stay known when the server goes away, so
 native members that form a majority go on electing and committing without it. While the
 server is away the member tries to reconnect every few seconds: it logs its first attempts
-with their cause, then one line a minute; when the server returns, it reconnects and says so.
+with their cause, then one line a minute (and at once a refusal by a server that answers, such
+as a page hosting this member); when the server returns, it reconnects and says so.
 
 flags:
 `)

@@ -82,6 +82,14 @@ func (e *PermanentError) Error() string {
 	return fmt.Sprintf("the hub refused us: %s: %s", e.Frame.Code, e.Frame.Error)
 }
 
+// refusal is the hub closing a connection with an error frame that reconnecting may fix (it
+// shuts down, another connection still hosts the member, a rate limit).
+type refusal struct{ Frame *wire.Envelope }
+
+func (e *refusal) Error() string {
+	return fmt.Sprintf("the hub closed the connection: %s: %s", e.Frame.Code, e.Frame.Error)
+}
+
 // Link is a client connection to the hub that reconnects by itself. Its methods are safe for
 // concurrent use.
 type Link struct {
@@ -105,7 +113,8 @@ type Link struct {
 	failSince   time.Time
 	failures    int
 	summaryAt   time.Time
-	summaryFrom int // attempts when the last summary was said
+	summaryFrom int    // attempts when the last summary was said
+	saidRefusal string // the last refusal by the hub said while the failures are summarized
 }
 
 // Start starts the link's goroutine, which connects and reconnects until Close, or until the
@@ -256,7 +265,7 @@ func (l *Link) run() {
 		if welcomed {
 			backoff = l.cfg.MinBackoff
 			l.downSince, l.downErr, l.attempts = now, err, 0
-			l.failures = 0
+			l.failures, l.saidRefusal = 0, ""
 		} else {
 			l.attempts++
 		}
@@ -284,11 +293,21 @@ func (l *Link) logFailure(now time.Time, err error, wait time.Duration) {
 	case l.failures == l.cfg.LogEach:
 		l.cfg.Logf("link: %v; reconnecting in %v (from now on one line each %v while the hub stays away)", err, wait.Round(time.Millisecond), l.cfg.SummaryEvery)
 		l.summaryAt, l.summaryFrom = now, l.attempts
+	case isRefusal(err) && err.Error() != l.saidRefusal:
+		// The hub answers but refuses: a cause of its own (a page hosts this member), said
+		// once, not left to the next summary as if the hub were still away.
+		l.cfg.Logf("link: %v; reconnecting in %v", err, wait.Round(time.Millisecond))
+		l.saidRefusal = err.Error()
 	case now.Sub(l.summaryAt) >= l.cfg.SummaryEvery:
 		l.cfg.Logf("link: still cannot reach the hub at %s: %d failed attempts since %s (%v ago), %d since the last line; last error: %v; next attempt in %v",
 			l.cfg.URL, l.attempts, l.failSince.Format("15:04:05"), roundAgo(now.Sub(l.failSince)), l.attempts-l.summaryFrom, err, wait.Round(time.Millisecond))
 		l.summaryAt, l.summaryFrom = now, l.attempts
 	}
+}
+
+func isRefusal(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
 }
 
 // roundAgo rounds a time span for a log line: to the second from 10 s on.
@@ -404,7 +423,7 @@ func (l *Link) session() (welcomed bool, err error) {
 					return welcomed, &PermanentError{e}
 				}
 			}
-			return welcomed, fmt.Errorf("the hub closed the connection: %s: %s", e.Code, e.Error)
+			return welcomed, &refusal{e}
 		}
 	}
 }

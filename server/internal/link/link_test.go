@@ -274,3 +274,90 @@ func slicesAny(ss []string, f func(string) bool) bool {
 	}
 	return false
 }
+
+// TestRefusalSaidWhileSummarized: once the failures are summarized (the hub away), a hub that
+// answers again but refuses the member (a page took it) is said at once, with its cause, and
+// once, not left to the next summary line an hour later as if the hub were still away.
+func TestRefusalSaidWhileSummarized(t *testing.T) {
+	var cur atomic.Pointer[hub.Hub]
+	var gate atomic.Bool // while set, only the page's link gets through
+	var attempts atomic.Int64
+	start := func() {
+		h := hub.New(hub.Config{Logf: t.Logf})
+		if err := h.AddCluster("c", []string{"n1"}); err != nil {
+			t.Fatal(err)
+		}
+		cur.Store(h)
+	}
+	start()
+	defer func() {
+		if h := cur.Load(); h != nil {
+			h.Close()
+		}
+	}()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		page := r.Header.Get("X-Test") == "page"
+		h := cur.Load()
+		if h == nil || (gate.Load() && !page) {
+			http.Error(w, "the server is down", http.StatusServiceUnavailable)
+			return
+		}
+		if !page {
+			attempts.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	var lg logs
+	welcomes := make(chan struct{}, 16)
+	l := link.Start(link.Config{
+		URL: url, Cluster: "c", Members: []string{"n1"}, Kind: wire.KindNative,
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, LogEach: 2, SummaryEvery: time.Hour, Logf: lg.logf,
+		OnWelcome: func(*wire.Envelope) error { welcomes <- struct{}{}; return nil },
+	})
+	defer l.Close()
+	select {
+	case <-welcomes:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no welcome:\n%s", strings.Join(lg.all(), "\n"))
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s in 10s; the link logged:\n%s", what, strings.Join(lg.all(), "\n"))
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	// The hub goes away until the link summarizes; then a new one, where a page hosts n1.
+	gate.Store(true)
+	cur.Swap(nil).Close()
+	waitFor("summarizing", func() bool { return lg.count("from now on one line each") == 1 })
+	start()
+	pageWelcomed := make(chan struct{}, 1)
+	page := link.Start(link.Config{
+		URL: url, Cluster: "c", Members: []string{"n1"}, Kind: wire.KindBrowser, Header: http.Header{"X-Test": {"page"}},
+		OnWelcome: func(*wire.Envelope) error { pageWelcomed <- struct{}{}; return nil }, Logf: t.Logf,
+	})
+	defer page.Close()
+	select {
+	case <-pageWelcomed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the page's link was not welcomed")
+	}
+	from := attempts.Load()
+	gate.Store(false)
+	const taken = "the hub closed the connection: taken: member n1 is already hosted by a browser connection"
+	waitFor("line saying the refusal", func() bool { return lg.count(taken) > 0 })
+	waitFor("five more refused attempts", func() bool { return attempts.Load() >= from+6 })
+	if n := lg.count(taken); n != 1 {
+		t.Errorf("the refusal said %d times in %d attempts; want once:\n%s", n, attempts.Load()-from, strings.Join(lg.all(), "\n"))
+	}
+	if lg.count("still cannot reach") != 0 {
+		t.Errorf("a summary line within the hour:\n%s", strings.Join(lg.all(), "\n"))
+	}
+}
