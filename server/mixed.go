@@ -481,6 +481,32 @@ func (m *mixed) describe() string {
 	return s
 }
 
+// joinHint says, for the start-up line, how the members not in this server join: nothing
+// when it runs them all. page is the page's URL (http://HOST:PORT/).
+func (m *mixed) joinHint(page string) string {
+	if m.cluster == "" {
+		return ""
+	}
+	members, _ := m.hub.Members(m.cluster)
+	natives := m.nativesNow()
+	var elsewhere []string
+	for _, id := range members {
+		if !slices.ContainsFunc(natives, func(n *localMember) bool { return n.id == id }) {
+			elsewhere = append(elsewhere, id)
+		}
+	}
+	if len(elsewhere) == 0 {
+		return ""
+	}
+	ws := "ws" + strings.TrimPrefix(page, "http") + "ws"
+	verb := "join"
+	if len(elsewhere) == 1 {
+		verb = "joins"
+	}
+	return fmt.Sprintf("%s %s as server node processes (-cluster %s -join %s) or from pages (%s?cluster=%s, which hosts the members nobody hosts yet: open it once the processes have joined)",
+		strings.Join(elsewhere, ","), verb, m.cluster, ws, page, m.cluster)
+}
+
 // close closes every WebSocket connection, stops the native members and closes their files.
 func (m *mixed) close() error {
 	if m.quit != nil {

@@ -361,6 +361,9 @@ func TestMixedServerNatives(t *testing.T) {
 	args := []string{"-cluster", "demo", "-members", "n1,n2,n3,b1,b2", "-native", "n1,n2", "-data", filepath.Join(dir, "server")}
 	srv, base := startServer(t, "127.0.0.1:0", args...)
 	srv.waitOutput(t, regexp.MustCompile(`hosting cluster demo with members n1,n2,n3,b1,b2; n1,n2 run natively`))
+	// The start-up says how the others join, and when to open the page.
+	_, port, _ := strings.Cut(base, ":")
+	srv.waitOutput(t, regexp.MustCompile(regexp.QuoteMeta("raftlab: n3,b1,b2 join as server node processes (-cluster demo -join ws://localhost:"+port+"/ws) or from pages (http://localhost:"+port+"/?cluster=demo, which hosts the members nobody hosts yet: open it once the processes have joined)")))
 	n3 := startNodeProc(t, base, dir, "n3")
 	waitUntil(t, "a leader", func() bool { return clusterInfo(t, base).Leader != "" })
 	mustCommand(t, base, "put x 1")

@@ -213,6 +213,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if d := m.describe(); d != "" {
 		fmt.Fprintf(stdout, "raftlab: hosting %s\n", d)
 	}
+	if h := m.joinHint(pageURL(ln.Addr())); h != "" {
+		fmt.Fprintf(stdout, "raftlab: %s\n", h)
+	}
 	for _, line := range m.access() {
 		fmt.Fprintf(stdout, "raftlab: %s\n", line)
 	}
