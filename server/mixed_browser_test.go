@@ -269,6 +269,10 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	p.waitFor("x=1 on every card", `["n1", "n2", "n3"].every((id) => [...document.querySelectorAll(".card[data-node=" + id + "] .kv .pair")].some((e) => e.textContent === "x=1"))`)
 	p.waitFor("the election in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^n[123] became leader in term \d+$/.test(li.lastChild.textContent.trim()))`)
 	p.waitFor("the members' marks on the timeline", `document.querySelectorAll("#timelineSvg .mark").length > 0`)
+	// Nor has the lab's cluster size (it showed a disabled 5 beside a cluster of three).
+	if !eval[bool](p, `document.getElementById("nodes").closest("label").getClientRects().length === 0`) {
+		t.Error("the page shows the lab's cluster size")
+	}
 	// The lab's Set voters has no meaning here: a mixed cluster changes a member at a time.
 	if got := eval[string](p, `["setVoters", "voters"].filter((id) => document.getElementById(id).getClientRects().length > 0).join(",")`); got != "" {
 		t.Errorf("the page shows the lab's %s", got)
@@ -299,6 +303,8 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	p.waitFor("the server's loss told", `document.getElementById("connState").dataset.state === "lost" && document.getElementById("connState").textContent.includes("The members' cards show their last report.")`)
 	// The event log says it too, and the return: a watching page has no connection whose
 	// module would say them (it said neither).
+	// The table does not go on saying the server reaches each member.
+	p.waitFor("the table's reachable and state as unknown and last reported", `["n1", "n2"].every((id) => (td => td[2].textContent === "?" && / \(last report\)$/.test(td[3].textContent))([...document.querySelectorAll("#members tr[data-id=" + id + "] td")]))`)
 	p.waitFor("the loss in the event log", `[...document.querySelectorAll("#events li")].some((li) => li.lastChild.textContent.trim().startsWith("lost the server ("))`)
 	_, _, stop2 := startMixedFlags(t, base, &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: dataDir})
 	defer stop2()

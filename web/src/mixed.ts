@@ -268,6 +268,10 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     }
   }
   byId("clock").textContent = "real time";
+  // The lab's cluster size means nothing here (the cluster's members are the server's): it
+  // showed a disabled 5 beside a cluster of three.
+  const sizeLabel = byId("nodes").closest("label");
+  if (sizeLabel) sizeLabel.hidden = true;
   // The picture of the cluster where the simulator's is; the members table, the timeline and
   // the cards where the lab's cards are.
   const section = document.querySelector("section.cluster") as HTMLElement;
@@ -600,10 +604,11 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       const state = h ? h.state : m.state || "?";
       // A member the server cannot reach: its state is its last report's, told as such (a
       // killed leader would otherwise lead on in the table beside the new one).
-      const stale = !h && !m.reachable && m.state !== "";
+      const stale = !h && (!m.reachable || !!apiFailing) && m.state !== "";
       tr.className = stale ? "state-unknown" : `state-${state}`;
       const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
-      const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : m.reachable ? "yes" : "no";
+      // While the page cannot read the server, whether the server reaches a member is not known.
+      const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : apiFailing ? "?" : m.reachable ? "yes" : "no";
       const dropped = m.dropped
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([w, n]) => `${n} ${w.replace("_", " ")}`)
