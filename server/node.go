@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"raftlab/raft/wire"
 	"raftlab/server/internal/hub"
@@ -26,26 +27,40 @@ import (
 	"raftlab/server/internal/metrics"
 )
 
-// nodeHTTP is the node process's HTTP server: from the moment -http listens, so that a
-// request never hangs in the listen queue, with 503 and why until the member runs, then its
-// /metrics and scripting API.
+// nodeHTTP is the node process's HTTP server, from the moment -http listens: a request that
+// comes before the member runs waits for it, as a command waits for a leader, up to
+// startWait, then gets 503 and why (it used to wait in the listen queue, for ever when the
+// server never answered); then its /metrics and scripting API.
 type nodeHTTP struct {
 	srv     *http.Server
 	running atomic.Pointer[http.ServeMux]
-	waiting string // the 503's text
+	ready   chan struct{} // closed by run
+	waiting string        // the 503's text
 }
 
-// serveNodeHTTP starts serving ln: 503 until run is called.
+// startWait bounds how long a request waits for the member to run.
+const startWait = 5 * time.Second
+
+// serveNodeHTTP starts serving ln; requests wait for run.
 func serveNodeHTTP(ln net.Listener, cluster, id, join string) *nodeHTTP {
-	n := &nodeHTTP{waiting: fmt.Sprintf("member %s is not running yet: it waits for the welcome of the server at %s, "+
+	n := &nodeHTTP{ready: make(chan struct{}), waiting: fmt.Sprintf("member %s is not running yet (waited %v): it waits for the welcome of the server at %s, "+
 		"which tells it cluster %s's members (it needs it once; after that it starts from the one it saved when the server is away). "+
-		"Is the server running? Try again once this process says the member runs", id, join, cluster)}
+		"Is the server running? Try again once this process says the member runs", id, startWait, join, cluster)}
 	n.srv = hardenedServer(n, "") // the server's timeouts and bound on each client's requests
 	go n.srv.Serve(ln)            // returns when srv is closed
 	return n
 }
 
 func (n *nodeHTTP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if n.running.Load() == nil {
+		t := time.NewTimer(startWait)
+		defer t.Stop()
+		select {
+		case <-n.ready:
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
 	if mux := n.running.Load(); mux != nil {
 		mux.ServeHTTP(w, r)
 		return
@@ -64,6 +79,7 @@ func (n *nodeHTTP) run(m *member.Member, cluster, id string) {
 	mux.Handle("GET /metrics", metrics.Handler(reg))
 	mux.Handle("/api/", m.APIHandler())
 	n.running.Store(mux)
+	close(n.ready)
 }
 
 // runNode runs `server node` until SIGINT or SIGTERM. It returns the exit code: 2 for bad
@@ -177,7 +193,7 @@ flags:
 	if ln != nil {
 		web = serveNodeHTTP(ln, *cluster, *id, *join)
 		defer web.srv.Close()
-		fmt.Fprintf(stdout, "raftlab: member %s listening on http://%s (503 until the member runs)\n", *id, apiAddr)
+		fmt.Fprintf(stdout, "raftlab: member %s listening on http://%s (requests wait for the member to run)\n", *id, apiAddr)
 	}
 	m, err := member.Start(ctx, member.Config{URL: *join, Cluster: *cluster, ID: *id, DataDir: *data, Token: *token, Add: *add, API: apiAddr, Logf: logger.Printf, PeerAddr: *peerAddr})
 	if err != nil {

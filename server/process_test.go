@@ -474,37 +474,68 @@ func TestNodeRefusedByServer(t *testing.T) {
 	}
 }
 
-// TestNodeAPIBeforeWelcome: a node process's -http answers from the start: until the member
-// runs (here the server never answers), 503 and why, instead of a request that hangs in the
-// listen queue.
+// TestNodeAPIBeforeWelcome: a node process's -http answers from the start. A request that
+// comes before the member runs waits for it (startWait): when the server never answers, 503
+// and why, instead of a request that hangs in the listen queue for ever; when the server
+// comes, the member's answer.
 func TestNodeAPIBeforeWelcome(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process test")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // nothing listens there now
+		return ln.Addr().String()
 	}
-	nowhere := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	client := &http.Client{Timeout: 30 * time.Second}
+	do := func(addr, method, path, body string) (int, string) {
+		r, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		resp, err := client.Do(r)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	listenRE := regexp.MustCompile(`member n2 listening on http://(\S+) \(requests wait for the member to run\)`)
+
+	// No server: 503 and why, to each request, after the wait.
+	nowhere := free()
 	p := startProc(t, "n2", "node", "-cluster", "demo", "-id", "n2", "-join", "ws://"+nowhere+"/ws", "-data", t.TempDir(), "-http", "127.0.0.1:0")
-	addr := p.waitOutput(t, regexp.MustCompile(`member n2 listening on http://(\S+) \(503 until the member runs\)`))[1]
-	client := &http.Client{Timeout: 10 * time.Second}
+	addr := p.waitOutput(t, listenRE)[1]
+	var wg sync.WaitGroup
 	for _, req := range []struct{ method, path, body string }{
 		{"GET", "/api/clusters/demo", ""},
 		{"POST", "/api/clusters/demo/commands", "put x 1"},
 		{"GET", "/metrics", ""},
 	} {
-		r, _ := http.NewRequest(req.method, "http://"+addr+req.path, strings.NewReader(req.body))
-		resp, err := client.Do(r)
-		if err != nil {
-			t.Fatalf("%s %s: %v", req.method, req.path, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		want := "member n2 is not running yet: it waits for the welcome of the server at ws://" + nowhere + "/ws"
-		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), want) {
-			t.Errorf("%s %s before the member runs: %d %s; want 503 and %q", req.method, req.path, resp.StatusCode, b, want)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body := do(addr, req.method, req.path, req.body)
+			want := "member n2 is not running yet (waited 5s): it waits for the welcome of the server at ws://" + nowhere + "/ws"
+			if code != http.StatusServiceUnavailable || !strings.Contains(body, want) {
+				t.Errorf("%s %s before the member runs: %d %s; want 503 and %q", req.method, req.path, code, body, want)
+			}
+		}()
+	}
+	wg.Wait()
+
+	// The server comes while a command waits: the command is answered once the member runs.
+	at := free()
+	p2 := startProc(t, "n2 again", "node", "-cluster", "demo", "-id", "n2", "-join", "ws://"+at+"/ws", "-data", t.TempDir(), "-http", "127.0.0.1:0")
+	addr2 := p2.waitOutput(t, listenRE)[1]
+	answer := make(chan string, 1)
+	go func() {
+		code, body := do(addr2, "POST", "/api/clusters/demo/commands?timeout=10s", "put x 1")
+		answer <- fmt.Sprintf("%d %s", code, body)
+	}()
+	startServer(t, at, "-cluster", "demo", "-members", "n2")
+	if got := <-answer; !strings.HasPrefix(got, "200 ") || !strings.Contains(got, `"outcome": "applied"`) {
+		t.Errorf("a command sent before the member ran: %s; want 200 and applied", got)
 	}
 }
