@@ -123,6 +123,7 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 	dir := t.TempDir()
 	args, node := readmeDemo(t)
 	srv, base := startServer(t, "127.0.0.1:0", args...)
+	srv.waitOutput(t, regexp.MustCompile(`raftlab: n1,n2,n3 join as server node processes \(-cluster demo -join ws://[^ ]+/ws\); pages \(http://[^ ]+/\?cluster=demo\) watch`))
 	nodes, addrs := map[string]*proc{}, map[string]string{}
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("n%d", i)
@@ -235,6 +236,11 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 	// The server returns on its address; the node processes reconnect and say so, and the
 	// killed node restarts from its file and catches up.
 	startServer(t, base, args...)
+	// The old leader's process is still down: the restarted server knows from -processes that
+	// it runs as a process, so a page opened now watches it instead of running it with no state.
+	if m := clusterInfo(t, base).member(leader); m.Kind != "native" || m.Reachable {
+		t.Errorf("%s, whose process is down, on the restarted server: %+v; want kind native, unreachable", leader, m)
+	}
 	for _, id := range rest {
 		nodes[id].waitOutput(t, regexp.MustCompile(id+`: rejoined cluster demo through ws://`+regexp.QuoteMeta(base)+`/ws \(the hub's members: n1,n2,n3; direct links up to [n1-3,]+\)`))
 	}

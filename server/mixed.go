@@ -36,6 +36,7 @@ import (
 // clusterFlags are the serve command's flags for a mixed cluster.
 type clusterFlags struct {
 	cluster, members, native, data string
+	processes                      string
 	allowOrigins                   stringList
 	options                        wire.Options
 	electionTimeout                time.Duration
@@ -93,6 +94,7 @@ func addClusterFlags(fs *flag.FlagSet) *clusterFlags {
 	fs.StringVar(&f.cluster, "cluster", "", "name of a cluster of browser and native members to host (with -members)")
 	fs.StringVar(&f.members, "members", "", "the cluster's initial member ids (its first configuration, all voters), comma-separated, e.g. n1,n2,b1,b2,b3; after that the configuration lives in the log")
 	fs.StringVar(&f.native, "native", "", "members to run as native nodes inside this server, e.g. n1,n2 (the others join from pages or server node processes)")
+	fs.StringVar(&f.processes, "processes", "", "members that run as server node processes, e.g. n1,n2,n3: pages never host them, even before their processes have joined (a page hosts the members nobody hosts when it opens, which after a server restart can be processes that have not rejoined yet)")
 	fs.StringVar(&f.data, "data", "", "directory for the native members' storage files, <data>/<id>.db (required with -native)")
 	// On by default: a member that misses its leader's heartbeats for a moment (a restart, a
 	// stall) must not depose a leader the others still hear. See "Elections under load" in
@@ -148,6 +150,7 @@ type mixed struct {
 	// generatedToken is the token made up at start (printed once); loopback and insecure are
 	// what the start-up lines say about access.
 	generatedToken     string
+	processes          []string // the members reserved for server node processes (-processes)
 	loopback, insecure bool
 
 	logf func(string, ...any)
@@ -279,8 +282,8 @@ func (f *clusterFlags) start(logf func(string, ...any), loopback bool) (*mixed, 
 	}
 	m.hub = hub.New(hub.Config{AllowOrigins: f.allowOrigins, Token: token, AllowJoin: f.allowJoin || loopback, LoopbackOnly: loopback, Logf: logf, OnRemoved: m.removed, OnPresence: m.onPresence})
 	if f.cluster == "" {
-		if f.members != "" || f.native != "" || f.given("prevote") || f.given("checkquorum") || f.given("compact") || f.given("election-timeout") {
-			return nil, usagef("-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster NAME")
+		if f.members != "" || f.native != "" || f.processes != "" || f.given("prevote") || f.given("checkquorum") || f.given("compact") || f.given("election-timeout") {
+			return nil, usagef("-members, -native, -processes, -prevote, -checkquorum, -compact and -election-timeout need -cluster NAME")
 		}
 		return m, nil
 	}
@@ -303,12 +306,28 @@ func (f *clusterFlags) start(logf func(string, ...any), loopback bool) (*mixed, 
 			return nil, usagef("-native: %s is not one of -members %s", id, strings.Join(members, ","))
 		}
 	}
+	processes, err := splitIDs("processes", f.processes)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range processes {
+		switch {
+		case !slices.Contains(members, id):
+			return nil, usagef("-processes: %s is not one of -members %s", id, strings.Join(members, ","))
+		case slices.Contains(natives, id):
+			return nil, usagef("-processes: %s is also in -native; a member runs either inside this server (-native) or as a server node process (-processes)", id)
+		}
+	}
 	if len(natives) > 0 && f.data == "" {
 		return nil, usagef("-native needs -data DIR, a directory for the native members' storage files")
 	}
 	if err := m.hub.AddCluster(f.cluster, members); err != nil {
 		return nil, usagef("%v", err)
 	}
+	if err := m.hub.ReserveNative(f.cluster, processes); err != nil {
+		return nil, err
+	}
+	m.processes = processes
 	if f.electionTimeout != 0 {
 		ms := f.electionTimeout.Milliseconds()
 		if f.electionTimeout%time.Millisecond != 0 || ms < wire.MinElectionTimeoutMs || ms > wire.MaxElectionTimeoutMs {
@@ -499,12 +518,32 @@ func (m *mixed) joinHint(page string) string {
 		return ""
 	}
 	ws := "ws" + strings.TrimPrefix(page, "http") + "ws"
-	verb := "join"
-	if len(elsewhere) == 1 {
-		verb = "joins"
+	verb := func(ids []string) string {
+		if len(ids) == 1 {
+			return "joins"
+		}
+		return "join"
 	}
-	return fmt.Sprintf("%s %s as server node processes (-cluster %s -join %s) or from pages (%s?cluster=%s, which hosts the members nobody hosts yet: open it once the processes have joined)",
-		strings.Join(elsewhere, ","), verb, m.cluster, ws, page, m.cluster)
+	var procs, either []string
+	for _, id := range elsewhere {
+		if slices.Contains(m.processes, id) {
+			procs = append(procs, id)
+		} else {
+			either = append(either, id)
+		}
+	}
+	var parts []string
+	if len(procs) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %s as server node processes (-cluster %s -join %s)", strings.Join(procs, ","), verb(procs), m.cluster, ws))
+	}
+	if len(either) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %s as server node processes (-cluster %s -join %s) or from pages (%s?cluster=%s, which hosts the members nobody hosts yet: open it once the processes have joined)",
+			strings.Join(either, ","), verb(either), m.cluster, ws, page, m.cluster))
+	}
+	if len(either) == 0 {
+		parts = append(parts, fmt.Sprintf("pages (%s?cluster=%s) watch", page, m.cluster))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // close closes every WebSocket connection, stops the native members and closes their files.

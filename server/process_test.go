@@ -416,9 +416,9 @@ func TestCommandFlags(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
-		{[]string{"-prevote"}, 2, "-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
-		{[]string{"-compact", "50"}, 2, "-members, -native, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
+		{[]string{"-members", "n1,n2"}, 2, "-members, -native, -processes, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
+		{[]string{"-prevote"}, 2, "-members, -native, -processes, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
+		{[]string{"-compact", "50"}, 2, "-members, -native, -processes, -prevote, -checkquorum, -compact and -election-timeout need -cluster"},
 		{[]string{"-election-timeout", "2s"}, 2, "need -cluster"},
 		{[]string{"-cluster", "demo", "-members", "n1", "-compact", "-5"}, 2, "want a number of entries, or 0 to never compact"},
 		{[]string{"-cluster", "demo", "-members", "n1", "-election-timeout", "50ms"}, 2, "-election-timeout 50ms: want whole milliseconds from 100ms to 60s"},
@@ -428,6 +428,10 @@ func TestCommandFlags(t *testing.T) {
 		{[]string{"-cluster", "demo", "-members", "n1,n 2"}, 2, "use letters, digits"},
 		{[]string{"-cluster", "demo", "-members", "n1,n2", "-native", "n9", "-data", dir}, 2, "n9 is not one of -members"},
 		{[]string{"-cluster", "demo", "-members", "n1,n2", "-native", "n1"}, 2, "-native needs -data"},
+		{[]string{"-processes", "n1"}, 2, "need -cluster"},
+		{[]string{"-cluster", "demo", "-members", "n1,n2", "-processes", "n3"}, 2, "-processes: n3 is not one of -members n1,n2"},
+		{[]string{"-cluster", "demo", "-members", "n1,n2", "-processes", "n1,n2", "-native", "n2", "-data", dir}, 2, "-processes: n2 is also in -native"},
+		{[]string{"-cluster", "demo", "-members", "n1,n2", "-processes", "n1,n1"}, 2, `-processes: member "n1" listed twice`},
 		{[]string{"-cluster", "demo", "-members", "n1", "-allow-origin", "example.org"}, 2, "want an origin such as"},
 		{[]string{"-cluster", "demo", "-members", "n1,n2", "-native", "n1", "-data", garbage}, 1, "not a raftlab storage file or is corrupt"},
 		{[]string{"node", "-cluster", "demo", "-id", "n3"}, 2, "-join is required"},

@@ -356,3 +356,39 @@ func FuzzAPIRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestReserveNative: members reserved for server node processes (server -processes) are native
+// from the start, before any process has joined: the API says so (a page picks only browser
+// members to host), a page that asks for one anyway is refused, and a process hosts it.
+func TestReserveNative(t *testing.T) {
+	s, _ := guarded(t, hub.Config{})
+	own := strings.Replace(s.url, "ws://", "http://", 1)
+	own = own[:strings.LastIndex(own, "/ws")]
+	if err := s.hub.AddCluster("procs", []string{"p1", "p2", "b1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.hub.ReserveNative("procs", []string{"p9"}); err == nil || !strings.Contains(err.Error(), "p9 is not a member") {
+		t.Errorf("reserving a stranger: %v; want an error naming it", err)
+	}
+	if err := s.hub.ReserveNative("procs", []string{"p1", "p2"}); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	info, _ := s.hub.Info("procs")
+	for _, m := range info.Members {
+		kinds[m.ID] = m.Kind
+	}
+	if kinds["p1"] != wire.KindNative || kinds["p2"] != wire.KindNative || kinds["b1"] != wire.KindBrowser {
+		t.Errorf("kinds before anyone joined: %v; want p1 and p2 native, b1 browser", kinds)
+	}
+	c := dial(t, s.url, http.Header{"Origin": {own}})
+	c.send(&wire.Envelope{Type: wire.TypeHello, Cluster: "procs", Kind: wire.KindBrowser, Members: []string{"p1"}})
+	c.expectError(wire.CodeAuth, "member p1 runs as a native process")
+	p := dial(t, s.url, http.Header{"Origin": {own}})
+	p.hello("procs", "b1")
+	n := dial(t, s.url, nil)
+	n.send(&wire.Envelope{Type: wire.TypeHello, Cluster: "procs", Kind: wire.KindNative, Members: []string{"p1"}})
+	if e := n.next(); e == nil || e.Type != wire.TypeWelcome {
+		t.Fatalf("a process hosting p1: %+v; want a welcome", e)
+	}
+}

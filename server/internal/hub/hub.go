@@ -234,6 +234,29 @@ func (h *Hub) AddCluster(name string, members []string) error {
 	return nil
 }
 
+// ReserveNative marks members of a cluster as native from the start (server -processes): they
+// run as server node processes, so pages never host them, even before their processes have
+// joined. Without it a member is a browser member until a native host says otherwise, and a
+// page that opens first (after a server restart, before the processes have rejoined) would
+// host it with no state: a second member of that id, which Raft's guarantees do not allow.
+func (h *Hub) ReserveNative(name string, members []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.clusters[name]
+	if c == nil {
+		return fmt.Errorf("no cluster %q", name)
+	}
+	for _, m := range members {
+		if !slices.Contains(c.members, m) {
+			return fmt.Errorf("cluster %q: %s is not a member", name, m)
+		}
+	}
+	for _, m := range members {
+		c.kinds[m] = wire.KindNative
+	}
+	return nil
+}
+
 // Members returns the voters and learners of a cluster's configuration, as the hub knows it.
 func (h *Hub) Members(name string) ([]string, bool) {
 	h.mu.RLock()
