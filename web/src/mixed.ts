@@ -565,7 +565,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       let error = "";
       if (apiFailing && m) error = "the server is away: this is its last report";
       else if (!m) error = "not in the server's list yet";
-      else if (!m.reachable) error = `unreachable: the server has no connection to it${m.state ? "" : ", and no report"}`;
+      else if (!m.reachable) error = `unreachable: the server has no connection to it${m.state ? "; this is its last report" : ", and no report"}`;
       else if (!m.state) error = "no report from it yet";
       else if (m.statusAgeMs > 3000) error = `its last report is ${(m.statusAgeMs / 1000).toFixed(0)} s old`;
       out.push({
