@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -57,6 +58,33 @@ func TestBench(t *testing.T) {
 		var out, errb bytes.Buffer
 		if code := runBench(c.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) || out.Len() > 0 {
 			t.Errorf("bench %v: exit %d, %q; want 2 and %q", c.args, code, errb.String(), c.want)
+		}
+	}
+}
+
+// TestBadFlagSaidInOneLine: a bad flag is said in one line that points to -h, not above a
+// screenful of usage that scrolls it away; -h still prints the usage.
+func TestBadFlagSaidInOneLine(t *testing.T) {
+	for _, c := range []struct {
+		run  func([]string, io.Writer, io.Writer) int
+		args []string
+		want string
+	}{
+		{runServe, []string{"-nope"}, "server: flag provided but not defined: -nope (see server -h)\n"},
+		{runServe, []string{"-cluster"}, "server: flag needs an argument: -cluster (see server -h)\n"},
+		{runNode, []string{"-nope"}, "server node: flag provided but not defined: -nope (see server node -h)\n"},
+		{runBench, []string{"-ops", "many"}, `server bench: invalid value "many" for flag -ops: parse error (see server bench -h)` + "\n"},
+		{runExport, []string{"-nope"}, "server export: flag provided but not defined: -nope (see server export -h)\n"},
+	} {
+		var out, errb bytes.Buffer
+		if code := c.run(c.args, &out, &errb); code != 2 || errb.String() != c.want || out.Len() > 0 {
+			t.Errorf("%v: exit %d, %q; want 2 and only %q", c.args, code, errb.String(), c.want)
+		}
+	}
+	for _, run := range []func([]string, io.Writer, io.Writer) int{runNode, runBench, runExport} {
+		var out, errb bytes.Buffer
+		if code := run([]string{"-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "usage: server") && !strings.Contains(errb.String(), "-o") {
+			t.Errorf("-h: exit %d, %q; want 0 and the usage", code, errb.String())
 		}
 	}
 }

@@ -41,11 +41,8 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: server export -o DIR\n\nWrites the lab page (HTML, scripts, wasm) as a static folder that runs from any static web host.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, "server export", stderr); !ok {
+		return code
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "export: want -o DIR and nothing else (see server export -h)")

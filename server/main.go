@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -40,4 +42,25 @@ func usage(w io.Writer) {
   server bench [flags]  measure a 3-member native cluster on loopback: commits/s and latency (see server bench -h)
   server export -o DIR  write the lab as a static folder for any web host or offline use
 `)
+}
+
+// parseFlags parses a command's flags. -h prints its usage (fs.Usage) and returns exit code 0;
+// a bad flag is said in one line that points to the usage, exit code 2, instead of the error
+// above a screenful of usage that scrolls it away. ok is whether the command goes on.
+func parseFlags(fs *flag.FlagSet, args []string, name string, stderr io.Writer) (code int, ok bool) {
+	full := fs.Usage
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	fs.Usage = full
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		full()
+		return 0, false
+	}
+	fmt.Fprintf(stderr, "%s: %v (see %s -h)\n", name, err, name)
+	return 2, false
 }
