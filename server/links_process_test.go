@@ -275,3 +275,31 @@ func TestServerKilledMajorityGoesOn(t *testing.T) {
 		p.stop(t)
 	}
 }
+
+// TestRestartedServerLearnsNatives: without -processes, a server that restarted learns from the
+// first node process to reconnect (its hello names the native members it links to) that the
+// others run natively, one that is still down included: its API says native, not browser, and
+// a page opened now watches it instead of running it with no state.
+func TestRestartedServerLearnsNatives(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process test")
+	}
+	dir := t.TempDir()
+	args := []string{"-cluster", "demo", "-members", "n1,n2,n3"}
+	srv, base := startServer(t, "127.0.0.1:0", args...)
+	nodes := map[string]*proc{}
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes[id] = startNodeProc(t, base, dir, id)
+	}
+	for _, id := range []string{"n2", "n3"} {
+		nodes[id].waitOutput(t, regexp.MustCompile(`direct link to n1 at \S+ is up`))
+	}
+	nodes["n1"].kill(t)
+	srv.kill(t)
+	startServer(t, base, args...)
+	nodes["n2"].waitOutput(t, regexp.MustCompile(`n2: rejoined cluster demo`))
+	waitUntil(t, "n2 reachable on the restarted server", func() bool { return clusterInfo(t, base).member("n2").Reachable })
+	if m := clusterInfo(t, base).member("n1"); m.Kind != "native" || m.Reachable {
+		t.Errorf("n1, whose process is down, on the restarted server: kind %q, reachable %v; want native, unreachable", m.Kind, m.Reachable)
+	}
+}

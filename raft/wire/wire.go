@@ -135,6 +135,7 @@ type Envelope struct {
 	Status []MemberStatus `json:"status,omitempty"`
 
 	// welcome, presence: where each member of the cluster runs and whether it is reachable.
+	// A native host's hello: the other native members it links to (kind native, their addr).
 	Presence []Presence `json:"presence,omitempty"`
 	// welcome: the options of Raft every member runs with (nil: none).
 	Options *Options `json:"options,omitempty"`
@@ -398,6 +399,21 @@ func (e *Envelope) Validate() error {
 			}
 			if err := CheckAPIAddr(e.Addr); err != nil {
 				return errorf(CodeBadFrame, "hello: addr: %v", err)
+			}
+		}
+		if len(e.Presence) > 0 {
+			// A native host says the other native members it links to, so that a hub that
+			// restarted knows at once that they run natively.
+			if e.Kind != KindNative {
+				return errorf(CodeBadFrame, "hello: a %s host says no other members' presence", e.Kind)
+			}
+			if err := checkPresence(e.Presence); err != nil {
+				return err
+			}
+			for _, p := range e.Presence {
+				if p.Kind != KindNative {
+					return errorf(CodeBadFrame, "hello: presence of %s: a host says only the native members it links to, not %s ones", p.ID, p.Kind)
+				}
 			}
 		}
 		return checkIDs("hello", e.Members)

@@ -370,10 +370,22 @@ func (c *conn) hello(e *wire.Envelope) *wire.Error {
 	for _, m := range e.Members {
 		cl.hosts[m] = c
 		cl.kinds[m] = e.Kind
+		cl.hosted[m] = true
 		if api != "" {
 			cl.apis[m] = api // kept after the host leaves: its members forward to the last known
 		}
 		delete(cl.status, m)
+	}
+	// The other native members a native host links to run natively too: a hub that restarted
+	// learns it from the first of them that reconnects, so that no page takes the others
+	// before they are back (a page hosts the members nobody hosts), and its API says where
+	// they run. What a host of the member itself said since the hub started stands.
+	if e.Kind == wire.KindNative {
+		for _, p := range e.Presence {
+			if slices.Contains(cl.members, p.ID) && !cl.hosted[p.ID] {
+				cl.kinds[p.ID] = wire.KindNative
+			}
+		}
 	}
 	for _, m := range joining {
 		cl.joining[m] = true

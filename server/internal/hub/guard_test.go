@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -391,4 +392,40 @@ func TestReserveNative(t *testing.T) {
 	if e := n.next(); e == nil || e.Type != wire.TypeWelcome {
 		t.Fatalf("a process hosting p1: %+v; want a welcome", e)
 	}
+}
+
+// TestNativeHelloSaysOtherNatives: a native host says in its hello the other native members it
+// links to. A hub that restarted learns from the first that reconnects that the others run
+// natively: its API says so, and no page takes them before they are back (a page hosts the
+// members nobody hosts, and took them). What a member's own host said stands; only a native
+// host may say others' presence, and only native ones.
+func TestNativeHelloSaysOtherNatives(t *testing.T) {
+	s := newServer(t, hub.Config{}, map[string][]string{"demo": {"n1", "n2", "n3", "n4", "b1"}})
+	own := strings.Replace(s.url, "ws://", "http://", 1)
+	own = own[:strings.LastIndex(own, "/ws")]
+	native := func(id, addr string) wire.Presence { return wire.Presence{ID: id, Kind: wire.KindNative, Addr: addr} }
+
+	helloWith(t, s, own, &wire.Envelope{Kind: wire.KindBrowser, Members: []string{"b1"}, Presence: []wire.Presence{native("n1", "127.0.0.1:7001")}}).
+		expectError(wire.CodeBadFrame, "hello: a browser host says no other members' presence")
+	helloWith(t, s, "", &wire.Envelope{Kind: wire.KindNative, Members: []string{"n4"}, Presence: []wire.Presence{{ID: "b1", Kind: wire.KindBrowser}}}).
+		expectError(wire.CodeBadFrame, "hello: presence of b1: a host says only the native members it links to, not browser ones")
+
+	// b1 runs in a page; then n2 comes back first, saying it links to n1, n3 and b1.
+	page := dial(t, s.url, nil)
+	page.hello("demo", "b1")
+	c := helloWith(t, s, "", &wire.Envelope{Kind: wire.KindNative, Members: []string{"n2"}, Addr: "127.0.0.1:7002",
+		Presence: []wire.Presence{native("n1", "127.0.0.1:7001"), native("n3", "127.0.0.1:7003"), native("b1", "127.0.0.1:7009")}})
+	if e := c.next(); e == nil || e.Type != wire.TypeWelcome {
+		t.Fatalf("n2's hello: %+v; want a welcome", e)
+	}
+	kinds := map[string]string{}
+	for _, m := range getInfo(t, s, "demo").Members {
+		kinds[m.ID] = m.Kind
+	}
+	if want := map[string]string{"n1": "native", "n2": "native", "n3": "native", "n4": "browser", "b1": "browser"}; !maps.Equal(kinds, want) {
+		t.Errorf("kinds %v; want %v", kinds, want)
+	}
+	// A page cannot take n1 now.
+	helloWith(t, s, own, &wire.Envelope{Kind: wire.KindBrowser, Members: []string{"n1"}}).
+		expectError(wire.CodeAuth, "member n1 runs as a native process")
 }

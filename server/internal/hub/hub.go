@@ -128,7 +128,8 @@ type cluster struct {
 	extra   map[string]bool
 	joining map[string]bool
 	hosts   map[string]host
-	kinds   map[string]string // where each member runs, or ran last (browser until seen)
+	kinds   map[string]string // where each member runs, or ran last (browser until seen, or said native by a native host)
+	hosted  map[string]bool   // members a host has run since the hub started: their kind is known
 	apis    map[string]string // where each member's host serves its API, as it said last (server node -http)
 	options wire.Options      // sent in every welcome
 	status  map[string]remoteStatus
@@ -224,7 +225,7 @@ func (h *Hub) AddCluster(name string, members []string) error {
 		return fmt.Errorf("cluster %q already exists", name)
 	}
 	c := &cluster{name: name, members: slices.Clone(members), hosts: map[string]host{},
-		kinds: map[string]string{}, apis: map[string]string{}, status: map[string]remoteStatus{}, addrs: map[string]string{},
+		kinds: map[string]string{}, hosted: map[string]bool{}, apis: map[string]string{}, status: map[string]remoteStatus{}, addrs: map[string]string{},
 		conf:  raft.Configuration{Voters: slices.Sorted(slices.Values(members))},
 		extra: map[string]bool{}, joining: map[string]bool{}}
 	for _, m := range members {
@@ -287,6 +288,7 @@ func (h *Hub) AttachLocal(clusterName, id string, node Local) error {
 	}
 	c.hosts[id] = localHost{node}
 	c.kinds[id] = wire.KindNative
+	c.hosted[id] = true
 	h.mu.Unlock()
 	h.broadcastPresence(c)
 	return nil

@@ -61,6 +61,10 @@ type Config struct {
 	OnMsgs     func(msgs []raft.Message)
 	OnSubmit   func(e *wire.Envelope)
 	OnPresence func(e *wire.Envelope)
+	// Natives, when set, returns the other native members this host links to (Kind native,
+	// Addr their direct-link address), said in each hello: a hub that restarted then knows at
+	// once that they run natively, before they reconnect, and no page takes them.
+	Natives func() []wire.Presence
 
 	SendQueue              int
 	MinBackoff, MaxBackoff time.Duration
@@ -346,7 +350,11 @@ func (l *Link) session() (welcomed bool, err error) {
 	})
 	defer stopWatch()
 
-	hello, _ := wire.Encode(&wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add, API: l.cfg.API, Addr: l.cfg.Addr})
+	he := &wire.Envelope{Type: wire.TypeHello, Cluster: l.cfg.Cluster, Kind: l.cfg.Kind, Members: l.cfg.Members, Token: l.cfg.Token, Add: l.cfg.Add, API: l.cfg.API, Addr: l.cfg.Addr}
+	if l.cfg.Natives != nil {
+		he.Presence = l.cfg.Natives()
+	}
+	hello, _ := wire.Encode(he)
 	ws.SetWriteDeadline(time.Now().Add(writeWait))
 	if err := ws.WriteMessage(websocket.TextMessage, hello); err != nil {
 		return false, fmt.Errorf("hello: %v", err)

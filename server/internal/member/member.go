@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -190,6 +191,16 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 		},
 		OnMsgs:   func(msgs []raft.Message) { m.deliver(msgs) },
 		OnSubmit: m.onSubmit,
+		Natives: func() []wire.Presence {
+			peers := tr.Peers()
+			ps := make([]wire.Presence, 0, len(peers))
+			for _, id := range slices.Sorted(maps.Keys(peers)) {
+				if wire.CheckID("", id) == nil && wire.CheckAPIAddr(peers[id]) == nil && len(ps) < wire.MaxMembers {
+					ps = append(ps, wire.Presence{ID: id, Kind: wire.KindNative, Addr: peers[id]})
+				}
+			}
+			return ps
+		},
 		OnPresence: func(e *wire.Envelope) {
 			m.learn(e.Presence)
 			m.mu.Lock()
