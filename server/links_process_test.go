@@ -296,6 +296,7 @@ func TestRestartedServerLearnsNatives(t *testing.T) {
 	}
 	nodes["n1"].kill(t)
 	srv.kill(t)
+	nodes["n2"].waitOutput(t, regexp.MustCompile(`n2: lost the server at ws://`+regexp.QuoteMeta(base)+`/ws; Raft messages to the native members go on over the direct links \(up to (?:[n13,]+|none)\), those to members in pages wait for it`))
 	startServer(t, base, args...)
 	nodes["n2"].waitOutput(t, regexp.MustCompile(`n2: rejoined cluster demo`))
 	waitUntil(t, "n2 reachable on the restarted server", func() bool { return clusterInfo(t, base).member("n2").Reachable })

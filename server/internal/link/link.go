@@ -61,6 +61,9 @@ type Config struct {
 	OnMsgs     func(msgs []raft.Message)
 	OnSubmit   func(e *wire.Envelope)
 	OnPresence func(e *wire.Envelope)
+	// OnLost, when set, is called on the link's goroutine when a welcomed connection is lost,
+	// after the line that says so.
+	OnLost func()
 	// Natives, when set, returns the other native members this host links to (Kind native,
 	// Addr their direct-link address), said in each hello: a hub that restarted then knows at
 	// once that they run natively, before they reconnect, and no page takes them.
@@ -279,6 +282,9 @@ func (l *Link) run() {
 		l.failures++
 		wait := backoff/2 + rand.N(backoff/2+1)
 		l.logFailure(now, err, wait)
+		if welcomed && l.cfg.OnLost != nil {
+			l.cfg.OnLost()
+		}
 		select {
 		case <-l.ctx.Done():
 			return

@@ -189,6 +189,14 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 			close(welcomed)
 			return startErr
 		},
+		OnLost: func() {
+			m.mu.Lock()
+			running := m.node != nil
+			m.mu.Unlock()
+			if running {
+				cfg.Logf("%s: lost the server at %s; Raft messages to the native members go on over the direct links (up to %s), those to members in pages wait for it", cfg.ID, cfg.URL, m.linkedPeers())
+			}
+		},
 		OnMsgs:   func(msgs []raft.Message) { m.deliver(msgs) },
 		OnSubmit: m.onSubmit,
 		Natives: func() []wire.Presence {
