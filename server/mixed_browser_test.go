@@ -307,9 +307,18 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	// The table does not go on saying the server reaches each member.
 	p.waitFor("the table's reachable and state as unknown and last reported", `["n1", "n2"].every((id) => (td => td[2].textContent === "?" && / \(last report\)$/.test(td[3].textContent))([...document.querySelectorAll("#members tr[data-id=" + id + "] td")]))`)
 	p.waitFor("the loss in the event log", `[...document.querySelectorAll("#events li")].some((li) => li.lastChild.textContent.trim().startsWith("lost the server ("))`)
+	// What goes through the server is greyed out while it is away, and says why (each failed
+	// only when pressed); n1 was a follower, so its Lead was enabled before.
+	const serverControls = `[document.querySelector("#submitForm button[type=submit]"), document.getElementById("batch"), document.getElementById("addNode"),
+		...["n1", "n2", "n3"].flatMap((id) => ["transfer", "remove-server"].map((a) => document.querySelector(".card[data-node=" + id + "] button[data-act=" + a + "]")))]`
+	p.waitFor("the controls through the server greyed out, with why", serverControls+`.every((b) => b.disabled && b.title.startsWith("the server is away"))`)
 	_, _, stop2 := startMixedFlags(t, base, &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: dataDir})
 	defer stop2()
 	p.waitFor("the return in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^reconnected to the server after \d+ s away$/.test(li.lastChild.textContent.trim()))`)
+	p.waitFor("the controls back", `(bs => bs.slice(0, 3).every((b) => !b.disabled && !b.title.startsWith("the server is away")) &&
+		bs.slice(3).some((b) => !b.disabled) && bs.every((b) => !b.title.startsWith("the server is away")))(`+serverControls+`)`)
+	pageSubmit(p, "put x 2")
+	p.waitFor("x=2 on every card", `["n1", "n2"].every((id) => [...document.querySelectorAll(".card[data-node=" + id + "] .kv .pair")].some((e) => e.textContent === "x=2"))`)
 	p.noProblemsBut("Failed to load resource", "net::ERR_CONNECTION_REFUSED")
 }
 

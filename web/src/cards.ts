@@ -43,6 +43,7 @@ interface Card {
   error: HTMLElement;
   conf: HTMLElement;
   buttons: Map<string, HTMLButtonElement>;
+  own: Map<string, boolean>; // whether each button is disabled by the node's state (block aside)
   keys: Map<string, string>; // what each part last showed, to touch the DOM only on change
 }
 
@@ -62,6 +63,8 @@ export type CardsSnapshot = Pick<Snapshot, "nodes" | "timerMax" | "cut" | "detai
 /** Cards draws a card per node. */
 export class Cards {
   private cards = new Map<string, Card>();
+  private blocked = new Set<string>(); // actions that cannot be carried out now (block)
+  private blockedWhy = "";
 
   constructor(private readonly root: HTMLElement, private readonly act: (a: Action) => void) {}
 
@@ -118,9 +121,31 @@ export class Cards {
       }
       this.cards.set(id, {
         root, role, term, vote, believes, timer, log, snap, elided, entries, meta, progress, progressList, kv, kvLabel, kvPairs, kvMore, applied, error, conf, buttons,
-        keys: new Map(),
+        own: new Map(), keys: new Map(),
       });
     }
+    this.block([...this.blocked], this.blockedWhy);
+  }
+
+  /**
+   * block disables the actions named on every card, whatever the nodes' state, with why as
+   * their tooltip (the mixed page's Lead and Remove go through the server, and do nothing while
+   * it is away); block([], "") gives them back.
+   */
+  block(acts: string[], why: string): void {
+    const touched = new Set([...this.blocked, ...acts]);
+    this.blocked = new Set(acts);
+    this.blockedWhy = why;
+    for (const c of this.cards.values()) for (const kind of touched) this.enable(c, kind, c.own.get(kind) ?? false);
+  }
+
+  /** enable sets whether a card's button is disabled by its node's state, and draws it. */
+  private enable(c: Card, kind: string, disabled: boolean): void {
+    c.own.set(kind, disabled);
+    const b = c.buttons.get(kind)!;
+    const blocked = this.blocked.has(kind);
+    b.disabled = disabled || blocked;
+    b.title = blocked ? this.blockedWhy : ACTIONS.find(([k]) => k === kind)![2];
   }
 
   /** focus scrolls a node's card into view and highlights it. */
@@ -165,10 +190,10 @@ export class Cards {
       c.term.textContent = `term ${n.term}`;
       c.vote.textContent = n.vote ? `voted ${n.vote}` : "no vote";
       c.believes.textContent = n.leader ? `leader: ${n.leader}` : "leader: ?";
-      c.buttons.get("crash")!.disabled = dead;
-      c.buttons.get("restart")!.disabled = !dead || n.role === "removed"; // a removed server runs again only if added again
-      c.buttons.get("timeout")!.disabled = dead;
-      c.buttons.get("transfer")!.disabled = dead || n.state === "leader";
+      this.enable(c, "crash", dead);
+      this.enable(c, "restart", !dead || n.role === "removed"); // a removed server runs again only if added again
+      this.enable(c, "timeout", dead);
+      this.enable(c, "transfer", dead || n.state === "leader");
     }
     const cutAll = s.nodes.every((o) => o.id === n.id || s.cut.some(([a, b]) => (a === n.id && b === o.id) || (b === n.id && a === o.id)));
     if (this.changed(c, "net", String(cutAll))) {
@@ -228,7 +253,7 @@ export class Cards {
       c.root.dataset.role = n.role;
       const conf = `${n.config}${n.configCommitted ? "" : " (not committed yet)"}`;
       setText(c.conf, n.role === "removed" ? `removed from the cluster: stopped until added again · it last used ${conf}` : `${n.role === "voter" ? "voter" : n.role === "learner" ? "learner (no vote)" : "outside the cluster"} · ${conf}`);
-      c.buttons.get("remove-server")!.disabled = n.role === "outside" || n.role === "removed";
+      this.enable(c, "remove-server", n.role === "outside" || n.role === "removed");
     }
     const applied = n.applied ?? [];
     if (this.changed(c, "applied", applied.join("\n"))) {

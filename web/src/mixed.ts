@@ -511,6 +511,8 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
   let backAt = 0; // when it last got it back
   let lostBefore = 0;
   let ever = false;
+  let wasAway = false;
+  const serverButtons = [byId<HTMLFormElement>("submitForm").querySelector<HTMLButtonElement>("button[type=submit]")!, batch, add];
   // A page that hosts members has its module say the loss and the return in the event log; a
   // watching page, which has no connection of its own, says them here.
   let connQ = 0;
@@ -529,6 +531,19 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
     } else if (ever && !lostAt) {
       lostAt = now;
       connEvent(now, `lost the server${apiFailing ? ` (${apiFailing})` : ""}: reconnecting; the cards show each member's last report`);
+    }
+    // What goes through the server waits for it: its controls are greyed out while it is away,
+    // with why, instead of each failing when pressed.
+    const away = !up && ever;
+    if (away !== wasAway) {
+      wasAway = away;
+      const why = "the server is away: this goes through it, and comes back when the page reconnects";
+      cards.block(away ? ["transfer", "remove-server"] : [], why);
+      for (const b of serverButtons) {
+        b.disabled = away;
+        if (away) b.dataset.title ??= b.title;
+        b.title = away ? why : (b.dataset.title ?? b.title);
+      }
     }
     let text: string;
     if (s?.stopped) text = `The server refused this page: ${s.stopped}`;
