@@ -75,13 +75,16 @@ func TestBadFlagSaidInOneLine(t *testing.T) {
 		{runNode, []string{"-nope"}, "server node: flag provided but not defined: -nope (see server node -h)\n"},
 		{runBench, []string{"-ops", "many"}, `server bench: invalid value "many" for flag -ops: parse error (see server bench -h)` + "\n"},
 		{runExport, []string{"-nope"}, "server export: flag provided but not defined: -nope (see server export -h)\n"},
+		{runSim, []string{"-nope"}, "server sim: flag provided but not defined: -nope (see server sim -h)\n"},
+		{runSim, []string{"-nodes", "2"}, "server sim: -nodes 2: want 3 to 9 (see server sim -h)\n"},
+		{runScenarioCheck, []string{"-nope"}, "server scenario check: flag provided but not defined: -nope (see server scenario check -h)\n"},
 	} {
 		var out, errb bytes.Buffer
 		if code := c.run(c.args, &out, &errb); code != 2 || errb.String() != c.want || out.Len() > 0 {
 			t.Errorf("%v: exit %d, %q; want 2 and only %q", c.args, code, errb.String(), c.want)
 		}
 	}
-	for _, run := range []func([]string, io.Writer, io.Writer) int{runNode, runBench, runExport} {
+	for _, run := range []func([]string, io.Writer, io.Writer) int{runNode, runBench, runExport, runSim, runScenarioCheck} {
 		var out, errb bytes.Buffer
 		if code := run([]string{"-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "usage: server") && !strings.Contains(errb.String(), "-o") {
 			t.Errorf("-h: exit %d, %q; want 0 and the usage", code, errb.String())

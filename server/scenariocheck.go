@@ -5,7 +5,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,8 +48,8 @@ flags:
 `, scenario.DefaultWithin)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	if code, ok := parseFlags(fs, args, "server scenario check", stderr); !ok {
+		if code == 0 {
 			return checkOK
 		}
 		return checkInvalid

@@ -50,8 +50,11 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 		fmt.Fprintln(stderr, "usage: server sim [flags]\n\nRuns a simulated cluster and prints a summary: line of key=value pairs.\nExit status: 0 ok, 1 a safety check failed or the kv history is not linearizable, 2 bad flags.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	if code, ok := parseFlags(fs, args, "server sim", stderr); !ok {
+		if code == 0 {
+			return cfg, flag.ErrHelp
+		}
+		return cfg, errSaid
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -85,6 +88,9 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 }
 
 // Bounds of -load: the whole schedule of commands is built before the run starts.
+// errSaid is a flag error that parseFlags has already said.
+var errSaid = errors.New("bad flag, said")
+
 const (
 	maxLoad     = 100_000
 	maxCommands = 10_000_000
@@ -96,8 +102,11 @@ func runSim(args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
+	if errors.Is(err, errSaid) {
+		return 2
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "sim: %v (see server sim -h)\n", err)
+		fmt.Fprintf(stderr, "server sim: %v (see server sim -h)\n", err)
 		return 2
 	}
 	opts := sim.Options{Nodes: cfg.nodes, Seed: cfg.seed, UnreliableFromEnv: true, Raft: raft.Config{PreVote: cfg.preVote, CheckQuorum: cfg.checkQuorum, CompactThreshold: cfg.compact, JointConsensus: cfg.joint}}
