@@ -176,6 +176,41 @@ func TestNodeAPI(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&info)
 		resp.Body.Close()
 	}
+	// What the README says of the others in a node's GET: no state, term, commit or applied
+	// (this member does not know them); last is a leader's match index for each, 0 on a follower.
+	get := func(m *Member) hub.ClusterInfo {
+		t.Helper()
+		resp, err := http.Get("http://" + apis[m.cfg.ID] + "/api/clusters/api")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var info hub.ClusterInfo
+		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	for _, m := range []*Member{f, l} {
+		var most uint64 // the highest last of the others
+		for _, mi := range get(m).Members {
+			switch {
+			case mi.ID == m.cfg.ID:
+				if mi.State == "" || mi.Term == 0 || mi.Commit < 2 || mi.Last < 2 {
+					t.Errorf("GET on %s: itself %+v; want its state, term and indexes", m.cfg.ID, mi)
+				}
+			case mi.State != "" || mi.Term != 0 || mi.Commit != 0 || mi.Applied != 0:
+				t.Errorf("GET on %s: %s is %+v; want no state, term, commit or applied", m.cfg.ID, mi.ID, mi)
+			default:
+				most = max(most, mi.Last)
+			}
+		}
+		// On the leader, a follower that stored put x 1 and get x (committed, so one did at
+		// least) has a match index of 2 or more.
+		if m == f && most != 0 || m == l && most < 2 {
+			t.Errorf("GET on %s (leader: %v): the others' highest last is %d; want 0 on a follower, the match index (2 or more) on the leader", m.cfg.ID, m == l, most)
+		}
+	}
 
 	// A command forwarded to a member that does not lead is refused, not forwarded again.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+apis[f.cfg.ID]+"/api/clusters/api/commands", strings.NewReader("put y 1"))
