@@ -312,6 +312,7 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	const serverControls = `[document.querySelector("#submitForm button[type=submit]"), document.getElementById("batch"), document.getElementById("addNode"),
 		...["n1", "n2", "n3"].flatMap((id) => ["transfer", "remove-server"].map((a) => document.querySelector(".card[data-node=" + id + "] button[data-act=" + a + "]")))]`
 	p.waitFor("the controls through the server greyed out, with why", serverControls+`.every((b) => b.disabled && b.title.startsWith("the server is away"))`)
+	p.screenshot("mixed-server-away.png")
 	_, _, stop2 := startMixedFlags(t, base, &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: dataDir})
 	defer stop2()
 	p.waitFor("the return in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^reconnected to the server after \d+ s away$/.test(li.lastChild.textContent.trim()))`)
