@@ -287,6 +287,10 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 	// stand beside the new one.
 	n3.Close()
 	p.waitFor("n3's state shown as its last report", `/ \(last report\)$/.test([...document.querySelectorAll("#members tr[data-id=n3] td")][3].textContent)`)
+	// Down, it is still a native process (it read "native", as if it might be something else).
+	if got := eval[string](p, `[...document.querySelectorAll("#members tr[data-id=n3] td")][1].textContent`); got != "native process" {
+		t.Errorf("the table says n3 runs in %q; want native process", got)
+	}
 	p.waitFor("n3's card to say it shows its last report", `document.querySelector(".card[data-node=n3] .err").textContent === "unreachable: the server has no connection to it; this is its last report"`)
 	p.waitFor("n3 drawn unknown on the ring", `(g => g.dataset.state === "dead" && g.querySelector(".term").textContent === "?")(document.querySelector("#mixedSvg .node[data-node=n3]"))`)
 

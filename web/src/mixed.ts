@@ -621,7 +621,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       // killed leader would otherwise lead on in the table beside the new one).
       const stale = !h && (!m.reachable || !!apiFailing) && m.state !== "";
       tr.className = stale ? "state-unknown" : `state-${state}`;
-      const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : m.reachable ? "native process" : "native") : m.reachable ? "another page" : "browser";
+      const runs = h ? "this page" : m.kind === "native" ? (m.host === "server" ? "server (native)" : "native process") : m.reachable ? "another page" : "browser";
       // While the page cannot read the server, whether the server reaches a member is not known.
       const reach = h ? (h.disconnected ? "disconnected" : s?.connected ? "yes" : "no") : apiFailing ? "?" : m.reachable ? "yes" : "no";
       const dropped = m.dropped
@@ -640,7 +640,7 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
         const m = c?.members.find((x) => x.id === mid);
         const h = hosted.get(mid);
         const reachable = h ? !h.disconnected && !!s?.connected : !!m?.reachable;
-        const where = h ? "this page" : m?.kind === "native" ? (m.host === "server" ? "server" : m.reachable ? "process" : "native") : m?.reachable ? "other page" : "browser";
+        const where = h ? "this page" : m?.kind === "native" ? (m.host === "server" ? "server" : "process") : m?.reachable ? "other page" : "browser";
         // An unreachable member's state is not known: drawn as "?", not as its last report.
         return { id: mid, state: h ? h.state : m?.reachable ? m.state : "", term: h ? h.term : m?.term ?? 0, where, reachable };
       }),
