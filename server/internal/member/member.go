@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -111,6 +112,9 @@ type Member struct {
 	// what that line adds when a saved welcome will start the member without the hub.
 	saidNotRunning atomic.Bool
 	offlineNote    string
+	// early is the member's storage file, opened first when it exists, until startNode takes
+	// it (guarded by mu).
+	early *boltstore.Store
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -151,10 +155,33 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	if haveLast && cfg.OfflineAfter > 0 {
 		m.offlineNote = fmt.Sprintf(", %v at most before it starts from the one it saved", cfg.OfflineAfter)
 	}
+	// A member whose file exists takes it before it listens or dials: a second process for a
+	// member that runs already (kill -9 of `go run` leaves its child running, and the same
+	// command is run again) fails here, on the file's lock, instead of taking the running
+	// member's direct links from it, each connection replacing the other's, until its node
+	// would open the file.
+	if cfg.DataDir != "" {
+		if _, err := os.Stat(StorePath(cfg.DataDir, cfg.ID)); err == nil {
+			bs, err := boltstore.Open(StorePath(cfg.DataDir, cfg.ID), cfg.Cluster, cfg.ID)
+			if err != nil {
+				return nil, err
+			}
+			m.early = bs
+		}
+	}
+	closeEarly := func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.early != nil {
+			m.early.Close()
+			m.early = nil
+		}
+	}
 	m.roster = NewRoster(cfg.Cluster, cfg.ID, cfg.Logf)
 	tr, err := peer.Listen(peer.Config{Cluster: cfg.Cluster, ID: cfg.ID, Addr: cfg.PeerAddr, Token: cfg.Token, Deliver: m.deliver, Logf: cfg.Logf,
 		API: cfg.API, OnHello: m.noteAPI, DialBack: m.roster.DialBack})
 	if err != nil {
+		closeEarly()
 		return nil, fmt.Errorf("member %s: direct links: %w", cfg.ID, err)
 	}
 	m.peer = tr
@@ -221,6 +248,7 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 	fail := func(err error) (*Member, error) {
 		m.link.Close()
 		tr.Close()
+		closeEarly()
 		return nil, err
 	}
 	var offline <-chan time.Time
@@ -262,9 +290,12 @@ func Start(ctx context.Context, cfg Config) (*Member, error) {
 // over the member's own configuration.
 func (m *Member) startNode(members []string, opts *wire.Options) error {
 	var st raft.Storage
-	if m.cfg.DataDir == "" {
+	switch {
+	case m.early != nil:
+		st, m.early = m.early, nil
+	case m.cfg.DataDir == "":
 		st = raft.NewMapStorage()
-	} else {
+	default:
 		bs, err := boltstore.Open(StorePath(m.cfg.DataDir, m.cfg.ID), m.cfg.Cluster, m.cfg.ID)
 		if err != nil {
 			return err

@@ -130,3 +130,94 @@ func TestStartWithoutTheHub(t *testing.T) {
 		t.Errorf("the garbage file was not reported: %q", l.lines)
 	}
 }
+
+// TestSecondProcessForARunningMember: a second member started with the file of a member that
+// runs (kill -9 of `go run` leaves its child running, and the same command is run again), here
+// with the hub gone, fails on the file's lock before it listens or dials: it never takes the
+// running member's direct links from it, and the cluster goes on.
+func TestSecondProcessForARunningMember(t *testing.T) {
+	h := hub.New(hub.Config{Logf: t.Logf})
+	ids := []string{"n1", "n2", "n3"}
+	if err := h.AddCluster("demo", ids); err != nil {
+		t.Fatal(err)
+	}
+	h.SetOptions("demo", wire.Options{PreVote: true, ElectionTimeoutMs: 300})
+	mux := http.NewServeMux()
+	mux.Handle("/ws", h)
+	srv := httptest.NewServer(mux)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	dir := t.TempDir()
+	logs := map[string]*logLines{}
+	ms := map[string]*Member{}
+	for _, id := range ids {
+		logs[id] = &logLines{}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := Start(ctx, Config{URL: url, Cluster: "demo", ID: id, DataDir: dir, Logf: logs[id].logf, OfflineAfter: 300 * time.Millisecond})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms[id] = m
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			m.Close()
+		}
+	})
+	// n1 has saved the others' addresses: a second n1 would dial them.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(SavedPath(dir, "n1"))
+		var s saved
+		json.Unmarshal(b, &s)
+		if len(s.Peers) == 2 && ms["n2"].Peer().Up("n1") && ms["n3"].Peer().Up("n1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n1's saved welcome: %s; links to n1 up: n2 %v, n3 %v", b, ms["n2"].Peer().Up("n1"), ms["n3"].Peer().Up("n1"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.Close()
+	srv.Close()
+	linked := func() int { return logs["n2"].count("direct link to n1 at") + logs["n3"].count("direct link to n1 at") }
+	before := linked()
+
+	var dup logLines
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := Start(ctx, Config{URL: url, Cluster: "demo", ID: "n1", DataDir: dir, Logf: dup.logf, OfflineAfter: 300 * time.Millisecond})
+	if err == nil {
+		m.Close()
+		t.Fatal("a second n1 on n1's file started")
+	}
+	if !strings.Contains(err.Error(), "is locked: is another raftlab process using it?") {
+		t.Errorf("a second n1 on n1's file: %v; want the file's lock", err)
+	}
+	if n := dup.count("direct link"); n != 0 {
+		t.Errorf("the second n1 logged %d direct-link lines:\n%s", n, dup.text())
+	}
+	if after := linked(); after != before {
+		t.Errorf("n2 and n3 logged %d lines about links to n1 while the second n1 ran; want none:\nn2:\n%s\nn3:\n%s",
+			after-before, logs["n2"].text(), logs["n3"].text())
+	}
+	// The running n1 keeps its links and the cluster commits.
+	for ctx.Err() == nil {
+		committed := false
+		for _, m := range ms {
+			sctx, scancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			_, err := m.Node().Submit(sctx, []byte("put x 1"))
+			scancel()
+			if err == nil {
+				committed = true
+				break
+			}
+		}
+		if committed {
+			break
+		}
+	}
+	if ctx.Err() != nil || !ms["n2"].Peer().Up("n1") || !ms["n3"].Peer().Up("n1") {
+		t.Fatalf("after the second n1: committed %v, links to n1 up: n2 %v, n3 %v", ctx.Err() == nil, ms["n2"].Peer().Up("n1"), ms["n3"].Peer().Up("n1"))
+	}
+}
