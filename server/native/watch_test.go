@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"raftlab/raft"
@@ -110,4 +111,58 @@ func TestStatsAndLogLines(t *testing.T) {
 	if s := nodes[nl].Stats(); s.ElectionsStarted == 0 || s.ElectionsWon == 0 {
 		t.Errorf("new leader %s: Stats %+v; want an election started and won", nl, s)
 	}
+}
+
+// TestHandoverLogLine: a follower told by its leader to take over (TimeoutNow, Raft thesis
+// §3.10) says so, and not that its election timer fired without a leader: it starts its
+// election at once, without pre-vote, and counts no election timeout.
+func TestHandoverLogLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var sent []raft.Message
+		logs := &lines{}
+		n, err := Start(Config{
+			Raft: raft.Config{ID: "n2", Members: []string{"n1", "n2", "n3"}, Storage: raft.NewMapStorage(), Seed: 1, PreVote: true,
+				ElectionTimeoutMin: 100 * time.Millisecond, ElectionTimeoutMax: 200 * time.Millisecond, HeartbeatInterval: 20 * time.Millisecond},
+			Send: func(msgs []raft.Message) {
+				mu.Lock()
+				defer mu.Unlock()
+				sent = append(sent, msgs...)
+			},
+			Logf: logs.logf,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Stop()
+		n.Deliver([]raft.Message{{Type: raft.MsgApp, From: "n1", To: "n2", Term: 1}})
+		synctest.Wait()
+		n.Deliver([]raft.Message{{Type: raft.MsgTimeoutNow, From: "n1", To: "n2", Term: 1}})
+		synctest.Wait()
+		mu.Lock()
+		votes := 0
+		for _, m := range sent {
+			switch m.Type {
+			case raft.MsgVote:
+				votes++
+			case raft.MsgPreVote:
+				t.Errorf("n2 asked for a pre-vote after its leader's TimeoutNow: %v", m)
+			}
+		}
+		mu.Unlock()
+		if st := n.Stats(); st.Term != 2 || st.State != raft.Candidate || votes != 2 || st.ElectionTimeouts != 0 {
+			t.Errorf("after TimeoutNow: %+v, %d RequestVotes sent; want a candidate of term 2 that asked both others, and no election timeout", st, votes)
+		}
+		for _, want := range []string{
+			"n2: n1 hands its leadership of term 1 over to it (TimeoutNow): election for term 2 at once, without pre-vote",
+			"n2: term 1 → 2 (TimeoutNow from n1), now candidate",
+		} {
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("no line %q in the log:\n%s", want, logs)
+			}
+		}
+		if strings.Contains(logs.String(), "election timeout") {
+			t.Errorf("a handover logged as an election timeout:\n%s", logs)
+		}
+	})
 }
