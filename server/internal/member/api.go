@@ -124,8 +124,14 @@ func (m *Member) info(detail bool) hub.ClusterInfo {
 	if !s.Config.IsMember(m.cfg.ID) {
 		ids = append(ids, m.cfg.ID)
 	}
+	peers := m.peer.Peers()
 	for _, id := range ids {
 		mi := hub.MemberInfo{ID: id, Kind: m.kind(id), Voter: s.Config.IsVoter(id), Learner: s.Config.IsLearner(id), Host: m.APIAddr(id)}
+		if _, known := peers[id]; mi.Kind == "" && known {
+			// The hub has not said (a member started from its saved welcome, the server
+			// down): a member with a direct-link address runs natively.
+			mi.Kind = wire.KindNative
+		}
 		if id == m.cfg.ID {
 			mi.Kind, mi.Host, mi.Reachable = wire.KindNative, "self", true
 			mi.State, mi.Term, mi.Leader, mi.Commit, mi.Applied, mi.Last = s.State.String(), s.Term, s.Leader, s.CommitIndex, s.Applied, s.LastIndex

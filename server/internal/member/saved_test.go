@@ -117,6 +117,13 @@ func TestStartWithoutTheHub(t *testing.T) {
 	}
 	waitUp("n3", "n1")
 	waitUp("n1", "n3") // n1 learned n3's new address from its dial
+	// n3's API calls the others native, as the hub would have: their direct-link addresses
+	// say so (it said "" when the hub had not said).
+	for _, mi := range ms["n3"].info(false).Members {
+		if mi.Kind != wire.KindNative {
+			t.Errorf("n3, started without the hub, gives %s kind %q; want native", mi.ID, mi.Kind)
+		}
+	}
 
 	// A saved file that is not one: ignored, and without a hub nothing starts.
 	os.WriteFile(SavedPath(dir, "n9"), []byte("{garbage"), 0o644)
