@@ -99,19 +99,21 @@ func runNode(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, `usage: server node -cluster NAME -id ID -join ws://HOST:PORT/ws -data DIR [-add] [-http ADDR] [-token TOKEN] [-peer ADDR]
 
 Runs one member of a cluster served by `+"`server -cluster NAME -members ...`"+` as its own
-process. The initial member list and options (-prevote, -checkquorum, -compact) come from
-the server; the configuration then lives in the log. The member's term, vote, snapshot and
-log live in DIR/ID.db and survive restarts and SIGKILL. With -add, a member outside the
-configuration asks the leader to add it. Stop it with Ctrl-C (SIGINT) or SIGTERM; a member
-removed from the cluster says so and exits with status 0.
+process. The initial member list and options (-prevote, -checkquorum, -compact,
+-election-timeout) come from the server; the configuration then lives in the log. The
+member's term, vote, snapshot and log live in DIR/ID.db and survive restarts and SIGKILL.
+With -add, a member outside the configuration asks the leader to add it. Stop it with Ctrl-C
+(SIGINT) or SIGTERM; a member removed from the cluster says so and exits with status 0.
 
 The member sends its Raft messages to the other native members over direct TCP links (it
 listens on -peer, and learns the others' addresses through the hub), and through the hub to
 members in pages or without a link. The addresses stay known when the server goes away, so
-native members that form a majority go on electing and committing without it. While the
-server is away the member tries to reconnect every few seconds: it logs its first attempts
-with their cause, then one line a minute (and at once a refusal by a server that answers, such
-as a page hosting this member); when the server returns, it reconnects and says so.
+native members that form a majority go on electing and committing without it; a member
+started while the server is away waits 3 s for it, then starts from the last welcome it
+saved (DIR/ID.hub.json). While the server is away the member tries to reconnect every few
+seconds: it logs its first attempts with their cause, then one line a minute (and at once a
+refusal by a server that answers, such as a page hosting this member); when the server
+returns, it reconnects and says so.
 
 flags:
 `)
