@@ -317,6 +317,17 @@ func TestBrowserMixedPageWatches(t *testing.T) {
 		...["n1", "n2", "n3"].flatMap((id) => ["transfer", "remove-server"].map((a) => document.querySelector(".card[data-node=" + id + "] button[data-act=" + a + "]")))]`
 	p.waitFor("the controls through the server greyed out, with why", serverControls+`.every((b) => b.disabled && b.title.startsWith("the server is away"))`)
 	p.screenshot("mixed-server-away.png")
+	// Away, the page asks the server less often (500 ms doubling to 2 s; it asked four times a
+	// second, each refusal a line in the console): over 3 s, at most 4 reads, where there were 12.
+	reads := eval[float64](p, `(() => {
+		let n = 0;
+		const f = window.fetch;
+		window.fetch = (...a) => { if (String(a[0]).startsWith("/api/clusters/")) n++; return f(...a); };
+		return new Promise((ok) => setTimeout(() => { window.fetch = f; ok(n); }, 3000));
+	})()`)
+	if reads > 4 {
+		t.Errorf("the page read the server's API %v times in 3 s while it was away; want at most 4", reads)
+	}
 	_, _, stop2 := startMixedFlags(t, base, &clusterFlags{cluster: "demo", members: "n1,n2,n3", native: "n1,n2", data: dataDir})
 	defer stop2()
 	p.waitFor("the return in the event log", `[...document.querySelectorAll("#events li")].some((li) => /^reconnected to the server after \d+ s away$/.test(li.lastChild.textContent.trim()))`)

@@ -690,24 +690,14 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
   };
 
   const watchEpoch = Date.now();
+  // While the server does not answer, the page asks it less often (500 ms doubling to 2 s, so
+  // it sees it back within 2 s) instead of four times a second, each refusal a line in the
+  // browser's console; its own members are drawn every poll all the same.
+  let fetchAt = 0;
+  let fetchGap = 0;
   const poll = async (): Promise<void> => {
     let c: ApiCluster | null = null;
-    try {
-      const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}?detail=1`);
-      const body = (await resp.json()) as unknown;
-      if (!resp.ok) {
-        apiFailing = `the server answered ${resp.status}: ${str(obj(body)?.error, 200) || resp.statusText}`;
-      } else {
-        const parsed = parseCluster(body, cluster);
-        if (typeof parsed === "string") apiFailing = parsed;
-        else {
-          c = parsed;
-          apiFailing = "";
-        }
-      }
-    } catch (e) {
-      apiFailing = e instanceof SyntaxError ? "the server's answer is not JSON" : "the server does not answer";
-    }
+    if (performance.now() >= fetchAt) c = await fetchCluster();
     let s: MixedSnap | null;
     if (watching) {
       // No module state: the page's own clock, and the server's API for its connection.
@@ -727,6 +717,30 @@ export async function startMixed(api: MixedAPI, cluster: string, membersParam: s
       showError(`The page failed to draw the cluster: ${String(e)}`);
     }
     setTimeout(() => void poll(), POLL_MS);
+  };
+  // fetchCluster reads the cluster from the server's API: its members with their cards, or
+  // null with apiFailing saying why.
+  const fetchCluster = async (): Promise<ApiCluster | null> => {
+    let c: ApiCluster | null = null;
+    try {
+      const resp = await fetch(`/api/clusters/${encodeURIComponent(cluster)}?detail=1`);
+      const body = (await resp.json()) as unknown;
+      if (!resp.ok) {
+        apiFailing = `the server answered ${resp.status}: ${str(obj(body)?.error, 200) || resp.statusText}`;
+      } else {
+        const parsed = parseCluster(body, cluster);
+        if (typeof parsed === "string") apiFailing = parsed;
+        else {
+          c = parsed;
+          apiFailing = "";
+        }
+      }
+    } catch (e) {
+      apiFailing = e instanceof SyntaxError ? "the server's answer is not JSON" : "the server does not answer";
+    }
+    fetchGap = apiFailing === "the server does not answer" ? Math.min(fetchGap ? 2 * fetchGap : 500, 2000) : 0;
+    fetchAt = performance.now() + fetchGap;
+    return c;
   };
   void poll();
 
