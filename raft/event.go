@@ -14,7 +14,7 @@ type EventKind uint8
 const (
 	// Emitted by the core.
 	EvRestore      EventKind = iota + 1 // node started; Term, Index (last log index), Last (snapshot index, 0 if none) restored from storage
-	EvTimeout                           // election timer fired (or was forced); an election follows
+	EvTimeout                           // election timer fired (or was forced, or Peer, the leader, handed over with TimeoutNow); an election follows
 	EvState                             // node became State in Term
 	EvVote                              // node granted its vote to Peer in Term
 	EvAppend                            // entries Index..Last appended to the log
@@ -95,6 +95,9 @@ func (e Event) String() string {
 		}
 		return at + fmt.Sprintf("%s restored term %d and %s from storage", e.Node, e.Term, logEntries(e.Index))
 	case EvTimeout:
+		if e.Peer != "" {
+			return at + fmt.Sprintf("%s takes over from %s (TimeoutNow) and starts an election for term %d", e.Node, e.Peer, e.Term)
+		}
 		return at + fmt.Sprintf("%s timed out and starts an election for term %d", e.Node, e.Term)
 	case EvState:
 		return at + fmt.Sprintf("%s became %s in term %d", e.Node, e.State, e.Term)

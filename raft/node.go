@@ -773,7 +773,7 @@ func (n *Node) step(m *Message) {
 	case MsgTimeoutNow:
 		// Our leader hands over: campaign now, without pre-vote (the leader asked for it).
 		if n.state != Leader && m.From == n.leader {
-			n.emit(Event{Kind: EvTimeout, Term: n.term + 1})
+			n.emit(Event{Kind: EvTimeout, Term: n.term + 1, Peer: m.From})
 			n.campaign()
 		}
 	}

@@ -322,7 +322,7 @@ var List = []Mutant{
 		Name: "timeoutnow-takes-over",
 		Rule: "Leadership transfer: the target wins an election in a new term (here: it leads the old leader's term)",
 		Kind: Safety, File: "raft/node.go",
-		Old: "\t\t\tn.emit(Event{Kind: EvTimeout, Term: n.term + 1})\n\t\t\tn.campaign()\n\t\t}",
+		Old: "\t\t\tn.emit(Event{Kind: EvTimeout, Term: n.term + 1, Peer: m.From})\n\t\t\tn.campaign()\n\t\t}",
 		New: "\t\t\tn.becomeLeader()\n\t\t}",
 	},
 	{

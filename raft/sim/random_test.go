@@ -437,6 +437,17 @@ func TestTransferLeadership(t *testing.T) {
 	if took := c.Now() - start; took > 50*time.Millisecond || c.Status(to).Term != term+1 {
 		t.Errorf("%s leads term %d after %v; want term %d within 50 ms (no election timeout waited)", to, c.Status(to).Term, took, term+1)
 	}
+	// The event log says why the new leader campaigned: its leader handed over, no timer fired.
+	var said []string
+	for _, e := range c.Trace() {
+		if e.Kind == raft.EvTimeout && e.Time >= start {
+			_, text, _ := strings.Cut(e.String(), "ms ")
+			said = append(said, text)
+		}
+	}
+	if want := fmt.Sprintf("%s takes over from %s (TimeoutNow) and starts an election for term %d", to, leader, term+1); len(said) != 1 || said[0] != want {
+		t.Errorf("timeouts after the transfer: %q; want only %q", said, want)
+	}
 	c.RunFor(2 * time.Second)
 	if err := c.Violation(); err != nil {
 		t.Fatal(err)

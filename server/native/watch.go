@@ -74,9 +74,6 @@ type watch struct {
 	// counted and reported with the next leader.
 	quiet   int
 	pending string // said with the next leader line: how long the spell was
-	// The leader whose TimeoutNow the node just took (Raft thesis §3.10): the core reports
-	// the election it starts as a timeout, but no timer fired and no pre-vote is asked.
-	handover string
 }
 
 // stepped notes, after a message is stepped, whether it came from the leader of the node's
@@ -88,9 +85,6 @@ func (w *watch) stepped(now time.Duration, m *raft.Message, termBefore uint64, r
 			w.cause, w.causeFrom = m.Type, m.From
 		}
 		w.leader = "" // a new term has no known leader until its leader's AppendEntries
-	}
-	if m.Type == raft.MsgTimeoutNow && term > termBefore {
-		w.handover = m.From
 	}
 	if m.Type == raft.MsgApp && m.Term == term {
 		w.leaderMsgAt = now
@@ -122,10 +116,11 @@ func (n *Node) observe(e *raft.Event) {
 	case raft.EvCommit:
 		s.commit.Store(e.Index)
 	case raft.EvTimeout:
-		if w.handover != "" {
+		if e.Peer != "" {
+			// The leader handed over (TimeoutNow, Raft thesis §3.10): no timer fired, and no
+			// pre-vote is asked.
 			n.logf("%s: %s hands its leadership of term %d over to it (TimeoutNow): election for term %d at once, without pre-vote",
-				n.ID(), w.handover, w.term, e.Term)
-			w.handover = ""
+				n.ID(), e.Peer, w.term, e.Term)
 			break
 		}
 		s.timeouts.Add(1)
