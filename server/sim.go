@@ -87,10 +87,10 @@ func parseSimFlags(args []string, stderr io.Writer) (simConfig, error) {
 	return cfg, nil
 }
 
-// Bounds of -load: the whole schedule of commands is built before the run starts.
 // errSaid is a flag error that parseFlags has already said.
 var errSaid = errors.New("bad flag, said")
 
+// Bounds of -load: the whole schedule of commands is built before the run starts.
 const (
 	maxLoad     = 100_000
 	maxCommands = 10_000_000

@@ -124,6 +124,21 @@ func post(t *testing.T, addr, query, cmd string) (int, apiAnswer) {
 
 // TestNodeAPI: a follower's API forwards a command to the leader's; GET reports the member's
 // view; bad requests are refused with the server's answers.
+// getInfo reads GET /api/clusters/api from the member API at addr.
+func getInfo(t *testing.T, addr string) hub.ClusterInfo {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/api/clusters/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var info hub.ClusterInfo
+	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
 func TestNodeAPI(t *testing.T) {
 	ms, apis := apiCluster(t)
 	l := apiLeader(t, ms)
@@ -143,13 +158,7 @@ func TestNodeAPI(t *testing.T) {
 		t.Fatalf("get x: %d %+v", code, a)
 	}
 
-	resp, err := http.Get("http://" + apis[f.cfg.ID] + "/api/clusters/api")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info hub.ClusterInfo
-	json.NewDecoder(resp.Body).Decode(&info)
-	resp.Body.Close()
+	info := getInfo(t, apis[f.cfg.ID])
 	if info.Leader != l.cfg.ID || len(info.Members) != 3 || len(info.Voters) != 3 {
 		t.Errorf("GET on %s: %+v; want leader %s and three voters", f.cfg.ID, info, l.cfg.ID)
 	}
@@ -168,32 +177,13 @@ func TestNodeAPI(t *testing.T) {
 			t.Fatalf("GET on %s: members %+v; want native and reachable (their direct links are up)", f.cfg.ID, bad)
 		}
 		time.Sleep(50 * time.Millisecond)
-		resp, err := http.Get("http://" + apis[f.cfg.ID] + "/api/clusters/api")
-		if err != nil {
-			t.Fatal(err)
-		}
-		info = hub.ClusterInfo{}
-		json.NewDecoder(resp.Body).Decode(&info)
-		resp.Body.Close()
+		info = getInfo(t, apis[f.cfg.ID])
 	}
 	// What the README says of the others in a node's GET: no state, term, commit or applied
 	// (this member does not know them); last is a leader's match index for each, 0 on a follower.
-	get := func(m *Member) hub.ClusterInfo {
-		t.Helper()
-		resp, err := http.Get("http://" + apis[m.cfg.ID] + "/api/clusters/api")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var info hub.ClusterInfo
-		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-			t.Fatal(err)
-		}
-		return info
-	}
 	for _, m := range []*Member{f, l} {
 		var most uint64 // the highest last of the others
-		for _, mi := range get(m).Members {
+		for _, mi := range getInfo(t, apis[m.cfg.ID]).Members {
 			switch {
 			case mi.ID == m.cfg.ID:
 				if mi.State == "" || mi.Term == 0 || mi.Commit < 2 || mi.Last < 2 {
@@ -215,7 +205,7 @@ func TestNodeAPI(t *testing.T) {
 	// A command forwarded to a member that does not lead is refused, not forwarded again.
 	req, _ := http.NewRequest(http.MethodPost, "http://"+apis[f.cfg.ID]+"/api/clusters/api/commands", strings.NewReader("put y 1"))
 	req.Header.Set(forwardedHeader, "n9")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,19 +432,7 @@ func TestNodeAPITransfer(t *testing.T) {
 		}
 		return resp.StatusCode, out
 	}
-	get := func(id string) hub.ClusterInfo {
-		t.Helper()
-		resp, err := http.Get("http://" + apis[id] + "/api/clusters/api")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var info hub.ClusterInfo
-		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
-			t.Fatal(err)
-		}
-		return info
-	}
+	get := func(id string) hub.ClusterInfo { return getInfo(t, apis[id]) }
 	others := func(ids ...string) []string {
 		return slices.DeleteFunc([]string{"n1", "n2", "n3"}, func(id string) bool { return slices.Contains(ids, id) })
 	}

@@ -30,20 +30,26 @@ func (l *logLines) logf(format string, args ...any) {
 	l.lines = append(l.lines, fmt.Sprintf(format, args...))
 }
 
-// TestStartWithoutTheHub: a member saves the hub's welcome beside its file; restarted when
-// the hub is gone, it starts from it after OfflineAfter, links to the others directly and
-// commits with them. A saved file that is not one is ignored: the member waits for the hub.
-func TestStartWithoutTheHub(t *testing.T) {
+// demoHub serves a hub with cluster demo of n1, n2 and n3 (pre-vote, 300 ms election timeout);
+// url is its WebSocket endpoint.
+func demoHub(t *testing.T) (*hub.Hub, *httptest.Server, string) {
 	h := hub.New(hub.Config{Logf: t.Logf})
-	ids := []string{"n1", "n2", "n3"}
-	if err := h.AddCluster("demo", ids); err != nil {
+	if err := h.AddCluster("demo", []string{"n1", "n2", "n3"}); err != nil {
 		t.Fatal(err)
 	}
 	h.SetOptions("demo", wire.Options{PreVote: true, ElectionTimeoutMs: 300})
 	mux := http.NewServeMux()
 	mux.Handle("/ws", h)
 	srv := httptest.NewServer(mux)
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+	return h, srv, "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
+}
+
+// TestStartWithoutTheHub: a member saves the hub's welcome beside its file; restarted when
+// the hub is gone, it starts from it after OfflineAfter, links to the others directly and
+// commits with them. A saved file that is not one is ignored: the member waits for the hub.
+func TestStartWithoutTheHub(t *testing.T) {
+	h, srv, url := demoHub(t)
+	ids := []string{"n1", "n2", "n3"}
 	dir := t.TempDir()
 	start := func(id string) *Member {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -143,16 +149,8 @@ func TestStartWithoutTheHub(t *testing.T) {
 // with the hub gone, fails on the file's lock before it listens or dials: it never takes the
 // running member's direct links from it, and the cluster goes on.
 func TestSecondProcessForARunningMember(t *testing.T) {
-	h := hub.New(hub.Config{Logf: t.Logf})
+	h, srv, url := demoHub(t)
 	ids := []string{"n1", "n2", "n3"}
-	if err := h.AddCluster("demo", ids); err != nil {
-		t.Fatal(err)
-	}
-	h.SetOptions("demo", wire.Options{PreVote: true, ElectionTimeoutMs: 300})
-	mux := http.NewServeMux()
-	mux.Handle("/ws", h)
-	srv := httptest.NewServer(mux)
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"
 	dir := t.TempDir()
 	logs := map[string]*logLines{}
 	ms := map[string]*Member{}
